@@ -1,0 +1,1 @@
+//! hesim's hardware: rust_hdl NTT butterfly, Verilog emission, co-simulation, yosys area.

@@ -1,0 +1,1 @@
+//! hesim's plotted latency reports, drawn from result files.

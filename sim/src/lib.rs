@@ -1,0 +1,1 @@
+//! hesim's cycle-approximate HE accelerator model: architecture presets, op lowering, timing.

@@ -1,0 +1,124 @@
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::Subcommand;
+use hesim_traces::{Analysis, OpName};
+
+#[derive(Debug, Subcommand)]
+pub enum TraceCommand {
+    /// Check a trace against the format's rules; exit 2 and name each broken line if it fails.
+    #[command(after_help = "Example:\n  hesim trace validate lenet-spencnn.jsonl")]
+    Validate {
+        /// The trace file (JSON Lines).
+        file: PathBuf,
+    },
+    /// Count a trace's ops by kind, layer and level; key switches, Galois keys, depth.
+    #[command(after_help = "Example:\n  hesim trace stats lenet-spencnn.jsonl --json > stats.json")]
+    Stats {
+        /// The trace file (JSON Lines).
+        file: PathBuf,
+        /// Print JSON instead of tables.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub fn run(cmd: TraceCommand) -> Result<ExitCode> {
+    match cmd {
+        TraceCommand::Validate { file } => {
+            let analysis = analyze(&file)?;
+            println!(
+                "{}: valid: {} ops, N = 2^{}, {} slots, {} limbs, network {}, packing {}",
+                file.display(),
+                analysis.stats.ops,
+                analysis.header.log_n,
+                analysis.header.slots,
+                analysis.header.max_level(),
+                analysis.header.network,
+                analysis.header.packing
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        TraceCommand::Stats { file, json } => {
+            let analysis = analyze(&file)?;
+            if json {
+                let out = serde_json::json!({
+                    "file": file,
+                    "header": analysis.header,
+                    "stats": analysis.stats,
+                });
+                println!("{}", serde_json::to_string_pretty(&out)?);
+            } else {
+                print_stats(&analysis);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Reads and validates a trace; an invalid one is an error listing its violations.
+pub fn analyze(file: &PathBuf) -> Result<Analysis> {
+    let reader = hesim_traces::open(file)
+        .with_context(|| format!("cannot read trace {}", file.display()))?;
+    let analysis = hesim_traces::analyze(reader)
+        .with_context(|| format!("cannot read trace {}", file.display()))?;
+    if !analysis.is_valid() {
+        let mut msg = format!(
+            "{} is not a valid trace ({} violation(s)):",
+            file.display(),
+            analysis.violation_count
+        );
+        for v in analysis.violations.iter().take(20) {
+            msg.push_str(&format!("\n  {}:{}: [{}] {}", file.display(), v.line, v.rule, v.message));
+        }
+        if analysis.violation_count > 20 {
+            msg.push_str(&format!("\n  ... and {} more", analysis.violation_count - 20));
+        }
+        anyhow::bail!(msg);
+    }
+    Ok(analysis)
+}
+
+fn print_stats(a: &Analysis) {
+    let s = &a.stats;
+    let h = &a.header;
+    println!(
+        "trace: network {}, packing {}, N = 2^{}, {} slots, {} + {} primes, dnum {}",
+        h.network,
+        h.packing,
+        h.log_n,
+        h.slots,
+        h.q_bits.len(),
+        h.p_bits.len(),
+        h.dnum
+    );
+    println!(
+        "ops {}  key switches {}  galois keys {}  hoist groups {}  depth {}",
+        s.ops, s.key_switches, s.galois_keys, s.hoist_groups, s.depth
+    );
+    println!("\nby kind:");
+    for (k, n) in &s.by_kind {
+        println!("  {:<12} {n:>10}", k.as_str());
+    }
+    println!("\nby level:");
+    for (l, n) in &s.by_level {
+        println!("  {l:<12} {n:>10}");
+    }
+    let cols = [OpName::Rotate, OpName::MulPlain, OpName::Mul, OpName::Add, OpName::Rescale];
+    println!("\nby layer:");
+    print!("  {:<16} {:>8}", "layer", "ops");
+    for c in cols {
+        print!(" {:>10}", c.as_str());
+    }
+    println!(" {:>12}", "key_switches");
+    for l in &s.by_layer {
+        print!("  {:<16} {:>8}", l.layer, l.ops);
+        for c in cols {
+            print!(" {:>10}", l.by_kind.get(&c).copied().unwrap_or(0));
+        }
+        println!(" {:>12}", l.key_switches);
+    }
+    let steps: Vec<String> = s.rotation_steps.iter().map(i32::to_string).collect();
+    println!("\nrotation steps ({}): {}", steps.len(), steps.join(" "));
+}

@@ -1,0 +1,50 @@
+//! `hesim`: the command line. It only parses, wires the crates together and prints; the work
+//! lives in the library crates.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
+
+/// Exit code for bad input (a malformed file, an impossible parameter): the user can fix it.
+const EXIT_BAD_INPUT: u8 = 2;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "hesim",
+    version,
+    about = "HE accelerator hardware/software co-design simulator",
+    long_about = "hesim turns CNNs into CKKS programs under SpENCNN-style packings, emits them as \
+                  HE-op traces, simulates the traces on accelerator models, generates and checks \
+                  the Verilog of an NTT butterfly, and sweeps and plots design spaces.",
+    after_help = "Examples:\n  \
+        hesim demo\n  \
+        hesim trace validate traces/fixtures/valid/small.jsonl\n  \
+        hesim trace stats traces/fixtures/valid/small.jsonl --json"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Work with HE-op trace files (validate, stats).
+    #[command(subcommand)]
+    Trace(cmd::trace::TraceCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Trace(c) => cmd::trace::run(c),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(EXIT_BAD_INPUT)
+        }
+    }
+}

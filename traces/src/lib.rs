@@ -1,0 +1,24 @@
+//! The HE-op trace: the one contract between hesim's software stack and its simulator.
+//!
+//! A trace is JSON Lines: a [`Header`] line, then one [`Op`] per line in SSA form, then an end
+//! record `{"end":{"ops":N}}` that makes truncation detectable. Readers stream it line by line
+//! ([`TraceReader`]), so traces larger than memory are fine; [`analyze`] validates and gathers
+//! [`TraceStats`] in the same single pass.
+//!
+//! Levels count *active limbs* (RNS primes of the modulus chain still present), so a fresh
+//! ciphertext at the top of a chain of `q_bits.len()` primes has level `q_bits.len()`, and every
+//! level is ≥ 1. `rescale` drops exactly one limb.
+
+mod analysis;
+mod error;
+mod header;
+mod op;
+mod reader;
+mod writer;
+
+pub use analysis::{Analysis, Analyzer, TraceStats, analyze};
+pub use error::{Rule, TraceError, Violation};
+pub use header::{FORMAT_NAME, FORMAT_VERSION, Header, Scheme};
+pub use op::{BootstrapParams, Hoisting, Op, OpKind, OpName, PlainRef, ValueId};
+pub use reader::{TraceReader, open};
+pub use writer::{TraceWriter, create};

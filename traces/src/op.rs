@@ -1,0 +1,342 @@
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Rule, Violation};
+
+/// Id of an SSA value (a ciphertext). Plaintext ids live in their own namespace.
+pub type ValueId = u32;
+
+/// A plaintext operand: payloads are not in the trace, only which one and at what level.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlainRef {
+    pub id: u32,
+    pub level: u32,
+}
+
+/// How the rotations of a bootstrap's linear transforms share key-switch work.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Hoisting {
+    /// Every rotation does its own ModUp and ModDown.
+    None,
+    /// One ModUp per baby-step group (Halevi–Shoup hoisting).
+    #[default]
+    Single,
+    /// Also defers ModDown by accumulating in the PQ basis (Bossuat et al.).
+    Double,
+}
+
+/// Parameters of a `bootstrap` op (ModRaise → CoeffToSlot → EvalMod → SlotToCoeff).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BootstrapParams {
+    /// Slots bootstrapped (a power of two).
+    pub slots: u64,
+    /// Levels of the CoeffToSlot homomorphic DFT (BSGS factors).
+    pub cts_levels: u32,
+    /// Levels of the SlotToCoeff homomorphic DFT.
+    pub stc_levels: u32,
+    /// Degree of the Chebyshev approximation in EvalMod.
+    pub eval_mod_degree: u32,
+    /// Double-angle squarings after the polynomial.
+    pub double_angle: u32,
+    #[serde(default)]
+    pub hoisting: Hoisting,
+    /// Key-switch key reuse across the DFT stages (ARK's on-the-fly limb extension).
+    #[serde(default)]
+    pub key_reuse: bool,
+}
+
+impl BootstrapParams {
+    /// Limbs the bootstrap consumes from the top of the chain:
+    /// CtS + StC levels, ⌈log2(degree+1)⌉ for EvalMod's polynomial, the double angles, and one
+    /// for the ModRaise scaling.
+    pub fn level_budget(&self) -> u32 {
+        let poly_depth = u64::from(self.eval_mod_degree).saturating_add(1).next_power_of_two();
+        self.cts_levels + self.stc_levels + poly_depth.trailing_zeros() + self.double_angle + 1
+    }
+}
+
+/// What an op does, with its kind-specific attributes.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum OpKind {
+    /// A fresh ciphertext entering the program.
+    Input,
+    /// Marks a value as a program result; an output cannot be used as an operand.
+    Output,
+    /// ct + ct.
+    Add,
+    /// ct − ct.
+    Sub,
+    /// ct + pt.
+    AddPlain { plain: PlainRef },
+    /// ct × pt (needs a rescale afterwards).
+    MulPlain { plain: PlainRef },
+    /// ct + scalar.
+    AddConst,
+    /// ct × scalar (encoded at the scale, so it needs a rescale afterwards).
+    MulConst,
+    /// ct × ct: gives a degree-2 (three-polynomial) ciphertext that needs `relin`.
+    Mul,
+    /// Relinearisation: a key switch of the degree-2 part.
+    Relin,
+    /// Divide by the last prime, dropping one limb.
+    Rescale,
+    /// Drop limbs without dividing (to align levels).
+    LevelDown,
+    /// Slot rotation by `step` (positive = left). Rotations with the same `hoist` group share one
+    /// key-switch decomposition (ModUp) of their common source.
+    Rotate { step: i32, hoist: Option<u32> },
+    /// Complex conjugation of the slots (Galois element 2N−1); may share a hoist group.
+    Conjugate { hoist: Option<u32> },
+    /// Bootstrapping: refresh to the op's level.
+    Bootstrap(BootstrapParams),
+}
+
+/// The attribute-free name of an [`OpKind`], for counting and display.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OpName {
+    Input,
+    Output,
+    Add,
+    Sub,
+    AddPlain,
+    MulPlain,
+    AddConst,
+    MulConst,
+    Mul,
+    Relin,
+    Rescale,
+    LevelDown,
+    Rotate,
+    Conjugate,
+    Bootstrap,
+}
+
+impl OpName {
+    pub const ALL: [OpName; 15] = [
+        OpName::Input,
+        OpName::Output,
+        OpName::Add,
+        OpName::Sub,
+        OpName::AddPlain,
+        OpName::MulPlain,
+        OpName::AddConst,
+        OpName::MulConst,
+        OpName::Mul,
+        OpName::Relin,
+        OpName::Rescale,
+        OpName::LevelDown,
+        OpName::Rotate,
+        OpName::Conjugate,
+        OpName::Bootstrap,
+    ];
+
+    /// The snake_case name used in traces.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OpName::Input => "input",
+            OpName::Output => "output",
+            OpName::Add => "add",
+            OpName::Sub => "sub",
+            OpName::AddPlain => "add_plain",
+            OpName::MulPlain => "mul_plain",
+            OpName::AddConst => "add_const",
+            OpName::MulConst => "mul_const",
+            OpName::Mul => "mul",
+            OpName::Relin => "relin",
+            OpName::Rescale => "rescale",
+            OpName::LevelDown => "level_down",
+            OpName::Rotate => "rotate",
+            OpName::Conjugate => "conjugate",
+            OpName::Bootstrap => "bootstrap",
+        }
+    }
+
+    /// Number of ciphertext operands.
+    pub fn arity(self) -> usize {
+        match self {
+            OpName::Input => 0,
+            OpName::Add | OpName::Sub | OpName::Mul => 2,
+            _ => 1,
+        }
+    }
+
+    /// Whether the op performs a key switch (and so needs an evaluation key).
+    pub fn is_key_switch(self) -> bool {
+        matches!(self, OpName::Relin | OpName::Rotate | OpName::Conjugate)
+    }
+}
+
+impl std::fmt::Display for OpName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl OpKind {
+    pub fn name(&self) -> OpName {
+        match self {
+            OpKind::Input => OpName::Input,
+            OpKind::Output => OpName::Output,
+            OpKind::Add => OpName::Add,
+            OpKind::Sub => OpName::Sub,
+            OpKind::AddPlain { .. } => OpName::AddPlain,
+            OpKind::MulPlain { .. } => OpName::MulPlain,
+            OpKind::AddConst => OpName::AddConst,
+            OpKind::MulConst => OpName::MulConst,
+            OpKind::Mul => OpName::Mul,
+            OpKind::Relin => OpName::Relin,
+            OpKind::Rescale => OpName::Rescale,
+            OpKind::LevelDown => OpName::LevelDown,
+            OpKind::Rotate { .. } => OpName::Rotate,
+            OpKind::Conjugate { .. } => OpName::Conjugate,
+            OpKind::Bootstrap(_) => OpName::Bootstrap,
+        }
+    }
+}
+
+/// One SSA op: defines value `id` at `level` from `args`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Op {
+    pub id: ValueId,
+    pub kind: OpKind,
+    /// Ciphertext operands (their count is fixed by the kind).
+    pub args: Vec<ValueId>,
+    /// Active limbs of the result.
+    pub level: u32,
+    /// The network layer this op belongs to (shared, so per-op copies are cheap).
+    pub layer: Arc<str>,
+}
+
+impl Op {
+    pub fn new(id: ValueId, kind: OpKind, args: Vec<ValueId>, level: u32, layer: Arc<str>) -> Self {
+        Self { id, kind, args, level, layer }
+    }
+}
+
+/// The wire shape of one non-header line: flat, every attribute optional, so that a missing or
+/// misplaced attribute becomes a precise [`Violation`] instead of a generic serde message.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct WireLine<'a> {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub op: Option<OpName>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub args: Option<Vec<u32>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub level: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none", borrow)]
+    pub layer: Option<std::borrow::Cow<'a, str>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plain: Option<PlainRef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hoist: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub boot: Option<BootstrapParams>,
+    /// Only on the end record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end: Option<EndRecord>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct EndRecord {
+    pub ops: u64,
+}
+
+impl<'a> WireLine<'a> {
+    pub(crate) fn from_op(op: &'a Op) -> Self {
+        let mut w = WireLine {
+            id: Some(op.id),
+            op: Some(op.kind.name()),
+            args: Some(op.args.clone()),
+            level: Some(op.level),
+            layer: Some(std::borrow::Cow::Borrowed(&op.layer)),
+            ..WireLine::default()
+        };
+        match &op.kind {
+            OpKind::AddPlain { plain } | OpKind::MulPlain { plain } => w.plain = Some(*plain),
+            OpKind::Rotate { step, hoist } => {
+                w.step = Some(*step);
+                w.hoist = *hoist;
+            }
+            OpKind::Conjugate { hoist } => w.hoist = *hoist,
+            OpKind::Bootstrap(p) => w.boot = Some(*p),
+            _ => {}
+        }
+        w
+    }
+
+    /// Turns an op line into an [`Op`]; `layer` is the interned layer name.
+    pub(crate) fn into_op(
+        self,
+        line: u64,
+        name: OpName,
+        layer: Arc<str>,
+    ) -> Result<Op, Violation> {
+        let schema = |msg: String| Violation::new(line, Rule::Schema, msg);
+        let id = self.id.ok_or_else(|| schema(format!("`{name}` op has no `id`")))?;
+        let level = self.level.ok_or_else(|| schema(format!("op {id} has no `level`")))?;
+        let args = self.args.unwrap_or_default();
+        let attr = |present: bool, attr: &str| -> Result<(), Violation> {
+            if present {
+                Err(schema(format!("op {id}: `{attr}` is not an attribute of `{name}`")))
+            } else {
+                Ok(())
+            }
+        };
+        attr(self.end.is_some(), "end")?;
+        if !matches!(name, OpName::AddPlain | OpName::MulPlain) {
+            attr(self.plain.is_some(), "plain")?;
+        }
+        if name != OpName::Rotate {
+            attr(self.step.is_some(), "step")?;
+        }
+        if !matches!(name, OpName::Rotate | OpName::Conjugate) {
+            attr(self.hoist.is_some(), "hoist")?;
+        }
+        if name != OpName::Bootstrap {
+            attr(self.boot.is_some(), "boot")?;
+        }
+        let need_plain = || {
+            self.plain.ok_or_else(|| {
+                schema(format!("op {id}: `{name}` needs `plain: {{\"id\": P, \"level\": L}}`"))
+            })
+        };
+        let kind = match name {
+            OpName::Input => OpKind::Input,
+            OpName::Output => OpKind::Output,
+            OpName::Add => OpKind::Add,
+            OpName::Sub => OpKind::Sub,
+            OpName::AddPlain => OpKind::AddPlain { plain: need_plain()? },
+            OpName::MulPlain => OpKind::MulPlain { plain: need_plain()? },
+            OpName::AddConst => OpKind::AddConst,
+            OpName::MulConst => OpKind::MulConst,
+            OpName::Mul => OpKind::Mul,
+            OpName::Relin => OpKind::Relin,
+            OpName::Rescale => OpKind::Rescale,
+            OpName::LevelDown => OpKind::LevelDown,
+            OpName::Rotate => OpKind::Rotate {
+                step: self
+                    .step
+                    .ok_or_else(|| schema(format!("op {id}: `rotate` needs `step`")))?,
+                hoist: self.hoist,
+            },
+            OpName::Conjugate => OpKind::Conjugate { hoist: self.hoist },
+            OpName::Bootstrap => OpKind::Bootstrap(
+                self.boot
+                    .ok_or_else(|| schema(format!("op {id}: `bootstrap` needs `boot` parameters")))?,
+            ),
+        };
+        Ok(Op { id, kind, args, level, layer })
+    }
+}

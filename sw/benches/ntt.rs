@@ -34,7 +34,7 @@ fn bench_ntt(c: &mut Criterion) {
                 let id = |imp: &str| BenchmarkId::new(imp, format!("{bits}/{n}"));
                 if inverse {
                     group.bench_function(id("hesim"), |b| {
-                        b.iter(|| plan.inverse(black_box(&mut buf)))
+                        b.iter(|| plan.inverse(black_box(&mut buf)));
                     });
                     group.bench_function(id("tfhe-ntt"), |b| {
                         b.iter(|| {
@@ -47,10 +47,10 @@ fn bench_ntt(c: &mut Criterion) {
                     });
                 } else {
                     group.bench_function(id("hesim"), |b| {
-                        b.iter(|| plan.forward(black_box(&mut buf)))
+                        b.iter(|| plan.forward(black_box(&mut buf)));
                     });
                     group.bench_function(id("tfhe-ntt"), |b| {
-                        b.iter(|| peer.fwd(black_box(&mut buf)))
+                        b.iter(|| peer.fwd(black_box(&mut buf)));
                     });
                     group.bench_function(id("golden"), |b| {
                         b.iter(|| plan.forward_golden(black_box(&mut buf)));

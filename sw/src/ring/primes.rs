@@ -125,7 +125,7 @@ pub fn primitive_root_2n(q: u64, n: usize) -> Result<u64, RingError> {
         return Err(not_friendly);
     }
     let two_n = 2 * n as u64;
-    if (q - 1) % two_n != 0 {
+    if !(q - 1).is_multiple_of(two_n) {
         return Err(not_friendly);
     }
     let s = (q - 1).trailing_zeros();

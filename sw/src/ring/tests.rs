@@ -143,7 +143,7 @@ proptest! {
         let gs = gs_butterfly(x, y, w, ws, &m);
         let gs_expect = (((x1 + y1) % q128) as u64, ((x1 + q128 - y1) * w1 % q128) as u64);
         prop_assert_eq!(gs, gs_expect);
-        let inv2 = (q128 + 1) / 2;
+        let inv2 = q128.div_ceil(2);
         let half = gs_butterfly_half(x, y, w, ws, &m);
         prop_assert_eq!(half, ((u128::from(gs_expect.0) * inv2 % q128) as u64, (u128::from(gs_expect.1) * inv2 % q128) as u64));
     }
@@ -170,7 +170,12 @@ fn modulus_rejects_bad_values() {
 /// Miller–Rabin agrees with trial division below 200 000 and on known hard cases.
 #[test]
 fn primality_matches_trial_division() {
-    let trial = |n: u64| n >= 2 && (2..).take_while(|d| d * d <= n).all(|d| n % d != 0);
+    let trial = |n: u64| {
+        n >= 2
+            && (2..)
+                .take_while(|d| d * d <= n)
+                .all(|d| !n.is_multiple_of(d))
+    };
     for n in 0..200_000 {
         assert_eq!(is_prime(n), trial(n), "n = {n}");
     }
@@ -195,7 +200,11 @@ fn primality_matches_trial_division() {
 fn ntt_primes_are_complete_and_friendly() {
     let n = 1 << 6;
     let primes = ntt_primes(20, 5, n).unwrap();
-    let trial = |p: u64| (2..).take_while(|d| d * d <= p).all(|d| p % d != 0);
+    let trial = |p: u64| {
+        (2..)
+            .take_while(|d| d * d <= p)
+            .all(|d| !p.is_multiple_of(d))
+    };
     let expect: Vec<u64> = (1 << 19..1 << 20)
         .rev()
         .filter(|&p| p % (2 * n as u64) == 1 && trial(p))
@@ -352,7 +361,7 @@ fn plan_rejects_bad_parameters() {
         );
     }
     let not_friendly = Modulus::new(ntt_primes(40, 1, 16).unwrap()[0]).unwrap();
-    if (not_friendly.value() - 1) % (1 << 18) != 0 {
+    if !(not_friendly.value() - 1).is_multiple_of(1 << 18) {
         assert!(matches!(
             NttPlan::new(1 << 17, &not_friendly),
             Err(RingError::NotNttFriendly { .. })

@@ -112,4 +112,7 @@ pub enum RingError {
         /// Ring degree.
         n: usize,
     },
+    /// A polynomial with a single limb cannot drop its last limb.
+    #[error("cannot drop the last limb of a single-limb polynomial (no levels left)")]
+    NoLimbToDrop,
 }

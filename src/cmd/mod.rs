@@ -1,4 +1,4 @@
 //! One module per subcommand group.
 
-pub mod trace;
 pub mod nn;
+pub mod trace;

@@ -83,7 +83,10 @@ pub fn build(args: &NetArgs) -> Result<(Network, Params, Program)> {
     let params = load_params(&net, &args.weights, args.seed)?;
     let packing = Packing::parse(&args.packing, args.sparsity)?;
     if args.sparsity > 0.0 && !matches!(packing, Packing::Spencnn { .. }) {
-        bail!("--sparsity applies to the spencnn packing only (got --packing {})", args.packing);
+        bail!(
+            "--sparsity applies to the spencnn packing only (got --packing {})",
+            args.packing
+        );
     }
     let program = nn::build(&net, &params, packing, &HeParams::default())
         .with_context(|| format!("cannot compile {} under {}", net.name, args.packing))?;
@@ -94,7 +97,10 @@ pub fn generate(args: GenArgs) -> Result<ExitCode> {
     let (net, _, program) = build(&args.net)?;
     let analysis = program.analyze();
     if !analysis.is_valid() {
-        bail!("internal error: the generated program is not a valid trace: {:?}", analysis.violations.first());
+        bail!(
+            "internal error: the generated program is not a valid trace: {:?}",
+            analysis.violations.first()
+        );
     }
     program.write_trace_file(&args.out)?;
     let s = &analysis.stats;
@@ -117,7 +123,13 @@ pub fn generate(args: GenArgs) -> Result<ExitCode> {
 }
 
 /// The columns of the op-count table.
-const COLUMNS: [OpName; 5] = [OpName::Rotate, OpName::MulPlain, OpName::Mul, OpName::Add, OpName::Rescale];
+const COLUMNS: [OpName; 5] = [
+    OpName::Rotate,
+    OpName::MulPlain,
+    OpName::Mul,
+    OpName::Add,
+    OpName::Rescale,
+];
 
 struct Row {
     network: String,
@@ -142,7 +154,10 @@ fn rows_of(net: &str, packing: &str, s: &TraceStats) -> Vec<Row> {
             network: net.into(),
             packing: packing.into(),
             layer: l.layer.clone(),
-            counts: COLUMNS.iter().map(|c| l.by_kind.get(c).copied().unwrap_or(0)).collect(),
+            counts: COLUMNS
+                .iter()
+                .map(|c| l.by_kind.get(c).copied().unwrap_or(0))
+                .collect(),
             key_switches: l.key_switches,
             depth: None,
         });
@@ -154,7 +169,11 @@ pub fn table(args: TableArgs) -> Result<ExitCode> {
     let mut rows = Vec::new();
     for net in BUILTINS {
         for packing in ["dense", "group", "spencnn"] {
-            let sparsity = if packing == "spencnn" { args.sparsity } else { 0.0 };
+            let sparsity = if packing == "spencnn" {
+                args.sparsity
+            } else {
+                0.0
+            };
             let na = NetArgs {
                 net: net.into(),
                 packing: packing.into(),
@@ -163,31 +182,60 @@ pub fn table(args: TableArgs) -> Result<ExitCode> {
                 seed: 1,
             };
             let (_, _, program) = build(&na)?;
-            let label = if packing == "spencnn" { format!("spencnn@{sparsity}") } else { packing.into() };
+            let label = if packing == "spencnn" {
+                format!("spencnn@{sparsity}")
+            } else {
+                packing.into()
+            };
             rows.extend(rows_of(net, &label, &program.analyze().stats));
         }
     }
     let names: Vec<&str> = COLUMNS.iter().map(|c| c.as_str()).collect();
-    let mut csv = format!("network,packing,layer,{},key_switches,depth\n", names.join(","));
+    let mut csv = format!(
+        "network,packing,layer,{},key_switches,depth\n",
+        names.join(",")
+    );
     for r in &rows {
         let counts: Vec<String> = r.counts.iter().map(u64::to_string).collect();
         let depth = r.depth.map_or(String::new(), |d| d.to_string());
-        writeln!(csv, "{},{},{},{},{},{depth}", r.network, r.packing, r.layer, counts.join(","), r.key_switches)?;
+        writeln!(
+            csv,
+            "{},{},{},{},{},{depth}",
+            r.network,
+            r.packing,
+            r.layer,
+            counts.join(","),
+            r.key_switches
+        )?;
     }
     let mut md = String::new();
-    writeln!(md, "| network | packing | #rotate | #mul_plain | #mul | #add | #rescale | #key switches | depth |")?;
+    writeln!(
+        md,
+        "| network | packing | #rotate | #mul_plain | #mul | #add | #rescale | #key switches | depth |"
+    )?;
     writeln!(md, "|---|---|---:|---:|---:|---:|---:|---:|---:|")?;
     for r in rows.iter().filter(|r| r.layer == "total") {
         let c = &r.counts;
         writeln!(
             md,
             "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-            r.network, r.packing, c[0], c[1], c[2], c[3], c[4], r.key_switches, r.depth.unwrap_or(0)
+            r.network,
+            r.packing,
+            c[0],
+            c[1],
+            c[2],
+            c[3],
+            c[4],
+            r.key_switches,
+            r.depth.unwrap_or(0)
         )?;
     }
     writeln!(md, "\nPer layer (#rotate / #mul_plain / #key switches):\n")?;
     for net in BUILTINS {
-        let layers: Vec<&Row> = rows.iter().filter(|r| r.network == net && r.layer != "total").collect();
+        let layers: Vec<&Row> = rows
+            .iter()
+            .filter(|r| r.network == net && r.layer != "total")
+            .collect();
         let packings: Vec<String> = {
             let mut p: Vec<String> = layers.iter().map(|r| r.packing.clone()).collect();
             p.dedup();
@@ -205,9 +253,12 @@ pub fn table(args: TableArgs) -> Result<ExitCode> {
             let cells: Vec<String> = packings
                 .iter()
                 .map(|p| {
-                    layers.iter().find(|r| &r.packing == p && &r.layer == layer).map_or("–".into(), |r| {
-                        format!("{} / {} / {}", r.counts[0], r.counts[1], r.key_switches)
-                    })
+                    layers
+                        .iter()
+                        .find(|r| &r.packing == p && &r.layer == layer)
+                        .map_or("–".into(), |r| {
+                            format!("{} / {} / {}", r.counts[0], r.counts[1], r.key_switches)
+                        })
                 })
                 .collect();
             writeln!(md, "| {layer} | {} |", cells.join(" | "))?;
@@ -226,9 +277,14 @@ pub fn table(args: TableArgs) -> Result<ExitCode> {
 
 /// Writes `text` to `path` through a temporary file and a rename.
 pub fn write_atomic(path: &Path, text: &str) -> Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let tmp = tempfile::NamedTempFile::new_in(dir).with_context(|| format!("cannot write in {}", dir.display()))?;
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let tmp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("cannot write in {}", dir.display()))?;
     std::fs::write(tmp.path(), text).with_context(|| format!("cannot write {}", path.display()))?;
-    tmp.persist(path).with_context(|| format!("cannot write {}", path.display()))?;
+    tmp.persist(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
 }

@@ -10,11 +10,18 @@ fn trace_gen(c: &mut Criterion) {
     for name in BUILTINS {
         let net = Network::builtin(name).expect("built-in");
         let params = Params::random(&net, 1).expect("random weights");
-        for packing in [Packing::Dense, Packing::Group, Packing::Spencnn { sparsity: 0.5 }] {
+        for packing in [
+            Packing::Dense,
+            Packing::Group,
+            Packing::Spencnn { sparsity: 0.5 },
+        ] {
             group.bench_function(format!("{name}/{}", packing.name()), |b| {
                 b.iter(|| {
-                    let program = nn::build(&net, &params, packing, &HeParams::default()).expect("builds");
-                    program.write_trace(Vec::with_capacity(1 << 22)).expect("writes")
+                    let program =
+                        nn::build(&net, &params, packing, &HeParams::default()).expect("builds");
+                    program
+                        .write_trace(Vec::with_capacity(1 << 22))
+                        .expect("writes")
                 });
             });
         }

@@ -6,7 +6,9 @@ use hesim_sw::nn::{self, HeParams, Network, Packing, Params};
 use hesim_sw::slots;
 
 fn input_for(net: &Network, seed: u64) -> Vec<f64> {
-    (0..net.input.len()).map(|i| 0.5 * (nn::weights::uniform(seed, i as u64) + 1.0)).collect()
+    (0..net.input.len())
+        .map(|i| 0.5 * (nn::weights::uniform(seed, i as u64) + 1.0))
+        .collect()
 }
 
 fn check(net: &Network, packing: Packing, seed: u64) {
@@ -37,7 +39,11 @@ fn check(net: &Network, packing: Packing, seed: u64) {
 #[test]
 fn lenet_all_packings_match_direct() {
     let net = nn::network::lenet();
-    for p in [Packing::Dense, Packing::Group, Packing::Spencnn { sparsity: 0.5 }] {
+    for p in [
+        Packing::Dense,
+        Packing::Group,
+        Packing::Spencnn { sparsity: 0.5 },
+    ] {
         check(&net, p, 7);
     }
 }

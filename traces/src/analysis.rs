@@ -177,7 +177,12 @@ impl Analyzer {
             }
         }
 
-        let mut result = Value { level: op.level, size: 2, output: false, depth: 0 };
+        let mut result = Value {
+            level: op.level,
+            size: 2,
+            output: false,
+            depth: 0,
+        };
         if operands.len() == name.arity() {
             result.depth = operands.iter().map(|v| v.depth).max().unwrap_or(0);
             result.size = operands.iter().map(|v| v.size).max().unwrap_or(2);
@@ -185,13 +190,14 @@ impl Analyzer {
         }
         self.stats.depth = self.stats.depth.max(result.depth);
 
-        if self.values.contains_key(&op.id) {
-            found.push(bad(
+        match self.values.entry(op.id) {
+            std::collections::hash_map::Entry::Occupied(_) => found.push(bad(
                 Rule::DuplicateId,
                 format!("id {} is defined twice; SSA ids must be unique", op.id),
-            ));
-        } else {
-            self.values.insert(op.id, result);
+            )),
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(result);
+            }
         }
         for v in found {
             self.report(v);
@@ -399,7 +405,10 @@ impl Analyzer {
                 let next = s.by_layer.len();
                 let i = *self.layer_index.entry(op.layer.clone()).or_insert(next);
                 if i == next {
-                    s.by_layer.push(LayerStats { layer: op.layer.to_string(), ..Default::default() });
+                    s.by_layer.push(LayerStats {
+                        layer: op.layer.to_string(),
+                        ..Default::default()
+                    });
                 }
                 self.last_layer = Some((op.layer.clone(), i));
                 i

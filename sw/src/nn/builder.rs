@@ -16,7 +16,9 @@ use super::NnError;
 use super::layout::{Geometry, SpatialLayout, assign, group_order, pooled};
 use super::network::{LayerKind, Network, Shape};
 use super::params::HeParams;
-use super::program::{ConvStage, ConvTerm, IoLayout, LayerReport, LinearStage, PlainRecipe, Program, Stage};
+use super::program::{
+    ConvStage, ConvTerm, IoLayout, LayerReport, LinearStage, PlainRecipe, Program, Stage,
+};
 use super::reference::PruneMasks;
 use super::weights::Params;
 
@@ -45,7 +47,9 @@ impl Packing {
     /// Parses `dense`, `group` or `spencnn` (with `sparsity` in [0, 1)).
     pub fn parse(name: &str, sparsity: f64) -> Result<Self, NnError> {
         if !(0.0..1.0).contains(&sparsity) {
-            return Err(NnError::Option { message: format!("sparsity {sparsity} must be in [0, 1)") });
+            return Err(NnError::Option {
+                message: format!("sparsity {sparsity} must be in [0, 1)"),
+            });
         }
         match name {
             "dense" => Ok(Packing::Dense),
@@ -59,7 +63,12 @@ impl Packing {
 }
 
 /// Compiles `net` with `params` under `packing` into a program.
-pub fn build(net: &Network, params: &Params, packing: Packing, he: &HeParams) -> Result<Program, NnError> {
+pub fn build(
+    net: &Network,
+    params: &Params,
+    packing: Packing,
+    he: &HeParams,
+) -> Result<Program, NnError> {
     let mut b = Builder::new(net, params, packing, he.slots())?;
     let (input, out) = b.run()?;
     let depth = b.ops.iter().map(|o| o.level).max().unwrap_or(0);
@@ -99,7 +108,10 @@ struct Ct {
 enum Layout {
     Spatial(SpatialLayout),
     /// Element `e` at `(ciphertext, slot)`.
-    Flat { pos: Vec<(u32, u32)>, n_ct: usize },
+    Flat {
+        pos: Vec<(u32, u32)>,
+        n_ct: usize,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -118,6 +130,9 @@ enum Split {
 }
 
 type Diag = (u32, u32, u32);
+
+/// Products of one output ciphertext, by output-side rotation: `(a, r_in, R)` each.
+type OutputGroups = BTreeMap<i64, Vec<(u32, i64, u32)>>;
 
 struct ConvPlan {
     terms: HashMap<Diag, Vec<ConvTerm>>,
@@ -151,7 +166,12 @@ fn centred(v: i64, m: i64) -> i64 {
 }
 
 impl<'a> Builder<'a> {
-    fn new(net: &'a Network, params: &'a Params, packing: Packing, n: usize) -> Result<Self, NnError> {
+    fn new(
+        net: &'a Network,
+        params: &'a Params,
+        packing: Packing,
+        n: usize,
+    ) -> Result<Self, NnError> {
         if params.layers.len() != net.layers.len() {
             return Err(NnError::Weights {
                 source_name: params.source.clone(),
@@ -187,7 +207,8 @@ impl<'a> Builder<'a> {
     fn push(&mut self, kind: OpKind, args: Vec<ValueId>, lvl: u32) -> Ct {
         let id = self.next_id;
         self.next_id += 1;
-        self.ops.push(Op::new(id, kind, args, lvl, self.layer.clone()));
+        self.ops
+            .push(Op::new(id, kind, args, lvl, self.layer.clone()));
         Ct { id, lvl }
     }
 
@@ -211,7 +232,11 @@ impl<'a> Builder<'a> {
     }
 
     fn level_to(&mut self, x: Ct, lvl: u32) -> Ct {
-        if x.lvl == lvl { x } else { self.push(OpKind::LevelDown, vec![x.id], lvl) }
+        if x.lvl == lvl {
+            x
+        } else {
+            self.push(OpKind::LevelDown, vec![x.id], lvl)
+        }
     }
 
     fn add(&mut self, x: Ct, y: Ct) -> Ct {
@@ -229,7 +254,10 @@ impl<'a> Builder<'a> {
 
     fn plain(&mut self, recipe: PlainRecipe, lvl: u32) -> PlainRef {
         self.recipes.push(recipe);
-        PlainRef { id: self.recipes.len() as u32 - 1, level: lvl }
+        PlainRef {
+            id: self.recipes.len() as u32 - 1,
+            level: lvl,
+        }
     }
 
     fn mul_plain(&mut self, x: Ct, recipe: PlainRecipe) -> Ct {
@@ -268,7 +296,11 @@ impl<'a> Builder<'a> {
 
     fn report(&mut self, li: usize, detail: String) {
         let l = &self.net.layers[li];
-        self.reports.push(LayerReport { name: l.name.clone(), kind: l.kind.type_name(), detail });
+        self.reports.push(LayerReport {
+            name: l.name.clone(),
+            kind: l.kind.type_name(),
+            detail,
+        });
     }
 
     // ---- the walk ----------------------------------------------------------------------
@@ -294,12 +326,18 @@ impl<'a> Builder<'a> {
             let mut consumed = 1;
             cur = match &layer.kind {
                 LayerKind::Conv { .. } => {
-                    let bn = matches!(self.net.layers.get(li + 1).map(|l| &l.kind), Some(LayerKind::BatchNorm { .. }));
+                    let bn = matches!(
+                        self.net.layers.get(li + 1).map(|l| &l.kind),
+                        Some(LayerKind::BatchNorm { .. })
+                    );
                     consumed += usize::from(bn);
                     self.conv(li, cur, bn)?
                 }
                 LayerKind::Linear { .. } => {
-                    let bn = matches!(self.net.layers.get(li + 1).map(|l| &l.kind), Some(LayerKind::BatchNorm { .. }));
+                    let bn = matches!(
+                        self.net.layers.get(li + 1).map(|l| &l.kind),
+                        Some(LayerKind::BatchNorm { .. })
+                    );
                     consumed += usize::from(bn);
                     self.linear(li, cur, bn)?
                 }
@@ -313,9 +351,9 @@ impl<'a> Builder<'a> {
                     self.residual(li, cur, other)?
                 }
             };
-            for k in li..li + consumed {
+            for (k, slot) in outs.iter_mut().enumerate().skip(li).take(consumed) {
                 if keep.contains(&k) {
-                    outs[k] = Some(cur.clone());
+                    *slot = Some(cur.clone());
                 }
             }
             li += consumed;
@@ -327,7 +365,12 @@ impl<'a> Builder<'a> {
             let c = self.level_to(c, lvl);
             self.push(OpKind::Output, vec![c.id], lvl);
         }
-        let final_ids = self.ops.iter().filter(|o| o.kind == OpKind::Output).map(|o| o.args[0]).collect();
+        let final_ids = self
+            .ops
+            .iter()
+            .filter(|o| o.kind == OpKind::Output)
+            .map(|o| o.args[0])
+            .collect();
         Ok((input, (out_layout, final_ids)))
     }
 
@@ -345,7 +388,9 @@ impl<'a> Builder<'a> {
                             v.push(
                                 pl[..take]
                                     .iter()
-                                    .map(|&(ct, base)| (ct as u32, (base + l.geom.offset(y, x)) as u32))
+                                    .map(|&(ct, base)| {
+                                        (ct as u32, (base + l.geom.offset(y, x)) as u32)
+                                    })
                                     .collect(),
                             );
                         }
@@ -354,7 +399,11 @@ impl<'a> Builder<'a> {
                 v
             }
         };
-        IoLayout { positions, cts: t.cts.len(), factor: t.factor }
+        IoLayout {
+            positions,
+            cts: t.cts.len(),
+            factor: t.factor,
+        }
     }
 
     fn input(&mut self) -> Result<HeTensor, NnError> {
@@ -384,11 +433,25 @@ impl<'a> Builder<'a> {
         let lanes = geom.lanes_per_ct();
         let pad = s.c.next_power_of_two();
         if geom.n_ct == 1 && pad < lanes {
-            chan_at = (0..lanes).map(|l| if l % pad < s.c { Some(order[l % pad]) } else { None }).collect();
+            chan_at = (0..lanes)
+                .map(|l| {
+                    if l % pad < s.c {
+                        Some(order[l % pad])
+                    } else {
+                        None
+                    }
+                })
+                .collect();
         }
-        let cts: Vec<Ct> = (0..geom.n_ct).map(|_| self.push(OpKind::Input, vec![], 0)).collect();
+        let cts: Vec<Ct> = (0..geom.n_ct)
+            .map(|_| self.push(OpKind::Input, vec![], 0))
+            .collect();
         self.input_ids = cts.iter().map(|c| c.id).collect();
-        Ok(HeTensor { cts, layout: Layout::Spatial(SpatialLayout::new(geom, chan_at)), factor: 1.0 })
+        Ok(HeTensor {
+            cts,
+            layout: Layout::Spatial(SpatialLayout::new(geom, chan_at)),
+            factor: 1.0,
+        })
     }
 
     /// Whether pooling layer `li` interlaces its output (some conv or linear layer follows).
@@ -417,13 +480,17 @@ impl<'a> Builder<'a> {
     /// The input channel order conv `li` prefers on geometry `g`: plain for dense layers and
     /// the dense packing; for grouped layers the group-interleaving unit with fewest rotations.
     fn desired_input_order(&self, li: usize, g: &Geometry) -> Vec<usize> {
-        let LayerKind::Conv { out, groups, .. } = self.net.layers[li].kind else { unreachable!() };
+        let LayerKind::Conv { out, groups, .. } = self.net.layers[li].kind else {
+            unreachable!()
+        };
         let cin = self.in_shapes[li].c;
         if groups == 1 || self.packing == Packing::Dense {
             return (0..cin).collect();
         }
         let (s_in, s_out) = (cin / groups, out / groups);
-        let Ok(gout) = self.conv_out_geometry(li, g) else { return (0..cin).collect() };
+        let Ok(gout) = self.conv_out_geometry(li, g) else {
+            return (0..cin).collect();
+        };
         let mut best: Option<(usize, Vec<usize>)> = None;
         let mut unit = 1;
         while unit <= s_in {
@@ -436,13 +503,19 @@ impl<'a> Builder<'a> {
             if best.as_ref().is_none_or(|(r, _)| plan.rotations < *r) {
                 best = Some((plan.rotations, in_order));
             }
-            unit = if unit < s_in && unit * 2 > s_in { s_in } else { unit * 2 };
+            unit = if unit < s_in && unit * 2 > s_in {
+                s_in
+            } else {
+                unit * 2
+            };
         }
         best.map(|b| b.1).unwrap_or_else(|| (0..cin).collect())
     }
 
     fn conv_out_geometry(&self, li: usize, gin: &Geometry) -> Result<Geometry, NnError> {
-        let LayerKind::Conv { out, stride, .. } = self.net.layers[li].kind else { unreachable!() };
+        let LayerKind::Conv { out, stride, .. } = self.net.layers[li].kind else {
+            unreachable!()
+        };
         let shape = self.net.shapes()?[li];
         let mut g = gin.clone();
         g.h = shape.h;
@@ -511,8 +584,15 @@ impl<'a> Builder<'a> {
     }
 
     /// Emits the products and rotations of a linear stage; returns the rescaled outputs.
-    fn emit_diagonals(&mut self, stage: u32, xs: &[Ct], diags: &[Diag], split: Split, n_out: usize) -> Vec<Ct> {
-        let mut by_out: Vec<BTreeMap<i64, Vec<(u32, i64, u32)>>> = vec![BTreeMap::new(); n_out];
+    fn emit_diagonals(
+        &mut self,
+        stage: u32,
+        xs: &[Ct],
+        diags: &[Diag],
+        split: Split,
+        n_out: usize,
+    ) -> Vec<Ct> {
+        let mut by_out: Vec<OutputGroups> = vec![BTreeMap::new(); n_out];
         let mut in_rots: Vec<Vec<i64>> = vec![Vec::new(); xs.len()];
         for &(a, b, r) in diags {
             let (ri, ro) = self.split_parts(split, r);
@@ -537,7 +617,13 @@ impl<'a> Builder<'a> {
                 let mut acc: Option<Ct> = None;
                 for (a, ri, r) in list {
                     let x = rotated[&(a, ri)];
-                    let recipe = PlainRecipe::Diagonal { stage, a, b: b as u32, r, r_out: ro as i32 };
+                    let recipe = PlainRecipe::Diagonal {
+                        stage,
+                        a,
+                        b: b as u32,
+                        r,
+                        r_out: ro as i32,
+                    };
                     let p = self.mul_plain(x, recipe);
                     acc = self.add_opt(acc, p);
                 }
@@ -569,7 +655,11 @@ impl<'a> Builder<'a> {
                 LayerKind::AvgPool { kernel } => mult *= (kernel * kernel) as f64,
                 LayerKind::Poly { .. } | LayerKind::Relu => {
                     let [_, c1, c2] = self.params.poly(j);
-                    return if c2 != 0.0 { c2.abs().sqrt() / mult } else { c1.abs().max(1e-300).recip() / mult };
+                    return if c2 != 0.0 {
+                        c2.abs().sqrt() / mult
+                    } else {
+                        c1.abs().max(1e-300).recip() / mult
+                    };
                 }
                 LayerKind::Residual { .. } => return outs_factor.unwrap_or(1.0) / mult,
                 _ => break,
@@ -579,7 +669,14 @@ impl<'a> Builder<'a> {
     }
 
     /// Output scale and bias (per channel) of affine layer `li`, with batch norm folded.
-    fn folded(&self, li: usize, bn: bool, out: usize, factor_in: f64, target: f64) -> (Vec<f64>, Vec<f64>) {
+    fn folded(
+        &self,
+        li: usize,
+        bn: bool,
+        out: usize,
+        factor_in: f64,
+        target: f64,
+    ) -> (Vec<f64>, Vec<f64>) {
         let (_, bias) = self.params.affine(li);
         let (mut scale, mut shift) = (vec![1.0; out], bias.to_vec());
         if bn {
@@ -597,14 +694,23 @@ impl<'a> Builder<'a> {
     // ---- layers ------------------------------------------------------------------------------
 
     fn plan_conv(&self, li: usize, input: &SpatialLayout, output: &SpatialLayout) -> ConvPlan {
-        let LayerKind::Conv { out, kernel, stride, pad, groups, .. } = self.net.layers[li].kind else {
+        let LayerKind::Conv {
+            out,
+            kernel,
+            stride,
+            pad,
+            groups,
+            ..
+        } = self.net.layers[li].kind
+        else {
             unreachable!()
         };
         let n = self.n as i64;
         let cin = self.in_shapes[li].c;
         let (gin, gout) = (&input.geom, &output.geom);
         let places_in = input.placements(cin);
-        let out_place: Vec<(usize, usize)> = output.placements(out).into_iter().map(|p| p[0]).collect();
+        let out_place: Vec<(usize, usize)> =
+            output.placements(out).into_iter().map(|p| p[0]).collect();
         let valid = |d: usize, len_in: usize, len_out: usize| {
             (0..len_out).any(|o| {
                 let i = (o * stride + d) as isize - pad as isize;
@@ -618,7 +724,11 @@ impl<'a> Builder<'a> {
         let mut terms: HashMap<Diag, Vec<ConvTerm>> = HashMap::new();
         for (o, &(b, bo)) in out_place.iter().enumerate() {
             let g = o / cout_g;
-            let ins = if dense { 0..cin } else { g * cin_g..(g + 1) * cin_g };
+            let ins = if dense {
+                0..cin
+            } else {
+                g * cin_g..(g + 1) * cin_g
+            };
             for i in ins {
                 let &(a, bi) = places_in[i]
                     .iter()
@@ -627,14 +737,13 @@ impl<'a> Builder<'a> {
                 for &di in &rows {
                     for &dj in &cols {
                         let sp = gin.dil as i64
-                            * ((di as i64 - pad as i64) * gin.pitch as i64 + dj as i64 - pad as i64);
+                            * ((di as i64 - pad as i64) * gin.pitch as i64 + dj as i64
+                                - pad as i64);
                         let r = (bi as i64 - bo as i64 + sp).rem_euclid(n) as u32;
-                        terms.entry((a as u32, b as u32, r)).or_default().push((
-                            o as u32,
-                            i as u32,
-                            di as u16,
-                            dj as u16,
-                        ));
+                        terms
+                            .entry((a as u32, b as u32, r))
+                            .or_default()
+                            .push((o as u32, i as u32, di as u16, dj as u16));
                     }
                 }
             }
@@ -642,32 +751,56 @@ impl<'a> Builder<'a> {
         let mut diags: Vec<Diag> = terms.keys().copied().collect();
         diags.sort_unstable();
         let (split, rotations) = self.choose_split(&diags);
-        ConvPlan { terms, out_place, split, rotations }
+        ConvPlan {
+            terms,
+            out_place,
+            split,
+            rotations,
+        }
     }
 
     /// Sub-block pruning: the weights sharing one output-side rotation `(b, r_out)` form a
     /// sub-block; remove the lowest mean-|w| sub-blocks until `sparsity` of the layer's
     /// in-group weights are gone.
     fn prune(&mut self, li: usize, plan: &mut ConvPlan, sparsity: f64) -> String {
-        let LayerKind::Conv { kernel, groups, out, .. } = self.net.layers[li].kind else { unreachable!() };
+        let LayerKind::Conv {
+            kernel,
+            groups,
+            out,
+            ..
+        } = self.net.layers[li].kind
+        else {
+            unreachable!()
+        };
         let cin = self.in_shapes[li].c;
         let (cin_g, cout_g) = (cin / groups, out / groups);
         let (w, _) = self.params.affine(li);
         let widx = |&(o, i, di, dj): &ConvTerm| {
-            ((o as usize * cin_g + i as usize % cin_g) * kernel + di as usize) * kernel + dj as usize
+            ((o as usize * cin_g + i as usize % cin_g) * kernel + di as usize) * kernel
+                + dj as usize
         };
         let mut blocks: BTreeMap<(u32, i64), Vec<Diag>> = BTreeMap::new();
         let mut total = 0usize;
         for (&key, ts) in &plan.terms {
             let (_, ro) = self.split_parts(plan.split, key.2);
             blocks.entry((key.1, ro)).or_default().push(key);
-            total += ts.iter().filter(|t| t.1 as usize / cin_g == t.0 as usize / cout_g).count();
+            total += ts
+                .iter()
+                .filter(|t| t.1 as usize / cin_g == t.0 as usize / cout_g)
+                .count();
         }
         let mut scored: Vec<(f64, (u32, i64), usize)> = blocks
             .iter()
             .map(|(k, ds)| {
-                let ws: Vec<f64> = ds.iter().flat_map(|d| plan.terms[d].iter().map(|t| w.get(widx(t)).abs())).collect();
-                (ws.iter().sum::<f64>() / ws.len().max(1) as f64, *k, ws.len())
+                let ws: Vec<f64> = ds
+                    .iter()
+                    .flat_map(|d| plan.terms[d].iter().map(|t| w.get(widx(t)).abs()))
+                    .collect();
+                (
+                    ws.iter().sum::<f64>() / ws.len().max(1) as f64,
+                    *k,
+                    ws.len(),
+                )
             })
             .collect();
         scored.sort_by(|x, y| x.0.total_cmp(&y.0).then(x.1.cmp(&y.1)));
@@ -695,7 +828,15 @@ impl<'a> Builder<'a> {
     }
 
     fn conv(&mut self, li: usize, x: HeTensor, bn: bool) -> Result<HeTensor, NnError> {
-        let LayerKind::Conv { out, kernel, stride, pad, groups, .. } = self.net.layers[li].kind else {
+        let LayerKind::Conv {
+            out,
+            kernel,
+            stride,
+            pad,
+            groups,
+            ..
+        } = self.net.layers[li].kind
+        else {
             unreachable!()
         };
         let Layout::Spatial(input) = x.layout.clone() else {
@@ -709,7 +850,9 @@ impl<'a> Builder<'a> {
         let output = SpatialLayout::new(gout.clone(), assign(&order, &gout));
         let mut plan = self.plan_conv(li, &input, &output);
         let mut detail = format!("split {:?}", plan.split);
-        let first_conv = !self.net.layers[..li].iter().any(|l| matches!(l.kind, LayerKind::Conv { .. }));
+        let first_conv = !self.net.layers[..li]
+            .iter()
+            .any(|l| matches!(l.kind, LayerKind::Conv { .. }));
         if let Packing::Spencnn { sparsity } = self.packing
             && sparsity > 0.0
             && !first_conv
@@ -723,7 +866,7 @@ impl<'a> Builder<'a> {
         let (weight, _) = self.params.affine(li);
         let stage = self.stages.len() as u32;
         let has_bias = bias.iter().any(|&b| b != 0.0);
-        self.stages.push(Stage::Conv(ConvStage {
+        self.stages.push(Stage::Conv(Box::new(ConvStage {
             weight: weight.clone(),
             cin: self.in_shapes[li].c,
             groups,
@@ -737,16 +880,28 @@ impl<'a> Builder<'a> {
             output: output.clone(),
             out_place: plan.out_place.clone(),
             terms: std::mem::take(&mut plan.terms),
-        }));
+        })));
         let ys = self.emit_diagonals(stage, &x.cts, &diags, plan.split, gout.n_ct);
         let ys = if has_bias {
-            ys.into_iter().enumerate().map(|(b, y)| self.add_plain(y, PlainRecipe::Bias { stage, b: b as u32 })).collect()
+            ys.into_iter()
+                .enumerate()
+                .map(|(b, y)| self.add_plain(y, PlainRecipe::Bias { stage, b: b as u32 }))
+                .collect()
         } else {
             ys
         };
-        detail.push_str(&format!(", {} diagonals, {} → {} ciphertexts", diags.len(), x.cts.len(), ys.len()));
+        detail.push_str(&format!(
+            ", {} diagonals, {} → {} ciphertexts",
+            diags.len(),
+            x.cts.len(),
+            ys.len()
+        ));
         self.report(li, detail);
-        Ok(HeTensor { cts: ys, layout: Layout::Spatial(output), factor: target })
+        Ok(HeTensor {
+            cts: ys,
+            layout: Layout::Spatial(output),
+            factor: target,
+        })
     }
 
     fn flatten(&mut self, x: HeTensor) -> HeTensor {
@@ -764,16 +919,23 @@ impl<'a> Builder<'a> {
                         }
                     }
                 }
-                Layout::Flat { pos, n_ct: l.geom.n_ct }
+                Layout::Flat {
+                    pos,
+                    n_ct: l.geom.n_ct,
+                }
             }
         };
         HeTensor { layout, ..x }
     }
 
     fn linear(&mut self, li: usize, x: HeTensor, bn: bool) -> Result<HeTensor, NnError> {
-        let LayerKind::Linear { out, .. } = self.net.layers[li].kind else { unreachable!() };
+        let LayerKind::Linear { out, .. } = self.net.layers[li].kind else {
+            unreachable!()
+        };
         let x = self.flatten(x);
-        let Layout::Flat { pos, n_ct } = &x.layout else { unreachable!() };
+        let Layout::Flat { pos, n_ct } = &x.layout else {
+            unreachable!()
+        };
         let (n, m) = (self.n, pos.len());
         // outputs go to the lowest slots the input occupies in ciphertext 0, then further
         // ciphertexts slot by slot
@@ -840,12 +1002,28 @@ impl<'a> Builder<'a> {
         }));
         let ys = self.emit_diagonals(stage, &x.cts, &diags, split, n_out);
         let ys = if has_bias {
-            ys.into_iter().enumerate().map(|(b, y)| self.add_plain(y, PlainRecipe::Bias { stage, b: b as u32 })).collect()
+            ys.into_iter()
+                .enumerate()
+                .map(|(b, y)| self.add_plain(y, PlainRecipe::Bias { stage, b: b as u32 }))
+                .collect()
         } else {
             ys
         };
-        self.report(li, format!("split {split:?}, {} diagonals, {rots} rotations", diags.len()));
-        Ok(HeTensor { cts: ys, layout: Layout::Flat { pos: out_pos, n_ct: n_out }, factor: target })
+        self.report(
+            li,
+            format!(
+                "split {split:?}, {} diagonals, {rots} rotations",
+                diags.len()
+            ),
+        );
+        Ok(HeTensor {
+            cts: ys,
+            layout: Layout::Flat {
+                pos: out_pos,
+                n_ct: n_out,
+            },
+            factor: target,
+        })
     }
 
     fn pool(&mut self, li: usize, x: HeTensor, k: usize) -> Result<HeTensor, NnError> {
@@ -898,13 +1076,24 @@ impl<'a> Builder<'a> {
                 }
                 merged.push(acc.expect("non-empty chunk"));
             }
-            self.report(li, format!("sum pool {k}×{k}, interlaced {} → {} ciphertexts", summed.len(), merged.len()));
+            self.report(
+                li,
+                format!(
+                    "sum pool {k}×{k}, interlaced {} → {} ciphertexts",
+                    summed.len(),
+                    merged.len()
+                ),
+            );
             merged
         } else {
             self.report(li, format!("sum pool {k}×{k}"));
             summed
         };
-        Ok(HeTensor { cts, layout: Layout::Spatial(SpatialLayout::new(geom, chan_at)), factor })
+        Ok(HeTensor {
+            cts,
+            layout: Layout::Spatial(SpatialLayout::new(geom, chan_at)),
+            factor,
+        })
     }
 
     /// `c0 + c1·x + c2·x²` in one level when the input factor is √|c2| (the previous linear
@@ -920,17 +1109,33 @@ impl<'a> Builder<'a> {
                 .cts
                 .iter()
                 .map(|&c| {
-                    let y = if rescale_needed { self.mul_const(c, a / factor) } else { c };
-                    let t = if c1 != 0.0 { self.add_const(y, sigma * c1 / a) } else { y };
+                    let y = if rescale_needed {
+                        self.mul_const(c, a / factor)
+                    } else {
+                        c
+                    };
+                    let t = if c1 != 0.0 {
+                        self.add_const(y, sigma * c1 / a)
+                    } else {
+                        y
+                    };
                     let m = self.square_like(y, t);
-                    if c0 != 0.0 { self.add_const(m, sigma * c0) } else { m }
+                    if c0 != 0.0 {
+                        self.add_const(m, sigma * c0)
+                    } else {
+                        m
+                    }
                 })
                 .collect();
             factor = sigma;
             out
         } else {
             // affine: c0 + c1·x = (c1/s)·(y + c0·s/c1) with y = s·x
-            let out = x.cts.iter().map(|&c| self.add_const(c, c0 * factor / c1)).collect();
+            let out = x
+                .cts
+                .iter()
+                .map(|&c| self.add_const(c, c0 * factor / c1))
+                .collect();
             factor /= c1;
             out
         };
@@ -944,11 +1149,16 @@ impl<'a> Builder<'a> {
             (Layout::Flat { pos: a, .. }, Layout::Flat { pos: b, .. }) => a == b,
             _ => false,
         };
-        let bad = |message: String| NnError::Unsupported { layer: self.net.layers[li].name.clone(), message };
+        let bad = |message: String| NnError::Unsupported {
+            layer: self.net.layers[li].name.clone(),
+            message,
+        };
         if !same {
-            return Err(bad("the two branches have different slot layouts; residual adds need the \
+            return Err(bad(
+                "the two branches have different slot layouts; residual adds need the \
                             branch to end in a conv that can adopt the skip's layout"
-                .into()));
+                    .into(),
+            ));
         }
         let ratio = other.factor / x.factor;
         let cts = x
@@ -956,12 +1166,20 @@ impl<'a> Builder<'a> {
             .iter()
             .zip(&other.cts)
             .map(|(&a, &b)| {
-                let a = if (ratio - 1.0).abs() > 1e-12 { self.mul_const(a, ratio) } else { a };
+                let a = if (ratio - 1.0).abs() > 1e-12 {
+                    self.mul_const(a, ratio)
+                } else {
+                    a
+                };
                 self.add(a, b)
             })
             .collect();
         self.report(li, "residual add".into());
-        Ok(HeTensor { cts, layout: x.layout, factor: other.factor })
+        Ok(HeTensor {
+            cts,
+            layout: x.layout,
+            factor: other.factor,
+        })
     }
 }
 
@@ -969,7 +1187,7 @@ impl<'a> Builder<'a> {
 /// set slot `p` of `src`.
 fn or_rotated(dst: &mut [u64], src: &[u64], shift: usize, n: usize) {
     let words = src.len();
-    if n % 64 != 0 {
+    if !n.is_multiple_of(64) {
         for t in 0..n {
             let s = (t + shift) % n;
             if src[s / 64] >> (s % 64) & 1 == 1 {
@@ -981,7 +1199,11 @@ fn or_rotated(dst: &mut [u64], src: &[u64], shift: usize, n: usize) {
     let (ws, bs) = (shift / 64, shift % 64);
     for (t, d) in dst.iter_mut().enumerate() {
         let lo = src[(t + ws) % words];
-        let v = if bs == 0 { lo } else { (lo >> bs) | (src[(t + ws + 1) % words] << (64 - bs)) };
+        let v = if bs == 0 {
+            lo
+        } else {
+            (lo >> bs) | (src[(t + ws + 1) % words] << (64 - bs))
+        };
         *d |= v;
     }
 }

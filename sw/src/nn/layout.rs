@@ -73,7 +73,13 @@ impl SpatialLayout {
     }
 
     /// Slot of element `(c, y, x)` in its first placement.
-    pub fn slot_of(&self, places: &[Vec<(usize, usize)>], c: usize, y: usize, x: usize) -> (usize, usize) {
+    pub fn slot_of(
+        &self,
+        places: &[Vec<(usize, usize)>],
+        c: usize,
+        y: usize,
+        x: usize,
+    ) -> (usize, usize) {
         let (t, base) = places[c][0];
         (t, base + self.geom.offset(y, x))
     }
@@ -105,7 +111,9 @@ pub fn group_order(channels: usize, groups: usize, unit: usize) -> Vec<usize> {
 /// The lane shifts interlacing uses after pooling by `k` from dilation `old_dil`: sub-pixel
 /// offsets `(u·old_dil)·pitch + v·old_dil`, `u, v < k`, row-major.
 pub fn interlace_shifts(k: usize, old_dil: usize, pitch: usize) -> Vec<usize> {
-    (0..k).flat_map(|u| (0..k).map(move |v| u * old_dil * pitch + v * old_dil)).collect()
+    (0..k)
+        .flat_map(|u| (0..k).map(move |v| u * old_dil * pitch + v * old_dil))
+        .collect()
 }
 
 /// Geometry after average pooling by `k` and, if `interlace`, merging up to `k²` consecutive
@@ -122,7 +130,10 @@ pub fn pooled(geom: &Geometry, k: usize, interlace: bool) -> (Geometry, Vec<usiz
     let shifts = interlace_shifts(k, geom.dil, geom.pitch);
     let merge = shifts.len().min(geom.n_ct);
     let shifts = shifts[..merge].to_vec();
-    g.lanes = shifts.iter().flat_map(|d| geom.lanes.iter().map(move |b| b + d)).collect();
+    g.lanes = shifts
+        .iter()
+        .flat_map(|d| geom.lanes.iter().map(move |b| b + d))
+        .collect();
     g.n_ct = geom.n_ct.div_ceil(merge);
     (g, shifts)
 }

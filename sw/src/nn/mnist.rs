@@ -13,10 +13,15 @@ pub struct Mnist {
 }
 
 fn read_gz(path: &Path) -> Result<Vec<u8>, NnError> {
-    let io = |e: std::io::Error| NnError::Io { path: path.to_path_buf(), message: e.to_string() };
+    let io = |e: std::io::Error| NnError::Io {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    };
     let file = std::fs::File::open(path).map_err(io)?;
     let mut out = Vec::new();
-    flate2::read::GzDecoder::new(file).read_to_end(&mut out).map_err(io)?;
+    flate2::read::GzDecoder::new(file)
+        .read_to_end(&mut out)
+        .map_err(io)?;
     Ok(out)
 }
 
@@ -43,14 +48,23 @@ impl Mnist {
             return Err(bad(&lpath, "not an IDX1 label file (magic 0x00000801)"));
         }
         let (n, rows, cols) = (be32(&img, 4), be32(&img, 8), be32(&img, 12));
-        if img.len() != 16 + n * rows * cols || lab.len() != 8 + be32(&lab, 4) || be32(&lab, 4) != n {
+        if img.len() != 16 + n * rows * cols || lab.len() != 8 + be32(&lab, 4) || be32(&lab, 4) != n
+        {
             return Err(bad(&ipath, "image and label files disagree in size"));
         }
         let n = n.min(limit);
         let px = rows * cols;
         let images = (0..n)
-            .map(|i| img[16 + i * px..16 + (i + 1) * px].iter().map(|&p| f64::from(p) / 255.0).collect())
+            .map(|i| {
+                img[16 + i * px..16 + (i + 1) * px]
+                    .iter()
+                    .map(|&p| f64::from(p) / 255.0)
+                    .collect()
+            })
             .collect();
-        Ok(Self { images, labels: lab[8..8 + n].to_vec() })
+        Ok(Self {
+            images,
+            labels: lab[8..8 + n].to_vec(),
+        })
     }
 }

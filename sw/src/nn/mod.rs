@@ -27,13 +27,19 @@ pub enum NnError {
     #[error("cannot read {path}: {message}")]
     Io { path: PathBuf, message: String },
     #[error("{source_name}: {message}")]
-    Parse { source_name: String, message: String },
+    Parse {
+        source_name: String,
+        message: String,
+    },
     #[error("layer `{layer}`: {message}")]
     Shape { layer: String, message: String },
     #[error("unknown network `{name}`: use one of lenet, vgg5, hefnet or a .toml file")]
     UnknownNetwork { name: String },
     #[error("weights {source_name}: {message}")]
-    Weights { source_name: String, message: String },
+    Weights {
+        source_name: String,
+        message: String,
+    },
     #[error("layer `{layer}` does not fit: {message}")]
     TooLarge { layer: String, message: String },
     #[error("layer `{layer}`: {message}")]
@@ -52,6 +58,8 @@ pub enum NnError {
 
 impl NnError {
     fn trace(e: hesim_traces::TraceError) -> Self {
-        NnError::Trace { message: e.to_string() }
+        NnError::Trace {
+            message: e.to_string(),
+        }
     }
 }

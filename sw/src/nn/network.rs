@@ -57,7 +57,14 @@ pub struct Layer {
 #[non_exhaustive]
 pub enum LayerKind {
     /// 2-D convolution, square kernel, zero padding; weight `[out, in/groups, k, k]`.
-    Conv { out: usize, kernel: usize, stride: usize, pad: usize, groups: usize, bias: bool },
+    Conv {
+        out: usize,
+        kernel: usize,
+        stride: usize,
+        pad: usize,
+        groups: usize,
+        bias: bool,
+    },
     /// Average pooling with a `kernel × kernel` window and stride `kernel` (floor mode).
     AvgPool { kernel: usize },
     /// Polynomial activation `c0 + c1·x + c2·x²` (degree ≤ 2). A checkpoint's
@@ -167,9 +174,25 @@ enum LayerFile {
 impl LayerFile {
     fn into_layer(self, index: usize) -> Layer {
         let (name, kind) = match self {
-            LayerFile::Conv { name, out, kernel, stride, pad, groups, bias } => {
-                (name, LayerKind::Conv { out, kernel, stride, pad, groups, bias })
-            }
+            LayerFile::Conv {
+                name,
+                out,
+                kernel,
+                stride,
+                pad,
+                groups,
+                bias,
+            } => (
+                name,
+                LayerKind::Conv {
+                    out,
+                    kernel,
+                    stride,
+                    pad,
+                    groups,
+                    bias,
+                },
+            ),
             LayerFile::Avgpool { name, kernel } => (name, LayerKind::AvgPool { kernel }),
             LayerFile::Poly { name, coefficients } => (name, LayerKind::Poly { coefficients }),
             LayerFile::Relu { name } => (name, LayerKind::Relu),
@@ -186,27 +209,42 @@ impl LayerFile {
 impl Network {
     /// Builds and checks a network.
     pub fn new(name: impl Into<String>, input: Shape, layers: Vec<Layer>) -> Result<Self, NnError> {
-        let net = Self { name: name.into(), input, layers };
+        let net = Self {
+            name: name.into(),
+            input,
+            layers,
+        };
         net.shapes()?;
         Ok(net)
     }
 
     /// Parses a TOML description; `source` names it in errors.
     pub fn from_toml(text: &str, source: &str) -> Result<Self, NnError> {
-        let file: NetworkFile = toml::from_str(text)
-            .map_err(|e| NnError::Parse { source_name: source.to_owned(), message: e.to_string() })?;
+        let file: NetworkFile = toml::from_str(text).map_err(|e| NnError::Parse {
+            source_name: source.to_owned(),
+            message: e.to_string(),
+        })?;
         let [c, h, w] = file.input;
-        let layers = file.layers.into_iter().enumerate().map(|(i, l)| l.into_layer(i)).collect();
+        let layers = file
+            .layers
+            .into_iter()
+            .enumerate()
+            .map(|(i, l)| l.into_layer(i))
+            .collect();
         let name = file.name.unwrap_or_else(|| {
-            Path::new(source).file_stem().map_or(source.to_owned(), |s| s.to_string_lossy().into())
+            Path::new(source)
+                .file_stem()
+                .map_or(source.to_owned(), |s| s.to_string_lossy().into())
         });
         Self::new(name, Shape::new(c, h, w), layers)
     }
 
     /// Reads a TOML network file.
     pub fn load(path: &Path) -> Result<Self, NnError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| NnError::Io { path: path.to_path_buf(), message: e.to_string() })?;
+        let text = std::fs::read_to_string(path).map_err(|e| NnError::Io {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
         Self::from_toml(&text, &path.display().to_string())
     }
 
@@ -216,7 +254,9 @@ impl Network {
             "lenet" => Ok(lenet()),
             "vgg5" => Ok(vgg5()),
             "hefnet" => Ok(hefnet()),
-            _ => Err(NnError::UnknownNetwork { name: name.to_owned() }),
+            _ => Err(NnError::UnknownNetwork {
+                name: name.to_owned(),
+            }),
         }
     }
 
@@ -237,19 +277,31 @@ impl Network {
         let mut cur = self.input;
         let mut seen = std::collections::HashSet::new();
         for (i, layer) in self.layers.iter().enumerate() {
-            let bad = |message: String| NnError::Shape { layer: layer.name.clone(), message };
+            let bad = |message: String| NnError::Shape {
+                layer: layer.name.clone(),
+                message,
+            };
             if !seen.insert(layer.name.as_str()) {
                 return Err(bad("two layers have this name; names must be unique".into()));
             }
             cur = match &layer.kind {
-                LayerKind::Conv { out, kernel, stride, pad, groups, .. } => {
+                LayerKind::Conv {
+                    out,
+                    kernel,
+                    stride,
+                    pad,
+                    groups,
+                    ..
+                } => {
                     if self.flattened_before(i) {
-                        return Err(bad("conv after flatten: convolutions need a spatial input".into()));
+                        return Err(bad(
+                            "conv after flatten: convolutions need a spatial input".into()
+                        ));
                     }
                     if *out == 0 || *kernel == 0 || *stride == 0 || *groups == 0 {
                         return Err(bad("out, kernel, stride and groups must be positive".into()));
                     }
-                    if cur.c % groups != 0 || out % groups != 0 {
+                    if !cur.c.is_multiple_of(*groups) || !out.is_multiple_of(*groups) {
                         return Err(bad(format!(
                             "groups = {groups} must divide both the input channels ({}) and the \
                              output channels ({out})",
@@ -263,7 +315,9 @@ impl Network {
                         )));
                     }
                     if *pad >= *kernel {
-                        return Err(bad(format!("pad = {pad} must be smaller than kernel = {kernel}")));
+                        return Err(bad(format!(
+                            "pad = {pad} must be smaller than kernel = {kernel}"
+                        )));
                     }
                     Shape::new(
                         *out,
@@ -295,7 +349,10 @@ impl Network {
                 LayerKind::Relu => cur,
                 LayerKind::BatchNorm { eps } => {
                     let prev = i.checked_sub(1).map(|p| &self.layers[p].kind);
-                    if !matches!(prev, Some(LayerKind::Conv { .. } | LayerKind::Linear { .. })) {
+                    if !matches!(
+                        prev,
+                        Some(LayerKind::Conv { .. } | LayerKind::Linear { .. })
+                    ) {
                         return Err(bad(
                             "batchnorm must directly follow a conv or linear layer (it is folded \
                              into it)"
@@ -321,7 +378,9 @@ impl Network {
                 }
                 LayerKind::Residual { from } => {
                     let Some(j) = self.layers[..i].iter().position(|l| &l.name == from) else {
-                        return Err(bad(format!("residual source `{from}` is not an earlier layer")));
+                        return Err(bad(format!(
+                            "residual source `{from}` is not an earlier layer"
+                        )));
                     };
                     if shapes[j] != cur {
                         return Err(bad(format!(
@@ -338,7 +397,9 @@ impl Network {
     }
 
     fn flattened_before(&self, i: usize) -> bool {
-        self.layers[..i].iter().any(|l| matches!(l.kind, LayerKind::Flatten | LayerKind::Linear { .. }))
+        self.layers[..i]
+            .iter()
+            .any(|l| matches!(l.kind, LayerKind::Flatten | LayerKind::Linear { .. }))
     }
 
     /// Human-readable notes on activations hesim replaced (ReLU → polynomial).
@@ -368,11 +429,24 @@ impl Network {
 }
 
 fn layer(name: &str, kind: LayerKind) -> Layer {
-    Layer { name: name.to_owned(), kind }
+    Layer {
+        name: name.to_owned(),
+        kind,
+    }
 }
 
 fn conv(name: &str, out: usize, kernel: usize, pad: usize, groups: usize, bias: bool) -> Layer {
-    layer(name, LayerKind::Conv { out, kernel, stride: 1, pad, groups, bias })
+    layer(
+        name,
+        LayerKind::Conv {
+            out,
+            kernel,
+            stride: 1,
+            pad,
+            groups,
+            bias,
+        },
+    )
 }
 
 /// The learned quadratic activations of the SpENCNN LeNet checkpoint (α·x² + β·x + c), used
@@ -385,7 +459,12 @@ const LENET_ACTS: [(&str, [f64; 3]); 3] = [
 
 fn lenet_act(i: usize) -> Layer {
     let (name, c) = LENET_ACTS[i];
-    layer(name, LayerKind::Poly { coefficients: c.to_vec() })
+    layer(
+        name,
+        LayerKind::Poly {
+            coefficients: c.to_vec(),
+        },
+    )
 }
 
 /// SpENCNN LeNet (MNIST), as in the SPECNN notebook and `lenet_specnn.safetensors`.
@@ -398,9 +477,21 @@ pub fn lenet() -> Network {
         lenet_act(1),
         layer("pool2", LayerKind::AvgPool { kernel: 10 }),
         layer("flatten", LayerKind::Flatten),
-        layer("linear1", LayerKind::Linear { out: 32, bias: true }),
+        layer(
+            "linear1",
+            LayerKind::Linear {
+                out: 32,
+                bias: true,
+            },
+        ),
         lenet_act(2),
-        layer("linear2", LayerKind::Linear { out: 10, bias: true }),
+        layer(
+            "linear2",
+            LayerKind::Linear {
+                out: 10,
+                bias: true,
+            },
+        ),
     ];
     Network::new("lenet", Shape::new(1, 28, 28), layers).expect("built-in LeNet is consistent")
 }
@@ -419,11 +510,29 @@ pub fn vgg5() -> Network {
         relu("relu3"),
         layer("pool2", LayerKind::AvgPool { kernel: 2 }),
         layer("flatten", LayerKind::Flatten),
-        layer("fc1", LayerKind::Linear { out: 4096, bias: true }),
+        layer(
+            "fc1",
+            LayerKind::Linear {
+                out: 4096,
+                bias: true,
+            },
+        ),
         relu("relu4"),
-        layer("fc2", LayerKind::Linear { out: 4096, bias: true }),
+        layer(
+            "fc2",
+            LayerKind::Linear {
+                out: 4096,
+                bias: true,
+            },
+        ),
         relu("relu5"),
-        layer("fc3", LayerKind::Linear { out: 10, bias: true }),
+        layer(
+            "fc3",
+            LayerKind::Linear {
+                out: 10,
+                bias: true,
+            },
+        ),
     ];
     Network::new("vgg5", Shape::new(3, 32, 32), layers).expect("built-in VGG-5 is consistent")
 }
@@ -451,7 +560,13 @@ pub fn hefnet() -> Network {
         relu("relu4"),
         pool("pool4"),
         layer("flatten", LayerKind::Flatten),
-        layer("linear1", LayerKind::Linear { out: 10, bias: true }),
+        layer(
+            "linear1",
+            LayerKind::Linear {
+                out: 10,
+                bias: true,
+            },
+        ),
     ];
     Network::new("hefnet", Shape::new(3, 32, 32), layers).expect("built-in HEFNet is consistent")
 }

@@ -35,7 +35,13 @@ pub struct HeParams {
 
 impl Default for HeParams {
     fn default() -> Self {
-        Self { log_n: 14, q0_bits: 50, max_prime_bits: 36, min_prime_bits: 24, special_bits: 60 }
+        Self {
+            log_n: 14,
+            q0_bits: 50,
+            max_prime_bits: 36,
+            min_prime_bits: 24,
+            special_bits: 60,
+        }
     }
 }
 
@@ -50,13 +56,21 @@ impl HeParams {
     pub fn header(&self, depth: u32, network: &str, packing: &str) -> Result<Header, NnError> {
         let bound = max_log_qp(self.log_n).unwrap_or(u32::MAX);
         let budget = bound.saturating_sub(self.q0_bits + self.special_bits);
-        let bits = budget.checked_div(depth).unwrap_or(self.max_prime_bits).min(self.max_prime_bits);
+        let bits = budget
+            .checked_div(depth)
+            .unwrap_or(self.max_prime_bits)
+            .min(self.max_prime_bits);
         let log_q = self.q0_bits + depth * self.min_prime_bits;
         if bits < self.min_prime_bits {
-            return Err(NnError::TooDeep { depth, log_q, bound });
+            return Err(NnError::TooDeep {
+                depth,
+                log_q,
+                bound,
+            });
         }
-        let q_bits: Vec<u32> =
-            std::iter::once(self.q0_bits).chain(std::iter::repeat_n(bits, depth as usize)).collect();
+        let q_bits: Vec<u32> = std::iter::once(self.q0_bits)
+            .chain(std::iter::repeat_n(bits, depth as usize))
+            .collect();
         let dnum = q_bits.len() as u32;
         Ok(Header::new(
             self.log_n,

@@ -19,7 +19,13 @@ pub(crate) enum PlainRecipe {
     /// Weights of one diagonal `(a, b, R)` of a linear stage, placed for output rotation
     /// `r_out` (slot `q + r_out` holds the weight that output slot `q` needs from input slot
     /// `q + R`).
-    Diagonal { stage: u32, a: u32, b: u32, r: u32, r_out: i32 },
+    Diagonal {
+        stage: u32,
+        a: u32,
+        b: u32,
+        r: u32,
+        r_out: i32,
+    },
     /// Bias of output ciphertext `b` of a stage, at the valid output slots.
     Bias { stage: u32, b: u32 },
     /// 1 at the valid slots of the occupied lanes of ciphertext `ct` of a layout.
@@ -29,7 +35,7 @@ pub(crate) enum PlainRecipe {
 /// The weights and layouts of one conv or linear layer, kept to compute its payloads.
 #[derive(Clone, Debug)]
 pub(crate) enum Stage {
-    Conv(ConvStage),
+    Conv(Box<ConvStage>),
     Linear(LinearStage),
 }
 
@@ -130,7 +136,13 @@ impl Program {
         let n = self.slots();
         let mut v = vec![0.0; n];
         match &self.recipes[id as usize] {
-            PlainRecipe::Diagonal { stage, a, b, r, r_out } => {
+            PlainRecipe::Diagonal {
+                stage,
+                a,
+                b,
+                r,
+                r_out,
+            } => {
                 let shift = r_out.rem_euclid(n as i32) as usize;
                 match &self.stages[*stage as usize] {
                     Stage::Conv(s) => conv_diagonal(s, (*a, *b, *r), shift, n, &mut v),
@@ -140,7 +152,8 @@ impl Program {
                             let e = s.slot_elem[*a as usize][p];
                             if e != u32::MAX {
                                 v[(q as usize + shift) % n] =
-                                    s.weight.get(j as usize * s.m + e as usize) * s.w_scale[j as usize];
+                                    s.weight.get(j as usize * s.m + e as usize)
+                                        * s.w_scale[j as usize];
                             }
                         }
                     }
@@ -219,14 +232,26 @@ impl Program {
 
     /// Writes the trace to `path` atomically (temporary file in the same folder, then rename).
     pub fn write_trace_file(&self, path: &Path) -> Result<(), NnError> {
-        let io = |e: std::io::Error| NnError::Io { path: path.to_path_buf(), message: e.to_string() };
-        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        let name = path.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let io = |e: std::io::Error| NnError::Io {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        };
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let name = path
+            .file_name()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
         let result = (|| {
             let file = std::fs::File::create(&tmp).map_err(io)?;
             let w = self.write_trace(std::io::BufWriter::with_capacity(1 << 20, file))?;
-            w.into_inner().map_err(|e| io(e.into_error()))?.sync_all().map_err(io)?;
+            w.into_inner()
+                .map_err(|e| io(e.into_error()))?
+                .sync_all()
+                .map_err(io)?;
             std::fs::rename(&tmp, path).map_err(io)
         })();
         if result.is_err() {
@@ -242,7 +267,9 @@ impl Program {
 }
 
 fn conv_diagonal(s: &ConvStage, key: (u32, u32, u32), shift: usize, n: usize, v: &mut [f64]) {
-    let Some(terms) = s.terms.get(&key) else { return };
+    let Some(terms) = s.terms.get(&key) else {
+        return;
+    };
     let gin = &s.input.geom;
     let gout: &Geometry = &s.output.geom;
     let cin_g = s.cin / s.groups;

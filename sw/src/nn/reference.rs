@@ -13,7 +13,12 @@ pub type PruneMasks = HashMap<usize, Vec<bool>>;
 
 /// Runs the network on one input (`C·H·W` values, channel-major) and returns every layer's
 /// output; the last is the network output.
-pub fn forward_all(net: &Network, params: &Params, pruned: &PruneMasks, input: &[f64]) -> Vec<Vec<f64>> {
+pub fn forward_all(
+    net: &Network,
+    params: &Params,
+    pruned: &PruneMasks,
+    input: &[f64],
+) -> Vec<Vec<f64>> {
     let shapes = net.shapes().expect("checked network");
     let mut outs: Vec<Vec<f64>> = Vec::with_capacity(net.layers.len());
     let mut cur = input.to_vec();
@@ -21,7 +26,14 @@ pub fn forward_all(net: &Network, params: &Params, pruned: &PruneMasks, input: &
     for (li, layer) in net.layers.iter().enumerate() {
         let out_shape = shapes[li];
         let next = match &layer.kind {
-            LayerKind::Conv { out, kernel, stride, pad, groups, .. } => {
+            LayerKind::Conv {
+                out,
+                kernel,
+                stride,
+                pad,
+                groups,
+                ..
+            } => {
                 let (w, bias) = params.affine(li);
                 let mask = pruned.get(&li);
                 let (cin, h, wd) = (shape.c, shape.h, shape.w);
@@ -97,7 +109,10 @@ pub fn forward_all(net: &Network, params: &Params, pruned: &PruneMasks, input: &
             LayerKind::BatchNorm { .. } => {
                 let (scale, shift) = params.batchnorm_affine(li);
                 let hw = shape.h * shape.w;
-                cur.iter().enumerate().map(|(i, &x)| scale[i / hw] * x + shift[i / hw]).collect()
+                cur.iter()
+                    .enumerate()
+                    .map(|(i, &x)| scale[i / hw] * x + shift[i / hw])
+                    .collect()
             }
             LayerKind::Flatten => cur.clone(),
             LayerKind::Residual { from } => {
@@ -114,13 +129,17 @@ pub fn forward_all(net: &Network, params: &Params, pruned: &PruneMasks, input: &
 
 /// The network output for one input.
 pub fn forward(net: &Network, params: &Params, pruned: &PruneMasks, input: &[f64]) -> Vec<f64> {
-    forward_all(net, params, pruned, input).pop().unwrap_or_else(|| input.to_vec())
+    forward_all(net, params, pruned, input)
+        .pop()
+        .unwrap_or_else(|| input.to_vec())
 }
 
 /// Index of the largest value (the predicted class).
 pub fn argmax(v: &[f64]) -> usize {
     v.iter()
         .enumerate()
-        .fold((0, f64::NEG_INFINITY), |(bi, bv), (i, &x)| if x > bv { (i, x) } else { (bi, bv) })
+        .fold((0, f64::NEG_INFINITY), |(bi, bv), (i, &x)| {
+            if x > bv { (i, x) } else { (bi, bv) }
+        })
         .0
 }

@@ -14,7 +14,11 @@ use super::network::{LayerKind, Network, relu_polynomial};
 pub enum Tensor {
     Stored(Arc<[f32]>),
     /// Uniform in `[−bound, bound)`, element `i` = hash(seed, i).
-    Random { seed: u64, bound: f64, len: usize },
+    Random {
+        seed: u64,
+        bound: f64,
+        len: usize,
+    },
 }
 
 impl Tensor {
@@ -63,7 +67,13 @@ pub enum LayerParams {
     /// Conv (`[out, in/groups, k, k]`) or linear (`[out, in]`) weight and bias (zeros if the
     /// layer has none).
     Affine { weight: Tensor, bias: Vec<f64> },
-    BatchNorm { gamma: Vec<f64>, beta: Vec<f64>, mean: Vec<f64>, var: Vec<f64>, eps: f64 },
+    BatchNorm {
+        gamma: Vec<f64>,
+        beta: Vec<f64>,
+        mean: Vec<f64>,
+        var: Vec<f64>,
+        eps: f64,
+    },
     /// `c0 + c1·x + c2·x²`.
     Poly { coefficients: [f64; 3] },
 }
@@ -85,9 +95,12 @@ fn poly_from(coefficients: &[f64]) -> [f64; 3] {
 /// Expected weight shape of a conv/linear layer given its input channel count.
 fn weight_shape(kind: &LayerKind, in_c: usize) -> Option<(Vec<usize>, usize)> {
     match kind {
-        LayerKind::Conv { out, kernel, groups, .. } => {
-            Some((vec![*out, in_c / groups, *kernel, *kernel], *out))
-        }
+        LayerKind::Conv {
+            out,
+            kernel,
+            groups,
+            ..
+        } => Some((vec![*out, in_c / groups, *kernel, *kernel], *out)),
         LayerKind::Linear { out, .. } => Some((vec![*out, in_c], *out)),
         _ => None,
     }
@@ -112,7 +125,8 @@ impl Params {
                 };
                 match &layer.kind {
                     LayerKind::Conv { bias, .. } | LayerKind::Linear { bias, .. } => {
-                        let (shape, out) = weight_shape(&layer.kind, input.c).expect("affine layer");
+                        let (shape, out) =
+                            weight_shape(&layer.kind, input.c).expect("affine layer");
                         let len: usize = shape.iter().product();
                         let fan_in = len / out;
                         let weight = Tensor::Random {
@@ -120,7 +134,11 @@ impl Params {
                             bound: 1.0 / (fan_in as f64).sqrt(),
                             len,
                         };
-                        let bias = if *bias { vec_of(1, out, -0.1, 0.1) } else { vec![0.0; out] };
+                        let bias = if *bias {
+                            vec_of(1, out, -0.1, 0.1)
+                        } else {
+                            vec![0.0; out]
+                        };
                         LayerParams::Affine { weight, bias }
                     }
                     LayerKind::BatchNorm { eps } => LayerParams::BatchNorm {
@@ -130,33 +148,49 @@ impl Params {
                         var: vec_of(5, input.c, 0.5, 1.5),
                         eps: *eps,
                     },
-                    LayerKind::Poly { coefficients } => {
-                        LayerParams::Poly { coefficients: poly_from(coefficients) }
-                    }
-                    LayerKind::Relu => LayerParams::Poly { coefficients: relu_polynomial() },
+                    LayerKind::Poly { coefficients } => LayerParams::Poly {
+                        coefficients: poly_from(coefficients),
+                    },
+                    LayerKind::Relu => LayerParams::Poly {
+                        coefficients: relu_polynomial(),
+                    },
                     _ => LayerParams::None,
                 }
             })
             .collect();
-        Ok(Self { layers, source: format!("random(seed {seed})") })
+        Ok(Self {
+            layers,
+            source: format!("random(seed {seed})"),
+        })
     }
 
     /// Reads a safetensors checkpoint with PyTorch state-dict keys (`conv1.weight`, ...).
     pub fn from_safetensors(net: &Network, path: &Path) -> Result<Self, NnError> {
-        let bytes = std::fs::read(path)
-            .map_err(|e| NnError::Io { path: path.to_path_buf(), message: e.to_string() })?;
+        let bytes = std::fs::read(path).map_err(|e| NnError::Io {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
         Self::from_safetensors_bytes(net, &bytes, &path.display().to_string())
     }
 
-    pub fn from_safetensors_bytes(net: &Network, bytes: &[u8], source: &str) -> Result<Self, NnError> {
+    pub fn from_safetensors_bytes(
+        net: &Network,
+        bytes: &[u8],
+        source: &str,
+    ) -> Result<Self, NnError> {
         let st = SafeTensors::deserialize(bytes).map_err(|e| NnError::Weights {
             source_name: source.to_owned(),
             message: format!("not a safetensors file: {e}"),
         })?;
         let inputs = net.input_shapes()?;
         let read = |key: &str, shape: &[usize]| -> Result<Vec<f32>, NnError> {
-            let bad = |message: String| NnError::Weights { source_name: source.to_owned(), message };
-            let t = st.tensor(key).map_err(|_| bad(format!("tensor `{key}` is missing")))?;
+            let bad = |message: String| NnError::Weights {
+                source_name: source.to_owned(),
+                message,
+            };
+            let t = st
+                .tensor(key)
+                .map_err(|_| bad(format!("tensor `{key}` is missing")))?;
             if t.shape() != shape {
                 return Err(bad(format!(
                     "tensor `{key}` has shape {:?}, the network needs {shape:?}",
@@ -164,9 +198,15 @@ impl Params {
                 )));
             }
             if t.dtype() != Dtype::F32 {
-                return Err(bad(format!("tensor `{key}` is {:?}; hesim reads F32", t.dtype())));
+                return Err(bad(format!(
+                    "tensor `{key}` is {:?}; hesim reads F32",
+                    t.dtype()
+                )));
             }
-            Ok(t.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect())
+            Ok(t.data()
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect())
         };
         let has = |key: &str| st.tensor(key).is_ok();
         let to64 = |v: Vec<f32>| v.into_iter().map(f64::from).collect::<Vec<f64>>();
@@ -194,17 +234,26 @@ impl Params {
                 LayerKind::Poly { coefficients } => {
                     if has(&format!("{n}.alpha")) {
                         let s = |k: &str| read(&format!("{n}.{k}"), &[1]).map(|v| f64::from(v[0]));
-                        LayerParams::Poly { coefficients: [s("c")?, s("beta")?, s("alpha")?] }
+                        LayerParams::Poly {
+                            coefficients: [s("c")?, s("beta")?, s("alpha")?],
+                        }
                     } else {
-                        LayerParams::Poly { coefficients: poly_from(coefficients) }
+                        LayerParams::Poly {
+                            coefficients: poly_from(coefficients),
+                        }
                     }
                 }
-                LayerKind::Relu => LayerParams::Poly { coefficients: relu_polynomial() },
+                LayerKind::Relu => LayerParams::Poly {
+                    coefficients: relu_polynomial(),
+                },
                 _ => LayerParams::None,
             };
             layers.push(p);
         }
-        Ok(Self { layers, source: source.to_owned() })
+        Ok(Self {
+            layers,
+            source: source.to_owned(),
+        })
     }
 
     /// The (weight, bias) of an affine layer.
@@ -226,10 +275,24 @@ impl Params {
     /// Per-output-channel (scale, shift) of a batch-norm layer: y = scale·x + shift.
     pub fn batchnorm_affine(&self, layer: usize) -> (Vec<f64>, Vec<f64>) {
         match &self.layers[layer] {
-            LayerParams::BatchNorm { gamma, beta, mean, var, eps } => {
-                let scale: Vec<f64> =
-                    gamma.iter().zip(var).map(|(g, v)| g / (v + eps).sqrt()).collect();
-                let shift = scale.iter().zip(mean).zip(beta).map(|((s, m), b)| b - s * m).collect();
+            LayerParams::BatchNorm {
+                gamma,
+                beta,
+                mean,
+                var,
+                eps,
+            } => {
+                let scale: Vec<f64> = gamma
+                    .iter()
+                    .zip(var)
+                    .map(|(g, v)| g / (v + eps).sqrt())
+                    .collect();
+                let shift = scale
+                    .iter()
+                    .zip(mean)
+                    .zip(beta)
+                    .map(|((s, m), b)| b - s * m)
+                    .collect();
                 (scale, shift)
             }
             other => panic!("layer {layer} is not batchnorm: {other:?}"),

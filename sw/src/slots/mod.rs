@@ -15,7 +15,11 @@ use crate::nn::Program;
 /// If `inputs` does not match the program's input count or a vector is not `slots` long.
 pub fn run(program: &Program, inputs: &[Vec<f64>]) -> Vec<Vec<f64>> {
     let n = program.slots();
-    assert_eq!(inputs.len(), program.input_ids.len(), "one slot vector per input ciphertext");
+    assert_eq!(
+        inputs.len(),
+        program.input_ids.len(),
+        "one slot vector per input ciphertext"
+    );
     let mut last_use: HashMap<ValueId, usize> = HashMap::new();
     for (i, op) in program.ops.iter().enumerate() {
         for &a in &op.args {

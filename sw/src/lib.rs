@@ -3,4 +3,5 @@
 
 pub mod ckks;
 pub mod nn;
+pub mod ring;
 pub mod slots;

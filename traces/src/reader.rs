@@ -164,9 +164,16 @@ impl<R: BufRead> TraceReader<R> {
                 )
                 .into()));
             }
-            let wire: WireLine<'_> = match serde_json::from_slice(text) {
+            let parsed = match crate::fastpath::parse_op_line(text) {
+                Some(w) => Ok(w),
+                None => serde_json::from_slice::<WireLine<'_>>(text),
+            };
+            let wire = match parsed {
                 Ok(w) => w,
                 Err(e) => {
+                    // A line that does not parse was meant as an op: count it, so the end
+                    // record does not report a second, spurious violation.
+                    self.ops_read += 1;
                     let v = if e.classify() == Category::Data && has_key(text, "format") {
                         Violation::new(line, Rule::HeaderPlacement, "a second header line")
                     } else {

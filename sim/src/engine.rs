@@ -424,8 +424,8 @@ pub fn run(
         ] {
             acc.ops += u64::from(first_of_op);
             acc.critical += critical;
-            for u in 0..UNITS {
-                acc.busy[u] += cyc[u];
+            for (b, c) in acc.busy.iter_mut().zip(&cyc) {
+                *b += c;
             }
             acc.hbm_bytes += hbm_bytes;
             acc.onchip_bytes += onchip;
@@ -437,8 +437,8 @@ pub fn run(
             acc.start = acc.start.min(first_start);
             acc.end = acc.end.max(end);
         }
-        for u in 0..UNITS {
-            total_busy[u] += cyc[u];
+        for (b, c) in total_busy.iter_mut().zip(&cyc) {
+            *b += c;
         }
         if let Some(tl) = timeline.as_mut() {
             tl.push(TimelineEntry {

@@ -104,10 +104,10 @@ pub fn lower_file(path: &Path, options: LowerOptions) -> Result<LoweredProgram, 
         match item {
             Ok(op) => {
                 analyzer.check(reader.line(), &op);
-                if lower_error.is_none() {
-                    if let Err(e) = lowerer.push(&op) {
-                        lower_error = Some(e);
-                    }
+                if lower_error.is_none()
+                    && let Err(e) = lowerer.push(&op)
+                {
+                    lower_error = Some(e);
                 }
             }
             Err(TraceError::Invalid(v)) => analyzer.report(v),

@@ -33,12 +33,20 @@ enum Command {
     /// Work with HE-op trace files (validate, stats).
     #[command(subcommand)]
     Trace(cmd::trace::TraceCommand),
+    /// Sweep a design space (architecture axes × workloads); `sweep merge` joins shards.
+    #[command(after_help = "Examples:\n  \
+        hesim sweep sweeps/demo.toml --out sweep-out --jobs 2\n  \
+        hesim sweep sweeps/demo.toml --out sweep-out --dry-run\n  \
+        hesim sweep sweeps/demo.toml --out shard-3 --shard-index 3 --shard-count 8\n  \
+        hesim sweep merge shard-* --out merged")]
+    Sweep(cmd::sweep::SweepArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Trace(c) => cmd::trace::run(c),
+        Command::Sweep(c) => cmd::sweep::run(c),
     };
     match result {
         Ok(code) => code,

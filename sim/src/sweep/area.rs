@@ -211,7 +211,11 @@ mod tests {
     fn craterlake_within_a_quarter_of_published() {
         let a = AreaModel::quadratic().area(&Arch::preset("craterlake").unwrap());
         let err = a.total_mm2 / 472.3 - 1.0;
-        println!("craterlake model {:.1} mm² vs 472.3 published ({:+.1}%)", a.total_mm2, err * 100.0);
+        println!(
+            "craterlake model {:.1} mm² vs 472.3 published ({:+.1}%)",
+            a.total_mm2,
+            err * 100.0
+        );
         assert!(err.abs() < 0.25, "{a:?}");
     }
 
@@ -221,14 +225,14 @@ mod tests {
         let model = AreaModel::quadratic();
         let base = Arch::preset("default").unwrap();
         let a0 = model.area(&base).total_mm2;
-        let mut tweaks: Vec<Box<dyn Fn(&mut Arch)>> = vec![
-            Box::new(|a| a.ntt.lanes *= 2),
-            Box::new(|a| a.clusters *= 2),
-            Box::new(|a| a.scratchpad.capacity_mib *= 2.0),
-            Box::new(|a| a.hbm.bandwidth_gb_s *= 4.0),
-            Box::new(|a| a.word_bits = 64),
+        let tweaks: [fn(&mut Arch); 5] = [
+            |a| a.ntt.lanes *= 2,
+            |a| a.clusters *= 2,
+            |a| a.scratchpad.capacity_mib *= 2.0,
+            |a| a.hbm.bandwidth_gb_s *= 4.0,
+            |a| a.word_bits = 64,
         ];
-        for (i, t) in tweaks.iter_mut().enumerate() {
+        for (i, t) in tweaks.iter().enumerate() {
             let mut a = base.clone();
             t(&mut a);
             assert!(model.area(&a).total_mm2 > a0, "tweak {i}");
@@ -240,13 +244,28 @@ mod tests {
     fn exponent_from_two_widths() {
         let m = AreaModel::from_butterflies(
             &[
-                ButterflyCost { word_bits: 32, luts: 100, dsps: 4 },
-                ButterflyCost { word_bits: 64, luts: 400, dsps: 16 },
+                ButterflyCost {
+                    word_bits: 32,
+                    luts: 100,
+                    dsps: 4,
+                },
+                ButterflyCost {
+                    word_bits: 64,
+                    luts: 400,
+                    dsps: 16,
+                },
             ],
             "test",
         );
         assert!((m.multiplier_width_exponent - 2.0).abs() < 1e-9);
-        let one = AreaModel::from_butterflies(&[ButterflyCost { word_bits: 32, luts: 1, dsps: 1 }], "t");
+        let one = AreaModel::from_butterflies(
+            &[ButterflyCost {
+                word_bits: 32,
+                luts: 1,
+                dsps: 1,
+            }],
+            "t",
+        );
         assert_eq!(one.multiplier_width_exponent, 2.0);
         assert!(one.source.contains("fewer than two widths"));
     }

@@ -43,7 +43,7 @@ impl Workload {
         let label = spec.label();
         let wrap = |source: SimError| SweepError::Workload {
             label: label.clone(),
-            source,
+            source: Box::new(source),
         };
         let mut analyzer = Analyzer::new(header.clone());
         for (i, op) in ops.iter().enumerate() {
@@ -85,7 +85,7 @@ impl Workload {
     pub fn from_file(spec: WorkloadSpec, path: &Path) -> Result<Self, SweepError> {
         let wrap = |source: SimError| SweepError::Workload {
             label: spec.label(),
-            source,
+            source: Box::new(source),
         };
         let mut reader = hesim_traces::open(path).map_err(|e| wrap(e.into()))?;
         let header = reader.header().clone();
@@ -160,20 +160,20 @@ impl Grid {
         area_model: &AreaModel,
     ) -> Result<Grid, SweepError> {
         let loader = || -> Result<ArchLoader, SweepError> {
-            let mut l = ArchLoader::new(&spec.base).map_err(SweepError::Base)?;
+            let mut l = ArchLoader::new(&spec.base).map_err(base_err)?;
             for s in &spec.set {
-                l.set(s).map_err(SweepError::Base)?;
+                l.set(s).map_err(base_err)?;
             }
             Ok(l)
         };
-        let base = loader()?.build().map_err(SweepError::Base)?;
+        let base = loader()?.build().map_err(base_err)?;
         for axis in &spec.axes {
             for v in &axis.values {
                 let assignment = format!("{}={}", axis.key, v);
                 let axis_err = |source| SweepError::Axis {
                     key: axis.key.clone(),
                     value: v.to_string(),
-                    source,
+                    source: Box::new(source),
                 };
                 let mut l = loader()?;
                 l.set(&assignment).map_err(axis_err)?;
@@ -206,14 +206,13 @@ impl Grid {
             for (axis, v) in spec.axes.iter().zip(values.iter()) {
                 patch(&mut table, &axis.key, v.clone());
             }
-            let arch: Arch =
-                Value::Table(table)
-                    .try_into()
-                    .map_err(|e: toml::de::Error| SweepError::Point {
-                        index: design,
-                        axes: describe(),
-                        message: e.message().to_owned(),
-                    })?;
+            let arch: Arch = Value::Table(table)
+                .try_into()
+                .map_err(|e: toml::de::Error| SweepError::Point {
+                    index: design,
+                    axes: describe(),
+                    message: e.message().to_owned(),
+                })?;
             arch.validate().map_err(|e| SweepError::Point {
                 index: design,
                 axes: describe(),
@@ -323,6 +322,10 @@ impl GridFile {
         let json = serde_json::to_string_pretty(self).unwrap_or_default() + "\n";
         write_atomically(&dir.join("grid.json"), json.as_bytes())
     }
+}
+
+fn base_err(e: crate::ArchError) -> SweepError {
+    SweepError::Base(Box::new(e))
 }
 
 fn describe_axes(spec: &SweepSpec, values: &[Value]) -> String {

@@ -131,12 +131,11 @@ pub fn merge(
         names.sort();
         for path in names {
             let text = std::fs::read_to_string(&path).map_err(SweepError::io(&path))?;
-            let run: RunSummary =
-                serde_json::from_str(&text).map_err(|e| SweepError::Corrupt {
-                    path: path.clone(),
-                    what: "run manifest",
-                    message: e.to_string(),
-                })?;
+            let run: RunSummary = serde_json::from_str(&text).map_err(|e| SweepError::Corrupt {
+                path: path.clone(),
+                what: "run manifest",
+                message: e.to_string(),
+            })?;
             runs.push(run);
         }
     }

@@ -43,10 +43,10 @@ pub enum SweepError {
     Axis {
         key: String,
         value: String,
-        source: crate::ArchError,
+        source: Box<crate::ArchError>,
     },
     #[error("base architecture: {0}")]
-    Base(crate::ArchError),
+    Base(Box<crate::ArchError>),
     #[error("point {index} ({axes}): {message}")]
     Point {
         index: usize,
@@ -56,7 +56,7 @@ pub enum SweepError {
     #[error("workload {label}: {source}")]
     Workload {
         label: String,
-        source: crate::SimError,
+        source: Box<crate::SimError>,
     },
     #[error("{path}: not a valid {what}: {message}")]
     Corrupt {

@@ -53,7 +53,9 @@ pub enum Progress {
     /// A progress bar on stderr (for terminals).
     Bar,
     /// A line on stderr every so often (for batch jobs, where bars are hidden).
-    Log { every: Duration },
+    Log {
+        every: Duration,
+    },
     Quiet,
 }
 
@@ -186,13 +188,12 @@ pub fn run(
                     }
                     let n = finished.fetch_add(1, Ordering::Relaxed) + 1;
                     bar.inc(1);
-                    if let Progress::Log { every } = opts.progress {
-                        if let Ok(mut last) = last_log.try_lock() {
-                            if last.elapsed() >= every {
-                                *last = Instant::now();
-                                log_line(n, pending.len(), started.elapsed());
-                            }
-                        }
+                    if let Progress::Log { every } = opts.progress
+                        && let Ok(mut last) = last_log.try_lock()
+                        && last.elapsed() >= every
+                    {
+                        *last = Instant::now();
+                        log_line(n, pending.len(), started.elapsed());
                     }
                 }
                 Err(e) => {

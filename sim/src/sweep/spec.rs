@@ -213,7 +213,9 @@ impl SweepSpec {
             }
             let values = match (a.values, a.range) {
                 (Some(v), None) => v,
-                (None, Some(r)) => expand_range(&r).map_err(|m| bad(format!("axis `{key}`: {m}")))?,
+                (None, Some(r)) => {
+                    expand_range(&r).map_err(|m| bad(format!("axis `{key}`: {m}")))?
+                }
                 _ => {
                     return Err(bad(format!(
                         "axis `{key}`: give exactly one of `values = [...]` or `range = {{ start, stop, step | factor }}`"
@@ -293,12 +295,12 @@ impl SweepSpec {
                 return Err(bad(format!("workload {} appears twice", w.label())));
             }
         }
-        if let Some(a) = raw.constraints.max_area_mm2 {
-            if !(a.is_finite() && a > 0.0) {
-                return Err(bad(format!(
-                    "constraints.max_area_mm2 = {a} must be a positive number"
-                )));
-            }
+        if let Some(a) = raw.constraints.max_area_mm2
+            && !(a.is_finite() && a > 0.0)
+        {
+            return Err(bad(format!(
+                "constraints.max_area_mm2 = {a} must be a positive number"
+            )));
         }
         Ok(SweepSpec {
             name: raw.name.unwrap_or_else(|| "sweep".into()),
@@ -437,10 +439,19 @@ packing = ["dense", "spencnn"]
 "#,
         )
         .unwrap();
-        let ints = |a: &Axis| a.values.iter().map(|v| v.as_integer().unwrap()).collect::<Vec<_>>();
+        let ints = |a: &Axis| {
+            a.values
+                .iter()
+                .map(|v| v.as_integer().unwrap())
+                .collect::<Vec<_>>()
+        };
         assert_eq!(ints(&s.axes[0]), [256, 512, 768, 1024]);
         assert_eq!(ints(&s.axes[1]), [16, 32, 64, 128]);
-        assert_eq!(s.axes[2].values.len(), 6, "0.5..=1.0 by 0.1 despite rounding");
+        assert_eq!(
+            s.axes[2].values.len(),
+            6,
+            "0.5..=1.0 by 0.1 despite rounding"
+        );
         assert_eq!(s.workloads.len(), 2);
         assert_eq!(s.grid_len(), 4 * 4 * 6 * 2);
     }
@@ -479,11 +490,13 @@ packing = ["dense", "spencnn"]
 
     #[test]
     fn hash_ignores_formatting() {
-        let a = parse("base = \"default\"\n[[workload]]\nnet = \"lenet\"\npacking = \"dense\"\n").unwrap();
+        let a = parse("base = \"default\"\n[[workload]]\nnet = \"lenet\"\npacking = \"dense\"\n")
+            .unwrap();
         let b = parse("# comment\nbase   =   \"default\"\n\n[[workload]]\npacking = [\"dense\"]\nnet = \"lenet\"\n")
             .unwrap();
         assert_eq!(a.hash(), b.hash());
-        let c = parse("base = \"f1\"\n[[workload]]\nnet = \"lenet\"\npacking = \"dense\"\n").unwrap();
+        let c =
+            parse("base = \"f1\"\n[[workload]]\nnet = \"lenet\"\npacking = \"dense\"\n").unwrap();
         assert_ne!(a.hash(), c.hash());
     }
 }

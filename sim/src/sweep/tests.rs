@@ -91,7 +91,10 @@ fn enumeration_order_and_ids() {
             )
         })
         .collect();
-    assert_eq!(first, [(128, 256, 0), (128, 256, 1), (128, 512, 0), (128, 512, 1)]);
+    assert_eq!(
+        first,
+        [(128, 256, 0), (128, 256, 1), (128, 512, 0), (128, 512, 1)]
+    );
     assert_eq!(g.points[0].arch.ntt.lanes, 128);
     assert_eq!(g.points[11].arch.hbm.bandwidth_gb_s, 1024.0);
     let mut ids: Vec<&str> = g.points.iter().map(|p| p.point_id.as_str()).collect();
@@ -129,7 +132,10 @@ fn bad_axis_key_and_value_are_named() {
     let err = Grid::build(&s, &workloads(&s), &AreaModel::quadratic())
         .unwrap_err()
         .to_string();
-    assert!(err.contains("ntt.lane") && err.contains("unknown key"), "{err}");
+    assert!(
+        err.contains("ntt.lane") && err.contains("unknown key"),
+        "{err}"
+    );
     let s = spec(&SPEC.replace("values = [128, 512]", "values = [128, 0]"));
     let err = Grid::build(&s, &workloads(&s), &AreaModel::quadratic())
         .unwrap_err()
@@ -173,8 +179,13 @@ fn rerun_only_runs_missing_points() {
     let first = run(&g, &w, dir.path(), &opts(Shard::all()), &no).unwrap();
     assert_eq!((first.ran, first.already_done, first.remaining), (12, 0, 0));
     for p in [&g.points[1], &g.points[7]] {
-        std::fs::remove_file(dir.path().join("points").join(&p.point_id).join("result.json"))
-            .unwrap();
+        std::fs::remove_file(
+            dir.path()
+                .join("points")
+                .join(&p.point_id)
+                .join("result.json"),
+        )
+        .unwrap();
     }
     let second = run(&g, &w, dir.path(), &opts(Shard::all()), &no).unwrap();
     assert_eq!((second.ran, second.already_done), (2, 10));
@@ -220,7 +231,12 @@ fn two_shards_merge_to_the_single_run() {
     }
     let out_single = tempfile::tempdir().unwrap();
     let out_sharded = tempfile::tempdir().unwrap();
-    merge(&[single.path().to_owned()], out_single.path(), &merge_opts(false)).unwrap();
+    merge(
+        &[single.path().to_owned()],
+        out_single.path(),
+        &merge_opts(false),
+    )
+    .unwrap();
     let dirs: Vec<PathBuf> = shards.iter().map(|d| d.path().to_owned()).collect();
     let m = merge(&dirs, out_sharded.path(), &merge_opts(false)).unwrap();
     assert_eq!(m.runs.len(), 2);
@@ -241,7 +257,14 @@ fn infeasible_points_are_recorded() {
     let w = workloads(&s);
     let g = Grid::build(&s, &w, &AreaModel::quadratic()).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let r = run(&g, &w, dir.path(), &opts(Shard::all()), &AtomicBool::new(false)).unwrap();
+    let r = run(
+        &g,
+        &w,
+        dir.path(),
+        &opts(Shard::all()),
+        &AtomicBool::new(false),
+    )
+    .unwrap();
     assert_eq!(r.infeasible, 6);
     let m = merge(&[dir.path().to_owned()], dir.path(), &merge_opts(false)).unwrap();
     assert_eq!(m.infeasible_points, 6);

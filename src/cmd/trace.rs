@@ -70,10 +70,19 @@ pub fn analyze(file: &PathBuf) -> Result<Analysis> {
             analysis.violation_count
         );
         for v in analysis.violations.iter().take(20) {
-            msg.push_str(&format!("\n  {}:{}: [{}] {}", file.display(), v.line, v.rule, v.message));
+            msg.push_str(&format!(
+                "\n  {}:{}: [{}] {}",
+                file.display(),
+                v.line,
+                v.rule,
+                v.message
+            ));
         }
         if analysis.violation_count > 20 {
-            msg.push_str(&format!("\n  ... and {} more", analysis.violation_count - 20));
+            msg.push_str(&format!(
+                "\n  ... and {} more",
+                analysis.violation_count - 20
+            ));
         }
         anyhow::bail!(msg);
     }
@@ -105,7 +114,13 @@ fn print_stats(a: &Analysis) {
     for (l, n) in &s.by_level {
         println!("  {l:<12} {n:>10}");
     }
-    let cols = [OpName::Rotate, OpName::MulPlain, OpName::Mul, OpName::Add, OpName::Rescale];
+    let cols = [
+        OpName::Rotate,
+        OpName::MulPlain,
+        OpName::Mul,
+        OpName::Add,
+        OpName::Rescale,
+    ];
     println!("\nby layer:");
     print!("  {:<16} {:>8}", "layer", "ops");
     for c in cols {

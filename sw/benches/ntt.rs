@@ -16,7 +16,9 @@ const PRIME_BITS: [u32; 2] = [30, 60];
 
 fn input(n: usize, q: u64) -> Vec<u64> {
     // A cheap deterministic spread of residues; NTT timing does not depend on the values.
-    (0..n as u64).map(|i| i.wrapping_mul(0x9E37_79B9_7F4A_7C15) % q).collect()
+    (0..n as u64)
+        .map(|i| i.wrapping_mul(0x9E37_79B9_7F4A_7C15) % q)
+        .collect()
 }
 
 fn bench_ntt(c: &mut Criterion) {
@@ -31,7 +33,9 @@ fn bench_ntt(c: &mut Criterion) {
                 let mut buf = input(n, q);
                 let id = |imp: &str| BenchmarkId::new(imp, format!("{bits}/{n}"));
                 if inverse {
-                    group.bench_function(id("hesim"), |b| b.iter(|| plan.inverse(black_box(&mut buf))));
+                    group.bench_function(id("hesim"), |b| {
+                        b.iter(|| plan.inverse(black_box(&mut buf)));
+                    });
                     group.bench_function(id("tfhe-ntt"), |b| {
                         b.iter(|| {
                             peer.inv(black_box(&mut buf));
@@ -42,8 +46,12 @@ fn bench_ntt(c: &mut Criterion) {
                         b.iter(|| plan.inverse_golden(black_box(&mut buf)));
                     });
                 } else {
-                    group.bench_function(id("hesim"), |b| b.iter(|| plan.forward(black_box(&mut buf))));
-                    group.bench_function(id("tfhe-ntt"), |b| b.iter(|| peer.fwd(black_box(&mut buf))));
+                    group.bench_function(id("hesim"), |b| {
+                        b.iter(|| plan.forward(black_box(&mut buf)));
+                    });
+                    group.bench_function(id("tfhe-ntt"), |b| {
+                        b.iter(|| peer.fwd(black_box(&mut buf)));
+                    });
                     group.bench_function(id("golden"), |b| {
                         b.iter(|| plan.forward_golden(black_box(&mut buf)));
                     });

@@ -1,4 +1,5 @@
 //! hesim's software stack: the golden modular/NTT/RNS arithmetic (`ring`), a real RNS-CKKS
 //! (`ckks`), and CNN-to-HE-program compilation (`nn`, `slots`).
 
+pub mod ckks;
 pub mod ring;

@@ -70,7 +70,7 @@ impl Analysis {
     }
 }
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 struct Value {
     level: u32,
     /// Polynomials in the ciphertext: 2 normally, 3 after `mul` until `relin`.
@@ -79,16 +79,54 @@ struct Value {
     depth: u32,
 }
 
+/// SSA values by id. Generators number ids densely, so a vector indexed by id is the fast
+/// common case; ids far beyond the ops seen so far go to a map, so a stray huge id cannot make
+/// the vector enormous.
+#[derive(Debug, Default)]
+struct ValueTable {
+    dense: Vec<Option<Value>>,
+    sparse: FxHashMap<ValueId, Value>,
+}
+
+impl ValueTable {
+    fn get(&self, id: ValueId) -> Option<&Value> {
+        match self.dense.get(id as usize) {
+            Some(v) => v.as_ref(),
+            None => self.sparse.get(&id),
+        }
+    }
+
+    fn contains(&self, id: ValueId) -> bool {
+        self.get(id).is_some()
+    }
+
+    fn insert(&mut self, id: ValueId, value: Value, ops_seen: u64) {
+        let i = id as usize;
+        if i < self.dense.len() {
+            self.dense[i] = Some(value);
+        } else if (i as u64) < 2 * ops_seen + 1024 {
+            self.dense.resize(i + 1, None);
+            self.dense[i] = Some(value);
+        } else {
+            self.sparse.insert(id, value);
+        }
+    }
+}
+
 /// Validates ops one at a time and gathers their stats: the streaming core of [`analyze`],
 /// usable by producers that hold ops in memory.
 #[derive(Debug)]
 pub struct Analyzer {
     header: Header,
-    values: FxHashMap<ValueId, Value>,
+    values: ValueTable,
     hoist_sources: FxHashMap<u32, ValueId>,
     layer_index: FxHashMap<Arc<str>, usize>,
     last_layer: Option<(Arc<str>, usize)>,
     stats: TraceStats,
+    /// Hot-path counters, folded into `stats` by `finish`.
+    kind_counts: [u64; OpName::ALL.len()],
+    level_counts: Vec<u64>,
+    layer_kind_counts: Vec<[u64; OpName::ALL.len()]>,
     conjugates: bool,
     violations: Vec<Violation>,
     violation_count: u64,
@@ -98,11 +136,14 @@ impl Analyzer {
     pub fn new(header: Header) -> Self {
         Self {
             header,
-            values: FxHashMap::default(),
+            values: ValueTable::default(),
             hoist_sources: FxHashMap::default(),
             layer_index: FxHashMap::default(),
             last_layer: None,
             stats: TraceStats::default(),
+            kind_counts: [0; OpName::ALL.len()],
+            level_counts: Vec::new(),
+            layer_kind_counts: Vec::new(),
             conjugates: false,
             violations: Vec::new(),
             violation_count: 0,
@@ -160,7 +201,7 @@ impl Analyzer {
             ));
         } else {
             for &arg in &op.args {
-                match self.values.get(&arg) {
+                match self.values.get(arg) {
                     None => found.push(bad(
                         Rule::UseBeforeDefine,
                         format!(
@@ -177,7 +218,12 @@ impl Analyzer {
             }
         }
 
-        let mut result = Value { level: op.level, size: 2, output: false, depth: 0 };
+        let mut result = Value {
+            level: op.level,
+            size: 2,
+            output: false,
+            depth: 0,
+        };
         if operands.len() == name.arity() {
             result.depth = operands.iter().map(|v| v.depth).max().unwrap_or(0);
             result.size = operands.iter().map(|v| v.size).max().unwrap_or(2);
@@ -185,13 +231,13 @@ impl Analyzer {
         }
         self.stats.depth = self.stats.depth.max(result.depth);
 
-        if self.values.contains_key(&op.id) {
+        if self.values.contains(op.id) {
             found.push(bad(
                 Rule::DuplicateId,
                 format!("id {} is defined twice; SSA ids must be unique", op.id),
             ));
         } else {
-            self.values.insert(op.id, result);
+            self.values.insert(op.id, result, self.stats.ops);
         }
         for v in found {
             self.report(v);
@@ -389,8 +435,12 @@ impl Analyzer {
         let name = op.kind.name();
         let s = &mut self.stats;
         s.ops += 1;
-        *s.by_kind.entry(name).or_default() += 1;
-        *s.by_level.entry(op.level).or_default() += 1;
+        self.kind_counts[name as usize] += 1;
+        let level = op.level as usize;
+        if level >= self.level_counts.len() {
+            self.level_counts.resize(level + 1, 0);
+        }
+        self.level_counts[level] += 1;
         let ks = u64::from(name.is_key_switch());
         s.key_switches += ks;
         let idx = match &self.last_layer {
@@ -399,7 +449,11 @@ impl Analyzer {
                 let next = s.by_layer.len();
                 let i = *self.layer_index.entry(op.layer.clone()).or_insert(next);
                 if i == next {
-                    s.by_layer.push(LayerStats { layer: op.layer.to_string(), ..Default::default() });
+                    s.by_layer.push(LayerStats {
+                        layer: op.layer.to_string(),
+                        ..Default::default()
+                    });
+                    self.layer_kind_counts.push([0; OpName::ALL.len()]);
                 }
                 self.last_layer = Some((op.layer.clone(), i));
                 i
@@ -408,10 +462,26 @@ impl Analyzer {
         let layer = &mut s.by_layer[idx];
         layer.ops += 1;
         layer.key_switches += ks;
-        *layer.by_kind.entry(name).or_default() += 1;
+        self.layer_kind_counts[idx][name as usize] += 1;
     }
 
     pub fn finish(mut self) -> Analysis {
+        let nonzero = |counts: &[u64; OpName::ALL.len()]| -> BTreeMap<OpName, u64> {
+            OpName::ALL
+                .into_iter()
+                .zip(*counts)
+                .filter(|&(_, n)| n > 0)
+                .collect()
+        };
+        self.stats.by_kind = nonzero(&self.kind_counts);
+        for (layer, counts) in self.stats.by_layer.iter_mut().zip(&self.layer_kind_counts) {
+            layer.by_kind = nonzero(counts);
+        }
+        self.stats.by_level = (0u32..)
+            .zip(&self.level_counts)
+            .filter(|&(_, &n)| n > 0)
+            .map(|(l, &n)| (l, n))
+            .collect();
         self.stats.galois_keys =
             self.stats.rotation_steps.len() as u64 + u64::from(self.conjugates);
         Analysis {

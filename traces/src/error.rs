@@ -90,7 +90,11 @@ pub struct Violation {
 
 impl Violation {
     pub(crate) fn new(line: u64, rule: Rule, message: impl Into<String>) -> Self {
-        Self { line, rule, message: message.into() }
+        Self {
+            line,
+            rule,
+            message: message.into(),
+        }
     }
 }
 
@@ -99,7 +103,10 @@ impl Violation {
 #[non_exhaustive]
 pub enum TraceError {
     #[error("{}: {source}", path.display())]
-    Open { path: PathBuf, source: std::io::Error },
+    Open {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("I/O error after line {line}: {source}")]
     Io { line: u64, source: std::io::Error },
     #[error(transparent)]

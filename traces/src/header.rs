@@ -118,7 +118,12 @@ impl Header {
         if self.q_bits.is_empty() {
             return bad("q_bits is empty: the modulus chain needs at least one prime".into());
         }
-        if let Some(b) = self.q_bits.iter().chain(&self.p_bits).find(|b| !(2..=64).contains(*b)) {
+        if let Some(b) = self
+            .q_bits
+            .iter()
+            .chain(&self.p_bits)
+            .find(|b| !(2..=64).contains(*b))
+        {
             return bad(format!("prime bit size {b} is outside 2..=64"));
         }
         if self.dnum == 0 || self.dnum > self.max_level() {

@@ -11,9 +11,11 @@
 
 mod analysis;
 mod error;
+mod fastpath;
 mod header;
 mod op;
 mod reader;
+pub mod synthetic;
 mod writer;
 
 pub use analysis::{Analysis, Analyzer, TraceStats, analyze};

@@ -54,7 +54,9 @@ impl BootstrapParams {
     /// CtS + StC levels, ⌈log2(degree+1)⌉ for EvalMod's polynomial, the double angles, and one
     /// for the ModRaise scaling.
     pub fn level_budget(&self) -> u32 {
-        let poly_depth = u64::from(self.eval_mod_degree).saturating_add(1).next_power_of_two();
+        let poly_depth = u64::from(self.eval_mod_degree)
+            .saturating_add(1)
+            .next_power_of_two();
         self.cts_levels + self.stc_levels + poly_depth.trailing_zeros() + self.double_angle + 1
     }
 }
@@ -215,7 +217,13 @@ pub struct Op {
 
 impl Op {
     pub fn new(id: ValueId, kind: OpKind, args: Vec<ValueId>, level: u32, layer: Arc<str>) -> Self {
-        Self { id, kind, args, level, layer }
+        Self {
+            id,
+            kind,
+            args,
+            level,
+            layer,
+        }
     }
 }
 
@@ -277,19 +285,20 @@ impl<'a> WireLine<'a> {
     }
 
     /// Turns an op line into an [`Op`]; `layer` is the interned layer name.
-    pub(crate) fn into_op(
-        self,
-        line: u64,
-        name: OpName,
-        layer: Arc<str>,
-    ) -> Result<Op, Violation> {
+    pub(crate) fn into_op(self, line: u64, name: OpName, layer: Arc<str>) -> Result<Op, Violation> {
         let schema = |msg: String| Violation::new(line, Rule::Schema, msg);
-        let id = self.id.ok_or_else(|| schema(format!("`{name}` op has no `id`")))?;
-        let level = self.level.ok_or_else(|| schema(format!("op {id} has no `level`")))?;
+        let id = self
+            .id
+            .ok_or_else(|| schema(format!("`{name}` op has no `id`")))?;
+        let level = self
+            .level
+            .ok_or_else(|| schema(format!("op {id} has no `level`")))?;
         let args = self.args.unwrap_or_default();
         let attr = |present: bool, attr: &str| -> Result<(), Violation> {
             if present {
-                Err(schema(format!("op {id}: `{attr}` is not an attribute of `{name}`")))
+                Err(schema(format!(
+                    "op {id}: `{attr}` is not an attribute of `{name}`"
+                )))
             } else {
                 Ok(())
             }
@@ -309,34 +318,46 @@ impl<'a> WireLine<'a> {
         }
         let need_plain = || {
             self.plain.ok_or_else(|| {
-                schema(format!("op {id}: `{name}` needs `plain: {{\"id\": P, \"level\": L}}`"))
+                schema(format!(
+                    "op {id}: `{name}` needs `plain: {{\"id\": P, \"level\": L}}`"
+                ))
             })
         };
-        let kind = match name {
-            OpName::Input => OpKind::Input,
-            OpName::Output => OpKind::Output,
-            OpName::Add => OpKind::Add,
-            OpName::Sub => OpKind::Sub,
-            OpName::AddPlain => OpKind::AddPlain { plain: need_plain()? },
-            OpName::MulPlain => OpKind::MulPlain { plain: need_plain()? },
-            OpName::AddConst => OpKind::AddConst,
-            OpName::MulConst => OpKind::MulConst,
-            OpName::Mul => OpKind::Mul,
-            OpName::Relin => OpKind::Relin,
-            OpName::Rescale => OpKind::Rescale,
-            OpName::LevelDown => OpKind::LevelDown,
-            OpName::Rotate => OpKind::Rotate {
-                step: self
-                    .step
-                    .ok_or_else(|| schema(format!("op {id}: `rotate` needs `step`")))?,
-                hoist: self.hoist,
-            },
-            OpName::Conjugate => OpKind::Conjugate { hoist: self.hoist },
-            OpName::Bootstrap => OpKind::Bootstrap(
-                self.boot
-                    .ok_or_else(|| schema(format!("op {id}: `bootstrap` needs `boot` parameters")))?,
-            ),
-        };
-        Ok(Op { id, kind, args, level, layer })
+        let kind =
+            match name {
+                OpName::Input => OpKind::Input,
+                OpName::Output => OpKind::Output,
+                OpName::Add => OpKind::Add,
+                OpName::Sub => OpKind::Sub,
+                OpName::AddPlain => OpKind::AddPlain {
+                    plain: need_plain()?,
+                },
+                OpName::MulPlain => OpKind::MulPlain {
+                    plain: need_plain()?,
+                },
+                OpName::AddConst => OpKind::AddConst,
+                OpName::MulConst => OpKind::MulConst,
+                OpName::Mul => OpKind::Mul,
+                OpName::Relin => OpKind::Relin,
+                OpName::Rescale => OpKind::Rescale,
+                OpName::LevelDown => OpKind::LevelDown,
+                OpName::Rotate => OpKind::Rotate {
+                    step: self
+                        .step
+                        .ok_or_else(|| schema(format!("op {id}: `rotate` needs `step`")))?,
+                    hoist: self.hoist,
+                },
+                OpName::Conjugate => OpKind::Conjugate { hoist: self.hoist },
+                OpName::Bootstrap => OpKind::Bootstrap(self.boot.ok_or_else(|| {
+                    schema(format!("op {id}: `bootstrap` needs `boot` parameters"))
+                })?),
+            };
+        Ok(Op {
+            id,
+            kind,
+            args,
+            level,
+            layer,
+        })
     }
 }

@@ -31,8 +31,10 @@ pub struct TraceReader<R> {
 /// Opens a trace file for streaming.
 pub fn open(path: impl AsRef<Path>) -> Result<TraceReader<BufReader<File>>, TraceError> {
     let path = path.as_ref();
-    let file = File::open(path)
-        .map_err(|source| TraceError::Open { path: path.to_path_buf(), source })?;
+    let file = File::open(path).map_err(|source| TraceError::Open {
+        path: path.to_path_buf(),
+        source,
+    })?;
     TraceReader::new(BufReader::with_capacity(1 << 20, file))
 }
 
@@ -142,7 +144,10 @@ impl<R: BufRead> TraceReader<R> {
                 Ok(_) => {}
                 Err(source) => {
                     self.finished = true;
-                    return Some(Err(TraceError::Io { line: self.line, source }));
+                    return Some(Err(TraceError::Io {
+                        line: self.line,
+                        source,
+                    }));
                 }
             }
             self.line += 1;
@@ -159,9 +164,16 @@ impl<R: BufRead> TraceReader<R> {
                 )
                 .into()));
             }
-            let wire: WireLine<'_> = match serde_json::from_slice(text) {
+            let parsed = match crate::fastpath::parse_op_line(text) {
+                Some(w) => Ok(w),
+                None => serde_json::from_slice::<WireLine<'_>>(text),
+            };
+            let wire = match parsed {
                 Ok(w) => w,
                 Err(e) => {
+                    // A line that does not parse was meant as an op: count it, so the end
+                    // record does not report a second, spurious violation.
+                    self.ops_read += 1;
                     let v = if e.classify() == Category::Data && has_key(text, "format") {
                         Violation::new(line, Rule::HeaderPlacement, "a second header line")
                     } else {
@@ -195,7 +207,12 @@ impl<R: BufRead> TraceReader<R> {
             }
             self.ops_read += 1;
             let Some(name) = wire.op else {
-                return Some(Err(Violation::new(line, Rule::Schema, "record has no `op`").into()));
+                return Some(Err(Violation::new(
+                    line,
+                    Rule::Schema,
+                    "record has no `op`",
+                )
+                .into()));
             };
             let layer = match wire.layer.as_deref() {
                 Some(l) => intern(&mut self.layers, &mut self.last_layer, l),
@@ -234,7 +251,10 @@ fn intern(
     if let Some(l) = last.as_ref().filter(|l| &***l == name) {
         return l.clone();
     }
-    let layer = layers.entry(name.into()).or_insert_with(|| Arc::from(name)).clone();
+    let layer = layers
+        .entry(name.into())
+        .or_insert_with(|| Arc::from(name))
+        .clone();
     *last = Some(layer.clone());
     layer
 }

@@ -18,15 +18,23 @@ pub struct TraceWriter<W: Write> {
 
 /// Creates a trace file. Prefer writing to a temporary path and renaming on success, so that a
 /// failed run leaves no partial trace behind.
-pub fn create(path: impl AsRef<Path>, header: &Header) -> Result<TraceWriter<BufWriter<File>>, TraceError> {
+pub fn create(
+    path: impl AsRef<Path>,
+    header: &Header,
+) -> Result<TraceWriter<BufWriter<File>>, TraceError> {
     let path = path.as_ref();
-    let file = File::create(path)
-        .map_err(|source| TraceError::Open { path: path.to_path_buf(), source })?;
+    let file = File::create(path).map_err(|source| TraceError::Open {
+        path: path.to_path_buf(),
+        source,
+    })?;
     TraceWriter::new(BufWriter::with_capacity(1 << 20, file), header)
 }
 
 fn io(ops: u64) -> impl FnOnce(std::io::Error) -> TraceError {
-    move |source| TraceError::Io { line: ops + 1, source }
+    move |source| TraceError::Io {
+        line: ops + 1,
+        source,
+    }
 }
 
 impl<W: Write> TraceWriter<W> {
@@ -57,7 +65,10 @@ impl<W: Write> TraceWriter<W> {
 
     /// Writes the end record and flushes; returns the underlying writer.
     pub fn finish(mut self) -> Result<W, TraceError> {
-        let end = WireLine { end: Some(EndRecord { ops: self.ops }), ..WireLine::default() };
+        let end = WireLine {
+            end: Some(EndRecord { ops: self.ops }),
+            ..WireLine::default()
+        };
         serde_json::to_writer(&mut self.out, &end).map_err(|e| io(self.ops)(e.into()))?;
         self.out.write_all(b"\n").map_err(io(self.ops))?;
         self.out.flush().map_err(io(self.ops))?;

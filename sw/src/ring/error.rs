@@ -9,9 +9,7 @@ use thiserror::Error;
 #[non_exhaustive]
 pub enum RingError {
     /// The modulus is even, smaller than 3, or wider than 61 bits.
-    #[error(
-        "invalid modulus {q}: {reason} (a modulus must be odd, at least 3 and below 2^61)"
-    )]
+    #[error("invalid modulus {q}: {reason} (a modulus must be odd, at least 3 and below 2^61)")]
     InvalidModulus {
         /// The rejected value.
         q: u64,
@@ -27,9 +25,7 @@ pub enum RingError {
         modulus: u64,
     },
     /// The ring degree is not a power of two in the supported range.
-    #[error(
-        "unsupported ring degree N = {n}: must be a power of two in 2^{min_log}..=2^{max_log}"
-    )]
+    #[error("unsupported ring degree N = {n}: must be a power of two in 2^{min_log}..=2^{max_log}")]
     InvalidDegree {
         /// The rejected degree.
         n: usize,
@@ -116,4 +112,7 @@ pub enum RingError {
         /// Ring degree.
         n: usize,
     },
+    /// A polynomial with a single limb cannot drop its last limb.
+    #[error("cannot drop the last limb of a single-limb polynomial (no levels left)")]
+    NoLimbToDrop,
 }

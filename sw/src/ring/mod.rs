@@ -55,14 +55,23 @@
 mod error;
 mod modulus;
 mod ntt;
+mod poly;
 mod primes;
+mod rns;
 
 pub use error::RingError;
 pub use modulus::{MAX_MODULUS_BITS, Modulus};
 pub use ntt::{
     MAX_LOG_N, MIN_LOG_N, NttPlan, bit_reverse, ct_butterfly, gs_butterfly, gs_butterfly_half,
 };
+pub use poly::{
+    Coeff, GaloisPermutation, Ntt, Representation, RnsContext, RnsPoly, automorphism_coeff_limb,
+};
 pub use primes::{is_prime, ntt_moduli, ntt_primes, ntt_primes_excluding, primitive_root_2n};
+
+pub use rns::{BasisConverter, RnsBasis};
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_rns;

@@ -36,13 +36,19 @@ impl Modulus {
     /// Creates a modulus; errors unless q is odd, at least 3 and below 2^61.
     pub fn new(q: u64) -> Result<Self, RingError> {
         if q < 3 {
-            return Err(RingError::InvalidModulus { q, reason: "too small" });
+            return Err(RingError::InvalidModulus {
+                q,
+                reason: "too small",
+            });
         }
         if q.is_multiple_of(2) {
             return Err(RingError::InvalidModulus { q, reason: "even" });
         }
         if q >> MAX_MODULUS_BITS != 0 {
-            return Err(RingError::InvalidModulus { q, reason: "wider than 61 bits" });
+            return Err(RingError::InvalidModulus {
+                q,
+                reason: "wider than 61 bits",
+            });
         }
         // q odd and > 1 never divides 2^128, so ⌊(2^128 − 1)/q⌋ = ⌊2^128/q⌋.
         let ratio = u128::MAX / u128::from(q);
@@ -193,7 +199,10 @@ impl Modulus {
             (t0, t1) = (t1, t0 - quot * t1);
         }
         if r0 != 1 {
-            return Err(RingError::NotInvertible { value: a, modulus: self.q });
+            return Err(RingError::NotInvertible {
+                value: a,
+                modulus: self.q,
+            });
         }
         Ok(t0.rem_euclid(i128::from(self.q)) as u64)
     }
@@ -209,6 +218,10 @@ impl Modulus {
     #[inline]
     pub fn center(&self, a: u64) -> i64 {
         debug_assert!(a < self.q);
-        if a > self.q / 2 { a as i64 - self.q as i64 } else { a as i64 }
+        if a > self.q / 2 {
+            a as i64 - self.q as i64
+        } else {
+            a as i64
+        }
     }
 }

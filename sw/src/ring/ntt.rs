@@ -48,7 +48,11 @@ pub fn gs_butterfly_half(x: u64, y: u64, w: u64, w_shoup: u64, m: &Modulus) -> (
 /// Reverses the low `bits` bits of `i`.
 #[inline]
 pub fn bit_reverse(i: usize, bits: u32) -> usize {
-    if bits == 0 { 0 } else { i.reverse_bits() >> (usize::BITS - bits) }
+    if bits == 0 {
+        0
+    } else {
+        i.reverse_bits() >> (usize::BITS - bits)
+    }
 }
 
 /// Precomputed tables for the negacyclic NTT of one size N and one prime q.
@@ -85,8 +89,11 @@ impl NttPlan {
     /// Builds the plan for size `n` (a power of two in 2^4..=2^17) and prime `modulus` with
     /// q ≡ 1 (mod 2n). ψ is [`primitive_root_2n`]`(q, n)`.
     pub fn new(n: usize, modulus: &Modulus) -> Result<Self, RingError> {
-        let bad_degree =
-            RingError::InvalidDegree { n, min_log: MIN_LOG_N, max_log: MAX_LOG_N };
+        let bad_degree = RingError::InvalidDegree {
+            n,
+            min_log: MIN_LOG_N,
+            max_log: MAX_LOG_N,
+        };
         if !n.is_power_of_two() {
             return Err(bad_degree);
         }
@@ -109,8 +116,8 @@ impl NttPlan {
         }
         let shoup = |v: &Vec<u64>| v.iter().map(|&w| modulus.shoup(w)).collect::<Vec<_>>();
         let n_inv = modulus.inv(n as u64)?;
-        let fast = tfhe_ntt::prime64::Plan::try_new(n, q)
-            .ok_or(RingError::NotNttFriendly { q, n })?;
+        let fast =
+            tfhe_ntt::prime64::Plan::try_new(n, q).ok_or(RingError::NotNttFriendly { q, n })?;
         Ok(Self {
             n,
             log_n,
@@ -172,8 +179,16 @@ impl NttPlan {
     }
 
     fn check_len(&self, a: &[u64]) {
-        assert_eq!(a.len(), self.n, "NTT input length must equal N = {}", self.n);
-        debug_assert!(a.iter().all(|&x| x < self.modulus.value()), "NTT input not reduced");
+        assert_eq!(
+            a.len(),
+            self.n,
+            "NTT input length must equal N = {}",
+            self.n
+        );
+        debug_assert!(
+            a.iter().all(|&x| x < self.modulus.value()),
+            "NTT input not reduced"
+        );
     }
 
     /// Fast forward NTT in place (natural order in, bit-reversed order out, values in `[0, q)`).

@@ -70,12 +70,20 @@ pub fn ntt_primes_excluding(
     exclude: &[u64],
 ) -> Result<Vec<u64>, RingError> {
     if !n.is_power_of_two() || n < 2 {
-        return Err(RingError::InvalidDegree { n, min_log: 1, max_log: 30 });
+        return Err(RingError::InvalidDegree {
+            n,
+            min_log: 1,
+            max_log: 30,
+        });
     }
     let two_n = 2 * n as u64;
     let min_bits = two_n.trailing_zeros() + 2;
     if bits < min_bits || bits > MAX_MODULUS_BITS {
-        return Err(RingError::InvalidPrimeBits { bits, min: min_bits, max: MAX_MODULUS_BITS });
+        return Err(RingError::InvalidPrimeBits {
+            bits,
+            min: min_bits,
+            max: MAX_MODULUS_BITS,
+        });
     }
     let upper = 1u64 << bits;
     let lower = 1u64 << (bits - 1);
@@ -89,7 +97,12 @@ pub fn ntt_primes_excluding(
         candidate -= two_n;
     }
     if primes.len() < count {
-        return Err(RingError::NotEnoughPrimes { bits, n, requested: count, found: primes.len() });
+        return Err(RingError::NotEnoughPrimes {
+            bits,
+            n,
+            requested: count,
+            found: primes.len(),
+        });
     }
     Ok(primes)
 }
@@ -112,12 +125,14 @@ pub fn primitive_root_2n(q: u64, n: usize) -> Result<u64, RingError> {
         return Err(not_friendly);
     }
     let two_n = 2 * n as u64;
-    if (q - 1) % two_n != 0 {
+    if !(q - 1).is_multiple_of(two_n) {
         return Err(not_friendly);
     }
     let s = (q - 1).trailing_zeros();
     let odd = (q - 1) >> s;
-    let z = (2..q).find(|&c| pow_mod(c, (q - 1) / 2, q) == q - 1).ok_or(not_friendly)?;
+    let z = (2..q)
+        .find(|&c| pow_mod(c, (q - 1) / 2, q) == q - 1)
+        .ok_or(not_friendly)?;
     let mut root = q - 1;
     for _ in 0..n.trailing_zeros() {
         root = tonelli_shanks(root, q, odd, s, z);
@@ -151,5 +166,8 @@ fn tonelli_shanks(a: u64, q: u64, odd: u64, s: u32, z: u64) -> u64 {
 
 /// Convenience: [`ntt_primes`] wrapped as [`Modulus`] values.
 pub fn ntt_moduli(bits: u32, count: usize, n: usize) -> Result<Vec<Modulus>, RingError> {
-    ntt_primes(bits, count, n)?.into_iter().map(Modulus::new).collect()
+    ntt_primes(bits, count, n)?
+        .into_iter()
+        .map(Modulus::new)
+        .collect()
 }

@@ -143,7 +143,7 @@ proptest! {
         let gs = gs_butterfly(x, y, w, ws, &m);
         let gs_expect = (((x1 + y1) % q128) as u64, ((x1 + q128 - y1) * w1 % q128) as u64);
         prop_assert_eq!(gs, gs_expect);
-        let inv2 = (q128 + 1) / 2;
+        let inv2 = q128.div_ceil(2);
         let half = gs_butterfly_half(x, y, w, ws, &m);
         prop_assert_eq!(half, ((u128::from(gs_expect.0) * inv2 % q128) as u64, (u128::from(gs_expect.1) * inv2 % q128) as u64));
     }
@@ -159,7 +159,10 @@ fn num_gcd(mut a: u64, mut b: u64) -> u64 {
 #[test]
 fn modulus_rejects_bad_values() {
     for q in [0, 1, 2, 4, 1 << 61, u64::MAX] {
-        assert!(matches!(Modulus::new(q), Err(RingError::InvalidModulus { .. })), "q = {q}");
+        assert!(
+            matches!(Modulus::new(q), Err(RingError::InvalidModulus { .. })),
+            "q = {q}"
+        );
     }
     assert_eq!(Modulus::new((1 << 61) - 1).unwrap().bits(), 61);
 }
@@ -167,7 +170,12 @@ fn modulus_rejects_bad_values() {
 /// Miller–Rabin agrees with trial division below 200 000 and on known hard cases.
 #[test]
 fn primality_matches_trial_division() {
-    let trial = |n: u64| n >= 2 && (2..).take_while(|d| d * d <= n).all(|d| n % d != 0);
+    let trial = |n: u64| {
+        n >= 2
+            && (2..)
+                .take_while(|d| d * d <= n)
+                .all(|d| !n.is_multiple_of(d))
+    };
     for n in 0..200_000 {
         assert_eq!(is_prime(n), trial(n), "n = {n}");
     }
@@ -175,7 +183,13 @@ fn primality_matches_trial_division() {
     // smaller base sets (3825123056546413051 fails bases 2..23).
     assert!(is_prime((1 << 61) - 1));
     assert!(is_prime(u64::MAX - 58));
-    for c in [561u64, 41041, 3_825_123_056_546_413_051, (1 << 61) + 1, u64::MAX] {
+    for c in [
+        561u64,
+        41041,
+        3_825_123_056_546_413_051,
+        (1 << 61) + 1,
+        u64::MAX,
+    ] {
         assert!(!is_prime(c), "{c}");
     }
 }
@@ -186,9 +200,16 @@ fn primality_matches_trial_division() {
 fn ntt_primes_are_complete_and_friendly() {
     let n = 1 << 6;
     let primes = ntt_primes(20, 5, n).unwrap();
-    let trial = |p: u64| (2..).take_while(|d| d * d <= p).all(|d| p % d != 0);
-    let expect: Vec<u64> =
-        (1 << 19..1 << 20).rev().filter(|&p| p % (2 * n as u64) == 1 && trial(p)).take(5).collect();
+    let trial = |p: u64| {
+        (2..)
+            .take_while(|d| d * d <= p)
+            .all(|d| !p.is_multiple_of(d))
+    };
+    let expect: Vec<u64> = (1 << 19..1 << 20)
+        .rev()
+        .filter(|&p| p % (2 * n as u64) == 1 && trial(p))
+        .take(5)
+        .collect();
     assert_eq!(primes, expect);
     for (bits, n) in [(30, 1 << 14), (50, 1 << 16), (60, 1 << 17), (61, 1 << 12)] {
         for p in ntt_primes(bits, 3, n).unwrap() {
@@ -196,8 +217,14 @@ fn ntt_primes_are_complete_and_friendly() {
             assert_eq!(64 - p.leading_zeros(), bits);
         }
     }
-    assert!(matches!(ntt_primes(62, 1, 16), Err(RingError::InvalidPrimeBits { .. })));
-    assert!(matches!(ntt_primes(12, 1000, 16), Err(RingError::NotEnoughPrimes { .. })));
+    assert!(matches!(
+        ntt_primes(62, 1, 16),
+        Err(RingError::InvalidPrimeBits { .. })
+    ));
+    assert!(matches!(
+        ntt_primes(12, 1000, 16),
+        Err(RingError::NotEnoughPrimes { .. })
+    ));
     let first = ntt_primes(30, 2, 1 << 12).unwrap();
     let rest = ntt_primes_excluding(30, 2, 1 << 12, &first).unwrap();
     assert!(rest.iter().all(|p| !first.contains(p) && *p < first[1]));
@@ -206,7 +233,11 @@ fn ntt_primes_are_complete_and_friendly() {
 /// ψ is a primitive 2n-th root (ψ^n = −1) and the roots nest: ψ_{2n}² = ψ_n.
 #[test]
 fn psi_is_primitive_and_nested() {
-    for q in ntt_primes(60, 2, 1 << 17).unwrap().into_iter().chain(ntt_primes(30, 2, 1 << 17).unwrap()) {
+    for q in ntt_primes(60, 2, 1 << 17)
+        .unwrap()
+        .into_iter()
+        .chain(ntt_primes(30, 2, 1 << 17).unwrap())
+    {
         let mut prev: Option<u64> = None;
         for log_n in 1..=17 {
             let n = 1usize << log_n;
@@ -218,12 +249,21 @@ fn psi_is_primitive_and_nested() {
             prev = Some(psi);
         }
     }
-    assert!(matches!(primitive_root_2n(97, 64), Err(RingError::NotNttFriendly { .. })));
-    assert!(matches!(primitive_root_2n(91, 2), Err(RingError::NotNttFriendly { .. })));
+    assert!(matches!(
+        primitive_root_2n(97, 64),
+        Err(RingError::NotNttFriendly { .. })
+    ));
+    assert!(matches!(
+        primitive_root_2n(91, 2),
+        Err(RingError::NotNttFriendly { .. })
+    ));
 }
 
 fn prime_classes(n: usize) -> Vec<u64> {
-    [30, 50, 60].iter().map(|&b| ntt_primes(b, 1, n).unwrap()[0]).collect()
+    [30, 50, 60]
+        .iter()
+        .map(|&b| ntt_primes(b, 1, n).unwrap()[0])
+        .collect()
 }
 
 /// Output order: slot k of the forward NTT is the input evaluated at ψ^{2·bitrev(k)+1}
@@ -315,12 +355,21 @@ fn fast_equals_golden_and_roundtrip_all_sizes() {
 fn plan_rejects_bad_parameters() {
     let q = Modulus::new(ntt_primes(40, 1, 1 << 17).unwrap()[0]).unwrap();
     for n in [8, 1 << 18, 100] {
-        assert!(matches!(NttPlan::new(n, &q), Err(RingError::InvalidDegree { .. })), "n = {n}");
+        assert!(
+            matches!(NttPlan::new(n, &q), Err(RingError::InvalidDegree { .. })),
+            "n = {n}"
+        );
     }
     let not_friendly = Modulus::new(ntt_primes(40, 1, 16).unwrap()[0]).unwrap();
-    if (not_friendly.value() - 1) % (1 << 18) != 0 {
-        assert!(matches!(NttPlan::new(1 << 17, &not_friendly), Err(RingError::NotNttFriendly { .. })));
+    if !(not_friendly.value() - 1).is_multiple_of(1 << 18) {
+        assert!(matches!(
+            NttPlan::new(1 << 17, &not_friendly),
+            Err(RingError::NotNttFriendly { .. })
+        ));
     }
     let composite = Modulus::new(97 * 193).unwrap();
-    assert!(matches!(NttPlan::new(16, &composite), Err(RingError::NotNttFriendly { .. })));
+    assert!(matches!(
+        NttPlan::new(16, &composite),
+        Err(RingError::NotNttFriendly { .. })
+    ));
 }

@@ -1,0 +1,258 @@
+//! CKKS parameter sets: ring degree, modulus chain, special primes, dnum, scale; the
+//! HE-standard security check.
+
+use super::CkksError;
+
+/// Largest log2(QP) for 128-bit security with a uniform ternary secret (HE standard,
+/// Albrecht et al. 2018, Table 1 "classical"), by log2 N. 2^16 follows SEAL's extrapolation.
+pub fn max_log_qp_128(log_n: u32) -> Option<u32> {
+    match log_n {
+        10 => Some(27),
+        11 => Some(54),
+        12 => Some(109),
+        13 => Some(218),
+        14 => Some(438),
+        15 => Some(881),
+        16 => Some(1761),
+        _ => None,
+    }
+}
+
+/// Smallest and largest supported log2 N.
+pub const LOG_N_RANGE: std::ops::RangeInclusive<u32> = 4..=17;
+
+/// What a parameter set is made of, before primes are chosen.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ParamsBuilder {
+    log_n: u32,
+    q_bits: Vec<u32>,
+    p_bits: Vec<u32>,
+    dnum: usize,
+    log_scale: u32,
+    slots: Option<usize>,
+    allow_insecure: bool,
+}
+
+impl ParamsBuilder {
+    /// Starts a set with ring degree 2^`log_n`, ciphertext primes of `q_bits` (q_0 first: the
+    /// prime that remains at the last level), and scale 2^`log_scale`. Defaults: one special
+    /// prime as wide as the widest q prime, dnum = number of q primes, full slots.
+    pub fn new(log_n: u32, q_bits: Vec<u32>, log_scale: u32) -> Self {
+        let widest = q_bits.iter().copied().max().unwrap_or(0);
+        let dnum = q_bits.len();
+        Self {
+            log_n,
+            q_bits,
+            p_bits: vec![widest],
+            dnum,
+            log_scale,
+            slots: None,
+            allow_insecure: false,
+        }
+    }
+
+    /// Bit sizes of the special (key-switching) primes.
+    pub fn special_primes(mut self, p_bits: Vec<u32>) -> Self {
+        self.p_bits = p_bits;
+        self
+    }
+
+    /// Number of key-switching digits.
+    pub fn dnum(mut self, dnum: usize) -> Self {
+        self.dnum = dnum;
+        self
+    }
+
+    /// Slot count (a power of two ≤ N/2); rotations are cyclic over this many slots.
+    pub fn slots(mut self, slots: usize) -> Self {
+        self.slots = Some(slots);
+        self
+    }
+
+    /// Accept sets above the 128-bit bound (small-N tests only).
+    pub fn allow_insecure(mut self, allow: bool) -> Self {
+        self.allow_insecure = allow;
+        self
+    }
+
+    /// Checks the set and returns the validated shape.
+    pub fn check(&self) -> Result<ParamShape, CkksError> {
+        let invalid = |reason: String| Err(CkksError::InvalidParams { reason });
+        if !LOG_N_RANGE.contains(&self.log_n) {
+            return Err(CkksError::InvalidRingDegree {
+                n: 1usize << self.log_n.min(40),
+            });
+        }
+        let n = 1usize << self.log_n;
+        let slots = self.slots.unwrap_or(n / 2);
+        if !slots.is_power_of_two() || slots > n / 2 {
+            return Err(CkksError::InvalidSlotCount { slots, max: n / 2 });
+        }
+        if self.q_bits.is_empty() {
+            return invalid("the modulus chain q_bits is empty".into());
+        }
+        if self.p_bits.is_empty() {
+            return invalid(
+                "key switching needs at least one special prime (p_bits is empty)".into(),
+            );
+        }
+        let min_bits = self.log_n + 3;
+        if let Some(b) = self
+            .q_bits
+            .iter()
+            .chain(&self.p_bits)
+            .find(|&&b| b < min_bits || b > 61)
+        {
+            return invalid(format!(
+                "prime bit size {b} is outside {min_bits}..=61 (NTT primes need q ≡ 1 mod 2N)"
+            ));
+        }
+        if self.dnum == 0 || self.dnum > self.q_bits.len() {
+            return invalid(format!(
+                "dnum = {} must be between 1 and the chain length {}",
+                self.dnum,
+                self.q_bits.len()
+            ));
+        }
+        let widest_q = self.q_bits.iter().copied().max().unwrap_or(0);
+        if self.log_scale == 0 || self.log_scale > widest_q {
+            return invalid(format!(
+                "log_scale = {} must be between 1 and the widest chain prime ({widest_q} bits)",
+                self.log_scale
+            ));
+        }
+        // Σ bit sizes bounds log2(QP) from above (a b-bit prime is < 2^b).
+        let log_qp: u32 = self.q_bits.iter().chain(&self.p_bits).sum();
+        if !self.allow_insecure {
+            match max_log_qp_128(self.log_n) {
+                None => return Err(CkksError::NoSecurityBound { log_n: self.log_n }),
+                Some(max_log_qp) if log_qp > max_log_qp => {
+                    return Err(CkksError::InsecureParams {
+                        log_n: self.log_n,
+                        log_qp,
+                        max_log_qp,
+                    });
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(ParamShape {
+            log_n: self.log_n,
+            slots,
+            q_bits: self.q_bits.clone(),
+            p_bits: self.p_bits.clone(),
+            dnum: self.dnum,
+            log_scale: self.log_scale,
+            log_qp,
+        })
+    }
+}
+
+/// A checked parameter shape (bit sizes; the primes are picked from it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParamShape {
+    pub log_n: u32,
+    pub slots: usize,
+    pub q_bits: Vec<u32>,
+    pub p_bits: Vec<u32>,
+    pub dnum: usize,
+    pub log_scale: u32,
+    /// Σ bit sizes of all primes (upper bound of log2 QP).
+    pub log_qp: u32,
+}
+
+impl ParamShape {
+    /// Ciphertext primes per key-switching digit: α = ⌈(L+1)/dnum⌉.
+    pub fn alpha(&self) -> usize {
+        self.q_bits.len().div_ceil(self.dnum)
+    }
+}
+
+/// hesim's default set for the CNN workloads and the precision report (see the crate README):
+/// N = 2^14, q_0 of 50 bits, nine 36-bit rescaling primes (scale 2^36), one 60-bit special
+/// prime, dnum = 10 (one ciphertext prime per digit); log QP ≤ 434 ≤ 438.
+pub fn default_builder() -> ParamsBuilder {
+    let mut q_bits = vec![50];
+    q_bits.extend([36; 9]);
+    ParamsBuilder::new(14, q_bits, 36)
+        .special_primes(vec![60])
+        .dnum(10)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The bounds are the HE standard's published numbers.
+    #[test]
+    fn he_standard_bounds() {
+        assert_eq!(max_log_qp_128(12), Some(109));
+        assert_eq!(max_log_qp_128(13), Some(218));
+        assert_eq!(max_log_qp_128(14), Some(438));
+        assert_eq!(max_log_qp_128(15), Some(881));
+        assert_eq!(max_log_qp_128(9), None);
+    }
+
+    #[test]
+    fn default_set_is_secure() {
+        let shape = default_builder().check().unwrap();
+        assert_eq!(shape.log_qp, 434);
+        assert_eq!(shape.slots, 8192);
+        assert_eq!(shape.alpha(), 1);
+    }
+
+    #[test]
+    fn rejects_insecure_unless_allowed() {
+        // SEAL's 2^14 C1 chain plus two extra 40-bit primes: 440 > 438.
+        let q = vec![60, 40, 40, 40, 40, 40, 40, 40, 40];
+        let err = ParamsBuilder::new(14, q.clone(), 40)
+            .special_primes(vec![60])
+            .check();
+        assert_eq!(
+            err,
+            Err(CkksError::InsecureParams {
+                log_n: 14,
+                log_qp: 440,
+                max_log_qp: 438
+            })
+        );
+        assert!(
+            ParamsBuilder::new(14, q, 40)
+                .special_primes(vec![60])
+                .allow_insecure(true)
+                .check()
+                .is_ok()
+        );
+        let small = ParamsBuilder::new(8, vec![30, 30], 25).check();
+        assert_eq!(small, Err(CkksError::NoSecurityBound { log_n: 8 }));
+    }
+
+    #[test]
+    fn rejects_malformed_sets() {
+        let base = || ParamsBuilder::new(12, vec![40, 30], 30).allow_insecure(true);
+        assert!(matches!(
+            base().dnum(3).check(),
+            Err(CkksError::InvalidParams { .. })
+        ));
+        assert!(matches!(
+            base().dnum(0).check(),
+            Err(CkksError::InvalidParams { .. })
+        ));
+        assert!(matches!(
+            ParamsBuilder::new(12, vec![], 30).check(),
+            Err(CkksError::InvalidParams { .. })
+        ));
+        assert!(matches!(
+            ParamsBuilder::new(12, vec![40, 30], 41).check(),
+            Err(CkksError::InvalidParams { .. })
+        ));
+        assert!(matches!(
+            base().slots(3000).check(),
+            Err(CkksError::InvalidSlotCount { .. })
+        ));
+        assert!(matches!(
+            ParamsBuilder::new(12, vec![40, 10], 10).check(),
+            Err(CkksError::InvalidParams { .. })
+        ));
+    }
+}

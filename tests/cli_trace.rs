@@ -1,0 +1,79 @@
+//! The `hesim trace` commands as a user runs them: exit codes and messages, no panics.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn fixtures(dir: &str) -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("traces/fixtures")
+        .join(dir);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    files
+}
+
+fn hesim(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_hesim"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn validate_rejects_each_malformed_fixture_with_exit_2_naming_the_line_and_rule() {
+    let files = fixtures("invalid");
+    assert!(files.len() >= 15);
+    for file in files {
+        let path = file.to_str().unwrap();
+        let (code, stdout, stderr) = hesim(&["trace", "validate", path]);
+        assert_eq!(code, 2, "{path}: {stderr}");
+        assert!(
+            stdout.is_empty(),
+            "{path}: nothing on stdout for an invalid trace"
+        );
+        assert!(!stderr.contains("panicked"), "{path}: {stderr}");
+        // `file:LINE: [rule] message`: the file name stem starts with the rule's name.
+        let stem = file.file_stem().unwrap().to_str().unwrap();
+        let cited = stderr
+            .lines()
+            .find_map(|l| l.split_once(": [").map(|(_, rest)| rest.to_owned()))
+            .unwrap_or_else(|| panic!("{path}: no `: [rule]` in {stderr}"));
+        let rule = cited.split(']').next().unwrap();
+        assert!(stem.starts_with(rule), "{path}: cites rule {rule}");
+        assert!(
+            stderr.contains(&format!("{path}:")) && stderr.contains(" line ")
+                || stderr.contains(&format!("{path}:")),
+            "{path}: message names the file: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn validate_accepts_the_valid_fixture_and_stats_prints_json() {
+    for file in fixtures("valid") {
+        let path = file.to_str().unwrap();
+        let (code, stdout, stderr) = hesim(&["trace", "validate", path]);
+        assert_eq!(code, 0, "{stderr}");
+        assert!(stdout.contains("valid: 20 ops"), "{stdout}");
+        let (code, stdout, _) = hesim(&["trace", "stats", path, "--json"]);
+        assert_eq!(code, 0);
+        let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        assert_eq!(json["stats"]["ops"], 20);
+        assert_eq!(json["stats"]["by_kind"]["rotate"], 2);
+    }
+}
+
+#[test]
+fn a_missing_file_is_bad_input() {
+    let (code, _, stderr) = hesim(&["trace", "stats", "/nonexistent/trace.jsonl"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("/nonexistent/trace.jsonl"), "{stderr}");
+}

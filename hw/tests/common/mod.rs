@@ -1,5 +1,8 @@
 //! Helpers shared by the integration tests.
 
+// Each test binary compiles this module, and not every one uses every helper.
+#![allow(dead_code)]
+
 use hesim_hw::tools::Tool;
 
 /// Whether `tools` are installed. When one is missing: under `CI=true` the test fails with the

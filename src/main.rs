@@ -40,6 +40,9 @@ enum Command {
         hesim sweep sweeps/demo.toml --out shard-3 --shard-index 3 --shard-count 8\n  \
         hesim sweep merge shard-* --out merged")]
     Sweep(cmd::sweep::SweepArgs),
+    /// Emit, check and synthesize the rust_hdl NTT butterfly (Verilog, Icarus, Verilator, yosys).
+    #[command(subcommand)]
+    Verilog(cmd::verilog::VerilogCommand),
 }
 
 fn main() -> ExitCode {
@@ -47,6 +50,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Trace(c) => cmd::trace::run(c),
         Command::Sweep(c) => cmd::sweep::run(c),
+        Command::Verilog(c) => cmd::verilog::run(c),
     };
     match result {
         Ok(code) => code,

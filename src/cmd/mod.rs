@@ -3,3 +3,4 @@
 pub mod nn;
 pub mod sweep;
 pub mod trace;
+pub mod verilog;

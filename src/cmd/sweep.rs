@@ -12,8 +12,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use hesim_sim::sweep::{
-    self, AreaModel, Grid, MergeOptions, Progress, RunOptions, Shard, SweepSpec, Workload,
-    WorkloadSpec,
+    self, AreaModel, ButterflyCost, Grid, MergeOptions, Progress, RunOptions, Shard, SweepSpec,
+    Workload, WorkloadSpec,
 };
 
 use hesim_sw::nn::{HeParams, Packing, Program};
@@ -109,10 +109,21 @@ pub fn git_commit() -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
-/// The area model: F1 per-unit areas with the multiplier-width exponent as documented in
-/// `hesim_sim::sweep::area`.
+/// The area model: F1 per-unit areas, with the multiplier-width exponent fitted to hesim-hw's
+/// committed butterfly area table (Xilinx 7-series synthesis), see `hesim_sim::sweep::area`.
 pub fn area_model() -> AreaModel {
-    AreaModel::quadratic()
+    let table = hesim_hw::area_table();
+    let costs: Vec<ButterflyCost> = table
+        .entries
+        .iter()
+        .filter(|e| e.family == hesim_hw::Family::Xc7)
+        .map(|e| ButterflyCost {
+            word_bits: e.width.bits(),
+            luts: e.cells.lut,
+            dsps: e.cells.dsp,
+        })
+        .collect();
+    AreaModel::from_butterflies(&costs, &format!("xc7, {}", table.yosys))
 }
 
 /// Loads every workload of `spec`: trace files as they are, `net` workloads compiled once and

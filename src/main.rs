@@ -35,6 +35,9 @@ enum Command {
     Trace(cmd::trace::TraceCommand),
     /// Simulate a trace on an accelerator architecture (preset or TOML, with overrides).
     Sim(cmd::sim::SimArgs),
+    /// Emit, check and synthesize the rust_hdl NTT butterfly (Verilog, Icarus, Verilator, yosys).
+    #[command(subcommand)]
+    Verilog(cmd::verilog::VerilogCommand),
 }
 
 fn main() -> ExitCode {
@@ -42,6 +45,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Trace(c) => cmd::trace::run(c),
         Command::Sim(a) => cmd::sim::run(a),
+        Command::Verilog(c) => cmd::verilog::run(c),
     };
     match result {
         Ok(code) => code,

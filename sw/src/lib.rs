@@ -2,4 +2,6 @@
 //! (`ckks`), and CNN-to-HE-program compilation (`nn`, `slots`).
 
 pub mod ckks;
+pub mod nn;
 pub mod ring;
+pub mod slots;

@@ -13,6 +13,15 @@ fn same_scale(a: f64, b: f64) -> bool {
     (a - b).abs() <= a.abs().max(b.abs()) * 2f64.powi(-40)
 }
 
+/// One Galois automorphism of a hoisted batch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Automorphism {
+    /// Left rotation by this many slots.
+    Rotate(i64),
+    /// Complex conjugation.
+    Conjugate,
+}
+
 /// Evaluates operations with the keys it was given (relinearisation and Galois keys).
 #[derive(Debug)]
 pub struct Evaluator {
@@ -335,11 +344,7 @@ impl Evaluator {
 
     /// Complex conjugation of every slot.
     pub fn conjugate(&self, a: &Ciphertext) -> Result<Ciphertext, CkksError> {
-        let g = self.context.conjugation_element();
-        if !self.galois.keys.contains_key(&g) {
-            return Err(CkksError::MissingConjugationKey);
-        }
-        Ok(self.automorphisms_hoisted(a, &[g])?.remove(0))
+        Ok(self.automorphisms(a, &[Automorphism::Conjugate])?.remove(0))
     }
 
     /// Rotations of one ciphertext by several steps sharing one ModUp (hoisting): the digit
@@ -349,13 +354,35 @@ impl Evaluator {
         a: &Ciphertext,
         steps: &[i64],
     ) -> Result<Vec<Ciphertext>, CkksError> {
+        let kinds: Vec<Automorphism> = steps.iter().map(|&s| Automorphism::Rotate(s)).collect();
+        self.automorphisms(a, &kinds)
+    }
+
+    /// Rotations and conjugations of one ciphertext sharing one ModUp.
+    pub fn automorphisms(
+        &self,
+        a: &Ciphertext,
+        kinds: &[Automorphism],
+    ) -> Result<Vec<Ciphertext>, CkksError> {
         let slots = self.context.slots();
-        let mut elements = Vec::with_capacity(steps.len());
-        for &step in steps {
-            let g = self.context.rotation_element(step);
-            if g != 1 && !self.galois.keys.contains_key(&g) {
-                return Err(CkksError::MissingRotationKey { step, slots });
-            }
+        let mut elements = Vec::with_capacity(kinds.len());
+        for kind in kinds {
+            let g = match *kind {
+                Automorphism::Rotate(step) => {
+                    let g = self.context.rotation_element(step);
+                    if g != 1 && !self.galois.keys.contains_key(&g) {
+                        return Err(CkksError::MissingRotationKey { step, slots });
+                    }
+                    g
+                }
+                Automorphism::Conjugate => {
+                    let g = self.context.conjugation_element();
+                    if !self.galois.keys.contains_key(&g) {
+                        return Err(CkksError::MissingConjugationKey);
+                    }
+                    g
+                }
+            };
             elements.push(g);
         }
         self.automorphisms_hoisted(a, &elements)

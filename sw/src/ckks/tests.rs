@@ -162,3 +162,215 @@ fn operations_match_f64_on_small_sets() {
         check("level_down", s.sk.decrypt_decode(&down), x.clone());
     }
 }
+
+fn small_setup(steps: &[i64]) -> Setup {
+    let builder = ParamsBuilder::new(10, vec![50, 36, 36, 36], 36)
+        .special_primes(vec![45, 45])
+        .dnum(2)
+        .allow_insecure(true);
+    setup(builder, steps, 21)
+}
+
+/// Running out of levels, mismatched levels or scales, missing keys and wrong sizes are typed
+/// errors.
+#[test]
+fn errors_are_typed() {
+    let mut rng = ChaCha20Rng::seed_from_u64(12);
+    let mut s = small_setup(&[1]);
+    let x = random_slots(&mut rng, s.ctx.slots());
+    let ct = s.encrypt(&x);
+    let bottom = s.eval.level_down(&ct, 1).unwrap();
+    assert_eq!(
+        s.eval.rescale(&bottom).unwrap_err(),
+        CkksError::OutOfLevels {
+            op: "rescale",
+            level: 1
+        }
+    );
+    assert_eq!(
+        s.eval.add(&ct, &bottom).unwrap_err(),
+        CkksError::LevelMismatch {
+            op: "add",
+            left: 4,
+            right: 1
+        }
+    );
+    assert!(matches!(
+        s.eval.mul(&ct, &bottom),
+        Err(CkksError::LevelMismatch { .. })
+    ));
+    let dropped = s.eval.drop_to_level(&ct, 3).unwrap();
+    let rescaled = s.eval.rescale(&s.eval.mul(&ct, &ct).unwrap()).unwrap();
+    assert!(matches!(
+        s.eval.add(&dropped, &rescaled),
+        Err(CkksError::ScaleMismatch { .. })
+    ));
+    assert_eq!(
+        s.eval.rotate(&ct, 2).unwrap_err(),
+        CkksError::MissingRotationKey {
+            step: 2,
+            slots: 512
+        }
+    );
+    // Step 1 − slots is step 1: its key serves.
+    assert!(s.eval.rotate(&ct, 1 - 512).is_ok());
+    let no_keys = Evaluator::new(Arc::clone(&s.ctx), None, GaloisKeys::default());
+    assert_eq!(
+        no_keys.conjugate(&ct).unwrap_err(),
+        CkksError::MissingConjugationKey
+    );
+    let m3 = no_keys.mul(&ct, &ct).unwrap();
+    assert_eq!(
+        no_keys.relinearize(&m3).unwrap_err(),
+        CkksError::MissingRelinKey
+    );
+    assert!(matches!(
+        s.eval.rotate(&m3, 1),
+        Err(CkksError::CiphertextSize {
+            expected: 2,
+            found: 3,
+            ..
+        })
+    ));
+    let too_many = random_slots(&mut rng, s.ctx.slots() + 1);
+    assert!(matches!(
+        s.ctx.encode(&too_many, 4, 1e10),
+        Err(CkksError::TooManyValues { .. })
+    ));
+    assert!(matches!(
+        s.eval.level_down(&ct, 5),
+        Err(CkksError::LevelTooHigh { from: 4, to: 5 })
+    ));
+}
+
+/// A hand-built trace (every supported op kind, a hoist group) run encrypted equals the same
+/// program evaluated in f64 on the cleartext slots.
+#[test]
+fn executor_matches_f64_program() {
+    use hesim_traces::{Op, OpKind, PlainRef};
+    let mut rng = ChaCha20Rng::seed_from_u64(13);
+    let mut s = small_setup(&[1, 3, -2]);
+    let slots = s.ctx.slots();
+    let real = |rng: &mut ChaCha20Rng| -> Vec<f64> {
+        (0..slots).map(|_| rng.random_range(-1.0..1.0)).collect()
+    };
+    let (x, y, w, b) = (
+        real(&mut rng),
+        real(&mut rng),
+        real(&mut rng),
+        real(&mut rng),
+    );
+    let layer: Arc<str> = Arc::from("test");
+    let op = |id, kind, args: Vec<u32>, level| Op::new(id, kind, args, level, Arc::clone(&layer));
+    let ops = vec![
+        op(0, OpKind::Input, vec![], 4),
+        op(1, OpKind::Input, vec![], 4),
+        op(
+            2,
+            OpKind::MulPlain {
+                plain: PlainRef { id: 7, level: 4 },
+            },
+            vec![0],
+            4,
+        ),
+        op(3, OpKind::Rescale, vec![2], 3),
+        op(4, OpKind::Mul, vec![0, 1], 4),
+        op(5, OpKind::Relin, vec![4], 4),
+        op(6, OpKind::Rescale, vec![5], 3),
+        op(7, OpKind::Add, vec![3, 6], 3),
+        op(
+            8,
+            OpKind::Rotate {
+                step: 1,
+                hoist: Some(0),
+            },
+            vec![7],
+            3,
+        ),
+        op(
+            9,
+            OpKind::Rotate {
+                step: 3,
+                hoist: Some(0),
+            },
+            vec![7],
+            3,
+        ),
+        op(10, OpKind::Conjugate { hoist: Some(0) }, vec![7], 3),
+        op(11, OpKind::Add, vec![8, 9], 3),
+        op(12, OpKind::Sub, vec![11, 10], 3),
+        op(
+            13,
+            OpKind::AddPlain {
+                plain: PlainRef { id: 8, level: 3 },
+            },
+            vec![12],
+            3,
+        ),
+        op(14, OpKind::MulConst, vec![13], 3),
+        op(15, OpKind::Rescale, vec![14], 2),
+        op(16, OpKind::AddConst, vec![15], 2),
+        op(
+            17,
+            OpKind::Rotate {
+                step: -2,
+                hoist: None,
+            },
+            vec![16],
+            2,
+        ),
+        op(18, OpKind::LevelDown, vec![1], 2),
+        op(19, OpKind::Add, vec![17, 18], 2),
+        op(20, OpKind::Output, vec![19], 2),
+    ];
+    let mut payloads = MapPayloads::default();
+    payloads.plaintexts.insert(7, w.clone());
+    payloads.plaintexts.insert(8, b.clone());
+    payloads.constants.insert(14, 0.75);
+    payloads.constants.insert(16, -0.25);
+    let to_complex = |v: &[f64]| {
+        v.iter()
+            .map(|&r| Complex64::new(r, 0.0))
+            .collect::<Vec<_>>()
+    };
+    let inputs = [
+        (0, s.encrypt(&to_complex(&x))),
+        (1, s.encrypt(&to_complex(&y))),
+    ]
+    .into_iter()
+    .collect();
+    let outputs = execute(&s.eval, &ops, inputs, &payloads).unwrap();
+    assert_eq!(outputs.len(), 1);
+    let got = s.sk.decrypt_decode(&outputs[&20]);
+
+    let rot = |v: &[f64], k: i64| -> Vec<f64> {
+        (0..slots)
+            .map(|j| v[(j as i64 + k).rem_euclid(slots as i64) as usize])
+            .collect()
+    };
+    let v7: Vec<f64> = (0..slots).map(|j| x[j] * w[j] + x[j] * y[j]).collect();
+    // Conjugating real slots is the identity.
+    let (r1, r3) = (rot(&v7, 1), rot(&v7, 3));
+    let v13: Vec<f64> = (0..slots).map(|j| r1[j] + r3[j] - v7[j] + b[j]).collect();
+    let v16: Vec<f64> = v13.iter().map(|v| v * 0.75 - 0.25).collect();
+    let v17 = rot(&v16, -2);
+    let want: Vec<Complex64> = (0..slots)
+        .map(|j| Complex64::new(v17[j] + y[j], 0.0))
+        .collect();
+    let err = max_error(&got, &want);
+    assert!(err < 1e-6, "executor max error {err}");
+
+    // A trace level that disagrees with the computation is reported, not ignored.
+    let mut bad = ops.clone();
+    bad[3].level = 4;
+    let inputs = [
+        (0, s.encrypt(&to_complex(&x))),
+        (1, s.encrypt(&to_complex(&y))),
+    ]
+    .into_iter()
+    .collect();
+    assert!(matches!(
+        execute(&s.eval, &bad, inputs, &payloads),
+        Err(CkksError::TraceLevel { id: 3, .. })
+    ));
+}

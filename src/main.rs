@@ -40,6 +40,8 @@ enum Command {
         hesim sweep sweeps/demo.toml --out shard-3 --shard-index 3 --shard-count 8\n  \
         hesim sweep merge shard-* --out merged")]
     Sweep(cmd::sweep::SweepArgs),
+    /// Simulate a trace on an accelerator architecture (preset or TOML, with overrides).
+    Sim(cmd::sim::SimArgs),
     /// Emit, check and synthesize the rust_hdl NTT butterfly (Verilog, Icarus, Verilator, yosys).
     #[command(subcommand)]
     Verilog(cmd::verilog::VerilogCommand),
@@ -50,6 +52,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Trace(c) => cmd::trace::run(c),
         Command::Sweep(c) => cmd::sweep::run(c),
+        Command::Sim(a) => cmd::sim::run(a),
         Command::Verilog(c) => cmd::verilog::run(c),
     };
     match result {

@@ -146,12 +146,28 @@ impl Evaluator {
     pub fn mul_plain_assign(&self, a: &mut Ciphertext, pt: &Plaintext) -> Result<(), CkksError> {
         Self::check_level("mul_plain", a.level, pt.level)?;
         let n = self.context.n();
-        for poly in &mut a.polys {
+        if let [c0, c1] = &mut a.polys[..] {
+            // Both polynomials in one pass: the plaintext is read once.
             for i in 0..a.level {
                 let m = self.context.modulus(i);
-                let p = &pt.poly[i * n..(i + 1) * n];
-                for (x, &y) in poly[i * n..(i + 1) * n].iter_mut().zip(p) {
-                    *x = m.mul(*x, y);
+                let r = i * n..(i + 1) * n;
+                for ((x0, x1), &p) in c0[r.clone()]
+                    .iter_mut()
+                    .zip(&mut c1[r.clone()])
+                    .zip(&pt.poly[r])
+                {
+                    *x0 = m.mul(*x0, p);
+                    *x1 = m.mul(*x1, p);
+                }
+            }
+        } else {
+            for poly in &mut a.polys {
+                for i in 0..a.level {
+                    let m = self.context.modulus(i);
+                    let r = i * n..(i + 1) * n;
+                    for (x, &p) in poly[r.clone()].iter_mut().zip(&pt.poly[r]) {
+                        *x = m.mul(*x, p);
+                    }
                 }
             }
         }

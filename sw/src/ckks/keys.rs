@@ -94,8 +94,6 @@ impl Context {
 pub struct SecretKey {
     pub(crate) context: Arc<Context>,
     pub(crate) s: Vec<u64>,
-    /// Shoup quotients of s (the key is a constant of every decryption).
-    s_shoup: Vec<u64>,
     coeffs: Vec<i64>,
 }
 
@@ -105,19 +103,9 @@ impl SecretKey {
         let coeffs = sampler.ternary(context.n());
         let limbs = context.limb_moduli(context.max_level(), true);
         let s = context.small_to_ntt(&coeffs, &limbs);
-        let n = context.n();
-        let s_shoup = s
-            .chunks_exact(n)
-            .zip(&limbs)
-            .flat_map(|(limb, &mi)| {
-                let m = *context.modulus(mi);
-                limb.iter().map(move |&v| m.shoup(v))
-            })
-            .collect();
         Self {
             context: Arc::clone(context),
             s,
-            s_shoup,
             coeffs,
         }
     }
@@ -180,17 +168,8 @@ impl SecretKey {
         let ctx = &self.context;
         let n = ctx.n();
         let mut acc = ct.polys[0].clone();
-        for i in 0..ct.level {
-            let m = ctx.modulus(i);
-            let r = i * n..(i + 1) * n;
-            for ((x, &c), (&sv, &ss)) in acc[r.clone()]
-                .iter_mut()
-                .zip(&ct.polys[1][r.clone()])
-                .zip(self.s[r.clone()].iter().zip(&self.s_shoup[r]))
-            {
-                *x = m.add(*x, m.mul_shoup(c, sv, ss));
-            }
-        }
+        let term = mul_polys(ctx, &ct.polys[1], &self.s[..ct.level * n], ct.level);
+        add_in_place(ctx, &mut acc, &term, ct.level);
         if let Some(c2) = ct.polys.get(2) {
             let s_level = &self.s[..ct.level * n];
             let s2 = mul_polys(ctx, s_level, s_level, ct.level);

@@ -1,5 +1,6 @@
 //! One module per subcommand group.
 
 pub mod nn;
+pub mod sim;
 pub mod trace;
 pub mod verilog;

@@ -22,10 +22,22 @@ pub enum TraceCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Compile a CNN to an HE program under a packing and write it as a trace.
+    #[command(after_help = "Examples:\n  \
+        hesim trace gen --net lenet --packing spencnn --out lenet-spencnn.jsonl\n  \
+        hesim trace gen --net hefnet --packing dense --out hefnet-dense.jsonl\n  \
+        hesim trace gen --net my-net.toml --packing group --weights random --seed 3 --out my.jsonl\n  \
+        hesim trace gen --net lenet --packing spencnn --sparsity 0.25 --weights checkpoint --out l.jsonl")]
+    Gen(super::nn::GenArgs),
+    /// Op counts of every built-in network under every packing (CSV and markdown).
+    #[command(after_help = "Example:\n  hesim trace table --csv ops.csv --markdown ops.md")]
+    Table(super::nn::TableArgs),
 }
 
 pub fn run(cmd: TraceCommand) -> Result<ExitCode> {
     match cmd {
+        TraceCommand::Gen(args) => super::nn::generate(args),
+        TraceCommand::Table(args) => super::nn::table(args),
         TraceCommand::Validate { file } => {
             let analysis = analyze(&file)?;
             println!(

@@ -3,4 +3,6 @@
 
 pub mod boot;
 pub mod ckks;
+pub mod nn;
 pub mod ring;
+pub mod slots;

@@ -112,5 +112,5 @@ pub enum CkksError {
     },
     /// An error of the ring layer (moduli, primes, NTT).
     #[error("ring arithmetic: {0}")]
-    Ring(String),
+    Ring(#[from] crate::ring::RingError),
 }

@@ -3,13 +3,23 @@
 //! The trace carries no payloads: plaintext operands are referenced by id and constants by the
 //! id of the op that uses them, and the caller supplies both through [`Payloads`].
 //!
-//! The entry point (landing with the evaluator) is
-//! `execute(&Evaluator, ops, inputs: HashMap<ValueId, Ciphertext>, &dyn Payloads)
-//!  -> Result<HashMap<ValueId, Ciphertext>, CkksError>`, returning the values marked `output`.
+//! [`execute`] runs the ops in order and returns the values marked `output`.
+//!
+//! **Scales.** Every value stays on the canonical schedule of [`Context::scale_at`]: inputs
+//! are expected at Δ_ℓ of their level, `mul_plain` / `mul_const` operands are encoded at Δ_ℓ so
+//! that the following `rescale` lands on Δ_{ℓ−1} exactly (as a ct×ct product does),
+//! `add_plain` / `add_const` operands at the ciphertext's current scale, and `level_down`
+//! moves to the target level's canonical scale ([`Evaluator::level_down`]).
+//!
+//! **Memory.** A value is dropped right after its last use. Rotations sharing a `hoist` group
+//! and a source are computed together with one ModUp ([`Evaluator::rotate_hoisted`]).
 
 use std::collections::HashMap;
 
-use hesim_traces::ValueId;
+use hesim_traces::{Op, OpKind, ValueId};
+
+use super::evaluator::Automorphism;
+use super::{Ciphertext, CkksError, Context, Evaluator};
 
 /// The plaintext data a trace refers to.
 pub trait Payloads {
@@ -41,5 +51,155 @@ impl Payloads for MapPayloads {
             .constants
             .get(&op)
             .unwrap_or_else(|| panic!("no constant for op {op}"))
+    }
+}
+
+/// Runs `ops` (a trace's op sequence) on real ciphertexts.
+///
+/// `inputs` maps the id of each `input` op to its ciphertext (at the op's level and canonical
+/// scale). Returns, for each `output` op, its id → the ciphertext it marks. Every op's level is
+/// checked against the trace; `bootstrap` is not supported (typed error).
+pub fn execute<'a>(
+    eval: &Evaluator,
+    ops: impl IntoIterator<Item = &'a Op>,
+    mut inputs: HashMap<ValueId, Ciphertext>,
+    payloads: &dyn Payloads,
+) -> Result<HashMap<ValueId, Ciphertext>, CkksError> {
+    let ops: Vec<&Op> = ops.into_iter().collect();
+    let ctx: &Context = eval.context();
+    let mut last_use: HashMap<ValueId, usize> = HashMap::new();
+    // Hoist groups: (group, source) → the rotations in it, in program order.
+    let mut groups: HashMap<(u32, ValueId), Vec<(ValueId, Automorphism)>> = HashMap::new();
+    for (index, op) in ops.iter().enumerate() {
+        for &arg in &op.args {
+            last_use.insert(arg, index);
+        }
+        let source = op.args.first().copied();
+        match (&op.kind, source) {
+            (
+                OpKind::Rotate {
+                    step,
+                    hoist: Some(h),
+                },
+                Some(src),
+            ) => {
+                groups
+                    .entry((*h, src))
+                    .or_default()
+                    .push((op.id, Automorphism::Rotate(i64::from(*step))));
+            }
+            (OpKind::Conjugate { hoist: Some(h) }, Some(src)) => {
+                groups
+                    .entry((*h, src))
+                    .or_default()
+                    .push((op.id, Automorphism::Conjugate));
+            }
+            _ => {}
+        }
+    }
+    let mut values: HashMap<ValueId, Ciphertext> = HashMap::new();
+    let mut hoisted: HashMap<ValueId, Ciphertext> = HashMap::new();
+    let mut outputs = HashMap::new();
+    for (index, op) in ops.iter().enumerate() {
+        let name = op.kind.name();
+        if op.args.len() != name.arity() {
+            return Err(CkksError::Arity {
+                id: op.id,
+                op: name,
+                expected: name.arity(),
+                found: op.args.len(),
+            });
+        }
+        let arg = |i: usize| -> Result<&Ciphertext, CkksError> {
+            values.get(&op.args[i]).ok_or(CkksError::UndefinedValue {
+                id: op.id,
+                operand: op.args[i],
+            })
+        };
+        let result = match &op.kind {
+            OpKind::Input => inputs
+                .remove(&op.id)
+                .ok_or(CkksError::MissingInput { id: op.id })?,
+            OpKind::Output => {
+                outputs.insert(op.id, arg(0)?.clone());
+                free_dead(&mut values, &last_use, op, index);
+                continue;
+            }
+            OpKind::Add => eval.add(arg(0)?, arg(1)?)?,
+            OpKind::Sub => eval.sub(arg(0)?, arg(1)?)?,
+            OpKind::AddPlain { plain } => {
+                let ct = arg(0)?;
+                let pt = ctx.encode_real(payloads.plaintext(plain.id), ct.level(), ct.scale())?;
+                eval.add_plain(ct, &pt)?
+            }
+            OpKind::MulPlain { plain } => {
+                let ct = arg(0)?;
+                let pt = ctx.encode_real(
+                    payloads.plaintext(plain.id),
+                    ct.level(),
+                    ctx.scale_at(ct.level()),
+                )?;
+                eval.mul_plain(ct, &pt)?
+            }
+            OpKind::AddConst => eval.add_const(arg(0)?, payloads.constant(op.id))?,
+            OpKind::MulConst => {
+                let ct = arg(0)?;
+                eval.mul_const(ct, payloads.constant(op.id), ctx.scale_at(ct.level()))?
+            }
+            OpKind::Mul => eval.mul(arg(0)?, arg(1)?)?,
+            OpKind::Relin => eval.relinearize(arg(0)?)?,
+            OpKind::Rescale => eval.rescale(arg(0)?)?,
+            OpKind::LevelDown => eval.level_down(arg(0)?, op.level as usize)?,
+            OpKind::Rotate { hoist: Some(h), .. } | OpKind::Conjugate { hoist: Some(h) } => {
+                if let Some(done) = hoisted.remove(&op.id) {
+                    done
+                } else {
+                    let members = &groups[&(*h, op.args[0])];
+                    let kinds: Vec<Automorphism> = members.iter().map(|m| m.1).collect();
+                    let mut results = eval.automorphisms(arg(0)?, &kinds)?;
+                    // Members are in program order and this is the first one.
+                    let own = results.remove(0);
+                    for ((id, _), ct) in members[1..].iter().zip(results) {
+                        hoisted.insert(*id, ct);
+                    }
+                    own
+                }
+            }
+            OpKind::Rotate { step, hoist: None } => eval.rotate(arg(0)?, i64::from(*step))?,
+            OpKind::Conjugate { hoist: None } => eval.conjugate(arg(0)?)?,
+            _ => {
+                return Err(CkksError::UnsupportedOp {
+                    id: op.id,
+                    op: name,
+                });
+            }
+        };
+        if result.level() != op.level as usize {
+            return Err(CkksError::TraceLevel {
+                id: op.id,
+                op: name,
+                expected: op.level,
+                found: result.level(),
+            });
+        }
+        free_dead(&mut values, &last_use, op, index);
+        if last_use.contains_key(&op.id) {
+            values.insert(op.id, result);
+        }
+    }
+    Ok(outputs)
+}
+
+/// Drops the operands of `op` whose last use it is.
+fn free_dead(
+    values: &mut HashMap<ValueId, Ciphertext>,
+    last_use: &HashMap<ValueId, usize>,
+    op: &Op,
+    index: usize,
+) {
+    for arg in &op.args {
+        if last_use.get(arg) == Some(&index) {
+            values.remove(arg);
+        }
     }
 }

@@ -1,20 +1,29 @@
 //! A real RNS-CKKS (Cheon–Kim–Kim–Song with the full-RNS variant and hybrid key switching) on
-//! top of the golden arithmetic of `crate::ring`.
+//! top of the golden arithmetic of [`crate::ring`].
 //!
 //! * [`params`]: parameter builder, HE-standard security check, hesim's default set.
 //! * [`encoder`]: canonical embedding (special FFT) between slots and coefficients.
 //! * [`sampling`]: ChaCha20 CSPRNG seeded from the OS, ternary and discrete Gaussian samplers.
 //! * [`executor`]: runs a trace's ops on ciphertexts with caller-supplied plaintext payloads.
 
+mod context;
 mod error;
+mod evaluator;
+mod keys;
 
 pub mod encoder;
 pub mod executor;
 pub mod params;
 pub mod sampling;
 
+pub use context::Context;
 pub use encoder::Encoder;
 pub use error::CkksError;
-pub use executor::{MapPayloads, Payloads};
+pub use evaluator::{Automorphism, Evaluator};
+pub use executor::{MapPayloads, Payloads, execute};
+pub use keys::{Ciphertext, GaloisKeys, Plaintext, PublicKey, RelinKey, SecretKey};
 pub use params::{ParamShape, ParamsBuilder, default_builder, max_log_qp_128};
 pub use sampling::Sampler;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,648 @@
+//! Architecture descriptions: what units an accelerator has, how fast they are, how much memory
+//! it has and which policies it follows.
+//!
+//! A description is TOML, built in layers ([`ArchLoader`]): a named preset (embedded from
+//! `sim/presets/*.toml`, each citing its sources), then an override file, then `--set a.b=v`
+//! assignments. Every key is checked against the schema with its full path, so a typo is an
+//! error naming the key rather than a silently ignored setting, and every value is range-checked
+//! by [`Arch::validate`]. [`Arch::to_toml`] writes the resolved description, which is valid input
+//! again.
+
+use serde::{Deserialize, Serialize};
+use toml::{Table, Value};
+
+/// The built-in presets: name and embedded TOML.
+pub const PRESETS: [(&str, &str); 6] = [
+    ("default", include_str!("../presets/default.toml")),
+    ("f1", include_str!("../presets/f1.toml")),
+    ("craterlake", include_str!("../presets/craterlake.toml")),
+    ("sharp", include_str!("../presets/sharp.toml")),
+    ("ark", include_str!("../presets/ark.toml")),
+    ("fpga", include_str!("../presets/fpga.toml")),
+];
+
+/// An accelerator: clock, word size, per-cluster units, memories and policies.
+///
+/// Unit counts and widths are *per cluster*; the machine has `clusters` identical clusters and
+/// the model spreads each op's limbs over all of them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Arch {
+    /// Short name (the preset's, unless overridden).
+    pub name: String,
+    /// One line on what the design is and where its numbers come from.
+    pub description: String,
+    /// Logic clock in GHz (cycles are converted to time with it).
+    pub clock_ghz: f64,
+    /// Datapath and storage word in bits; every prime of a trace must fit in it.
+    pub word_bits: u32,
+    /// Identical compute clusters.
+    pub clusters: u32,
+    pub ntt: Ntt,
+    pub automorphism: Automorphism,
+    pub elementwise: Elementwise,
+    pub bconv: Bconv,
+    pub keyswitch: Keyswitch,
+    pub scratchpad: Scratchpad,
+    pub hbm: Hbm,
+    pub policy: Policy,
+}
+
+/// How an NTT unit computes a transform.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NttAlgorithm {
+    /// Fully pipelined four-step NTT (F1, CraterLake, SHARP): `lanes` coefficients enter per
+    /// cycle, so a limb occupies the unit for N / lanes cycles.
+    FourStep,
+    /// Radix-2 butterfly array (FPGA designs, BTS PEs): `lanes` butterflies per cycle, so a limb
+    /// takes (N/2)·log2(N) / lanes cycles.
+    Radix2,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ntt {
+    pub algorithm: NttAlgorithm,
+    /// NTT units per cluster; each transforms one limb at a time.
+    pub units: u32,
+    /// Coefficients per cycle (four-step) or butterflies per cycle (radix-2), per unit.
+    pub lanes: u32,
+    /// Pipeline fill: cycles from the first coefficient in to the first out.
+    pub latency_cycles: u32,
+    /// Largest log2(N) the unit supports (twiddle storage, transpose size).
+    pub max_log_n: u32,
+    /// Butterfly implementation, for area look-ups by hesim-hw (not used by the timing model).
+    pub butterfly_variant: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Automorphism {
+    /// Automorphism (permutation) units per cluster.
+    pub units: u32,
+    /// Coefficients permuted per cycle per unit.
+    pub lanes: u32,
+    pub latency_cycles: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Elementwise {
+    /// Modular-multiplier vector units per cluster.
+    pub mul_units: u32,
+    /// Modular-adder vector units per cluster.
+    pub add_units: u32,
+    /// Lanes (coefficients per cycle) of each multiplier or adder unit.
+    pub lanes: u32,
+    pub mul_latency_cycles: u32,
+    pub add_latency_cycles: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Bconv {
+    /// A dedicated base-conversion MAC array (CraterLake CRB, ARK BConvU). Without one, base
+    /// conversion runs on the element-wise multipliers and adders (one mul + one add per MAC).
+    pub dedicated: bool,
+    /// Multiply-accumulates per cycle per cluster of the dedicated array (ignored otherwise).
+    pub macs_per_cycle: u32,
+    pub latency_cycles: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Keyswitch {
+    /// A dedicated key-switch inner-product unit (Homulator's HPIP); without one the inner
+    /// product with the key runs on the element-wise multipliers and adders.
+    pub dedicated_inner_product: bool,
+    /// Multiply-accumulates per cycle per cluster of that unit (ignored otherwise).
+    pub inner_product_lanes: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scratchpad {
+    /// On-chip capacity for ciphertexts, plaintexts and cached keys, in MiB (whole machine).
+    pub capacity_mib: f64,
+    /// Scratchpad/register-file bandwidth to the units, bytes per cycle (whole machine).
+    pub bandwidth_bytes_per_cycle: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Hbm {
+    /// Off-chip bandwidth in GB/s (10^9 bytes per second).
+    pub bandwidth_gb_s: f64,
+    /// Latency of a transfer in ns, paid once per op that moves data.
+    pub latency_ns: f64,
+}
+
+/// Where key-switch keys live.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyStorage {
+    /// Every key switch streams the digits and limbs it needs from HBM.
+    Streamed,
+    /// Like `streamed`, but only the "b" half is stored: the uniform "a" half is regenerated on
+    /// chip from a seed (CraterLake KSHGen, ARK), halving key traffic.
+    Seeded,
+    /// Keys are cached in the scratchpad (whole key, at the top level) and loaded on a miss;
+    /// the cache gets whatever capacity live ciphertexts leave free, least recently used first.
+    OnChip,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    pub key_storage: KeyStorage,
+    /// Share one ModUp among the rotations of a trace hoist group; `false` gives every rotation
+    /// its own ModUp.
+    pub hoisting: bool,
+    /// Key-switching digits; 0 takes the trace's `dnum` (and its special primes).
+    pub dnum: u32,
+}
+
+/// Errors of building an architecture description.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ArchError {
+    #[error("unknown preset {name:?}; the presets are: {available}")]
+    UnknownPreset { name: String, available: String },
+    #[error("cannot read architecture file {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{origin}: not valid TOML: {message}")]
+    Syntax { origin: String, message: String },
+    #[error("{origin}: unknown key `{path}`{hint}")]
+    UnknownKey {
+        origin: String,
+        path: String,
+        hint: String,
+    },
+    #[error("{origin}: `{path}` must be {expected}, got {found}")]
+    WrongType {
+        origin: String,
+        path: String,
+        expected: String,
+        found: String,
+    },
+    #[error(
+        "{origin}: missing key `{path}` (a file without `preset = \"NAME\"` must be complete; \
+         add `preset = \"default\"` to override a preset instead)"
+    )]
+    MissingKey { origin: String, path: String },
+    #[error("`--set {assignment}`: expected KEY=VALUE, e.g. `--set ntt.lanes=512`")]
+    BadAssignment { assignment: String },
+    #[error("architecture: {message}")]
+    Schema { message: String },
+    #[error("architecture: `{path}` = {value} {reason}")]
+    InvalidValue {
+        path: String,
+        value: String,
+        reason: String,
+    },
+}
+
+/// Builds an [`Arch`] from a preset or file, then overrides.
+#[derive(Debug)]
+pub struct ArchLoader {
+    table: Table,
+}
+
+impl ArchLoader {
+    /// Starts from a preset name or a TOML file path. A file that has a top-level
+    /// `preset = "NAME"` key overrides that preset; one without must be complete (like a
+    /// `resolved.toml`).
+    pub fn new(preset_or_file: &str) -> Result<Self, ArchError> {
+        if let Some(text) = preset_text(preset_or_file) {
+            return Ok(Self {
+                table: parse(text, &format!("preset {preset_or_file}"))?,
+            });
+        }
+        let looks_like_file =
+            preset_or_file.ends_with(".toml") || std::path::Path::new(preset_or_file).exists();
+        if !looks_like_file {
+            return Err(unknown_preset(preset_or_file));
+        }
+        let text = std::fs::read_to_string(preset_or_file).map_err(|source| ArchError::Read {
+            path: preset_or_file.to_owned(),
+            source,
+        })?;
+        let mut file = parse(&text, preset_or_file)?;
+        match file.remove("preset") {
+            Some(Value::String(name)) => {
+                let base = preset_text(&name).ok_or_else(|| unknown_preset(&name))?;
+                let mut loader = Self {
+                    table: parse(base, &format!("preset {name}"))?,
+                };
+                loader.merge(file, preset_or_file)?;
+                Ok(loader)
+            }
+            Some(other) => Err(ArchError::WrongType {
+                origin: preset_or_file.to_owned(),
+                path: "preset".into(),
+                expected: "a preset name (string)".into(),
+                found: describe(&other),
+            }),
+            None => {
+                check_schema(&file, &schema(), "", preset_or_file)?;
+                check_complete(&file, &schema(), "", preset_or_file)?;
+                Ok(Self { table: file })
+            }
+        }
+    }
+
+    /// Merges an override file's table (its keys replace the current ones).
+    pub fn merge_file(&mut self, path: &str) -> Result<&mut Self, ArchError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ArchError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let table = parse(&text, path)?;
+        self.merge(table, path)?;
+        Ok(self)
+    }
+
+    /// Applies one `a.b.c=value` assignment. The value is read as TOML (`512`, `1.5`, `true`,
+    /// `"x"`); anything that is not TOML is taken as a bare string (`key_storage=on_chip`).
+    pub fn set(&mut self, assignment: &str) -> Result<&mut Self, ArchError> {
+        let bad = || ArchError::BadAssignment {
+            assignment: assignment.to_owned(),
+        };
+        let (key, raw) = assignment.split_once('=').ok_or_else(bad)?;
+        let key = key.trim();
+        if key.is_empty() || key.split('.').any(str::is_empty) {
+            return Err(bad());
+        }
+        let raw = raw.trim();
+        let value = toml::from_str::<Table>(&format!("v = {raw}"))
+            .ok()
+            .and_then(|mut t| t.remove("v"))
+            .unwrap_or_else(|| Value::String(raw.to_owned()));
+        let mut patch = Table::new();
+        let mut parts: Vec<&str> = key.split('.').collect();
+        let last = parts.pop().ok_or_else(bad)?;
+        let mut leaf = Table::new();
+        leaf.insert(last.to_owned(), value);
+        let mut node = leaf;
+        while let Some(part) = parts.pop() {
+            let mut t = Table::new();
+            t.insert(part.to_owned(), Value::Table(node));
+            node = t;
+        }
+        patch.extend(node);
+        self.merge(patch, &format!("--set {assignment}"))?;
+        Ok(self)
+    }
+
+    /// Deserialises and validates the merged description.
+    pub fn build(&self) -> Result<Arch, ArchError> {
+        let arch: Arch =
+            Value::Table(self.table.clone())
+                .try_into()
+                .map_err(|e: toml::de::Error| ArchError::Schema {
+                    message: e.message().to_owned(),
+                })?;
+        arch.validate()?;
+        Ok(arch)
+    }
+
+    fn merge(&mut self, patch: Table, origin: &str) -> Result<(), ArchError> {
+        check_schema(&patch, &schema(), "", origin)?;
+        merge_into(&mut self.table, patch);
+        Ok(())
+    }
+}
+
+fn preset_text(name: &str) -> Option<&'static str> {
+    PRESETS.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
+}
+
+fn unknown_preset(name: &str) -> ArchError {
+    ArchError::UnknownPreset {
+        name: name.to_owned(),
+        available: PRESETS
+            .iter()
+            .map(|(n, _)| *n)
+            .collect::<Vec<_>>()
+            .join(", "),
+    }
+}
+
+fn parse(text: &str, origin: &str) -> Result<Table, ArchError> {
+    toml::from_str(text).map_err(|e| ArchError::Syntax {
+        origin: origin.to_owned(),
+        message: e.to_string(),
+    })
+}
+
+/// The schema: the default preset's table (every key present, with its type).
+fn schema() -> Table {
+    parse(PRESETS[0].1, "preset default").unwrap_or_default()
+}
+
+fn describe(v: &Value) -> String {
+    match v {
+        Value::String(s) => format!("the string {s:?}"),
+        Value::Integer(i) => format!("the integer {i}"),
+        Value::Float(f) => format!("the number {f}"),
+        Value::Boolean(b) => format!("the boolean {b}"),
+        Value::Datetime(d) => format!("the date {d}"),
+        Value::Array(_) => "an array".into(),
+        Value::Table(_) => "a table".into(),
+    }
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::String(_) => "a string",
+        Value::Integer(_) => "an integer",
+        Value::Float(_) => "a number",
+        Value::Boolean(_) => "a boolean (true/false)",
+        Value::Datetime(_) => "a date",
+        Value::Array(_) => "an array",
+        Value::Table(_) => "a table",
+    }
+}
+
+/// Checks every key of `t` against `schema`, recursively, naming the full key path on error.
+/// Integers are accepted (and converted) where numbers are expected.
+fn check_schema(t: &Table, schema: &Table, prefix: &str, origin: &str) -> Result<(), ArchError> {
+    for (key, value) in t {
+        let path = if prefix.is_empty() {
+            key.clone()
+        } else {
+            format!("{prefix}.{key}")
+        };
+        let Some(expected) = schema.get(key) else {
+            let known: Vec<&str> = schema.keys().map(String::as_str).collect();
+            return Err(ArchError::UnknownKey {
+                origin: origin.to_owned(),
+                path,
+                hint: format!(" (known keys here: {})", known.join(", ")),
+            });
+        };
+        match (expected, value) {
+            (Value::Table(s), Value::Table(v)) => check_schema(v, s, &path, origin)?,
+            (Value::Float(_), Value::Integer(_)) => {}
+            (e, v) if std::mem::discriminant(e) == std::mem::discriminant(v) => {}
+            (e, v) => {
+                return Err(ArchError::WrongType {
+                    origin: origin.to_owned(),
+                    path,
+                    expected: type_name(e).into(),
+                    found: describe(v),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A file without `preset = ...` must set every key; names the first missing one.
+fn check_complete(t: &Table, schema: &Table, prefix: &str, origin: &str) -> Result<(), ArchError> {
+    for (key, expected) in schema {
+        let path = if prefix.is_empty() {
+            key.clone()
+        } else {
+            format!("{prefix}.{key}")
+        };
+        match (t.get(key), expected) {
+            (None, _) => {
+                return Err(ArchError::MissingKey {
+                    origin: origin.to_owned(),
+                    path,
+                });
+            }
+            (Some(Value::Table(v)), Value::Table(s)) => check_complete(v, s, &path, origin)?,
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Recursive merge: tables merge key by key, anything else replaces. Integers that land on a
+/// number key become floats so deserialisation accepts `--set clock_ghz=2`.
+fn merge_into(base: &mut Table, patch: Table) {
+    for (key, value) in patch {
+        match (base.get_mut(&key), value) {
+            (Some(Value::Table(b)), Value::Table(p)) => merge_into(b, p),
+            (Some(slot @ Value::Float(_)), Value::Integer(i)) => *slot = Value::Float(i as f64),
+            (Some(slot), v) => *slot = v,
+            (None, v) => {
+                base.insert(key, v);
+            }
+        }
+    }
+}
+
+impl Arch {
+    /// A built-in preset.
+    pub fn preset(name: &str) -> Result<Arch, ArchError> {
+        ArchLoader::new(name)?.build()
+    }
+
+    /// The resolved description as TOML (valid input to [`ArchLoader::new`]).
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).unwrap_or_default()
+    }
+
+    /// Range checks: a zero or negative rate, an impossible word size or N, each an error
+    /// naming its key.
+    pub fn validate(&self) -> Result<(), ArchError> {
+        let bad = |path: &str, value: String, reason: &str| {
+            Err(ArchError::InvalidValue {
+                path: path.into(),
+                value,
+                reason: reason.into(),
+            })
+        };
+        let positive = |path: &str, v: f64| {
+            if v.is_finite() && v > 0.0 {
+                Ok(())
+            } else {
+                bad(path, v.to_string(), "must be a positive number")
+            }
+        };
+        let nonzero = |path: &str, v: u32| {
+            if v > 0 {
+                Ok(())
+            } else {
+                bad(path, "0".into(), "must be at least 1")
+            }
+        };
+        positive("clock_ghz", self.clock_ghz)?;
+        if !(8..=64).contains(&self.word_bits) {
+            return bad(
+                "word_bits",
+                self.word_bits.to_string(),
+                "must be between 8 and 64",
+            );
+        }
+        nonzero("clusters", self.clusters)?;
+        nonzero("ntt.units", self.ntt.units)?;
+        nonzero("ntt.lanes", self.ntt.lanes)?;
+        if !(1..=17).contains(&self.ntt.max_log_n) {
+            return bad(
+                "ntt.max_log_n",
+                self.ntt.max_log_n.to_string(),
+                "must be between 1 and 17",
+            );
+        }
+        nonzero("automorphism.units", self.automorphism.units)?;
+        nonzero("automorphism.lanes", self.automorphism.lanes)?;
+        nonzero("elementwise.mul_units", self.elementwise.mul_units)?;
+        nonzero("elementwise.add_units", self.elementwise.add_units)?;
+        nonzero("elementwise.lanes", self.elementwise.lanes)?;
+        if self.bconv.dedicated {
+            nonzero("bconv.macs_per_cycle", self.bconv.macs_per_cycle)?;
+        }
+        if self.keyswitch.dedicated_inner_product {
+            nonzero(
+                "keyswitch.inner_product_lanes",
+                self.keyswitch.inner_product_lanes,
+            )?;
+        }
+        positive("scratchpad.capacity_mib", self.scratchpad.capacity_mib)?;
+        positive(
+            "scratchpad.bandwidth_bytes_per_cycle",
+            self.scratchpad.bandwidth_bytes_per_cycle,
+        )?;
+        positive("hbm.bandwidth_gb_s", self.hbm.bandwidth_gb_s)?;
+        if !(self.hbm.latency_ns.is_finite() && self.hbm.latency_ns >= 0.0) {
+            return bad(
+                "hbm.latency_ns",
+                self.hbm.latency_ns.to_string(),
+                "must be ≥ 0",
+            );
+        }
+        Ok(())
+    }
+
+    /// HBM bytes per cycle at this clock.
+    pub fn hbm_bytes_per_cycle(&self) -> f64 {
+        self.hbm.bandwidth_gb_s / self.clock_ghz
+    }
+
+    /// HBM latency in cycles (rounded up).
+    pub fn hbm_latency_cycles(&self) -> u64 {
+        (self.hbm.latency_ns * self.clock_ghz).ceil() as u64
+    }
+
+    /// Scratchpad capacity in bytes.
+    pub fn scratchpad_bytes(&self) -> u64 {
+        (self.scratchpad.capacity_mib * 1024.0 * 1024.0) as u64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every embedded preset parses, passes the schema (the default preset is the schema, so
+    /// this catches presets drifting from it) and validates.
+    #[test]
+    fn every_preset_loads() {
+        for (name, text) in PRESETS {
+            let table = parse(text, name).unwrap();
+            check_schema(&table, &schema(), "", name).unwrap();
+            let arch = Arch::preset(name).unwrap();
+            assert_eq!(arch.name, name);
+        }
+    }
+
+    #[test]
+    fn resolved_toml_round_trips() {
+        let arch = Arch::preset("sharp").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("resolved.toml");
+        std::fs::write(&path, arch.to_toml()).unwrap();
+        let again = ArchLoader::new(path.to_str().unwrap())
+            .unwrap()
+            .build()
+            .unwrap();
+        assert_eq!(arch, again);
+    }
+
+    #[test]
+    fn set_overrides_and_types() {
+        let mut l = ArchLoader::new("f1").unwrap();
+        l.set("ntt.lanes=512").unwrap();
+        l.set("clock_ghz=2").unwrap();
+        l.set("policy.key_storage=streamed").unwrap();
+        let a = l.build().unwrap();
+        assert_eq!(a.ntt.lanes, 512);
+        assert_eq!(a.clock_ghz, 2.0);
+        assert_eq!(a.policy.key_storage, KeyStorage::Streamed);
+    }
+
+    #[test]
+    fn unknown_key_names_its_path() {
+        let err = ArchLoader::new("f1")
+            .unwrap()
+            .set("ntt.lane=512")
+            .unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("unknown key `ntt.lane`"), "{msg}");
+        assert!(msg.contains("lanes"), "{msg}");
+    }
+
+    #[test]
+    fn wrong_type_names_its_path() {
+        let err = ArchLoader::new("f1")
+            .unwrap()
+            .set("ntt.lanes=wide")
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("`ntt.lanes` must be an integer"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn zero_lanes_is_rejected() {
+        let mut l = ArchLoader::new("default").unwrap();
+        l.set("automorphism.lanes=0").unwrap();
+        let err = l.build().unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("`automorphism.lanes` = 0 must be at least 1"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn bad_enum_value_lists_the_choices() {
+        let mut l = ArchLoader::new("default").unwrap();
+        l.set("policy.key_storage=cloud").unwrap();
+        let err = l.build().unwrap_err().to_string();
+        assert!(err.contains("cloud") && err.contains("on_chip"), "{err}");
+    }
+
+    #[test]
+    fn override_file_on_a_preset() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mine.toml");
+        std::fs::write(
+            &path,
+            "preset = \"craterlake\"\nname = \"mine\"\n[hbm]\nbandwidth_gb_s = 2000\n",
+        )
+        .unwrap();
+        let a = ArchLoader::new(path.to_str().unwrap())
+            .unwrap()
+            .build()
+            .unwrap();
+        assert_eq!(a.name, "mine");
+        assert_eq!(a.hbm.bandwidth_gb_s, 2000.0);
+        assert_eq!(a.word_bits, 28);
+    }
+
+    #[test]
+    fn unknown_preset_lists_presets() {
+        let err = ArchLoader::new("f2").unwrap_err().to_string();
+        assert!(err.contains("craterlake"), "{err}");
+    }
+}

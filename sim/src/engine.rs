@@ -1,0 +1,866 @@
+//! The timing engine: list-schedules a [`LoweredProgram`]'s tasks on an [`Arch`]'s units.
+//!
+//! Model (each assumption is a choice a reader can disagree with; none is tuned to a number):
+//! - **Units.** Each unit class (all NTT units of all clusters, all multipliers, ...) is one
+//!   pipelined resource. A task's work on a class takes `work / throughput` cycles (limb-granular
+//!   for NTT and automorphism units: ⌈limbs / units⌉ · cycles per limb). The class is then free
+//!   for the next task: pipelining.
+//! - **Chaining.** The phases of one task (ModUp NTTs, inner product, ModDown, ...) stream into
+//!   each other (CraterLake's vector chaining, F1's decoupled pipelines), so a task lasts as long
+//!   as its busiest class, plus the pipeline latencies of the classes it uses.
+//! - **Dependencies.** A task starts when its operands are done (the trace is SSA) and all the
+//!   classes it uses are free; tasks are considered in trace order, but a task that uses other
+//!   classes than its predecessor overlaps with it.
+//! - **HBM** is a shared port of `bandwidth / clock` bytes per cycle. Key and plaintext loads
+//!   do not depend on data, so a task's transfer may start as soon as its operands' producers
+//!   have *started* (one task of prefetch, double buffering); the task cannot finish before its
+//!   transfer has arrived (plus the HBM latency). Program outputs are written once ready.
+//! - **Scratchpad.** Ciphertexts are resident from definition to last use. When the resident set
+//!   exceeds the capacity, the resident values whose next use is furthest away (Belady's choice,
+//!   what a compiler-managed scratchpad such as F1's can approach) are spilled (written to HBM)
+//!   and read back on their next use. With `on_chip` keys, keys are cached in the
+//!   capacity the ciphertexts leave, least recently used first.
+//!
+//! The schedule is a fixed-order composition of `max` and `+` over non-negative durations, so
+//! making any unit faster never makes the total slower (property-tested).
+
+use std::collections::{BTreeMap, BinaryHeap};
+
+use rustc_hash::FxHashMap;
+
+use crate::SimError;
+use crate::arch::{Arch, KeyStorage, NttAlgorithm};
+use crate::lower::{LowerOptions, LoweredProgram, NONE, Work};
+use crate::result::{
+    Bound, KindStats, LayerStats, MemoryStats, SimResult, TimelineEntry, TraceSummary, Unit,
+    UnitCycles, UnitStats,
+};
+
+const UNITS: usize = Unit::ALL.len();
+const HBM: usize = Unit::Hbm as usize;
+const SPAD: usize = Unit::Scratchpad as usize;
+
+/// Options of one engine run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EngineOptions {
+    /// Record a per-task timeline in [`SimResult::timeline`].
+    pub timeline: bool,
+}
+
+/// Checks that `arch` can run the trace of `prog` at all.
+pub fn check_compatible(arch: &Arch, prog: &LoweredProgram) -> Result<(), SimError> {
+    let h = &prog.header;
+    let widest = h.q_bits.iter().chain(&h.p_bits).copied().max().unwrap_or(0);
+    if widest > arch.word_bits {
+        return Err(SimError::WordTooSmall {
+            arch: arch.name.clone(),
+            word_bits: arch.word_bits,
+            prime_bits: widest,
+        });
+    }
+    if h.log_n > arch.ntt.max_log_n {
+        return Err(SimError::RingTooLarge {
+            arch: arch.name.clone(),
+            log_n: h.log_n,
+            max_log_n: arch.ntt.max_log_n,
+        });
+    }
+    let wanted = LowerOptions::from_arch(arch);
+    if wanted != prog.options {
+        return Err(SimError::OptionsMismatch {
+            lowered: prog.options,
+            wanted,
+        });
+    }
+    Ok(())
+}
+
+/// Throughputs of one architecture for one ring degree.
+struct Rates {
+    n: u64,
+    ntt_units: u64,
+    ntt_limb_cycles: u64,
+    auto_units: u64,
+    auto_limb_cycles: u64,
+    mul_per_cycle: u64,
+    add_per_cycle: u64,
+    bconv_per_cycle: Option<u64>,
+    ip_per_cycle: Option<u64>,
+    spad_bytes_per_cycle: f64,
+    hbm_bytes_per_cycle: f64,
+    latency: [u64; UNITS],
+    limb_bytes: u64,
+    log_n: u64,
+}
+
+impl Rates {
+    fn new(arch: &Arch, log_n: u32) -> Rates {
+        let n = 1u64 << log_n;
+        let c = u64::from(arch.clusters);
+        let ntt_lanes = u64::from(arch.ntt.lanes);
+        let ntt_limb_cycles = match arch.ntt.algorithm {
+            NttAlgorithm::FourStep => n.div_ceil(ntt_lanes),
+            NttAlgorithm::Radix2 => (n / 2 * u64::from(log_n)).div_ceil(ntt_lanes),
+        };
+        let ew = &arch.elementwise;
+        let mut latency = [0u64; UNITS];
+        latency[Unit::Ntt as usize] = u64::from(arch.ntt.latency_cycles);
+        latency[Unit::Automorphism as usize] = u64::from(arch.automorphism.latency_cycles);
+        latency[Unit::Bconv as usize] = u64::from(arch.bconv.latency_cycles);
+        latency[Unit::InnerProduct as usize] = u64::from(ew.mul_latency_cycles);
+        latency[Unit::Mul as usize] = u64::from(ew.mul_latency_cycles);
+        latency[Unit::Add as usize] = u64::from(ew.add_latency_cycles);
+        latency[HBM] = arch.hbm_latency_cycles();
+        Rates {
+            n,
+            ntt_units: c * u64::from(arch.ntt.units),
+            ntt_limb_cycles,
+            auto_units: c * u64::from(arch.automorphism.units),
+            auto_limb_cycles: n.div_ceil(u64::from(arch.automorphism.lanes)),
+            mul_per_cycle: c * u64::from(ew.mul_units) * u64::from(ew.lanes),
+            add_per_cycle: c * u64::from(ew.add_units) * u64::from(ew.lanes),
+            bconv_per_cycle: arch
+                .bconv
+                .dedicated
+                .then(|| c * u64::from(arch.bconv.macs_per_cycle)),
+            ip_per_cycle: arch
+                .keyswitch
+                .dedicated_inner_product
+                .then(|| c * u64::from(arch.keyswitch.inner_product_lanes)),
+            spad_bytes_per_cycle: arch.scratchpad.bandwidth_bytes_per_cycle,
+            hbm_bytes_per_cycle: arch.hbm_bytes_per_cycle(),
+            latency,
+            limb_bytes: n * u64::from(arch.word_bits) / 8,
+            log_n: u64::from(log_n),
+        }
+    }
+
+    /// Busy cycles per compute unit for `w` (memory ports are filled in by the caller).
+    fn compute_cycles(&self, w: &Work) -> [u64; UNITS] {
+        let mut cyc = [0u64; UNITS];
+        let n = self.n;
+        cyc[Unit::Ntt as usize] = w.ntt.div_ceil(self.ntt_units) * self.ntt_limb_cycles;
+        cyc[Unit::Automorphism as usize] =
+            w.automorphism.div_ceil(self.auto_units) * self.auto_limb_cycles;
+        let (mut mul, mut add) = (w.mul, w.add);
+        match self.bconv_per_cycle {
+            Some(r) => cyc[Unit::Bconv as usize] = (w.bconv * n).div_ceil(r),
+            None => {
+                mul += w.bconv;
+                add += w.bconv;
+            }
+        }
+        match self.ip_per_cycle {
+            Some(r) => cyc[Unit::InnerProduct as usize] = (w.ks_mul * n).div_ceil(r),
+            None => {
+                mul += w.ks_mul;
+                add += w.ks_add;
+            }
+        }
+        cyc[Unit::Mul as usize] = (mul * n).div_ceil(self.mul_per_cycle);
+        cyc[Unit::Add as usize] = (add * n).div_ceil(self.add_per_cycle);
+        cyc
+    }
+
+    /// Modular operations of `w` (roofline ops): butterflies count 3, MACs 2.
+    fn mod_ops(&self, w: &Work) -> u64 {
+        let n = self.n;
+        w.ntt * (n / 2) * self.log_n * 3 + (w.bconv + w.ks_mul) * n * 2 + (w.mul + w.add) * n
+    }
+}
+
+/// Least-recently-used cache of equally sized keys.
+#[derive(Default)]
+struct KeyCache {
+    stamp_of: FxHashMap<u32, u64>,
+    by_stamp: BTreeMap<u64, u32>,
+    clock: u64,
+}
+
+impl KeyCache {
+    /// Touches `key`; true on a hit.
+    fn touch(&mut self, key: u32) -> bool {
+        self.clock += 1;
+        let hit = match self.stamp_of.insert(key, self.clock) {
+            Some(old) => {
+                self.by_stamp.remove(&old);
+                true
+            }
+            None => false,
+        };
+        self.by_stamp.insert(self.clock, key);
+        hit
+    }
+
+    fn evict_to(&mut self, max_keys: u64) {
+        while self.stamp_of.len() as u64 > max_keys {
+            let Some((_, key)) = self.by_stamp.pop_first() else {
+                break;
+            };
+            self.stamp_of.remove(&key);
+        }
+    }
+}
+
+#[derive(Clone, Copy, Default)]
+struct Acc {
+    ops: u64,
+    critical: u64,
+    busy: [u64; UNITS],
+    hbm_bytes: u64,
+    onchip_bytes: u64,
+    mod_ops: u64,
+    start: u64,
+    end: u64,
+    seen: bool,
+}
+
+/// Schedules `prog` on `arch`.
+pub fn run(
+    arch: &Arch,
+    prog: &LoweredProgram,
+    options: EngineOptions,
+) -> Result<SimResult, SimError> {
+    check_compatible(arch, prog)?;
+    let rates = Rates::new(arch, prog.header.log_n);
+    let limb = rates.limb_bytes;
+    let capacity = arch.scratchpad_bytes();
+    let full_key_bytes = prog.params.full_key_limbs() * limb;
+    let tasks = &prog.tasks;
+    let n_tasks = tasks.len();
+
+    let mut finish = vec![0u64; n_tasks];
+    let mut start_at = vec![0u64; n_tasks];
+    let mut free_at = [0u64; UNITS];
+    let mut makespan = 0u64;
+
+    // Scratchpad state.
+    let mut resident = vec![false; n_tasks];
+    let mut spilled = vec![false; n_tasks];
+    // (next use, value), max first; entries whose next use changed since are stale.
+    let mut heap: BinaryHeap<(u32, u32)> = BinaryHeap::new();
+    let mut next_of = prog.first_use.clone();
+    let mut live = 0u64;
+    let mut keys = KeyCache::default();
+    let mut mem = MemoryStats {
+        scratchpad_bytes: capacity,
+        ..MemoryStats::default()
+    };
+
+    let mut by_kind: BTreeMap<hesim_traces::OpName, Acc> = BTreeMap::new();
+    let mut layers = vec![Acc::default(); prog.layers.len()];
+    let mut total_busy = [0u64; UNITS];
+    let mut op_seen = vec![false; prog.ops.len()];
+    let mut timeline = options.timeline.then(|| Vec::with_capacity(n_tasks));
+
+    for (i, t) in tasks.iter().enumerate() {
+        let w = &t.work;
+        let out_bytes = t.out_limbs * limb;
+        let deps = t.deps.iter().copied().filter(|&d| d != NONE);
+
+        // Memory: reload spilled operands, define the result, spill if over capacity.
+        let mut reload = 0u64;
+        let mut operand_bytes = 0u64;
+        for d in deps.clone() {
+            let d = d as usize;
+            let bytes = tasks[d].out_limbs * limb;
+            operand_bytes += bytes;
+            if spilled[d] {
+                spilled[d] = false;
+                resident[d] = true;
+                live += bytes;
+                reload += bytes;
+            }
+        }
+        resident[i] = true;
+        live += out_bytes;
+        heap.push((next_of[i], i as u32));
+        for (slot, &d) in t.deps.iter().enumerate() {
+            if d != NONE {
+                next_of[d as usize] = prog.next_use[i][slot];
+                heap.push((next_of[d as usize], d));
+            }
+        }
+        let mut spill = 0u64;
+        if live > capacity {
+            let mut in_use = Vec::new();
+            while live > capacity {
+                let Some((next, v)) = heap.pop() else { break };
+                let vu = v as usize;
+                if !resident[vu] || next_of[vu] != next {
+                    continue;
+                }
+                if vu == i || t.deps.contains(&v) {
+                    in_use.push((next, v));
+                    continue;
+                }
+                let bytes = tasks[vu].out_limbs * limb;
+                resident[vu] = false;
+                spilled[vu] = true;
+                live -= bytes;
+                spill += bytes;
+            }
+            heap.extend(in_use);
+        }
+        mem.peak_live_bytes = mem.peak_live_bytes.max(live);
+
+        // Keys.
+        let mut key_bytes = 0u64;
+        if t.key != NONE {
+            let needed = w.key_limbs * limb;
+            match arch.policy.key_storage {
+                KeyStorage::Streamed => key_bytes = needed,
+                KeyStorage::Seeded => key_bytes = needed / 2,
+                KeyStorage::OnChip => {
+                    let room = capacity.saturating_sub(live) / full_key_bytes.max(1);
+                    if room == 0 {
+                        key_bytes = needed;
+                        mem.key_cache_misses += 1;
+                    } else if keys.touch(t.key) {
+                        mem.key_cache_hits += 1;
+                    } else {
+                        key_bytes = full_key_bytes;
+                        mem.key_cache_misses += 1;
+                    }
+                    keys.evict_to(room);
+                }
+            }
+        }
+        let plain_bytes = w.plain_limbs * limb;
+        let io_bytes = (w.input_limbs + w.output_limbs) * limb;
+        let hbm_read = key_bytes + plain_bytes + w.input_limbs * limb + reload;
+        let hbm_write = w.output_limbs * limb + spill;
+        let hbm_bytes = hbm_read + hbm_write;
+        mem.key_bytes += key_bytes;
+        mem.plaintext_bytes += plain_bytes;
+        mem.io_bytes += io_bytes;
+        mem.spill_bytes += spill;
+        mem.reload_bytes += reload;
+        mem.hbm_read_bytes += hbm_read;
+        mem.hbm_write_bytes += hbm_write;
+
+        // Timing.
+        let mut cyc = rates.compute_cycles(w);
+        let compute = cyc.iter().any(|&c| c > 0);
+        let onchip = if compute {
+            operand_bytes + out_bytes + key_bytes + plain_bytes
+        } else {
+            0
+        };
+        mem.onchip_bytes += onchip;
+        cyc[SPAD] = (onchip as f64 / rates.spad_bytes_per_cycle).ceil() as u64;
+        cyc[HBM] = (hbm_bytes as f64 / rates.hbm_bytes_per_cycle).ceil() as u64;
+
+        let ready = deps.clone().map(|d| finish[d as usize]).max().unwrap_or(0);
+        let mut start = ready;
+        for u in 0..UNITS {
+            if u != HBM && cyc[u] > 0 {
+                start = start.max(free_at[u]);
+            }
+        }
+        let mut end = start;
+        if compute || cyc[SPAD] > 0 {
+            let longest = (0..UNITS)
+                .filter(|&u| u != HBM)
+                .map(|u| cyc[u])
+                .max()
+                .unwrap_or(0);
+            let fill: u64 = (0..UNITS)
+                .filter(|&u| u != HBM && cyc[u] > 0)
+                .map(|u| rates.latency[u])
+                .sum();
+            end = start + longest + fill;
+        }
+        let mut hbm_start = None;
+        if cyc[HBM] > 0 {
+            let earliest = if w.output_limbs > 0 || !compute {
+                ready
+            } else {
+                deps.clone()
+                    .map(|d| start_at[d as usize])
+                    .max()
+                    .unwrap_or(0)
+            };
+            let s = free_at[HBM].max(earliest);
+            free_at[HBM] = s + cyc[HBM];
+            end = end.max(s + cyc[HBM] + rates.latency[HBM]);
+            if !compute {
+                start = start.max(s);
+            }
+            hbm_start = Some(s);
+        }
+        for u in 0..UNITS {
+            if u != HBM && cyc[u] > 0 {
+                free_at[u] = start + cyc[u];
+            }
+        }
+        start_at[i] = start;
+        finish[i] = end;
+
+        // Free values whose last use this was.
+        for d in deps.clone() {
+            let d = d as usize;
+            if next_of[d] == NONE && resident[d] {
+                resident[d] = false;
+                live -= tasks[d].out_limbs * limb;
+            }
+        }
+        if next_of[i] == NONE && resident[i] {
+            resident[i] = false;
+            live -= out_bytes;
+        }
+
+        // Statistics.
+        let critical = end.saturating_sub(makespan);
+        makespan = makespan.max(end);
+        let info = prog.ops[t.origin as usize];
+        let first_of_op = !op_seen[t.origin as usize];
+        op_seen[t.origin as usize] = true;
+        let mod_ops = rates.mod_ops(w);
+        let first_start = hbm_start.map_or(start, |h| h.min(start));
+        for acc in [
+            by_kind.entry(info.kind).or_default(),
+            &mut layers[info.layer as usize],
+        ] {
+            acc.ops += u64::from(first_of_op);
+            acc.critical += critical;
+            for (b, c) in acc.busy.iter_mut().zip(&cyc) {
+                *b += c;
+            }
+            acc.hbm_bytes += hbm_bytes;
+            acc.onchip_bytes += onchip;
+            acc.mod_ops += mod_ops;
+            if !acc.seen {
+                acc.start = first_start;
+                acc.seen = true;
+            }
+            acc.start = acc.start.min(first_start);
+            acc.end = acc.end.max(end);
+        }
+        for (b, c) in total_busy.iter_mut().zip(&cyc) {
+            *b += c;
+        }
+        if let Some(tl) = timeline.as_mut() {
+            tl.push(TimelineEntry {
+                op: info.id,
+                kind: info.kind,
+                layer: prog.layers[info.layer as usize].to_string(),
+                start_cycle: start,
+                end_cycle: end,
+                busy_cycles: unit_cycles(&cyc),
+                hbm_start_cycle: hbm_start,
+            });
+        }
+    }
+
+    let cycles = makespan;
+    let share = |busy: u64, span: u64| {
+        if span == 0 {
+            0.0
+        } else {
+            busy as f64 / span as f64
+        }
+    };
+    let units = Unit::ALL
+        .iter()
+        .map(|&u| UnitStats {
+            unit: u,
+            busy_cycles: total_busy[u as usize],
+            utilization: share(total_busy[u as usize], cycles),
+        })
+        .collect();
+    let by_kind = by_kind
+        .into_iter()
+        .map(|(kind, a)| KindStats {
+            kind,
+            ops: a.ops,
+            critical_cycles: a.critical,
+            busy_cycles: unit_cycles(&a.busy),
+            hbm_bytes: a.hbm_bytes,
+        })
+        .collect();
+    let layers = layers
+        .iter()
+        .zip(&prog.layers)
+        .map(|(a, name)| {
+            let span = a.end - a.start;
+            let busiest_compute = Unit::ALL
+                .iter()
+                .filter(|u| u.is_compute())
+                .map(|&u| a.busy[u as usize])
+                .max();
+            LayerStats {
+                layer: name.to_string(),
+                ops: a.ops,
+                start_cycle: a.start,
+                end_cycle: a.end,
+                critical_cycles: a.critical,
+                busy_cycles: unit_cycles(&a.busy),
+                utilization: Unit::ALL
+                    .iter()
+                    .filter(|&&u| a.busy[u as usize] > 0)
+                    .map(|&u| (u, share(a.busy[u as usize], span)))
+                    .collect(),
+                hbm_bytes: a.hbm_bytes,
+                onchip_bytes: a.onchip_bytes,
+                mod_ops: a.mod_ops,
+                ops_per_byte: (a.hbm_bytes > 0).then(|| a.mod_ops as f64 / a.hbm_bytes as f64),
+                bound: if a.busy[HBM] > busiest_compute.unwrap_or(0) {
+                    Bound::Memory
+                } else {
+                    Bound::Compute
+                },
+            }
+        })
+        .collect();
+    let h = &prog.header;
+    Ok(SimResult {
+        arch: arch.name.clone(),
+        trace: TraceSummary {
+            network: h.network.clone(),
+            packing: h.packing.clone(),
+            generator: h.generator.clone(),
+            log_n: h.log_n,
+            slots: h.slots,
+            limbs: h.max_level(),
+            dnum: prog.params.dnum,
+            special_primes: prog.params.k,
+            ops: prog.ops.len() as u64,
+            tasks: n_tasks as u64,
+        },
+        clock_ghz: arch.clock_ghz,
+        cycles,
+        time_ms: cycles as f64 / (arch.clock_ghz * 1e6),
+        units,
+        by_kind,
+        layers,
+        memory: mem,
+        counts: prog.counts.clone(),
+        timeline,
+    })
+}
+
+fn unit_cycles(c: &[u64; UNITS]) -> UnitCycles {
+    Unit::ALL
+        .iter()
+        .filter(|&&u| c[u as usize] > 0)
+        .map(|&u| (u, c[u as usize]))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::arch::ArchLoader;
+    use crate::lower::{Task, lower};
+    use crate::pattern::ProgramBuilder;
+    use hesim_traces::Header;
+
+    fn header() -> Header {
+        Header::new(
+            14,
+            1 << 13,
+            vec![30; 12],
+            vec![30; 4],
+            3,
+            24,
+            "t",
+            "t",
+            "test",
+        )
+    }
+
+    /// The default preset: 2 NTT units × 512 lanes (latency 64), 1 automorphism unit × 512
+    /// lanes (latency 16); N = 2^14 → 32 cycles per limb on either.
+    fn arch(sets: &[&str]) -> Arch {
+        let mut l = ArchLoader::new("default").unwrap();
+        for s in sets {
+            l.set(s).unwrap();
+        }
+        l.build().unwrap()
+    }
+
+    /// A program of hand-made tasks (no operands, no results, so no memory traffic).
+    fn program(works: &[Work]) -> LoweredProgram {
+        let mut b = ProgramBuilder::new(header(), "l");
+        for _ in works {
+            b.input(12);
+        }
+        let mut p = lower(
+            &header(),
+            &b.into_ops(),
+            LowerOptions {
+                dnum: 0,
+                hoisting: true,
+            },
+        )
+        .unwrap();
+        p.tasks = works
+            .iter()
+            .enumerate()
+            .map(|(i, w)| Task {
+                origin: i as u32,
+                deps: [NONE; 2],
+                work: *w,
+                out_limbs: 0,
+                key: NONE,
+            })
+            .collect();
+        p.first_use = vec![NONE; works.len()];
+        p.next_use = vec![[NONE; 2]; works.len()];
+        p
+    }
+
+    fn cycles(a: &Arch, works: &[Work]) -> u64 {
+        run(a, &program(works), EngineOptions::default())
+            .unwrap()
+            .cycles
+    }
+
+    /// One limb NTT on one unit: N / lanes = 2^14 / 512 = 32 cycles plus the 64-cycle pipeline.
+    #[test]
+    fn one_ntt_on_one_unit() {
+        let a = arch(&["ntt.units=1"]);
+        assert_eq!(
+            cycles(
+                &a,
+                &[Work {
+                    ntt: 1,
+                    ..Work::default()
+                }]
+            ),
+            32 + 64
+        );
+        // 8 limbs on 2 units: ⌈8/2⌉·32 + 64.
+        assert_eq!(
+            cycles(
+                &arch(&[]),
+                &[Work {
+                    ntt: 8,
+                    ..Work::default()
+                }]
+            ),
+            4 * 32 + 64
+        );
+    }
+
+    /// Independent work on different units overlaps; on the same unit it queues.
+    #[test]
+    fn independent_ops_on_two_units_overlap() {
+        let a = arch(&[]);
+        let ntt = Work {
+            ntt: 8,
+            ..Work::default()
+        }; // 4·32 + 64 = 192 alone
+        let auto = Work {
+            automorphism: 8,
+            ..Work::default()
+        }; // 8·32 + 16 = 272 alone
+        assert_eq!(cycles(&a, &[ntt]), 192);
+        assert_eq!(cycles(&a, &[auto]), 272);
+        assert_eq!(
+            cycles(&a, &[ntt, auto]),
+            272,
+            "overlapped: the longer of the two"
+        );
+        // Same unit: the second NTT enters when the first has streamed through (128 cycles).
+        assert_eq!(cycles(&a, &[ntt, ntt]), 128 + 128 + 64);
+    }
+
+    /// A rotation whose key streams from a slow HBM: input load then key load, back to back on
+    /// the port. N = 2^14, 32-bit words → 64 KiB limbs; ℓ = 12, β = 3, k = 4: the input is
+    /// 2·12 = 24 limbs (1,572,864 B), the key 2·3·16 = 96 limbs (6,291,456 B). At 10 GB/s and
+    /// 1 GHz (10 B/cycle): 157,287 + 629,146 cycles, plus 100 cycles of HBM latency.
+    #[test]
+    fn bandwidth_bound_key_stream() {
+        let a = arch(&["hbm.bandwidth_gb_s=10", "policy.key_storage=streamed"]);
+        let mut b = ProgramBuilder::new(header(), "rot");
+        let x = b.input(12);
+        b.rotate(x, 1, None);
+        let r = crate::simulate(&a, &header(), &b.into_ops()).unwrap();
+        assert_eq!(r.memory.key_bytes, 6_291_456);
+        assert_eq!(r.cycles, 157_287 + 629_146 + 100);
+        assert_eq!(r.layers[0].bound, Bound::Memory);
+        // Seeded keys halve the key stream.
+        let s = arch(&["hbm.bandwidth_gb_s=10", "policy.key_storage=seeded"]);
+        let r = crate::simulate(&s, &header(), &{
+            let mut b = ProgramBuilder::new(header(), "rot");
+            let x = b.input(12);
+            b.rotate(x, 1, None);
+            b.into_ops()
+        })
+        .unwrap();
+        assert_eq!(r.cycles, 157_287 + 314_573 + 100);
+    }
+
+    /// A scratchpad too small for the working set spills and reloads, and the extra traffic
+    /// costs time.
+    #[test]
+    fn small_scratchpad_spills() {
+        let (h, ops) = crate::pattern::cnn_trace(400);
+        let big = crate::simulate(&arch(&[]), &h, &ops).unwrap();
+        let small = crate::simulate(&arch(&["scratchpad.capacity_mib=8"]), &h, &ops).unwrap();
+        assert_eq!(big.memory.spill_bytes, 0);
+        assert!(small.memory.spill_bytes > 0 && small.memory.reload_bytes > 0);
+        // Every op's operands and result fit in 8 MiB, so the resident set never exceeds it.
+        assert!(small.memory.peak_live_bytes <= 8 << 20);
+        assert!(small.cycles >= big.cycles);
+    }
+
+    /// The critical-cycle breakdowns sum to the total, per kind and per layer.
+    #[test]
+    fn breakdowns_sum_to_total() {
+        let (h, ops) = crate::pattern::cnn_trace(600);
+        let r = crate::simulate(&arch(&[]), &h, &ops).unwrap();
+        assert_eq!(
+            r.by_kind.iter().map(|k| k.critical_cycles).sum::<u64>(),
+            r.cycles
+        );
+        assert_eq!(
+            r.layers.iter().map(|k| k.critical_cycles).sum::<u64>(),
+            r.cycles
+        );
+        assert_eq!(
+            r.by_kind.iter().map(|k| k.ops).sum::<u64>(),
+            ops.len() as u64
+        );
+        for u in &r.units {
+            assert!(u.utilization <= 1.0, "{u:?}");
+        }
+    }
+
+    #[test]
+    fn word_too_small_and_ring_too_large_are_errors() {
+        let (h, ops) = crate::pattern::cnn_trace(100); // 30-bit primes, N = 2^14
+        let err = crate::simulate(&Arch::preset("craterlake").unwrap(), &h, &ops).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                SimError::WordTooSmall {
+                    word_bits: 28,
+                    prime_bits: 30,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        let (h, ops) = crate::pattern::packed_bootstrap_trace(32, false); // N = 2^16
+        let err = crate::simulate(&Arch::preset("f1").unwrap(), &h, &ops).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                SimError::RingTooLarge {
+                    log_n: 16,
+                    max_log_n: 14,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
+
+    /// A single `bootstrap` op and its expansion take nearly the same time (they differ by the
+    /// ModRaise and the raised input's load).
+    #[test]
+    fn bootstrap_op_and_expansion_agree() {
+        let a = Arch::preset("craterlake").unwrap();
+        let (h, single) = crate::pattern::packed_bootstrap_trace(32, false);
+        let (_, expanded) = crate::pattern::packed_bootstrap_trace(32, true);
+        let x = crate::simulate(&a, &h, &single).unwrap().cycles as f64;
+        let y = crate::simulate(&a, &h, &expanded).unwrap().cycles as f64;
+        assert!((x / y - 1.0).abs() < 0.05, "{x} vs {y}");
+    }
+}
+
+#[cfg(test)]
+mod monotonicity {
+    use super::*;
+    use crate::arch::ArchLoader;
+    use crate::pattern::ProgramBuilder;
+    use hesim_traces::{Header, ValueId};
+    use proptest::prelude::*;
+
+    /// A random valid program: each choice applies one op to values from a pool.
+    fn program(choices: &[(u8, u8)]) -> (Header, Vec<hesim_traces::Op>) {
+        let h = Header::new(
+            13,
+            1 << 12,
+            vec![30; 10],
+            vec![30; 2],
+            5,
+            24,
+            "p",
+            "p",
+            "prop",
+        );
+        let mut b = ProgramBuilder::new(h.clone(), "p");
+        let mut pool: Vec<ValueId> = vec![b.input(10), b.input(10)];
+        for (i, &(op, pick)) in choices.iter().enumerate() {
+            if i % 16 == 15 {
+                b.set_layer(&format!("p{i}"));
+            }
+            let a = pool[pick as usize % pool.len()];
+            let c = pool[(pick as usize / 3) % pool.len()];
+            let v = match op % 7 {
+                0 => b.add(a, c),
+                1 if b.level(a) > 1 && b.level(c) > 1 => b.mul(a, c),
+                2 if b.level(a) > 1 => {
+                    let m = b.mul_plain(a);
+                    b.rescale(m)
+                }
+                3 => b.rotate(a, i64::from(pick % 7) + 1, None),
+                4 => {
+                    let g = b.hoist_group();
+                    let r1 = b.rotate(a, 1, Some(g));
+                    let r2 = b.rotate(a, 2, Some(g));
+                    b.add(r1, r2)
+                }
+                5 => b.input(10),
+                _ => b.add_plain(a),
+            };
+            pool.push(v);
+        }
+        let last = pool[pool.len() - 1];
+        b.output(last);
+        (h, b.into_ops())
+    }
+
+    fn arch(sets: &[String]) -> Arch {
+        let mut l = ArchLoader::new("default").unwrap();
+        for s in sets {
+            l.set(s).unwrap();
+        }
+        l.build().unwrap()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+
+        /// More NTT lanes or units, or more HBM bandwidth, never makes a trace slower — on
+        /// random programs, with random scratchpad sizes (so spills are exercised) and key
+        /// policies.
+        #[test]
+        fn faster_units_never_slow_a_trace(
+            choices in proptest::collection::vec((any::<u8>(), any::<u8>()), 1..120),
+            lanes in 1u32..1024, more_lanes in 0u32..2048,
+            units in 1u32..4, more_units in 0u32..4,
+            bw in 1.0f64..2000.0, more_bw in 0.0f64..4000.0,
+            cap in 1.0f64..64.0,
+            policy in 0usize..3,
+        ) {
+            let (h, ops) = program(&choices);
+            let storage = ["streamed", "seeded", "on_chip"][policy];
+            let base = |l: u32, u: u32, b: f64| arch(&[
+                format!("ntt.lanes={l}"), format!("ntt.units={u}"),
+                format!("hbm.bandwidth_gb_s={b}"), format!("scratchpad.capacity_mib={cap}"),
+                format!("policy.key_storage={storage}"),
+            ]);
+            let slow = crate::simulate(&base(lanes, units, bw), &h, &ops).unwrap().cycles;
+            let faster_ntt =
+                crate::simulate(&base(lanes + more_lanes, units + more_units, bw), &h, &ops).unwrap().cycles;
+            let faster_hbm = crate::simulate(&base(lanes, units, bw + more_bw), &h, &ops).unwrap().cycles;
+            prop_assert!(faster_ntt <= slow, "NTT {faster_ntt} > {slow}");
+            prop_assert!(faster_hbm <= slow, "HBM {faster_hbm} > {slow}");
+        }
+    }
+}

@@ -1,0 +1,790 @@
+//! Lowering: every trace op, at its level, becomes unit work — limb (I)NTTs, automorphisms, base
+//! conversions, element-wise multiplies and adds, key and plaintext loads.
+//!
+//! All cost formulas live in this module (the `fn`s on [`Params`]); they follow hybrid key
+//! switching (Han–Ki, eprint 2019/688) as tabulated in `../shared/docs/accelerators.md` §5.2–5.3.
+//! Work is counted in *limb vectors* (N coefficients of one prime) so that it does not depend on
+//! the architecture: the engine turns it into cycles. Notation:
+//!
+//! | symbol | meaning |
+//! |---|---|
+//! | ℓ | active limbs of the operand |
+//! | L | limbs of the full chain (`q_bits.len()`) |
+//! | dnum | key-switching digits |
+//! | α | ⌈L / dnum⌉, limbs per digit |
+//! | k | special primes (`p_bits.len()`, or α when the architecture overrides dnum) |
+//! | β | ⌈ℓ / α⌉, digits active at level ℓ |
+//!
+//! Resulting limb-(I)NTT counts (tested below): HMult (mul + relin + rescale) (β+2)(ℓ+k) + 2ℓ,
+//! HRot (β+2)(ℓ+k), PMult + rescale 2ℓ. A bootstrap op is expanded into primitive ops by
+//! [`crate::pattern::bootstrap`] and each of those is lowered as here, so a trace may carry
+//! either the single op or its expansion.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use hesim_traces::{BootstrapParams, Header, Op, OpKind, OpName, TraceError};
+use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
+
+use crate::SimError;
+use crate::pattern::ProgramBuilder;
+
+/// Unit work of one task, in limb vectors (each N coefficients) or limbs moved.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Work {
+    /// Limb NTTs and INTTs.
+    pub ntt: u64,
+    /// Limb automorphisms (index permutations).
+    pub automorphism: u64,
+    /// Base-conversion (limb in × limb out) pairs: N multiply-accumulates each.
+    pub bconv: u64,
+    /// Limb products of the key-switch inner product (N multiply-accumulates each).
+    pub ks_mul: u64,
+    /// Limb additions accumulating the key-switch inner product.
+    pub ks_add: u64,
+    /// Other element-wise limb multiplies.
+    pub mul: u64,
+    /// Other element-wise limb additions/subtractions.
+    pub add: u64,
+    /// Key-switch key limbs read (both halves; a seeded key store halves this).
+    pub key_limbs: u64,
+    /// Plaintext limbs read.
+    pub plain_limbs: u64,
+    /// Ciphertext limbs read from off chip (program inputs).
+    pub input_limbs: u64,
+    /// Ciphertext limbs written off chip (program outputs).
+    pub output_limbs: u64,
+}
+
+impl Work {
+    fn plus(self, o: Work) -> Work {
+        Work {
+            ntt: self.ntt + o.ntt,
+            automorphism: self.automorphism + o.automorphism,
+            bconv: self.bconv + o.bconv,
+            ks_mul: self.ks_mul + o.ks_mul,
+            ks_add: self.ks_add + o.ks_add,
+            mul: self.mul + o.mul,
+            add: self.add + o.add,
+            key_limbs: self.key_limbs + o.key_limbs,
+            plain_limbs: self.plain_limbs + o.plain_limbs,
+            input_limbs: self.input_limbs + o.input_limbs,
+            output_limbs: self.output_limbs + o.output_limbs,
+        }
+    }
+
+    /// Adds `o` into `self`.
+    pub fn accumulate(&mut self, o: &Work) {
+        *self = self.plus(*o);
+    }
+}
+
+/// The RNS parameters a trace runs under, with the cost formulas.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Params {
+    pub log_n: u32,
+    /// L: limbs of the full chain.
+    pub max_level: u32,
+    pub dnum: u32,
+    /// α = ⌈L / dnum⌉.
+    pub alpha: u32,
+    /// k: special primes.
+    pub k: u32,
+}
+
+impl Params {
+    /// From a trace header; `dnum_override` 0 keeps the trace's dnum and special primes,
+    /// otherwise α = ⌈L/dnum⌉ and k = α (Homulator's convention, accelerators.md §4.2).
+    pub fn new(header: &Header, dnum_override: u32) -> Params {
+        let max_level = header.max_level();
+        let (dnum, k_from_trace) = if dnum_override == 0 {
+            (header.dnum.max(1), Some(header.p_bits.len() as u32))
+        } else {
+            (dnum_override.min(max_level), None)
+        };
+        let alpha = max_level.div_ceil(dnum);
+        let k = k_from_trace.unwrap_or(alpha);
+        Params {
+            log_n: header.log_n,
+            max_level,
+            dnum,
+            alpha,
+            k,
+        }
+    }
+
+    /// β = ⌈ℓ/α⌉: digits active at ℓ limbs.
+    pub fn beta(&self, l: u64) -> u64 {
+        l.div_ceil(u64::from(self.alpha))
+    }
+
+    /// ModUp of one polynomial of ℓ limbs: INTT each digit (ℓ INTTs), pre-scale by q̂⁻¹ (ℓ
+    /// multiplies), base-convert digit j of α_j limbs to the other ℓ+k−α_j limbs, and NTT the new
+    /// limbs (β(ℓ+k) − ℓ NTTs). Result: β digits of ℓ+k limbs.
+    pub fn mod_up(&self, l: u64) -> Work {
+        let (alpha, k) = (u64::from(self.alpha), u64::from(self.k));
+        let beta = self.beta(l);
+        let bconv = (0..beta)
+            .map(|j| {
+                let a_j = alpha.min(l - j * alpha);
+                a_j * (l + k - a_j)
+            })
+            .sum();
+        Work {
+            ntt: l + (beta * (l + k) - l),
+            bconv,
+            mul: l,
+            ..Work::default()
+        }
+    }
+
+    /// Inner product of the β extended digits with a key (two polynomials): 2β(ℓ+k) limb
+    /// products, 2(β−1)(ℓ+k) limb additions; reads the key's 2β(ℓ+k) limbs.
+    pub fn inner_product(&self, l: u64) -> Work {
+        let ext = l + u64::from(self.k);
+        let beta = self.beta(l);
+        Work {
+            ks_mul: 2 * beta * ext,
+            ks_add: 2 * (beta - 1) * ext,
+            key_limbs: 2 * beta * ext,
+            ..Work::default()
+        }
+    }
+
+    /// ModDown of the two inner-product polynomials back to ℓ limbs: INTT the k special limbs
+    /// (2k), pre-scale (2k multiplies), base-convert k → ℓ (2kℓ pairs), NTT (2ℓ), then
+    /// (x − conv)·P⁻¹ (2ℓ multiplies, 2ℓ subtractions).
+    pub fn mod_down(&self, l: u64) -> Work {
+        let k = u64::from(self.k);
+        Work {
+            ntt: 2 * k + 2 * l,
+            bconv: 2 * k * l,
+            mul: 2 * k + 2 * l,
+            add: 2 * l,
+            ..Work::default()
+        }
+    }
+
+    /// A full hybrid key switch of one polynomial at ℓ limbs: (β+2)(ℓ+k) limb (I)NTTs.
+    pub fn key_switch(&self, l: u64) -> Work {
+        self.mod_up(l)
+            .plus(self.inner_product(l))
+            .plus(self.mod_down(l))
+    }
+
+    /// `relin` of a degree-2 ciphertext: key switch of d2, added into (d0, d1) (2ℓ additions).
+    pub fn relin(&self, l: u64) -> Work {
+        self.key_switch(l).plus(Work {
+            add: 2 * l,
+            ..Work::default()
+        })
+    }
+
+    /// `mul` (ct × ct tensor): d0 = a0b0, d1 = a0b1 + a1b0, d2 = a1b1: 4ℓ multiplies, ℓ adds.
+    pub fn tensor(&self, l: u64) -> Work {
+        Work {
+            mul: 4 * l,
+            add: l,
+            ..Work::default()
+        }
+    }
+
+    /// `rescale` from ℓ limbs, per polynomial: INTT the dropped limb, NTT it into the ℓ−1 others,
+    /// subtract and multiply by q_ℓ⁻¹: 2ℓ (I)NTTs, 2(ℓ−1) multiplies and subtractions.
+    pub fn rescale(&self, l_in: u64) -> Work {
+        Work {
+            ntt: 2 + 2 * (l_in - 1),
+            mul: 2 * (l_in - 1),
+            add: 2 * (l_in - 1),
+            ..Work::default()
+        }
+    }
+
+    /// `rotate`/`conjugate` without hoisting: automorphism of both polynomials (2ℓ limbs), key
+    /// switch of the rotated c1, add into c0 (ℓ additions): (β+2)(ℓ+k) (I)NTTs.
+    pub fn rotate(&self, l: u64) -> Work {
+        Work {
+            automorphism: 2 * l,
+            add: l,
+            ..Work::default()
+        }
+        .plus(self.key_switch(l))
+    }
+
+    /// One rotation of a hoist group whose ModUp is shared ([`Params::mod_up`], once per group):
+    /// automorphism of the β(ℓ+k) extended limbs and of c0 (ℓ), inner product, ModDown, add.
+    pub fn hoisted_rotate(&self, l: u64) -> Work {
+        let ext = self.beta(l) * (l + u64::from(self.k));
+        Work {
+            automorphism: ext + l,
+            add: l,
+            ..Work::default()
+        }
+        .plus(self.inner_product(l))
+        .plus(self.mod_down(l))
+    }
+
+    /// `mul_plain` (plaintext in NTT form): 2ℓ multiplies, reads the ℓ plaintext limbs.
+    pub fn mul_plain(&self, l: u64) -> Work {
+        Work {
+            mul: 2 * l,
+            plain_limbs: l,
+            ..Work::default()
+        }
+    }
+
+    /// `add_plain`: ℓ additions (into c0), reads the ℓ plaintext limbs.
+    pub fn add_plain(&self, l: u64) -> Work {
+        Work {
+            add: l,
+            plain_limbs: l,
+            ..Work::default()
+        }
+    }
+
+    /// ModRaise at the start of a bootstrap: INTT the ℓ_in-limb input (2ℓ_in), reduce the
+    /// coefficients into every limb of the raised level and NTT them (2ℓ_out).
+    pub fn mod_raise(&self, l_in: u64, l_out: u64) -> Work {
+        Work {
+            ntt: 2 * l_in + 2 * l_out,
+            ..Work::default()
+        }
+    }
+
+    /// Limbs of one key-switch key stored at the top level (both halves, all digits).
+    pub fn full_key_limbs(&self) -> u64 {
+        let top = u64::from(self.max_level);
+        2 * self.beta(top) * (top + u64::from(self.k))
+    }
+
+    /// The unit work of a non-bootstrap op whose result has `level` limbs. Hoisted rotations are
+    /// handled by the caller ([`Lowerer`]); this is the unhoisted cost.
+    pub fn op_work(&self, kind: &OpKind, level: u32) -> Work {
+        let l = u64::from(level);
+        match kind {
+            OpKind::Input => Work {
+                input_limbs: 2 * l,
+                ..Work::default()
+            },
+            OpKind::Output => Work {
+                output_limbs: 2 * l,
+                ..Work::default()
+            },
+            OpKind::Add | OpKind::Sub => Work {
+                add: 2 * l,
+                ..Work::default()
+            },
+            OpKind::AddConst => Work {
+                add: l,
+                ..Work::default()
+            },
+            OpKind::MulConst => Work {
+                mul: 2 * l,
+                ..Work::default()
+            },
+            OpKind::AddPlain { .. } => self.add_plain(l),
+            OpKind::MulPlain { .. } => self.mul_plain(l),
+            OpKind::Mul => self.tensor(l),
+            OpKind::Relin => self.relin(l),
+            OpKind::Rescale => self.rescale(l + 1),
+            OpKind::Rotate { .. } | OpKind::Conjugate { .. } => self.rotate(l),
+            // Dropping limbs is free; a bootstrap is expanded by the caller.
+            _ => Work::default(),
+        }
+    }
+}
+
+/// Sentinel for "no key" / "no dependency".
+pub const NONE: u32 = u32::MAX;
+
+/// One schedulable piece of work: usually one trace op, or one step of an expanded bootstrap or
+/// a hoist group's shared ModUp.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Task {
+    /// Index (in trace order) of the trace op this work is charged to.
+    pub origin: u32,
+    /// Tasks whose results this one reads ([`NONE`] when unused).
+    pub deps: [u32; 2],
+    pub work: Work,
+    /// Limbs of the value it defines (2ℓ for a ciphertext, β(ℓ+k) for extended digits).
+    pub out_limbs: u64,
+    /// Key-switch key it uses ([`NONE`] if none): 0 relin, 1 conjugation, 2+ rotations.
+    pub key: u32,
+}
+
+/// Attributes of one trace op, for the result tables.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OpInfo {
+    pub id: u32,
+    pub kind: OpName,
+    /// Index into [`LoweredProgram::layers`].
+    pub layer: u32,
+    pub level: u32,
+}
+
+/// Op count and unit work of one op kind.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KindCount {
+    pub ops: u64,
+    pub work: Work,
+}
+
+/// Lowering totals: what `hesim sim --count-only` prints.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LowerCounts {
+    pub params: Option<Params>,
+    pub ops: u64,
+    pub tasks: u64,
+    pub key_switches: u64,
+    pub hoist_groups: u64,
+    pub bootstraps: u64,
+    pub by_kind: BTreeMap<OpName, KindCount>,
+    pub total: Work,
+}
+
+/// How to lower: the architecture choices that change the work (not just its speed).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct LowerOptions {
+    /// 0 = the trace's dnum.
+    pub dnum: u32,
+    /// Share ModUp within hoist groups.
+    pub hoisting: bool,
+}
+
+impl LowerOptions {
+    pub fn from_arch(arch: &crate::arch::Arch) -> Self {
+        Self {
+            dnum: arch.policy.dnum,
+            hoisting: arch.policy.hoisting,
+        }
+    }
+}
+
+/// A lowered trace: tasks in a topological order, with the per-op attributes and lifetimes the
+/// engine needs. Architecture-independent apart from [`LowerOptions`], so a sweep lowers once.
+#[derive(Clone, Debug)]
+pub struct LoweredProgram {
+    pub header: Header,
+    pub params: Params,
+    pub options: LowerOptions,
+    pub tasks: Vec<Task>,
+    pub ops: Vec<OpInfo>,
+    pub layers: Vec<Arc<str>>,
+    /// For each task, the first task reading its value ([`NONE`] if none).
+    pub first_use: Vec<u32>,
+    /// For each task and operand slot, the next task after it reading the same value ([`NONE`]
+    /// if this is the value's last use): the scratchpad model evicts the value used furthest in
+    /// the future.
+    pub next_use: Vec<[u32; 2]>,
+    pub counts: LowerCounts,
+}
+
+/// Streams ops into a [`LoweredProgram`].
+#[derive(Debug)]
+pub struct Lowerer {
+    prog: LoweredProgram,
+    /// Trace value id → task defining it.
+    values: FxHashMap<u32, u32>,
+    /// Hoist group → its ModUp task.
+    hoists: FxHashMap<u32, u32>,
+    layer_index: FxHashMap<Arc<str>, u32>,
+    /// Expanded bootstraps by (params, input level, output level): tasks with deps relative to
+    /// the first task, [`EXTERNAL`] standing for the bootstrap's operand.
+    boot_cache: FxHashMap<(BootstrapParams, u32, u32), Vec<Task>>,
+}
+
+const EXTERNAL: u32 = u32::MAX - 1;
+
+impl Lowerer {
+    pub fn new(header: &Header, options: LowerOptions) -> Self {
+        let params = Params::new(header, options.dnum);
+        Self {
+            prog: LoweredProgram {
+                header: header.clone(),
+                params,
+                options,
+                tasks: Vec::new(),
+                ops: Vec::new(),
+                layers: Vec::new(),
+                first_use: Vec::new(),
+                next_use: Vec::new(),
+                counts: LowerCounts {
+                    params: Some(params),
+                    ..LowerCounts::default()
+                },
+            },
+            values: FxHashMap::default(),
+            hoists: FxHashMap::default(),
+            layer_index: FxHashMap::default(),
+            boot_cache: FxHashMap::default(),
+        }
+    }
+
+    /// Lowers one op. Ops must come in trace order (operands defined before use).
+    pub fn push(&mut self, op: &Op) -> Result<(), SimError> {
+        let origin = self.prog.ops.len() as u32;
+        let layer = match self.layer_index.get(&op.layer) {
+            Some(&i) => i,
+            None => {
+                let i = self.prog.layers.len() as u32;
+                self.prog.layers.push(op.layer.clone());
+                self.layer_index.insert(op.layer.clone(), i);
+                i
+            }
+        };
+        let kind = op.kind.name();
+        self.prog.ops.push(OpInfo {
+            id: op.id,
+            kind,
+            layer,
+            level: op.level,
+        });
+        let mut args = [NONE; 2];
+        for (slot, a) in args.iter_mut().zip(&op.args) {
+            *slot = *self.values.get(a).ok_or(SimError::UndefinedValue {
+                op: op.id,
+                value: *a,
+            })?;
+        }
+        let first_task = self.prog.tasks.len();
+        let p = self.prog.params;
+        let l = u64::from(op.level);
+        let result = match &op.kind {
+            OpKind::Bootstrap(bp) => {
+                let in_level = self.level_of_task(args[0]);
+                self.push_bootstrap(origin, args[0], bp, in_level, op.level)?
+            }
+            OpKind::Rotate { hoist: Some(g), .. } | OpKind::Conjugate { hoist: Some(g) }
+                if self.prog.options.hoisting =>
+            {
+                let modup = match self.hoists.get(g) {
+                    Some(&t) => t,
+                    None => {
+                        let ext = p.beta(l) * (l + u64::from(p.k));
+                        let t = self.task(origin, [args[0], NONE], p.mod_up(l), ext, NONE);
+                        self.hoists.insert(*g, t);
+                        self.prog.counts.hoist_groups += 1;
+                        t
+                    }
+                };
+                let key = key_id(&op.kind);
+                self.task(origin, [args[0], modup], p.hoisted_rotate(l), 2 * l, key)
+            }
+            kind => {
+                let out = match kind {
+                    OpKind::Mul => 3 * l,
+                    _ => 2 * l,
+                };
+                self.task(origin, args, p.op_work(kind, op.level), out, key_id(kind))
+            }
+        };
+        self.values.insert(op.id, result);
+        let c = &mut self.prog.counts;
+        c.ops += 1;
+        c.key_switches += u64::from(kind.is_key_switch());
+        c.bootstraps += u64::from(kind == OpName::Bootstrap);
+        let entry = c.by_kind.entry(kind).or_default();
+        entry.ops += 1;
+        for t in &self.prog.tasks[first_task..] {
+            entry.work.accumulate(&t.work);
+            c.total.accumulate(&t.work);
+        }
+        Ok(())
+    }
+
+    fn level_of_task(&self, t: u32) -> u32 {
+        let origin = self.prog.tasks[t as usize].origin;
+        self.prog.ops[origin as usize].level
+    }
+
+    fn task(&mut self, origin: u32, deps: [u32; 2], work: Work, out_limbs: u64, key: u32) -> u32 {
+        let i = self.prog.tasks.len() as u32;
+        self.prog.tasks.push(Task {
+            origin,
+            deps,
+            work,
+            out_limbs,
+            key,
+        });
+        i
+    }
+
+    /// Expands a bootstrap (cached per parameters and levels) and appends its tasks; returns the
+    /// task holding the refreshed ciphertext.
+    fn push_bootstrap(
+        &mut self,
+        origin: u32,
+        arg: u32,
+        bp: &BootstrapParams,
+        in_level: u32,
+        out_level: u32,
+    ) -> Result<u32, SimError> {
+        let key = (*bp, in_level, out_level);
+        if !self.boot_cache.contains_key(&key) {
+            let template = expand_bootstrap(
+                &self.prog.header,
+                self.prog.options,
+                bp,
+                in_level,
+                out_level,
+            )?;
+            self.boot_cache.insert(key, template);
+        }
+        let base = self.prog.tasks.len() as u32;
+        let template = &self.boot_cache[&key];
+        for t in template {
+            let mut t = *t;
+            t.origin = origin;
+            for d in &mut t.deps {
+                *d = match *d {
+                    NONE => NONE,
+                    EXTERNAL => arg,
+                    rel => base + rel,
+                };
+            }
+            self.prog.tasks.push(t);
+        }
+        Ok(self.prog.tasks.len() as u32 - 1)
+    }
+
+    /// Finishes: computes value lifetimes.
+    pub fn finish(mut self) -> LoweredProgram {
+        let n = self.prog.tasks.len();
+        let mut seen = vec![NONE; n];
+        let mut next_use = vec![[NONE; 2]; n];
+        for (i, t) in self.prog.tasks.iter().enumerate().rev() {
+            for s in 0..2 {
+                if t.deps[s] != NONE {
+                    next_use[i][s] = seen[t.deps[s] as usize];
+                }
+            }
+            for &d in &t.deps {
+                if d != NONE {
+                    seen[d as usize] = i as u32;
+                }
+            }
+        }
+        self.prog.first_use = seen;
+        self.prog.next_use = next_use;
+        self.prog.counts.tasks = n as u64;
+        self.prog
+    }
+}
+
+/// Key identity of a key-switching op: one relinearisation key, one conjugation key, one
+/// Galois key per rotation step.
+fn key_id(kind: &OpKind) -> u32 {
+    match kind {
+        OpKind::Relin => 0,
+        OpKind::Conjugate { .. } => 1,
+        OpKind::Rotate { step, .. } => 2 + ((step << 1) ^ (step >> 31)) as u32,
+        _ => NONE,
+    }
+}
+
+/// Lowers the bootstrap pattern into tasks with relative deps ([`EXTERNAL`] = the operand).
+fn expand_bootstrap(
+    header: &Header,
+    options: LowerOptions,
+    bp: &BootstrapParams,
+    in_level: u32,
+    out_level: u32,
+) -> Result<Vec<Task>, SimError> {
+    let top = out_level + bp.level_budget();
+    if top > header.max_level() {
+        return Err(SimError::Bootstrap {
+            message: format!(
+                "a bootstrap to level {out_level} consumes {} levels but the chain has only {} limbs",
+                bp.level_budget(),
+                header.max_level()
+            ),
+        });
+    }
+    let mut b = ProgramBuilder::new(header.clone(), "bootstrap");
+    let raised = b.input(top);
+    crate::pattern::bootstrap(&mut b, raised, bp, out_level);
+    let mut inner = Lowerer::new(header, options);
+    for op in &b.into_ops() {
+        inner.push(op)?;
+    }
+    // The pattern's last op defines the refreshed ciphertext, so its last task is the result.
+    let mut tasks = inner.prog.tasks;
+    // The pattern's input is the raised ciphertext: replace its load by the ModRaise.
+    let p = inner.prog.params;
+    tasks[0].work = p.mod_raise(u64::from(in_level), u64::from(top));
+    tasks[0].deps = [EXTERNAL, NONE];
+    Ok(tasks)
+}
+
+/// Lowers a whole trace held in memory.
+pub fn lower(
+    header: &Header,
+    ops: &[Op],
+    options: LowerOptions,
+) -> Result<LoweredProgram, SimError> {
+    let mut l = Lowerer::new(header, options);
+    for op in ops {
+        l.push(op)?;
+    }
+    Ok(l.finish())
+}
+
+/// Lowers a trace streamed from a reader (the ops are not kept, only their lowered tasks).
+pub fn lower_stream(
+    header: &Header,
+    ops: impl Iterator<Item = Result<Op, TraceError>>,
+    options: LowerOptions,
+) -> Result<LoweredProgram, SimError> {
+    let mut l = Lowerer::new(header, options);
+    for op in ops {
+        l.push(&op?)?;
+    }
+    Ok(l.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pattern::ProgramBuilder;
+
+    /// L = 12 limbs, dnum = 3 → α = 4, k = 4 special primes, N = 2^14.
+    fn header() -> Header {
+        Header::new(
+            14,
+            1 << 13,
+            vec![30; 12],
+            vec![30; 4],
+            3,
+            24,
+            "t",
+            "t",
+            "test",
+        )
+    }
+
+    fn opts() -> LowerOptions {
+        LowerOptions {
+            dnum: 0,
+            hoisting: true,
+        }
+    }
+
+    fn counts(build: impl FnOnce(&mut ProgramBuilder)) -> LowerCounts {
+        let mut b = ProgramBuilder::new(header(), "l");
+        build(&mut b);
+        lower(&header(), &b.into_ops(), opts()).unwrap().counts
+    }
+
+    fn ntt_of(c: &LowerCounts, kind: OpName) -> u64 {
+        c.by_kind.get(&kind).map_or(0, |k| k.work.ntt)
+    }
+
+    /// Hand-computed: at ℓ = 12, β = ⌈12/4⌉ = 3, so a key switch is (β+2)(ℓ+k) = 5·16 = 80 limb
+    /// (I)NTTs, and HMult adds the rescale's 2ℓ = 24: 104.
+    #[test]
+    fn hmult_ntt_count() {
+        let c = counts(|b| {
+            let x = b.input(12);
+            b.mul(x, x);
+        });
+        assert_eq!(ntt_of(&c, OpName::Mul), 0);
+        assert_eq!(ntt_of(&c, OpName::Relin), 80);
+        assert_eq!(ntt_of(&c, OpName::Rescale), 24);
+        assert_eq!(c.total.ntt, 104);
+        assert_eq!(c.key_switches, 1);
+    }
+
+    /// Hand-computed: HRot at ℓ = 7: β = 2, (2+2)(7+4) = 44 (I)NTTs, 2ℓ = 14 limb automorphisms;
+    /// base conversion: ModUp digits of 4 and 3 limbs → 4·7 + 3·8 = 52 pairs, ModDown 2·4·7 = 56.
+    #[test]
+    fn hrot_counts() {
+        let c = counts(|b| {
+            let x = b.input(7);
+            b.rotate(x, 1, None);
+        });
+        let w = c.by_kind[&OpName::Rotate].work;
+        assert_eq!(w.ntt, 44);
+        assert_eq!(w.automorphism, 14);
+        assert_eq!(w.bconv, 52 + 56);
+        // Inner product: 2β(ℓ+k) = 44 limb products, reading 44 key limbs.
+        assert_eq!(w.ks_mul, 44);
+        assert_eq!(w.key_limbs, 44);
+    }
+
+    /// PMult + rescale at ℓ = 12: 2ℓ = 24 (I)NTTs, 2ℓ multiplies plus the rescale's 2(ℓ−1).
+    #[test]
+    fn pmult_rescale_counts() {
+        let c = counts(|b| {
+            let x = b.input(12);
+            let m = b.mul_plain(x);
+            b.rescale(m);
+        });
+        assert_eq!(c.total.ntt, 24);
+        assert_eq!(c.total.mul, 24 + 22);
+        assert_eq!(c.total.plain_limbs, 12);
+    }
+
+    /// Three rotations in one hoist group at ℓ = 12 share one ModUp (ℓ + β(ℓ+k) − ℓ = 48 NTTs)
+    /// and each does its own ModDown (2k + 2ℓ = 32): 48 + 3·32 = 144, against 3·80 = 240
+    /// unhoisted; with hoisting switched off by policy the group is ignored.
+    #[test]
+    fn hoisted_rotations_share_mod_up() {
+        let build = |b: &mut ProgramBuilder| {
+            let x = b.input(12);
+            let g = b.hoist_group();
+            for s in 1..=3 {
+                b.rotate(x, s, Some(g));
+            }
+        };
+        let c = counts(build);
+        assert_eq!(c.total.ntt, 144);
+        assert_eq!(c.hoist_groups, 1);
+        let mut b = ProgramBuilder::new(header(), "l");
+        build(&mut b);
+        let off = lower(
+            &header(),
+            &b.into_ops(),
+            LowerOptions {
+                dnum: 0,
+                hoisting: false,
+            },
+        )
+        .unwrap();
+        assert_eq!(off.counts.total.ntt, 240);
+    }
+
+    /// Overriding dnum to 1 (α = k = 12, β = 1) at ℓ = 12: (1+2)(12+12) = 72.
+    #[test]
+    fn dnum_override() {
+        let mut b = ProgramBuilder::new(header(), "l");
+        let x = b.input(12);
+        b.rotate(x, 1, None);
+        let p = lower(
+            &header(),
+            &b.into_ops(),
+            LowerOptions {
+                dnum: 1,
+                hoisting: true,
+            },
+        )
+        .unwrap();
+        assert_eq!((p.params.alpha, p.params.k), (12, 12));
+        assert_eq!(p.counts.total.ntt, 72);
+    }
+
+    /// A `bootstrap` op and its expansion lower to the same key switches and nearly the same
+    /// work (they differ only in the ModRaise, which the expanded trace starts after).
+    #[test]
+    fn bootstrap_op_matches_its_expansion() {
+        let (h, single) = crate::pattern::packed_bootstrap_trace(32, false);
+        let (_, expanded) = crate::pattern::packed_bootstrap_trace(32, true);
+        let a = lower(&h, &single, opts()).unwrap().counts;
+        let b = lower(&h, &expanded, opts()).unwrap().counts;
+        assert_eq!(a.bootstraps, 1);
+        let ks = |c: &LowerCounts| c.total.key_limbs;
+        assert_eq!(ks(&a), ks(&b));
+        // ModRaise: 2·1 + 2·32 NTTs.
+        assert_eq!(a.total.ntt, b.total.ntt + 2 + 64);
+    }
+}

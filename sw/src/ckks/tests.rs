@@ -1,0 +1,376 @@
+//! End-to-end tests: every operation's decryption is compared with the same computation in f64
+//! on the cleartext slot vectors (the independent reference).
+
+use std::sync::Arc;
+
+use num_complex::Complex64;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha20Rng;
+
+use super::*;
+
+pub(crate) struct Setup {
+    pub ctx: Arc<Context>,
+    pub sk: SecretKey,
+    pub pk: PublicKey,
+    pub eval: Evaluator,
+    pub sampler: Sampler,
+}
+
+pub(crate) fn setup(builder: ParamsBuilder, steps: &[i64], seed: u64) -> Setup {
+    let ctx = Arc::new(Context::new(&builder).unwrap());
+    let mut sampler = Sampler::from_seed_insecure(seed);
+    let sk = SecretKey::generate(&ctx, &mut sampler);
+    let pk = PublicKey::generate(&sk, &mut sampler);
+    let relin = RelinKey::generate(&sk, &mut sampler);
+    let galois = GaloisKeys::for_steps_with(&sk, steps, true, &mut sampler);
+    let eval = Evaluator::new(Arc::clone(&ctx), Some(relin), galois);
+    Setup {
+        ctx,
+        sk,
+        pk,
+        eval,
+        sampler,
+    }
+}
+
+pub(crate) fn random_slots(rng: &mut ChaCha20Rng, slots: usize) -> Vec<Complex64> {
+    (0..slots)
+        .map(|_| Complex64::new(rng.random_range(-1.0..1.0), rng.random_range(-1.0..1.0)))
+        .collect()
+}
+
+pub(crate) fn max_error(a: &[Complex64], b: &[Complex64]) -> f64 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).norm())
+        .fold(0.0, f64::max)
+}
+
+impl Setup {
+    pub fn encrypt(&mut self, values: &[Complex64]) -> Ciphertext {
+        let level = self.ctx.max_level();
+        let pt = self
+            .ctx
+            .encode(values, level, self.ctx.scale_at(level))
+            .unwrap();
+        self.pk.encrypt(&pt, &mut self.sampler)
+    }
+}
+
+/// Small insecure sets exercising hybrid key switching with several digits and special primes.
+fn small_sets() -> Vec<ParamsBuilder> {
+    vec![
+        ParamsBuilder::new(10, vec![50, 36, 36, 36], 36)
+            .special_primes(vec![50])
+            .allow_insecure(true),
+        ParamsBuilder::new(10, vec![50, 36, 36, 36, 36], 36)
+            .special_primes(vec![45, 45])
+            .dnum(3)
+            .allow_insecure(true),
+        ParamsBuilder::new(10, vec![50, 36, 36, 36], 36)
+            .special_primes(vec![58, 58, 58])
+            .dnum(1)
+            .allow_insecure(true),
+        ParamsBuilder::new(10, vec![50, 36, 36, 36], 36)
+            .special_primes(vec![55])
+            .slots(64)
+            .allow_insecure(true),
+    ]
+}
+
+#[test]
+fn operations_match_f64_on_small_sets() {
+    let mut rng = ChaCha20Rng::seed_from_u64(11);
+    for builder in small_sets() {
+        let mut s = setup(builder, &[1, 5, -3], 5);
+        let slots = s.ctx.slots();
+        let top = s.ctx.max_level();
+        let x = random_slots(&mut rng, slots);
+        let y = random_slots(&mut rng, slots);
+        let cx = s.encrypt(&x);
+        let cy = s.encrypt(&y);
+        let check = |name: &str, got: Vec<Complex64>, want: Vec<Complex64>| {
+            let err = max_error(&got, &want);
+            assert!(err < 1e-6, "{name}: max error {err} (slots {slots})");
+        };
+        // sk encryption round trip.
+        let pt = s.ctx.encode(&x, top, s.ctx.scale_at(top)).unwrap();
+        let sk_ct = s.sk.encrypt(&pt, &mut s.sampler);
+        check("sk encrypt", s.sk.decrypt_decode(&sk_ct), x.clone());
+        check("pk encrypt", s.sk.decrypt_decode(&cx), x.clone());
+        let sum: Vec<_> = x.iter().zip(&y).map(|(a, b)| a + b).collect();
+        check(
+            "add",
+            s.sk.decrypt_decode(&s.eval.add(&cx, &cy).unwrap()),
+            sum,
+        );
+        let diff: Vec<_> = x.iter().zip(&y).map(|(a, b)| a - b).collect();
+        check(
+            "sub",
+            s.sk.decrypt_decode(&s.eval.sub(&cx, &cy).unwrap()),
+            diff,
+        );
+        let prod: Vec<_> = x.iter().zip(&y).map(|(a, b)| a * b).collect();
+        let py = s.ctx.encode(&y, top, s.ctx.scale_at(top)).unwrap();
+        let mp = s
+            .eval
+            .rescale(&s.eval.mul_plain(&cx, &py).unwrap())
+            .unwrap();
+        assert_eq!(mp.level(), top - 1);
+        assert!((mp.scale() / s.ctx.scale_at(top - 1) - 1.0).abs() < 1e-12);
+        check("mul_plain", s.sk.decrypt_decode(&mp), prod.clone());
+        let m3 = s.eval.mul(&cx, &cy).unwrap();
+        check("mul (size 3)", s.sk.decrypt_decode(&m3), prod.clone());
+        let mr = s.eval.rescale(&s.eval.relinearize(&m3).unwrap()).unwrap();
+        check("mul+relin+rescale", s.sk.decrypt_decode(&mr), prod.clone());
+        for step in [1i64, 5, -3] {
+            let want: Vec<_> = (0..slots)
+                .map(|j| x[(j as i64 + step).rem_euclid(slots as i64) as usize])
+                .collect();
+            check(
+                "rotate",
+                s.sk.decrypt_decode(&s.eval.rotate(&cx, step).unwrap()),
+                want,
+            );
+        }
+        let hoisted = s.eval.rotate_hoisted(&cx, &[1, 0, 5]).unwrap();
+        for (ct, step) in hoisted.iter().zip([1usize, 0, 5]) {
+            let want: Vec<_> = (0..slots).map(|j| x[(j + step) % slots]).collect();
+            check("hoisted", s.sk.decrypt_decode(ct), want);
+        }
+        let conj: Vec<_> = x.iter().map(|z| z.conj()).collect();
+        check(
+            "conjugate",
+            s.sk.decrypt_decode(&s.eval.conjugate(&cx).unwrap()),
+            conj,
+        );
+        let c = 0.37;
+        let ac: Vec<_> = x.iter().map(|z| z + c).collect();
+        check(
+            "add_const",
+            s.sk.decrypt_decode(&s.eval.add_const(&cx, c).unwrap()),
+            ac,
+        );
+        let mc = s.eval.mul_const(&cx, -1.5, s.ctx.scale_at(top)).unwrap();
+        let mc = s.eval.rescale(&mc).unwrap();
+        let want: Vec<_> = x.iter().map(|z| z * -1.5).collect();
+        check("mul_const", s.sk.decrypt_decode(&mc), want);
+        let down = s.eval.level_down(&cx, 1).unwrap();
+        assert_eq!(down.level(), 1);
+        assert_eq!(down.scale(), s.ctx.scale_at(1));
+        check("level_down", s.sk.decrypt_decode(&down), x.clone());
+    }
+}
+
+fn small_setup(steps: &[i64]) -> Setup {
+    let builder = ParamsBuilder::new(10, vec![50, 36, 36, 36], 36)
+        .special_primes(vec![45, 45])
+        .dnum(2)
+        .allow_insecure(true);
+    setup(builder, steps, 21)
+}
+
+/// Running out of levels, mismatched levels or scales, missing keys and wrong sizes are typed
+/// errors.
+#[test]
+fn errors_are_typed() {
+    let mut rng = ChaCha20Rng::seed_from_u64(12);
+    let mut s = small_setup(&[1]);
+    let x = random_slots(&mut rng, s.ctx.slots());
+    let ct = s.encrypt(&x);
+    let bottom = s.eval.level_down(&ct, 1).unwrap();
+    assert_eq!(
+        s.eval.rescale(&bottom).unwrap_err(),
+        CkksError::OutOfLevels {
+            op: "rescale",
+            level: 1
+        }
+    );
+    assert_eq!(
+        s.eval.add(&ct, &bottom).unwrap_err(),
+        CkksError::LevelMismatch {
+            op: "add",
+            left: 4,
+            right: 1
+        }
+    );
+    assert!(matches!(
+        s.eval.mul(&ct, &bottom),
+        Err(CkksError::LevelMismatch { .. })
+    ));
+    let dropped = s.eval.drop_to_level(&ct, 3).unwrap();
+    let rescaled = s.eval.rescale(&s.eval.mul(&ct, &ct).unwrap()).unwrap();
+    assert!(matches!(
+        s.eval.add(&dropped, &rescaled),
+        Err(CkksError::ScaleMismatch { .. })
+    ));
+    assert_eq!(
+        s.eval.rotate(&ct, 2).unwrap_err(),
+        CkksError::MissingRotationKey {
+            step: 2,
+            slots: 512
+        }
+    );
+    // Step 1 − slots is step 1: its key serves.
+    assert!(s.eval.rotate(&ct, 1 - 512).is_ok());
+    let no_keys = Evaluator::new(Arc::clone(&s.ctx), None, GaloisKeys::default());
+    assert_eq!(
+        no_keys.conjugate(&ct).unwrap_err(),
+        CkksError::MissingConjugationKey
+    );
+    let m3 = no_keys.mul(&ct, &ct).unwrap();
+    assert_eq!(
+        no_keys.relinearize(&m3).unwrap_err(),
+        CkksError::MissingRelinKey
+    );
+    assert!(matches!(
+        s.eval.rotate(&m3, 1),
+        Err(CkksError::CiphertextSize {
+            expected: 2,
+            found: 3,
+            ..
+        })
+    ));
+    let too_many = random_slots(&mut rng, s.ctx.slots() + 1);
+    assert!(matches!(
+        s.ctx.encode(&too_many, 4, 1e10),
+        Err(CkksError::TooManyValues { .. })
+    ));
+    assert!(matches!(
+        s.eval.level_down(&ct, 5),
+        Err(CkksError::LevelTooHigh { from: 4, to: 5 })
+    ));
+}
+
+/// A hand-built trace (every supported op kind, a hoist group) run encrypted equals the same
+/// program evaluated in f64 on the cleartext slots.
+#[test]
+fn executor_matches_f64_program() {
+    use hesim_traces::{Op, OpKind, PlainRef};
+    let mut rng = ChaCha20Rng::seed_from_u64(13);
+    let mut s = small_setup(&[1, 3, -2]);
+    let slots = s.ctx.slots();
+    let real = |rng: &mut ChaCha20Rng| -> Vec<f64> {
+        (0..slots).map(|_| rng.random_range(-1.0..1.0)).collect()
+    };
+    let (x, y, w, b) = (
+        real(&mut rng),
+        real(&mut rng),
+        real(&mut rng),
+        real(&mut rng),
+    );
+    let layer: Arc<str> = Arc::from("test");
+    let op = |id, kind, args: Vec<u32>, level| Op::new(id, kind, args, level, Arc::clone(&layer));
+    let ops = vec![
+        op(0, OpKind::Input, vec![], 4),
+        op(1, OpKind::Input, vec![], 4),
+        op(
+            2,
+            OpKind::MulPlain {
+                plain: PlainRef { id: 7, level: 4 },
+            },
+            vec![0],
+            4,
+        ),
+        op(3, OpKind::Rescale, vec![2], 3),
+        op(4, OpKind::Mul, vec![0, 1], 4),
+        op(5, OpKind::Relin, vec![4], 4),
+        op(6, OpKind::Rescale, vec![5], 3),
+        op(7, OpKind::Add, vec![3, 6], 3),
+        op(
+            8,
+            OpKind::Rotate {
+                step: 1,
+                hoist: Some(0),
+            },
+            vec![7],
+            3,
+        ),
+        op(
+            9,
+            OpKind::Rotate {
+                step: 3,
+                hoist: Some(0),
+            },
+            vec![7],
+            3,
+        ),
+        op(10, OpKind::Conjugate { hoist: Some(0) }, vec![7], 3),
+        op(11, OpKind::Add, vec![8, 9], 3),
+        op(12, OpKind::Sub, vec![11, 10], 3),
+        op(
+            13,
+            OpKind::AddPlain {
+                plain: PlainRef { id: 8, level: 3 },
+            },
+            vec![12],
+            3,
+        ),
+        op(14, OpKind::MulConst, vec![13], 3),
+        op(15, OpKind::Rescale, vec![14], 2),
+        op(16, OpKind::AddConst, vec![15], 2),
+        op(
+            17,
+            OpKind::Rotate {
+                step: -2,
+                hoist: None,
+            },
+            vec![16],
+            2,
+        ),
+        op(18, OpKind::LevelDown, vec![1], 2),
+        op(19, OpKind::Add, vec![17, 18], 2),
+        op(20, OpKind::Output, vec![19], 2),
+    ];
+    let mut payloads = MapPayloads::default();
+    payloads.plaintexts.insert(7, w.clone());
+    payloads.plaintexts.insert(8, b.clone());
+    payloads.constants.insert(14, 0.75);
+    payloads.constants.insert(16, -0.25);
+    let to_complex = |v: &[f64]| {
+        v.iter()
+            .map(|&r| Complex64::new(r, 0.0))
+            .collect::<Vec<_>>()
+    };
+    let inputs = [
+        (0, s.encrypt(&to_complex(&x))),
+        (1, s.encrypt(&to_complex(&y))),
+    ]
+    .into_iter()
+    .collect();
+    let outputs = execute(&s.eval, &ops, inputs, &payloads).unwrap();
+    assert_eq!(outputs.len(), 1);
+    let got = s.sk.decrypt_decode(&outputs[&20]);
+
+    let rot = |v: &[f64], k: i64| -> Vec<f64> {
+        (0..slots)
+            .map(|j| v[(j as i64 + k).rem_euclid(slots as i64) as usize])
+            .collect()
+    };
+    let v7: Vec<f64> = (0..slots).map(|j| x[j] * w[j] + x[j] * y[j]).collect();
+    // Conjugating real slots is the identity.
+    let (r1, r3) = (rot(&v7, 1), rot(&v7, 3));
+    let v13: Vec<f64> = (0..slots).map(|j| r1[j] + r3[j] - v7[j] + b[j]).collect();
+    let v16: Vec<f64> = v13.iter().map(|v| v * 0.75 - 0.25).collect();
+    let v17 = rot(&v16, -2);
+    let want: Vec<Complex64> = (0..slots)
+        .map(|j| Complex64::new(v17[j] + y[j], 0.0))
+        .collect();
+    let err = max_error(&got, &want);
+    assert!(err < 1e-6, "executor max error {err}");
+
+    // A trace level that disagrees with the computation is reported, not ignored.
+    let mut bad = ops.clone();
+    bad[3].level = 4;
+    let inputs = [
+        (0, s.encrypt(&to_complex(&x))),
+        (1, s.encrypt(&to_complex(&y))),
+    ]
+    .into_iter()
+    .collect();
+    assert!(matches!(
+        execute(&s.eval, &bad, inputs, &payloads),
+        Err(CkksError::TraceLevel { id: 3, .. })
+    ));
+}

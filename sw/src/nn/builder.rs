@@ -1,0 +1,1209 @@
+//! The one program builder: walks a network and emits CKKS ops under a packing.
+//!
+//! Every conv and linear layer becomes a set of *diagonals* `(a, b, R)`: input ciphertext `a`
+//! contributes to output ciphertext `b` through slot rotation `R`. Each diagonal's rotation is
+//! split into an input-side part (shared by all outputs, hoisted) and an output-side part
+//! (applied once to a partial sum); the split is chosen per layer to minimise rotations.
+//! Ciphertexts hold `factor ×` the logical tensor; factors are folded into the next layer's
+//! weights so that pooling is a plain sum and a quadratic activation costs one level.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+
+use hesim_traces::{Op, OpKind, PlainRef, ValueId};
+
+use super::NnError;
+use super::layout::{Geometry, SpatialLayout, assign, group_order, pooled};
+use super::network::{LayerKind, Network, Shape};
+use super::params::HeParams;
+use super::program::{
+    ConvStage, ConvTerm, IoLayout, LayerReport, LinearStage, PlainRecipe, Program, Stage,
+};
+use super::reference::PruneMasks;
+use super::weights::Params;
+
+/// How convolutions are packed into slots.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Packing {
+    /// Channel-packed convolution on the dense equivalent of the model (grouped layers as dense
+    /// layers with zero weights).
+    Dense,
+    /// HE-group convolution with group-interleaved encoding: only in-group diagonals.
+    Group,
+    /// `Group` plus sub-block pruning of the given fraction of each conv layer's weights (first
+    /// conv excepted).
+    Spencnn { sparsity: f64 },
+}
+
+impl Packing {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Packing::Dense => "dense",
+            Packing::Group => "group",
+            Packing::Spencnn { .. } => "spencnn",
+        }
+    }
+
+    /// Parses `dense`, `group` or `spencnn` (with `sparsity` in [0, 1)).
+    pub fn parse(name: &str, sparsity: f64) -> Result<Self, NnError> {
+        if !(0.0..1.0).contains(&sparsity) {
+            return Err(NnError::Option {
+                message: format!("sparsity {sparsity} must be in [0, 1)"),
+            });
+        }
+        match name {
+            "dense" => Ok(Packing::Dense),
+            "group" => Ok(Packing::Group),
+            "spencnn" => Ok(Packing::Spencnn { sparsity }),
+            _ => Err(NnError::Option {
+                message: format!("unknown packing `{name}`: use dense, group or spencnn"),
+            }),
+        }
+    }
+}
+
+/// Compiles `net` with `params` under `packing` into a program.
+pub fn build(
+    net: &Network,
+    params: &Params,
+    packing: Packing,
+    he: &HeParams,
+) -> Result<Program, NnError> {
+    let mut b = Builder::new(net, params, packing, he.slots())?;
+    let (input, out) = b.run()?;
+    let depth = b.ops.iter().map(|o| o.level).max().unwrap_or(0);
+    let top = depth + 1;
+    for op in &mut b.ops {
+        op.level = top - op.level;
+        if let OpKind::AddPlain { plain } | OpKind::MulPlain { plain } = &mut op.kind {
+            plain.level = top - plain.level;
+        }
+    }
+    let header = he.header(depth, &net.name, packing.name())?;
+    Ok(Program {
+        header,
+        ops: b.ops,
+        input,
+        output: out.0,
+        input_ids: b.input_ids,
+        output_ids: out.1,
+        layers: b.reports,
+        pruned: b.pruned,
+        substitutions: net.substitutions(),
+        recipes: b.recipes,
+        stages: b.stages,
+        masks: b.masks,
+        constants: b.constants,
+    })
+}
+
+/// A ciphertext value and the levels consumed to reach it.
+#[derive(Clone, Copy, Debug)]
+struct Ct {
+    id: ValueId,
+    lvl: u32,
+}
+
+#[derive(Clone, Debug)]
+enum Layout {
+    Spatial(SpatialLayout),
+    /// Element `e` at `(ciphertext, slot)`.
+    Flat {
+        pos: Vec<(u32, u32)>,
+        n_ct: usize,
+    },
+}
+
+#[derive(Clone, Debug)]
+struct HeTensor {
+    cts: Vec<Ct>,
+    layout: Layout,
+    factor: f64,
+}
+
+/// How a diagonal's rotation `R` is split: `In(b)` keeps `R mod b` (centred) on the input
+/// side, `Out(b)` keeps it on the output side.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Split {
+    In(usize),
+    Out(usize),
+}
+
+type Diag = (u32, u32, u32);
+
+/// Products of one output ciphertext, by output-side rotation: `(a, r_in, R)` each.
+type OutputGroups = BTreeMap<i64, Vec<(u32, i64, u32)>>;
+
+struct ConvPlan {
+    terms: HashMap<Diag, Vec<ConvTerm>>,
+    out_place: Vec<(usize, usize)>,
+    split: Split,
+    rotations: usize,
+}
+
+struct Builder<'a> {
+    net: &'a Network,
+    params: &'a Params,
+    packing: Packing,
+    n: usize,
+    in_shapes: Vec<Shape>,
+    ops: Vec<Op>,
+    next_id: ValueId,
+    next_hoist: u32,
+    layer: Arc<str>,
+    input_ids: Vec<ValueId>,
+    recipes: Vec<PlainRecipe>,
+    stages: Vec<Stage>,
+    masks: Vec<SpatialLayout>,
+    constants: HashMap<ValueId, f64>,
+    reports: Vec<LayerReport>,
+    pruned: PruneMasks,
+}
+
+fn centred(v: i64, m: i64) -> i64 {
+    let r = v.rem_euclid(m);
+    if m > 1 && r >= m / 2 { r - m } else { r }
+}
+
+impl<'a> Builder<'a> {
+    fn new(
+        net: &'a Network,
+        params: &'a Params,
+        packing: Packing,
+        n: usize,
+    ) -> Result<Self, NnError> {
+        if params.layers.len() != net.layers.len() {
+            return Err(NnError::Weights {
+                source_name: params.source.clone(),
+                message: format!(
+                    "{} layer parameter sets for a {}-layer network",
+                    params.layers.len(),
+                    net.layers.len()
+                ),
+            });
+        }
+        Ok(Self {
+            net,
+            params,
+            packing,
+            n,
+            in_shapes: net.input_shapes()?,
+            ops: Vec::new(),
+            next_id: 0,
+            next_hoist: 0,
+            layer: Arc::from("input"),
+            input_ids: Vec::new(),
+            recipes: Vec::new(),
+            stages: Vec::new(),
+            masks: Vec::new(),
+            constants: HashMap::new(),
+            reports: Vec::new(),
+            pruned: PruneMasks::new(),
+        })
+    }
+
+    // ---- op emission -------------------------------------------------------------------
+
+    fn push(&mut self, kind: OpKind, args: Vec<ValueId>, lvl: u32) -> Ct {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.ops
+            .push(Op::new(id, kind, args, lvl, self.layer.clone()));
+        Ct { id, lvl }
+    }
+
+    fn normalise(&self, step: i64) -> i32 {
+        let n = self.n as i64;
+        let s = step.rem_euclid(n);
+        (if s > n / 2 { s - n } else { s }) as i32
+    }
+
+    fn rotate(&mut self, x: Ct, step: i64, hoist: Option<u32>) -> Ct {
+        let step = self.normalise(step);
+        if step == 0 {
+            return x;
+        }
+        self.push(OpKind::Rotate { step, hoist }, vec![x.id], x.lvl)
+    }
+
+    fn hoist_group(&mut self) -> u32 {
+        self.next_hoist += 1;
+        self.next_hoist - 1
+    }
+
+    fn level_to(&mut self, x: Ct, lvl: u32) -> Ct {
+        if x.lvl == lvl {
+            x
+        } else {
+            self.push(OpKind::LevelDown, vec![x.id], lvl)
+        }
+    }
+
+    fn add(&mut self, x: Ct, y: Ct) -> Ct {
+        let lvl = x.lvl.max(y.lvl);
+        let (x, y) = (self.level_to(x, lvl), self.level_to(y, lvl));
+        self.push(OpKind::Add, vec![x.id, y.id], lvl)
+    }
+
+    fn add_opt(&mut self, acc: Option<Ct>, y: Ct) -> Option<Ct> {
+        Some(match acc {
+            None => y,
+            Some(x) => self.add(x, y),
+        })
+    }
+
+    fn plain(&mut self, recipe: PlainRecipe, lvl: u32) -> PlainRef {
+        self.recipes.push(recipe);
+        PlainRef {
+            id: self.recipes.len() as u32 - 1,
+            level: lvl,
+        }
+    }
+
+    fn mul_plain(&mut self, x: Ct, recipe: PlainRecipe) -> Ct {
+        let plain = self.plain(recipe, x.lvl);
+        self.push(OpKind::MulPlain { plain }, vec![x.id], x.lvl)
+    }
+
+    fn add_plain(&mut self, x: Ct, recipe: PlainRecipe) -> Ct {
+        let plain = self.plain(recipe, x.lvl);
+        self.push(OpKind::AddPlain { plain }, vec![x.id], x.lvl)
+    }
+
+    fn rescale(&mut self, x: Ct) -> Ct {
+        self.push(OpKind::Rescale, vec![x.id], x.lvl + 1)
+    }
+
+    fn add_const(&mut self, x: Ct, c: f64) -> Ct {
+        let y = self.push(OpKind::AddConst, vec![x.id], x.lvl);
+        self.constants.insert(y.id, c);
+        y
+    }
+
+    fn mul_const(&mut self, x: Ct, c: f64) -> Ct {
+        let y = self.push(OpKind::MulConst, vec![x.id], x.lvl);
+        self.constants.insert(y.id, c);
+        self.rescale(y)
+    }
+
+    fn square_like(&mut self, x: Ct, y: Ct) -> Ct {
+        let lvl = x.lvl.max(y.lvl);
+        let (x, y) = (self.level_to(x, lvl), self.level_to(y, lvl));
+        let m = self.push(OpKind::Mul, vec![x.id, y.id], lvl);
+        let r = self.push(OpKind::Relin, vec![m.id], lvl);
+        self.rescale(r)
+    }
+
+    fn report(&mut self, li: usize, detail: String) {
+        let l = &self.net.layers[li];
+        self.reports.push(LayerReport {
+            name: l.name.clone(),
+            kind: l.kind.type_name(),
+            detail,
+        });
+    }
+
+    // ---- the walk ----------------------------------------------------------------------
+
+    fn run(&mut self) -> Result<(IoLayout, (IoLayout, Vec<ValueId>)), NnError> {
+        let x = self.input()?;
+        let input = self.io_layout(&x, true);
+        let mut outs: Vec<Option<HeTensor>> = vec![None; self.net.layers.len()];
+        let keep: HashSet<usize> = self
+            .net
+            .layers
+            .iter()
+            .filter_map(|l| match &l.kind {
+                LayerKind::Residual { from } => self.net.layer_index(from),
+                _ => None,
+            })
+            .collect();
+        let mut cur = x;
+        let mut li = 0;
+        while li < self.net.layers.len() {
+            let layer = &self.net.layers[li];
+            self.layer = Arc::from(layer.name.as_str());
+            let mut consumed = 1;
+            cur = match &layer.kind {
+                LayerKind::Conv { .. } => {
+                    let bn = matches!(
+                        self.net.layers.get(li + 1).map(|l| &l.kind),
+                        Some(LayerKind::BatchNorm { .. })
+                    );
+                    consumed += usize::from(bn);
+                    self.conv(li, cur, bn)?
+                }
+                LayerKind::Linear { .. } => {
+                    let bn = matches!(
+                        self.net.layers.get(li + 1).map(|l| &l.kind),
+                        Some(LayerKind::BatchNorm { .. })
+                    );
+                    consumed += usize::from(bn);
+                    self.linear(li, cur, bn)?
+                }
+                LayerKind::AvgPool { kernel } => self.pool(li, cur, *kernel)?,
+                LayerKind::Poly { .. } | LayerKind::Relu => self.activation(li, cur),
+                LayerKind::Flatten => self.flatten(cur),
+                LayerKind::BatchNorm { .. } => unreachable!("folded into the previous layer"),
+                LayerKind::Residual { from } => {
+                    let j = self.net.layer_index(from).expect("checked network");
+                    let other = outs[j].clone().expect("kept for the residual");
+                    self.residual(li, cur, other)?
+                }
+            };
+            for (k, slot) in outs.iter_mut().enumerate().skip(li).take(consumed) {
+                if keep.contains(&k) {
+                    *slot = Some(cur.clone());
+                }
+            }
+            li += consumed;
+        }
+        self.layer = Arc::from("output");
+        let out_layout = self.io_layout(&cur, false);
+        let lvl = cur.cts.iter().map(|c| c.lvl).max().unwrap_or(0);
+        for c in cur.cts {
+            let c = self.level_to(c, lvl);
+            self.push(OpKind::Output, vec![c.id], lvl);
+        }
+        let final_ids = self
+            .ops
+            .iter()
+            .filter(|o| o.kind == OpKind::Output)
+            .map(|o| o.args[0])
+            .collect();
+        Ok((input, (out_layout, final_ids)))
+    }
+
+    fn io_layout(&self, t: &HeTensor, all_places: bool) -> IoLayout {
+        let positions = match &t.layout {
+            Layout::Flat { pos, .. } => pos.iter().map(|&p| vec![p]).collect(),
+            Layout::Spatial(l) => {
+                let c = l.chan_at.iter().flatten().max().map_or(0, |m| m + 1);
+                let places = l.placements(c);
+                let mut v = Vec::with_capacity(c * l.geom.h * l.geom.w);
+                for pl in &places {
+                    for y in 0..l.geom.h {
+                        for x in 0..l.geom.w {
+                            let take = if all_places { pl.len() } else { 1 };
+                            v.push(
+                                pl[..take]
+                                    .iter()
+                                    .map(|&(ct, base)| {
+                                        (ct as u32, (base + l.geom.offset(y, x)) as u32)
+                                    })
+                                    .collect(),
+                            );
+                        }
+                    }
+                }
+                v
+            }
+        };
+        IoLayout {
+            positions,
+            cts: t.cts.len(),
+            factor: t.factor,
+        }
+    }
+
+    fn input(&mut self) -> Result<HeTensor, NnError> {
+        let s = self.net.input;
+        let block = (s.h * s.w).next_power_of_two();
+        if block > self.n {
+            return Err(NnError::TooLarge {
+                layer: "input".into(),
+                message: format!(
+                    "one {}×{} channel needs {block} slots but a ciphertext has {}",
+                    s.h, s.w, self.n
+                ),
+            });
+        }
+        let geom = Geometry {
+            h: s.h,
+            w: s.w,
+            pitch: s.w,
+            dil: 1,
+            block,
+            lanes: (0..self.n / block).map(|i| i * block).collect(),
+            n_ct: 1,
+        }
+        .with_channels(s.c);
+        let order = self.order_for_consumer(0, &geom);
+        let mut chan_at = assign(&order, &geom);
+        let lanes = geom.lanes_per_ct();
+        let pad = s.c.next_power_of_two();
+        if geom.n_ct == 1 && pad < lanes {
+            chan_at = (0..lanes)
+                .map(|l| {
+                    if l % pad < s.c {
+                        Some(order[l % pad])
+                    } else {
+                        None
+                    }
+                })
+                .collect();
+        }
+        let cts: Vec<Ct> = (0..geom.n_ct)
+            .map(|_| self.push(OpKind::Input, vec![], 0))
+            .collect();
+        self.input_ids = cts.iter().map(|c| c.id).collect();
+        Ok(HeTensor {
+            cts,
+            layout: Layout::Spatial(SpatialLayout::new(geom, chan_at)),
+            factor: 1.0,
+        })
+    }
+
+    /// Whether pooling layer `li` interlaces its output (some conv or linear layer follows).
+    fn interlaces(&self, li: usize) -> bool {
+        self.net.layers[li + 1..]
+            .iter()
+            .any(|l| matches!(l.kind, LayerKind::Conv { .. } | LayerKind::Linear { .. }))
+    }
+
+    /// The channel order the first conv reached from layer `from` (through channel-wise
+    /// layers and pooling) wants for its input; plain order otherwise.
+    fn order_for_consumer(&self, from: usize, geom: &Geometry) -> Vec<usize> {
+        let mut g = geom.clone();
+        let c = self.in_shapes.get(from).map_or(self.net.input.c, |s| s.c);
+        for j in from..self.net.layers.len() {
+            match &self.net.layers[j].kind {
+                LayerKind::Poly { .. } | LayerKind::Relu | LayerKind::BatchNorm { .. } => {}
+                LayerKind::AvgPool { kernel } => g = pooled(&g, *kernel, self.interlaces(j)).0,
+                LayerKind::Conv { .. } => return self.desired_input_order(j, &g),
+                _ => break,
+            }
+        }
+        (0..c).collect()
+    }
+
+    /// The input channel order conv `li` prefers on geometry `g`: plain for dense layers and
+    /// the dense packing; for grouped layers the group-interleaving unit with fewest rotations.
+    fn desired_input_order(&self, li: usize, g: &Geometry) -> Vec<usize> {
+        let LayerKind::Conv { out, groups, .. } = self.net.layers[li].kind else {
+            unreachable!()
+        };
+        let cin = self.in_shapes[li].c;
+        if groups == 1 || self.packing == Packing::Dense {
+            return (0..cin).collect();
+        }
+        let (s_in, s_out) = (cin / groups, out / groups);
+        let Ok(gout) = self.conv_out_geometry(li, g) else {
+            return (0..cin).collect();
+        };
+        let mut best: Option<(usize, Vec<usize>)> = None;
+        let mut unit = 1;
+        while unit <= s_in {
+            let in_order = group_order(cin, groups, unit);
+            let out_order = group_order(out, groups, unit.min(s_out));
+            let gin = g.clone().with_channels(cin);
+            let input = SpatialLayout::new(gin.clone(), assign(&in_order, &gin));
+            let output = SpatialLayout::new(gout.clone(), assign(&out_order, &gout));
+            let plan = self.plan_conv(li, &input, &output);
+            if best.as_ref().is_none_or(|(r, _)| plan.rotations < *r) {
+                best = Some((plan.rotations, in_order));
+            }
+            unit = if unit < s_in && unit * 2 > s_in {
+                s_in
+            } else {
+                unit * 2
+            };
+        }
+        best.map(|b| b.1).unwrap_or_else(|| (0..cin).collect())
+    }
+
+    fn conv_out_geometry(&self, li: usize, gin: &Geometry) -> Result<Geometry, NnError> {
+        let LayerKind::Conv { out, stride, .. } = self.net.layers[li].kind else {
+            unreachable!()
+        };
+        let shape = self.net.shapes()?[li];
+        let mut g = gin.clone();
+        g.h = shape.h;
+        g.w = shape.w;
+        g.dil *= stride;
+        let rows = g.block / g.pitch;
+        if g.dil * g.h > rows || g.dil * g.w > g.pitch {
+            return Err(NnError::Unsupported {
+                layer: self.net.layers[li].name.clone(),
+                message: format!(
+                    "its {}×{} output (dilation {}) does not fit the {}×{} raster of its channel \
+                     block; hesim's packings need pad ≤ (kernel − stride)/2",
+                    g.h, g.w, g.dil, rows, g.pitch
+                ),
+            });
+        }
+        Ok(g.with_channels(out))
+    }
+
+    // ---- linear stages ---------------------------------------------------------------------
+
+    fn split_parts(&self, split: Split, r: u32) -> (i64, i64) {
+        let r = i64::from(r);
+        let norm = |v: i64| i64::from(self.normalise(v));
+        match split {
+            Split::In(b) => {
+                let rin = centred(r, b as i64);
+                (rin, norm(r - rin))
+            }
+            Split::Out(b) => {
+                let rout = centred(r, b as i64);
+                (norm(r - rout), rout)
+            }
+        }
+    }
+
+    fn rotations_for(&self, diags: &[Diag], split: Split) -> usize {
+        let mut ins: HashSet<(u32, i64)> = HashSet::new();
+        let mut outs: HashSet<(u32, i64)> = HashSet::new();
+        for &(a, b, r) in diags {
+            let (ri, ro) = self.split_parts(split, r);
+            if ri != 0 {
+                ins.insert((a, ri));
+            }
+            if ro != 0 {
+                outs.insert((b, ro));
+            }
+        }
+        ins.len() + outs.len()
+    }
+
+    /// The split with fewest rotations (ties: the earlier candidate).
+    fn choose_split(&self, diags: &[Diag]) -> (Split, usize) {
+        let mut best = (Split::Out(1), usize::MAX);
+        let mut b = 1;
+        while b <= self.n {
+            for s in [Split::In(b), Split::Out(b)] {
+                let r = self.rotations_for(diags, s);
+                if r < best.1 {
+                    best = (s, r);
+                }
+            }
+            b *= 2;
+        }
+        best
+    }
+
+    /// Emits the products and rotations of a linear stage; returns the rescaled outputs.
+    fn emit_diagonals(
+        &mut self,
+        stage: u32,
+        xs: &[Ct],
+        diags: &[Diag],
+        split: Split,
+        n_out: usize,
+    ) -> Vec<Ct> {
+        let mut by_out: Vec<OutputGroups> = vec![BTreeMap::new(); n_out];
+        let mut in_rots: Vec<Vec<i64>> = vec![Vec::new(); xs.len()];
+        for &(a, b, r) in diags {
+            let (ri, ro) = self.split_parts(split, r);
+            by_out[b as usize].entry(ro).or_default().push((a, ri, r));
+            in_rots[a as usize].push(ri);
+        }
+        let mut rotated: HashMap<(u32, i64), Ct> = HashMap::new();
+        for (a, rots) in in_rots.iter_mut().enumerate() {
+            rots.sort_unstable();
+            rots.dedup();
+            let nonzero = rots.iter().filter(|&&r| r != 0).count();
+            let hoist = (nonzero >= 2).then(|| self.hoist_group());
+            for &r in rots.iter() {
+                let y = self.rotate(xs[a], r, hoist);
+                rotated.insert((a as u32, r), y);
+            }
+        }
+        let mut outs = Vec::with_capacity(n_out);
+        for (b, groups) in by_out.into_iter().enumerate() {
+            let mut total: Option<Ct> = None;
+            for (ro, list) in groups {
+                let mut acc: Option<Ct> = None;
+                for (a, ri, r) in list {
+                    let x = rotated[&(a, ri)];
+                    let recipe = PlainRecipe::Diagonal {
+                        stage,
+                        a,
+                        b: b as u32,
+                        r,
+                        r_out: ro as i32,
+                    };
+                    let p = self.mul_plain(x, recipe);
+                    acc = self.add_opt(acc, p);
+                }
+                let acc = acc.expect("non-empty group");
+                let acc = self.rotate(acc, ro, None);
+                total = self.add_opt(total, acc);
+            }
+            let total = match total {
+                Some(t) => t,
+                None => {
+                    // every diagonal of this output was pruned: an explicit zero
+                    let z = self.push(OpKind::MulConst, vec![xs[0].id], xs[0].lvl);
+                    self.constants.insert(z.id, 0.0);
+                    z
+                }
+            };
+            outs.push(self.rescale(total));
+        }
+        outs
+    }
+
+    /// Target factor for the output of linear layer `li`: what the next activation wants
+    /// (√|c2|, divided by the pooling sums in between), the residual partner's factor, or 1.
+    fn target_factor(&self, li: usize, outs_factor: Option<f64>) -> f64 {
+        let mut mult = 1.0;
+        for j in li + 1..self.net.layers.len() {
+            match &self.net.layers[j].kind {
+                LayerKind::BatchNorm { .. } | LayerKind::Flatten => {}
+                LayerKind::AvgPool { kernel } => mult *= (kernel * kernel) as f64,
+                LayerKind::Poly { .. } | LayerKind::Relu => {
+                    let [_, c1, c2] = self.params.poly(j);
+                    return if c2 != 0.0 {
+                        c2.abs().sqrt() / mult
+                    } else {
+                        c1.abs().max(1e-300).recip() / mult
+                    };
+                }
+                LayerKind::Residual { .. } => return outs_factor.unwrap_or(1.0) / mult,
+                _ => break,
+            }
+        }
+        1.0 / mult
+    }
+
+    /// Output scale and bias (per channel) of affine layer `li`, with batch norm folded.
+    fn folded(
+        &self,
+        li: usize,
+        bn: bool,
+        out: usize,
+        factor_in: f64,
+        target: f64,
+    ) -> (Vec<f64>, Vec<f64>) {
+        let (_, bias) = self.params.affine(li);
+        let (mut scale, mut shift) = (vec![1.0; out], bias.to_vec());
+        if bn {
+            let (s, t) = self.params.batchnorm_affine(li + 1);
+            for o in 0..out {
+                scale[o] = s[o];
+                shift[o] = s[o] * bias[o] + t[o];
+            }
+        }
+        let w_scale = scale.iter().map(|s| s * target / factor_in).collect();
+        let bias = shift.iter().map(|b| b * target).collect();
+        (w_scale, bias)
+    }
+
+    // ---- layers ------------------------------------------------------------------------------
+
+    fn plan_conv(&self, li: usize, input: &SpatialLayout, output: &SpatialLayout) -> ConvPlan {
+        let LayerKind::Conv {
+            out,
+            kernel,
+            stride,
+            pad,
+            groups,
+            ..
+        } = self.net.layers[li].kind
+        else {
+            unreachable!()
+        };
+        let n = self.n as i64;
+        let cin = self.in_shapes[li].c;
+        let (gin, gout) = (&input.geom, &output.geom);
+        let places_in = input.placements(cin);
+        let out_place: Vec<(usize, usize)> =
+            output.placements(out).into_iter().map(|p| p[0]).collect();
+        let valid = |d: usize, len_in: usize, len_out: usize| {
+            (0..len_out).any(|o| {
+                let i = (o * stride + d) as isize - pad as isize;
+                i >= 0 && i < len_in as isize
+            })
+        };
+        let rows: Vec<usize> = (0..kernel).filter(|&d| valid(d, gin.h, gout.h)).collect();
+        let cols: Vec<usize> = (0..kernel).filter(|&d| valid(d, gin.w, gout.w)).collect();
+        let (cin_g, cout_g) = (cin / groups, out / groups);
+        let dense = self.packing == Packing::Dense;
+        let mut terms: HashMap<Diag, Vec<ConvTerm>> = HashMap::new();
+        for (o, &(b, bo)) in out_place.iter().enumerate() {
+            let g = o / cout_g;
+            let ins = if dense {
+                0..cin
+            } else {
+                g * cin_g..(g + 1) * cin_g
+            };
+            for i in ins {
+                let &(a, bi) = places_in[i]
+                    .iter()
+                    .min_by_key(|&&(a, bi)| (((bi + self.n - bo) % self.n), a))
+                    .expect("every input channel is placed");
+                for &di in &rows {
+                    for &dj in &cols {
+                        let sp = gin.dil as i64
+                            * ((di as i64 - pad as i64) * gin.pitch as i64 + dj as i64
+                                - pad as i64);
+                        let r = (bi as i64 - bo as i64 + sp).rem_euclid(n) as u32;
+                        terms
+                            .entry((a as u32, b as u32, r))
+                            .or_default()
+                            .push((o as u32, i as u32, di as u16, dj as u16));
+                    }
+                }
+            }
+        }
+        let mut diags: Vec<Diag> = terms.keys().copied().collect();
+        diags.sort_unstable();
+        let (split, rotations) = self.choose_split(&diags);
+        ConvPlan {
+            terms,
+            out_place,
+            split,
+            rotations,
+        }
+    }
+
+    /// Sub-block pruning: the weights sharing one output-side rotation `(b, r_out)` form a
+    /// sub-block; remove the lowest mean-|w| sub-blocks until `sparsity` of the layer's
+    /// in-group weights are gone.
+    fn prune(&mut self, li: usize, plan: &mut ConvPlan, sparsity: f64) -> String {
+        let LayerKind::Conv {
+            kernel,
+            groups,
+            out,
+            ..
+        } = self.net.layers[li].kind
+        else {
+            unreachable!()
+        };
+        let cin = self.in_shapes[li].c;
+        let (cin_g, cout_g) = (cin / groups, out / groups);
+        let (w, _) = self.params.affine(li);
+        let widx = |&(o, i, di, dj): &ConvTerm| {
+            ((o as usize * cin_g + i as usize % cin_g) * kernel + di as usize) * kernel
+                + dj as usize
+        };
+        let mut blocks: BTreeMap<(u32, i64), Vec<Diag>> = BTreeMap::new();
+        let mut total = 0usize;
+        for (&key, ts) in &plan.terms {
+            let (_, ro) = self.split_parts(plan.split, key.2);
+            blocks.entry((key.1, ro)).or_default().push(key);
+            total += ts
+                .iter()
+                .filter(|t| t.1 as usize / cin_g == t.0 as usize / cout_g)
+                .count();
+        }
+        let mut scored: Vec<(f64, (u32, i64), usize)> = blocks
+            .iter()
+            .map(|(k, ds)| {
+                let ws: Vec<f64> = ds
+                    .iter()
+                    .flat_map(|d| plan.terms[d].iter().map(|t| w.get(widx(t)).abs()))
+                    .collect();
+                (
+                    ws.iter().sum::<f64>() / ws.len().max(1) as f64,
+                    *k,
+                    ws.len(),
+                )
+            })
+            .collect();
+        scored.sort_by(|x, y| x.0.total_cmp(&y.0).then(x.1.cmp(&y.1)));
+        let goal = (sparsity * total as f64).ceil() as usize;
+        let mut mask = vec![false; w.len()];
+        let (mut removed, mut blocks_removed, mut rot_removed) = (0usize, 0usize, 0usize);
+        for (_, key, size) in scored {
+            if removed >= goal {
+                break;
+            }
+            for d in &blocks[&key] {
+                for t in plan.terms.remove(d).unwrap_or_default() {
+                    mask[widx(&t)] = true;
+                }
+            }
+            removed += size;
+            blocks_removed += 1;
+            rot_removed += usize::from(key.1 != 0);
+        }
+        let count = mask.iter().filter(|&&m| m).count();
+        self.pruned.insert(li, mask);
+        format!(
+            "pruned {blocks_removed} sub-blocks ({rot_removed} with a rotation), {count}/{total} weights"
+        )
+    }
+
+    fn conv(&mut self, li: usize, x: HeTensor, bn: bool) -> Result<HeTensor, NnError> {
+        let LayerKind::Conv {
+            out,
+            kernel,
+            stride,
+            pad,
+            groups,
+            ..
+        } = self.net.layers[li].kind
+        else {
+            unreachable!()
+        };
+        let Layout::Spatial(input) = x.layout.clone() else {
+            return Err(NnError::Unsupported {
+                layer: self.net.layers[li].name.clone(),
+                message: "conv on a flattened tensor".into(),
+            });
+        };
+        let gout = self.conv_out_geometry(li, &input.geom)?;
+        let order = self.order_for_consumer(li + 1 + usize::from(bn), &gout);
+        let output = SpatialLayout::new(gout.clone(), assign(&order, &gout));
+        let mut plan = self.plan_conv(li, &input, &output);
+        let mut detail = format!("split {:?}", plan.split);
+        let first_conv = !self.net.layers[..li]
+            .iter()
+            .any(|l| matches!(l.kind, LayerKind::Conv { .. }));
+        if let Packing::Spencnn { sparsity } = self.packing
+            && sparsity > 0.0
+            && !first_conv
+        {
+            detail.push_str(&format!(", {}", self.prune(li, &mut plan, sparsity)));
+        }
+        let mut diags: Vec<Diag> = plan.terms.keys().copied().collect();
+        diags.sort_unstable();
+        let target = self.target_factor(li + usize::from(bn), None);
+        let (w_scale, bias) = self.folded(li, bn, out, x.factor, target);
+        let (weight, _) = self.params.affine(li);
+        let stage = self.stages.len() as u32;
+        let has_bias = bias.iter().any(|&b| b != 0.0);
+        self.stages.push(Stage::Conv(Box::new(ConvStage {
+            weight: weight.clone(),
+            cin: self.in_shapes[li].c,
+            groups,
+            cout: out,
+            kernel,
+            stride,
+            pad,
+            w_scale,
+            bias,
+            input: input.clone(),
+            output: output.clone(),
+            out_place: plan.out_place.clone(),
+            terms: std::mem::take(&mut plan.terms),
+        })));
+        let ys = self.emit_diagonals(stage, &x.cts, &diags, plan.split, gout.n_ct);
+        let ys = if has_bias {
+            ys.into_iter()
+                .enumerate()
+                .map(|(b, y)| self.add_plain(y, PlainRecipe::Bias { stage, b: b as u32 }))
+                .collect()
+        } else {
+            ys
+        };
+        detail.push_str(&format!(
+            ", {} diagonals, {} → {} ciphertexts",
+            diags.len(),
+            x.cts.len(),
+            ys.len()
+        ));
+        self.report(li, detail);
+        Ok(HeTensor {
+            cts: ys,
+            layout: Layout::Spatial(output),
+            factor: target,
+        })
+    }
+
+    fn flatten(&mut self, x: HeTensor) -> HeTensor {
+        let layout = match x.layout {
+            Layout::Flat { .. } => x.layout,
+            Layout::Spatial(l) => {
+                let c = l.chan_at.iter().flatten().max().map_or(0, |m| m + 1);
+                let places = l.placements(c);
+                let mut pos = Vec::with_capacity(c * l.geom.h * l.geom.w);
+                for ch in 0..c {
+                    for y in 0..l.geom.h {
+                        for xx in 0..l.geom.w {
+                            let (t, s) = l.slot_of(&places, ch, y, xx);
+                            pos.push((t as u32, s as u32));
+                        }
+                    }
+                }
+                Layout::Flat {
+                    pos,
+                    n_ct: l.geom.n_ct,
+                }
+            }
+        };
+        HeTensor { layout, ..x }
+    }
+
+    fn linear(&mut self, li: usize, x: HeTensor, bn: bool) -> Result<HeTensor, NnError> {
+        let LayerKind::Linear { out, .. } = self.net.layers[li].kind else {
+            unreachable!()
+        };
+        let x = self.flatten(x);
+        let Layout::Flat { pos, n_ct } = &x.layout else {
+            unreachable!()
+        };
+        let (n, m) = (self.n, pos.len());
+        // outputs go to the lowest slots the input occupies in ciphertext 0, then further
+        // ciphertexts slot by slot
+        let mut first: Vec<u32> = pos.iter().filter(|p| p.0 == 0).map(|p| p.1).collect();
+        first.sort_unstable();
+        let out_pos: Vec<(u32, u32)> = if first.len() >= out {
+            first[..out].iter().map(|&s| (0, s)).collect()
+        } else {
+            (0..out).map(|j| ((j / n) as u32, (j % n) as u32)).collect()
+        };
+        let n_out = out_pos.iter().map(|p| p.0 as usize + 1).max().unwrap_or(1);
+        let mut slot_elem = vec![vec![u32::MAX; n]; *n_ct];
+        for (e, &(t, s)) in pos.iter().enumerate() {
+            slot_elem[t as usize][s as usize] = e as u32;
+        }
+        let mut out_slots: Vec<Vec<(u32, u32)>> = vec![Vec::new(); n_out];
+        for (j, &(t, s)) in out_pos.iter().enumerate() {
+            out_slots[t as usize].push((s, j as u32));
+        }
+        // the diagonals: every (p − q) mod n between an input and an output slot, via bitsets
+        let words = n.div_ceil(64);
+        let bits: Vec<Vec<u64>> = slot_elem
+            .iter()
+            .map(|se| {
+                let mut b = vec![0u64; words];
+                for (s, &e) in se.iter().enumerate() {
+                    if e != u32::MAX {
+                        b[s / 64] |= 1 << (s % 64);
+                    }
+                }
+                b
+            })
+            .collect();
+        let mut diags: Vec<Diag> = Vec::new();
+        for (a, ba) in bits.iter().enumerate() {
+            for (b, outs) in out_slots.iter().enumerate() {
+                let mut acc = vec![0u64; words];
+                for &(q, _) in outs {
+                    or_rotated(&mut acc, ba, q as usize, n);
+                }
+                for (wi, &word) in acc.iter().enumerate() {
+                    let mut w = word;
+                    while w != 0 {
+                        let bit = w.trailing_zeros() as usize;
+                        diags.push((a as u32, b as u32, (wi * 64 + bit) as u32));
+                        w &= w - 1;
+                    }
+                }
+            }
+        }
+        let (split, rots) = self.choose_split(&diags);
+        let target = self.target_factor(li + usize::from(bn), None);
+        let (w_scale, bias) = self.folded(li, bn, out, x.factor, target);
+        let (weight, _) = self.params.affine(li);
+        let stage = self.stages.len() as u32;
+        let has_bias = bias.iter().any(|&b| b != 0.0);
+        self.stages.push(Stage::Linear(LinearStage {
+            weight: weight.clone(),
+            m,
+            w_scale,
+            bias,
+            slot_elem,
+            out_slots,
+        }));
+        let ys = self.emit_diagonals(stage, &x.cts, &diags, split, n_out);
+        let ys = if has_bias {
+            ys.into_iter()
+                .enumerate()
+                .map(|(b, y)| self.add_plain(y, PlainRecipe::Bias { stage, b: b as u32 }))
+                .collect()
+        } else {
+            ys
+        };
+        self.report(
+            li,
+            format!(
+                "split {split:?}, {} diagonals, {rots} rotations",
+                diags.len()
+            ),
+        );
+        Ok(HeTensor {
+            cts: ys,
+            layout: Layout::Flat {
+                pos: out_pos,
+                n_ct: n_out,
+            },
+            factor: target,
+        })
+    }
+
+    fn pool(&mut self, li: usize, x: HeTensor, k: usize) -> Result<HeTensor, NnError> {
+        let Layout::Spatial(l) = x.layout else {
+            return Err(NnError::Unsupported {
+                layer: self.net.layers[li].name.clone(),
+                message: "pooling a flattened tensor".into(),
+            });
+        };
+        let g = &l.geom;
+        let (step_x, step_y) = (g.dil as i64, (g.dil * g.pitch) as i64);
+        let mut summed = Vec::with_capacity(x.cts.len());
+        for &c in &x.cts {
+            let mut acc = c;
+            for step in [step_x, step_y] {
+                let src = acc;
+                let hoist = (k > 2).then(|| self.hoist_group());
+                let mut sum = src;
+                for d in 1..k as i64 {
+                    let r = self.rotate(src, d * step, hoist);
+                    sum = self.add(sum, r);
+                }
+                acc = sum;
+            }
+            summed.push(acc);
+        }
+        let interlace = self.interlaces(li);
+        let (geom, shifts) = pooled(g, k, interlace);
+        let factor = x.factor * (k * k) as f64;
+        let mut chan_at = l.chan_at.clone();
+        chan_at.resize(geom.n_ct * geom.lanes_per_ct(), None);
+        let cts = if shifts.len() > 1 {
+            // interlace: mask each ciphertext to its valid slots, shift it to its sub-pixel
+            // position and add
+            let mut before = l.clone();
+            before.geom.h = geom.h;
+            before.geom.w = geom.w;
+            before.geom.dil = geom.dil;
+            self.masks.push(before);
+            let layout = self.masks.len() as u32 - 1;
+            let mut merged = Vec::with_capacity(geom.n_ct);
+            for (t, chunk) in summed.chunks(shifts.len()).enumerate() {
+                let mut acc: Option<Ct> = None;
+                for (i, &c) in chunk.iter().enumerate() {
+                    let ct = (t * shifts.len() + i) as u32;
+                    let m = self.mul_plain(c, PlainRecipe::Mask { layout, ct });
+                    let m = self.rescale(m);
+                    let m = self.rotate(m, -(shifts[i] as i64), None);
+                    acc = self.add_opt(acc, m);
+                }
+                merged.push(acc.expect("non-empty chunk"));
+            }
+            self.report(
+                li,
+                format!(
+                    "sum pool {k}×{k}, interlaced {} → {} ciphertexts",
+                    summed.len(),
+                    merged.len()
+                ),
+            );
+            merged
+        } else {
+            self.report(li, format!("sum pool {k}×{k}"));
+            summed
+        };
+        Ok(HeTensor {
+            cts,
+            layout: Layout::Spatial(SpatialLayout::new(geom, chan_at)),
+            factor,
+        })
+    }
+
+    /// `c0 + c1·x + c2·x²` in one level when the input factor is √|c2| (the previous linear
+    /// layer arranges that): with y = a·x, σ = sign(c2), the output is σ·(y·(y + σc1/a) + σc0).
+    fn activation(&mut self, li: usize, x: HeTensor) -> HeTensor {
+        let [c0, c1, c2] = self.params.poly(li);
+        let mut factor = x.factor;
+        let cts = if c2 != 0.0 {
+            let a = c2.abs().sqrt();
+            let sigma = c2.signum();
+            let rescale_needed = ((factor - a) / a).abs() > 1e-12;
+            let out: Vec<Ct> = x
+                .cts
+                .iter()
+                .map(|&c| {
+                    let y = if rescale_needed {
+                        self.mul_const(c, a / factor)
+                    } else {
+                        c
+                    };
+                    let t = if c1 != 0.0 {
+                        self.add_const(y, sigma * c1 / a)
+                    } else {
+                        y
+                    };
+                    let m = self.square_like(y, t);
+                    if c0 != 0.0 {
+                        self.add_const(m, sigma * c0)
+                    } else {
+                        m
+                    }
+                })
+                .collect();
+            factor = sigma;
+            out
+        } else {
+            // affine: c0 + c1·x = (c1/s)·(y + c0·s/c1) with y = s·x
+            let out = x
+                .cts
+                .iter()
+                .map(|&c| self.add_const(c, c0 * factor / c1))
+                .collect();
+            factor /= c1;
+            out
+        };
+        self.report(li, format!("poly [{c0:.4}, {c1:.4}, {c2:.4}]"));
+        HeTensor { cts, factor, ..x }
+    }
+
+    fn residual(&mut self, li: usize, x: HeTensor, other: HeTensor) -> Result<HeTensor, NnError> {
+        let same = match (&x.layout, &other.layout) {
+            (Layout::Spatial(a), Layout::Spatial(b)) => a == b,
+            (Layout::Flat { pos: a, .. }, Layout::Flat { pos: b, .. }) => a == b,
+            _ => false,
+        };
+        let bad = |message: String| NnError::Unsupported {
+            layer: self.net.layers[li].name.clone(),
+            message,
+        };
+        if !same {
+            return Err(bad(
+                "the two branches have different slot layouts; residual adds need the \
+                            branch to end in a conv that can adopt the skip's layout"
+                    .into(),
+            ));
+        }
+        let ratio = other.factor / x.factor;
+        let cts = x
+            .cts
+            .iter()
+            .zip(&other.cts)
+            .map(|(&a, &b)| {
+                let a = if (ratio - 1.0).abs() > 1e-12 {
+                    self.mul_const(a, ratio)
+                } else {
+                    a
+                };
+                self.add(a, b)
+            })
+            .collect();
+        self.report(li, "residual add".into());
+        Ok(HeTensor {
+            cts,
+            layout: x.layout,
+            factor: other.factor,
+        })
+    }
+}
+
+/// `dst[t] |= src[(t + shift) mod n]` on bitsets of `n` bits: the slots `p − shift` for every
+/// set slot `p` of `src`.
+fn or_rotated(dst: &mut [u64], src: &[u64], shift: usize, n: usize) {
+    let words = src.len();
+    if !n.is_multiple_of(64) {
+        for t in 0..n {
+            let s = (t + shift) % n;
+            if src[s / 64] >> (s % 64) & 1 == 1 {
+                dst[t / 64] |= 1 << (t % 64);
+            }
+        }
+        return;
+    }
+    let (ws, bs) = (shift / 64, shift % 64);
+    for (t, d) in dst.iter_mut().enumerate() {
+        let lo = src[(t + ws) % words];
+        let v = if bs == 0 {
+            lo
+        } else {
+            (lo >> bs) | (src[(t + ws + 1) % words] << (64 - bs))
+        };
+        *d |= v;
+    }
+}

@@ -1,0 +1,65 @@
+//! CNNs to HE programs: networks as data, weights, the three packings (`dense`, `group`,
+//! `spencnn`) and the one program builder. The packing interpretation is documented in
+//! `sw/PACKING.md`.
+
+mod builder;
+pub mod layout;
+pub mod mnist;
+pub mod network;
+mod params;
+mod program;
+pub mod reference;
+pub mod weights;
+
+use std::path::PathBuf;
+
+pub use builder::{Packing, build};
+pub use network::{BUILTINS, Layer, LayerKind, Network, Shape};
+pub use params::{HeParams, max_log_qp};
+pub use program::{IoLayout, LayerReport, Program};
+pub use reference::{PruneMasks, argmax, forward};
+pub use weights::{Params, Tensor, data_root};
+
+/// Errors of network loading and program building.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum NnError {
+    #[error("cannot read {path}: {message}")]
+    Io { path: PathBuf, message: String },
+    #[error("{source_name}: {message}")]
+    Parse {
+        source_name: String,
+        message: String,
+    },
+    #[error("layer `{layer}`: {message}")]
+    Shape { layer: String, message: String },
+    #[error("unknown network `{name}`: use one of lenet, vgg5, hefnet or a .toml file")]
+    UnknownNetwork { name: String },
+    #[error("weights {source_name}: {message}")]
+    Weights {
+        source_name: String,
+        message: String,
+    },
+    #[error("layer `{layer}` does not fit: {message}")]
+    TooLarge { layer: String, message: String },
+    #[error("layer `{layer}`: {message}")]
+    Unsupported { layer: String, message: String },
+    #[error(
+        "the program needs {depth} levels (log Q = {log_q} bits) but no dnum keeps log QP within \
+         the 128-bit bound of {bound} bits; use a shallower network (bootstrapping is not \
+         implemented for CNN programs yet)"
+    )]
+    TooDeep { depth: u32, log_q: u32, bound: u32 },
+    #[error("invalid packing option: {message}")]
+    Option { message: String },
+    #[error("trace: {message}")]
+    Trace { message: String },
+}
+
+impl NnError {
+    fn trace(e: hesim_traces::TraceError) -> Self {
+        NnError::Trace {
+            message: e.to_string(),
+        }
+    }
+}

@@ -1,0 +1,145 @@
+//! The plaintext network computed directly: naive convolution, pooling and matrix products on
+//! `C×H×W` arrays. It shares nothing with the packings, so it is the independent reference the
+//! slot interpreter and the encrypted runs are checked against.
+
+use std::collections::HashMap;
+
+use super::network::{LayerKind, Network};
+use super::weights::Params;
+
+/// Weights zeroed by sub-block pruning: layer index → mask over the weight tensor (true =
+/// pruned).
+pub type PruneMasks = HashMap<usize, Vec<bool>>;
+
+/// Runs the network on one input (`C·H·W` values, channel-major) and returns every layer's
+/// output; the last is the network output.
+pub fn forward_all(
+    net: &Network,
+    params: &Params,
+    pruned: &PruneMasks,
+    input: &[f64],
+) -> Vec<Vec<f64>> {
+    let shapes = net.shapes().expect("checked network");
+    let mut outs: Vec<Vec<f64>> = Vec::with_capacity(net.layers.len());
+    let mut cur = input.to_vec();
+    let mut shape = net.input;
+    for (li, layer) in net.layers.iter().enumerate() {
+        let out_shape = shapes[li];
+        let next = match &layer.kind {
+            LayerKind::Conv {
+                out,
+                kernel,
+                stride,
+                pad,
+                groups,
+                ..
+            } => {
+                let (w, bias) = params.affine(li);
+                let mask = pruned.get(&li);
+                let (cin, h, wd) = (shape.c, shape.h, shape.w);
+                let (oh, ow) = (out_shape.h, out_shape.w);
+                let cin_g = cin / groups;
+                let cout_g = out / groups;
+                let k = *kernel;
+                let mut y = vec![0.0; out * oh * ow];
+                for o in 0..*out {
+                    let g = o / cout_g;
+                    for il in 0..cin_g {
+                        let i = g * cin_g + il;
+                        for di in 0..k {
+                            for dj in 0..k {
+                                let widx = ((o * cin_g + il) * k + di) * k + dj;
+                                if mask.is_some_and(|m| m[widx]) {
+                                    continue;
+                                }
+                                let wv = w.get(widx);
+                                for oy in 0..oh {
+                                    let iy = (oy * stride + di) as isize - *pad as isize;
+                                    if iy < 0 || iy >= h as isize {
+                                        continue;
+                                    }
+                                    for ox in 0..ow {
+                                        let ix = (ox * stride + dj) as isize - *pad as isize;
+                                        if ix < 0 || ix >= wd as isize {
+                                            continue;
+                                        }
+                                        y[(o * oh + oy) * ow + ox] +=
+                                            wv * cur[(i * h + iy as usize) * wd + ix as usize];
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    for v in &mut y[o * oh * ow..(o + 1) * oh * ow] {
+                        *v += bias[o];
+                    }
+                }
+                y
+            }
+            LayerKind::Linear { out, .. } => {
+                let (w, bias) = params.affine(li);
+                let m = cur.len();
+                (0..*out)
+                    .map(|j| bias[j] + (0..m).map(|e| w.get(j * m + e) * cur[e]).sum::<f64>())
+                    .collect()
+            }
+            LayerKind::AvgPool { kernel } => {
+                let k = *kernel;
+                let (oh, ow) = (out_shape.h, out_shape.w);
+                let mut y = vec![0.0; shape.c * oh * ow];
+                for c in 0..shape.c {
+                    for oy in 0..oh {
+                        for ox in 0..ow {
+                            let mut s = 0.0;
+                            for di in 0..k {
+                                for dj in 0..k {
+                                    s += cur[(c * shape.h + oy * k + di) * shape.w + ox * k + dj];
+                                }
+                            }
+                            y[(c * oh + oy) * ow + ox] = s / (k * k) as f64;
+                        }
+                    }
+                }
+                y
+            }
+            LayerKind::Poly { .. } | LayerKind::Relu => {
+                let [c0, c1, c2] = params.poly(li);
+                cur.iter().map(|&x| c0 + c1 * x + c2 * x * x).collect()
+            }
+            LayerKind::BatchNorm { .. } => {
+                let (scale, shift) = params.batchnorm_affine(li);
+                let hw = shape.h * shape.w;
+                cur.iter()
+                    .enumerate()
+                    .map(|(i, &x)| scale[i / hw] * x + shift[i / hw])
+                    .collect()
+            }
+            LayerKind::Flatten => cur.clone(),
+            LayerKind::Residual { from } => {
+                let j = net.layer_index(from).expect("checked network");
+                cur.iter().zip(&outs[j]).map(|(a, b)| a + b).collect()
+            }
+        };
+        outs.push(next.clone());
+        cur = next;
+        shape = out_shape;
+    }
+    outs
+}
+
+/// The network output for one input.
+pub fn forward(net: &Network, params: &Params, pruned: &PruneMasks, input: &[f64]) -> Vec<f64> {
+    forward_all(net, params, pruned, input)
+        .pop()
+        .unwrap_or_else(|| input.to_vec())
+}
+
+/// Index of the largest value (the predicted class).
+pub fn argmax(v: &[f64]) -> usize {
+    v.iter()
+        .enumerate()
+        .fold((0, f64::NEG_INFINITY), |(bi, bv), (i, &x)| {
+            if x > bv { (i, x) } else { (bi, bv) }
+        })
+        .0
+}

@@ -1,4 +1,5 @@
 //! One module per subcommand group.
 
 pub mod nn;
+pub mod resnet;
 pub mod trace;

@@ -80,7 +80,11 @@ impl Emitter {
     /// # Panics
     /// If `x` is below `level`: levels only go up through a bootstrap.
     pub fn level_to(&mut self, x: Ct, level: u32) -> Ct {
-        assert!(x.level >= level, "cannot raise level {} to {level}", x.level);
+        assert!(
+            x.level >= level,
+            "cannot raise level {} to {level}",
+            x.level
+        );
         if x.level == level {
             x
         } else {
@@ -115,7 +119,11 @@ impl Emitter {
     /// slot count is the identity and emits nothing.
     pub fn rotate(&mut self, x: Ct, step: i64, hoist: Option<u32>) -> Ct {
         let s = step.rem_euclid(self.slots);
-        let s = if s > self.slots / 2 { s - self.slots } else { s };
+        let s = if s > self.slots / 2 {
+            s - self.slots
+        } else {
+            s
+        };
         if s == 0 {
             return x;
         }
@@ -137,22 +145,22 @@ impl Emitter {
     pub fn mul_plain(&mut self, x: Ct) -> (Ct, u32) {
         let id = self.next_plain;
         self.next_plain += 1;
-        let plain = PlainRef {
+        let plain = PlainRef { id, level: x.level };
+        (
+            self.push(OpKind::MulPlain { plain }, vec![x.id], x.level),
             id,
-            level: x.level,
-        };
-        (self.push(OpKind::MulPlain { plain }, vec![x.id], x.level), id)
+        )
     }
 
     /// `x + plaintext`; returns the sum and the plaintext's id.
     pub fn add_plain(&mut self, x: Ct) -> (Ct, u32) {
         let id = self.next_plain;
         self.next_plain += 1;
-        let plain = PlainRef {
+        let plain = PlainRef { id, level: x.level };
+        (
+            self.push(OpKind::AddPlain { plain }, vec![x.id], x.level),
             id,
-            level: x.level,
-        };
-        (self.push(OpKind::AddPlain { plain }, vec![x.id], x.level), id)
+        )
     }
 
     /// `x × c` (not rescaled).

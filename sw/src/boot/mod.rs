@@ -45,9 +45,7 @@ pub const EVAL_MOD_K: f64 = 16.0;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum BootError {
-    #[error(
-        "bootstrap parameters: {field} = {value} is not allowed: {reason}"
-    )]
+    #[error("bootstrap parameters: {field} = {value} is not allowed: {reason}")]
     Params {
         field: &'static str,
         value: u64,
@@ -252,7 +250,14 @@ pub fn stage_bits(log_slots: u32, levels: u32) -> Vec<u32> {
 }
 
 /// A homomorphic DFT in `levels` BSGS stages; `descending` starts from the largest stride.
-fn dft(e: &mut Emitter, x: Ct, log_slots: u32, levels: u32, descending: bool, p: &BootstrapParams) -> Ct {
+fn dft(
+    e: &mut Emitter,
+    x: Ct,
+    log_slots: u32,
+    levels: u32,
+    descending: bool,
+    p: &BootstrapParams,
+) -> Ct {
     let bits = stage_bits(log_slots, levels);
     let mut strides = Vec::with_capacity(bits.len());
     let mut done = 0;

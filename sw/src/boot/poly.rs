@@ -140,7 +140,7 @@ impl PolyEval<'_> {
             Val::Ct(c) => self.e.mul_relin_rescale(c, t),
         };
         Val::Ct(match vr {
-            Val::Const(c) if c == 0.0 => prod,
+            Val::Const(0.0) => prod,
             Val::Const(c) => self.e.add_const(prod, c),
             Val::Ct(r) => self.e.add(prod, r),
         })
@@ -187,7 +187,8 @@ pub fn chebyshev_interpolant(f: impl Fn(f64) -> f64, degree: usize) -> Vec<f64> 
         .map(|j| {
             let s: f64 = (0..n)
                 .map(|k| {
-                    values[k] * (std::f64::consts::PI * j as f64 * (k as f64 + 0.5) / n as f64).cos()
+                    values[k]
+                        * (std::f64::consts::PI * j as f64 * (k as f64 + 0.5) / n as f64).cos()
                 })
                 .sum();
             let c = 2.0 * s / n as f64;

@@ -86,7 +86,11 @@ fn expansion_matches_hand_derivation() {
     assert_eq!(hoisted, 0);
     let a = analyze(&h, &ops);
     assert!(a.is_valid(), "{:?}", a.violations);
-    let out = ops.iter().rev().find(|o| o.kind.name() == OpName::Output).unwrap();
+    let out = ops
+        .iter()
+        .rev()
+        .find(|o| o.kind.name() == OpName::Output)
+        .unwrap();
     assert_eq!(out.level, 1);
 }
 
@@ -100,11 +104,19 @@ fn default_expansion_uses_its_budget_and_hoists_per_stage() {
         p.hoisting = hoisting;
         let (h, ops) = standalone(16, &p, 4, true, false).unwrap();
         let a = analyze(&h, &ops);
-        assert!(a.is_valid(), "{:?}", &a.violations[..a.violations.len().min(3)]);
+        assert!(
+            a.is_valid(),
+            "{:?}",
+            &a.violations[..a.violations.len().min(3)]
+        );
         assert_eq!(a.stats.hoist_groups, groups);
         let last = ops.iter().rev().nth(1).unwrap();
         assert_eq!(last.level, h.max_level() - p.level_budget());
-        assert_ne!(last.kind.name(), OpName::LevelDown, "the whole budget is used");
+        assert_ne!(
+            last.kind.name(),
+            OpName::LevelDown,
+            "the whole budget is used"
+        );
         let (h1, ops1) = standalone(16, &p, 4, false, false).unwrap();
         assert_eq!(h1.max_level(), h.max_level());
         assert_eq!(count(&ops1, OpName::Bootstrap), 1);
@@ -158,7 +170,9 @@ fn run_scalar(ops: &[Op], constants: &HashMap<u32, f64>, input: f64) -> f64 {
 #[test]
 fn bsgs_polynomial_matches_direct_evaluation() {
     for d in [1usize, 2, 3, 5, 7, 12, 15, 30, 31, 63] {
-        let coeffs: Vec<f64> = (0..=d).map(|i| ((i * 7919) % 13) as f64 / 13.0 - 0.4).collect();
+        let coeffs: Vec<f64> = (0..=d)
+            .map(|i| ((i * 7919) % 13) as f64 / 13.0 - 0.4)
+            .collect();
         for basis in [Basis::Power, Basis::Chebyshev] {
             let mut e = Emitter::new(8, 0, 0, 0);
             let x = e.input(100);
@@ -184,7 +198,10 @@ fn bsgs_polynomial_matches_direct_evaluation() {
                         s
                     }
                 };
-                assert!((got - want).abs() < 1e-9, "d={d} {basis:?} x={t}: {got} vs {want}");
+                assert!(
+                    (got - want).abs() < 1e-9,
+                    "d={d} {basis:?} x={t}: {got} vs {want}"
+                );
             }
         }
     }

@@ -33,12 +33,19 @@ enum Command {
     /// Work with HE-op trace files (validate, stats).
     #[command(subcommand)]
     Trace(cmd::trace::TraceCommand),
+    /// Simulate a trace on an accelerator architecture (preset or TOML, with overrides).
+    Sim(cmd::sim::SimArgs),
+    /// Emit, check and synthesize the rust_hdl NTT butterfly (Verilog, Icarus, Verilator, yosys).
+    #[command(subcommand)]
+    Verilog(cmd::verilog::VerilogCommand),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Trace(c) => cmd::trace::run(c),
+        Command::Sim(a) => cmd::sim::run(a),
+        Command::Verilog(c) => cmd::verilog::run(c),
     };
     match result {
         Ok(code) => code,

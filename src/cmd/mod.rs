@@ -2,4 +2,6 @@
 
 pub mod nn;
 pub mod resnet;
+pub mod sim;
 pub mod trace;
+pub mod verilog;

@@ -33,6 +33,13 @@ enum Command {
     /// Work with HE-op trace files (validate, stats).
     #[command(subcommand)]
     Trace(cmd::trace::TraceCommand),
+    /// Sweep a design space (architecture axes × workloads); `sweep merge` joins shards.
+    #[command(after_help = "Examples:\n  \
+        hesim sweep sweeps/demo.toml --out sweep-out --jobs 2\n  \
+        hesim sweep sweeps/demo.toml --out sweep-out --dry-run\n  \
+        hesim sweep sweeps/demo.toml --out shard-3 --shard-index 3 --shard-count 8\n  \
+        hesim sweep merge shard-* --out merged")]
+    Sweep(cmd::sweep::SweepArgs),
     /// Simulate a trace on an accelerator architecture (preset or TOML, with overrides).
     Sim(cmd::sim::SimArgs),
     /// Emit, check and synthesize the rust_hdl NTT butterfly (Verilog, Icarus, Verilator, yosys).
@@ -44,6 +51,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Trace(c) => cmd::trace::run(c),
+        Command::Sweep(c) => cmd::sweep::run(c),
         Command::Sim(a) => cmd::sim::run(a),
         Command::Verilog(c) => cmd::verilog::run(c),
     };

@@ -2,5 +2,6 @@
 
 pub mod nn;
 pub mod sim;
+pub mod sweep;
 pub mod trace;
 pub mod verilog;

@@ -5,22 +5,26 @@
 //! `engine` rows reuse a lowered program (what a sweep costs per point with [`Simulator`]).
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use hesim_sim::{Arch, EngineOptions, LowerOptions, engine, lower, simulate};
+use hesim_sim::{Arch, ArchLoader, EngineOptions, LowerOptions, engine, lower, simulate};
 use hesim_sw::nn;
 
 fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("sim");
     g.sample_size(10);
 
+    // hesim-sw's default chain has a 60-bit special prime: 64-bit words.
+    let mut wide = ArchLoader::new("default").unwrap();
+    wide.set("word_bits=64").unwrap();
+    let wide = wide.build().unwrap();
     let arch = Arch::preset("default").unwrap();
     let net = nn::Network::builtin("lenet").unwrap();
     let params = nn::Params::random(&net, 1).unwrap();
     let packing = nn::Packing::parse("spencnn", 0.0).unwrap();
     let lenet = nn::build(&net, &params, packing, &nn::HeParams::default()).unwrap();
     g.bench_function(
-        format!("simulate/lenet-spencnn-{}/default", lenet.ops.len()),
+        format!("simulate/lenet-spencnn-{}/default-64bit", lenet.ops.len()),
         |b| {
-            b.iter(|| simulate(&arch, &lenet.header, &lenet.ops).unwrap().cycles);
+            b.iter(|| simulate(&wide, &lenet.header, &lenet.ops).unwrap().cycles);
         },
     );
 

@@ -720,7 +720,7 @@ mod tests {
         )
     }
 
-    /// The default preset with 32-bit words: 2 NTT units × 512 lanes (latency 64), 1
+    /// The default preset (32-bit words): 2 NTT units × 512 lanes (latency 64), 1
     /// automorphism unit × 512 lanes (latency 16); N = 2^14 → 32 cycles per limb on either.
     fn arch(sets: &[&str]) -> Arch {
         let mut l = ArchLoader::new("default").unwrap();

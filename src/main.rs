@@ -33,12 +33,19 @@ enum Command {
     /// Work with HE-op trace files (validate, stats).
     #[command(subcommand)]
     Trace(cmd::trace::TraceCommand),
+    /// Encrypted (or slot-interpreted) CNN inference on the MNIST test set.
+    #[command(after_help = "Examples:\n  \
+        hesim infer --net lenet --packing spencnn --images 100\n  \
+        hesim infer --net lenet --packing dense --images 10 --json\n  \
+        hesim infer --net lenet --packing spencnn --sparsity 0.5 --backend plain --images 10000")]
+    Infer(cmd::nn::InferArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Trace(c) => cmd::trace::run(c),
+        Command::Infer(a) => cmd::nn::infer(a),
     };
     match result {
         Ok(code) => code,

@@ -39,6 +39,9 @@ enum Command {
         hesim infer --net lenet --packing dense --images 10 --json\n  \
         hesim infer --net lenet --packing spencnn --sparsity 0.5 --backend plain --images 10000")]
     Infer(cmd::nn::InferArgs),
+    /// Emit, check and synthesize the rust_hdl NTT butterfly (Verilog, Icarus, Verilator, yosys).
+    #[command(subcommand)]
+    Verilog(cmd::verilog::VerilogCommand),
 }
 
 fn main() -> ExitCode {
@@ -46,6 +49,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Trace(c) => cmd::trace::run(c),
         Command::Infer(a) => cmd::nn::infer(a),
+        Command::Verilog(c) => cmd::verilog::run(c),
     };
     match result {
         Ok(code) => code,

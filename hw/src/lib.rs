@@ -1,1 +1,128 @@
-//! hesim's hardware: rust_hdl NTT butterfly, Verilog emission, co-simulation, yosys area.
+//! hesim's hardware: a rust_hdl NTT butterfly, its Verilog, co-simulation against the golden
+//! model (`hesim_sw::ring`) under Icarus and Verilator, and yosys area numbers.
+//!
+//! * [`shoup`]: Shoup modular multiplier for constant twiddles, 16×16 partial products.
+//! * [`butterfly`]: the unified CT/GS butterfly (II = 1, valid bit, fixed latency).
+//! * [`rtl_sim`]: a fast single-threaded driver for rust-hdl's simulation kernel.
+//! * [`vectors`]: test vectors computed by `hesim_sw::ring`, hex files for testbenches.
+//! * [`emit`]: Verilog, self-checking testbench and vectors written to a directory.
+//! * [`tools`], [`check`], [`area`]: yosys / Icarus / Verilator runs and the area table.
+
+pub mod area;
+pub mod butterfly;
+pub mod check;
+pub mod emit;
+mod error;
+pub mod rtl_sim;
+pub mod shoup;
+pub mod tools;
+pub mod vectors;
+
+pub use area::{AreaEntry, AreaTable, Family, area_table};
+pub use error::HwError;
+
+use serde::{Deserialize, Serialize};
+
+/// Datapath word width of a shipped butterfly.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Width {
+    /// 32-bit word, odd q < 2^31.
+    #[serde(rename = "32")]
+    W32,
+    /// 64-bit word, odd q < 2^63 (the golden model covers q < 2^61).
+    #[serde(rename = "64")]
+    W64,
+}
+
+impl Width {
+    /// Every shipped width.
+    pub const ALL: [Width; 2] = [Width::W32, Width::W64];
+
+    /// Word width in bits.
+    pub fn bits(self) -> u32 {
+        match self {
+            Width::W32 => 32,
+            Width::W64 => 64,
+        }
+    }
+
+    /// Parses `32` or `64`.
+    pub fn from_bits(bits: u32) -> Result<Self, HwError> {
+        match bits {
+            32 => Ok(Width::W32),
+            64 => Ok(Width::W64),
+            _ => Err(HwError::UnsupportedWidth { bits }),
+        }
+    }
+
+    /// Largest modulus bit length the hardware accepts and the tests cover: 31 for the
+    /// 32-bit word (q < 2^(W-1)), 61 for the 64-bit word (the golden model's bound).
+    pub fn max_modulus_bits(self) -> u32 {
+        match self {
+            Width::W32 => 31,
+            Width::W64 => 61,
+        }
+    }
+}
+
+impl std::fmt::Display for Width {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.bits())
+    }
+}
+
+/// Modular-reduction variant of the butterfly's multiplier.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Variant {
+    /// Shoup multiplication with a precomputed twiddle quotient; any odd modulus.
+    Shoup,
+}
+
+impl Variant {
+    /// Every shipped variant.
+    pub const ALL: [Variant; 1] = [Variant::Shoup];
+
+    /// Parses a variant name; `special-prime` is named but not shipped.
+    pub fn parse(name: &str) -> Result<Self, HwError> {
+        match name {
+            "shoup" => Ok(Variant::Shoup),
+            _ => Err(HwError::UnsupportedVariant {
+                name: name.to_string(),
+            }),
+        }
+    }
+
+    /// The variant's name as used on the command line and in the area table.
+    pub fn name(self) -> &'static str {
+        match self {
+            Variant::Shoup => "shoup",
+        }
+    }
+}
+
+impl std::fmt::Display for Variant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_widths_variants_families() {
+        assert_eq!(Width::from_bits(32).ok(), Some(Width::W32));
+        assert_eq!(Width::from_bits(64).ok(), Some(Width::W64));
+        assert!(matches!(
+            Width::from_bits(48),
+            Err(HwError::UnsupportedWidth { bits: 48 })
+        ));
+        assert_eq!(Variant::parse("shoup").ok(), Some(Variant::Shoup));
+        let err = Variant::parse("special-prime").expect_err("not shipped");
+        assert!(err.to_string().contains("only `shoup` is shipped"), "{err}");
+        assert_eq!(Family::parse("ice40").ok(), Some(Family::Ice40));
+        assert!(Family::parse("ecp5").is_err());
+    }
+}

@@ -36,6 +36,56 @@ impl LimbConversion {
     }
 }
 
+/// Constants of ModDown's rounding and exact conversion.
+#[derive(Clone, Debug)]
+struct ModDownRounding {
+    /// ⌊P/2⌋ mod p_j.
+    half_p_mod_p: Vec<u64>,
+    /// ⌊P/2⌋ mod q_i.
+    half_p_mod_q: Vec<u64>,
+    /// (P/p_j)^{-1} mod p_j with Shoup quotient.
+    p_hat_inv: Vec<(u64, u64)>,
+    /// P mod q_i with Shoup quotient.
+    p_mod_q: Vec<(u64, u64)>,
+}
+
+impl ModDownRounding {
+    fn new(moduli: &[Modulus], levels: usize) -> Result<Self, CkksError> {
+        let special = &moduli[levels..];
+        let basis = RnsBasis::new(special.to_vec())?;
+        let half: num_bigint::BigUint = basis.product() >> 1u32;
+        let reduce = |m: &Modulus| -> u64 {
+            (&half % num_bigint::BigUint::from(m.value()))
+                .try_into()
+                .expect("residue fits in u64")
+        };
+        let product_mod = |m: &Modulus, skip: Option<usize>| -> u64 {
+            special
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| Some(*j) != skip)
+                .fold(1, |acc, (_, p)| m.mul(acc, m.reduce(p.value())))
+        };
+        let mut p_hat_inv = Vec::with_capacity(special.len());
+        for (j, m) in special.iter().enumerate() {
+            let inv = m.inv(product_mod(m, Some(j)))?;
+            p_hat_inv.push((inv, m.shoup(inv)));
+        }
+        Ok(Self {
+            half_p_mod_p: special.iter().map(reduce).collect(),
+            half_p_mod_q: moduli[..levels].iter().map(reduce).collect(),
+            p_hat_inv,
+            p_mod_q: moduli[..levels]
+                .iter()
+                .map(|m| {
+                    let v = product_mod(m, None);
+                    (v, m.shoup(v))
+                })
+                .collect(),
+        })
+    }
+}
+
 /// A parameter set with its primes and precomputed tables.
 #[derive(Debug)]
 pub struct Context {
@@ -51,6 +101,8 @@ pub struct Context {
     rescale_inv: Vec<Vec<(u64, u64)>>,
     /// P^{-1} mod q_i with Shoup quotient.
     p_inv: Vec<(u64, u64)>,
+    /// Rounding and exact-conversion constants of ModDown.
+    rounding: ModDownRounding,
     /// P → q_i conversion for ModDown at level ℓ: `mod_down[ℓ − 1]`.
     mod_down: Vec<LimbConversion>,
     /// `mod_up[ℓ − 1][j]`: digit j's active limbs → the rest of Q_ℓ and P.
@@ -108,6 +160,7 @@ impl Context {
             let inv = m.inv(p_mod)?;
             p_inv.push((inv, m.shoup(inv)));
         }
+        let rounding = ModDownRounding::new(&moduli, levels)?;
         let mut mod_down = Vec::with_capacity(levels + 1);
         let mut mod_up = Vec::with_capacity(levels + 1);
         let alpha = shape.alpha();
@@ -137,6 +190,7 @@ impl Context {
             scales,
             rescale_inv,
             p_inv,
+            rounding,
             mod_down,
             mod_up,
         })
@@ -377,18 +431,42 @@ impl Context {
             .collect()
     }
 
-    /// ModDown of an NTT-form extended polynomial (`level + k` limbs) to Q_ℓ: (x − [x]_P)/P.
+    /// ModDown of an NTT-form extended polynomial (`level + k` limbs) to Q_ℓ: round(x / P).
+    ///
+    /// Rounding, not flooring: a floor leaves a bias of ½ on every coefficient, and the
+    /// all-ones polynomial is ≈ N/π in the slots near the root 1 (times |s| for c_1), which
+    /// alone costs ~4 bits of precision at N = 2^14. So x' = x + ⌊P/2⌋ is converted, and for
+    /// k ≥ 2 the fast conversion's u·P overshoot is removed (HPS: u = ⌊Σ y_j / p_j⌋ in f64), making
+    /// the conversion exact.
     pub(crate) fn mod_down(&self, ext: &[u64], level: usize) -> Vec<u64> {
         let n = self.n;
         let k = self.special_count();
         let big_l = self.max_level();
+        let r = &self.rounding;
         let mut p_part: Vec<Vec<u64>> = (0..k)
             .map(|j| {
                 let mut limb = ext[(level + j) * n..(level + j + 1) * n].to_vec();
                 self.intt(big_l + j, &mut limb);
+                let m = &self.moduli[big_l + j];
+                let half = r.half_p_mod_p[j];
+                for x in &mut limb {
+                    *x = m.add(*x, half);
+                }
                 limb
             })
             .collect();
+        let overshoot: Option<Vec<u64>> = (k >= 2).then(|| {
+            let mut sum = vec![0.0f64; n];
+            for (j, limb) in p_part.iter().enumerate() {
+                let m = &self.moduli[big_l + j];
+                let (w, ws) = r.p_hat_inv[j];
+                let inv_p = 1.0 / m.value() as f64;
+                for (acc, &x) in sum.iter_mut().zip(limb) {
+                    *acc += m.mul_shoup(x, w, ws) as f64 * inv_p;
+                }
+            }
+            sum.iter().map(|v| v.floor() as u64).collect()
+        });
         let mut converted: Vec<Vec<u64>> = vec![vec![0u64; n]; level];
         {
             let input: Vec<&[u64]> = p_part.iter_mut().map(|v| &v[..]).collect();
@@ -398,8 +476,23 @@ impl Context {
         }
         let mut out = ext[..level * n].to_vec();
         for (i, (limb, mut conv)) in out.chunks_exact_mut(n).zip(converted).enumerate() {
-            self.ntt(i, &mut conv);
             let m = &self.moduli[i];
+            let half = r.half_p_mod_q[i];
+            match &overshoot {
+                Some(u) => {
+                    let (p_mod, p_shoup) = r.p_mod_q[i];
+                    for (c, &ui) in conv.iter_mut().zip(u) {
+                        let fix = m.add(m.mul_shoup(ui, p_mod, p_shoup), half);
+                        *c = m.sub(*c, fix);
+                    }
+                }
+                None => {
+                    for c in conv.iter_mut() {
+                        *c = m.sub(*c, half);
+                    }
+                }
+            }
+            self.ntt(i, &mut conv);
             let (inv, inv_shoup) = self.p_inv[i];
             for (x, &c) in limb.iter_mut().zip(&conv) {
                 *x = m.mul_shoup(m.sub(*x, c), inv, inv_shoup);

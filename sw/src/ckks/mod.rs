@@ -14,6 +14,7 @@ mod keys;
 pub mod encoder;
 pub mod executor;
 pub mod params;
+pub mod precision;
 pub mod sampling;
 
 pub use context::Context;

@@ -1,0 +1,300 @@
+//! Area from yosys synthesis, and the committed area table that `sim` reads.
+//!
+//! `synthesize` runs `synth_xilinx` (xc7 → DSP48E1, xcup → DSP48E2) or `synth_ice40 -dsp`
+//! (SB_MAC16) on the flattened design without I/O buffers and sorts the cells into LUT, FF,
+//! DSP, CARRY and BRAM. Yosys tiles products conservatively, so the counts are upper bounds for
+//! relative comparisons (docs/hw-ntt.md §4.3), not vendor-tool results.
+//!
+//! The committed table (`hw/area/area_table.json`) lets sweeps use area without yosys; a test
+//! regenerates it and fails when it drifts from the design.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::emit::{DESIGN_FILE, TOP_MODULE, butterfly_verilog, write_all_atomically};
+use crate::tools::{Tool, tail};
+use crate::{HwError, Variant, Width};
+
+/// The families the area table covers (xcup is available on the command line).
+pub const TABLE_FAMILIES: [Family; 2] = [Family::Xc7, Family::Ice40];
+
+/// A yosys target family.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Family {
+    /// Xilinx 7-series (DSP48E1, CARRY4).
+    Xc7,
+    /// Xilinx UltraScale+ (DSP48E2, CARRY8).
+    Xcup,
+    /// Lattice iCE40 UltraPlus (SB_MAC16, SB_CARRY).
+    Ice40,
+}
+
+impl Family {
+    /// Parses `xc7`, `xcup` or `ice40`.
+    pub fn parse(name: &str) -> Result<Self, HwError> {
+        match name {
+            "xc7" => Ok(Family::Xc7),
+            "xcup" => Ok(Family::Xcup),
+            "ice40" => Ok(Family::Ice40),
+            _ => Err(HwError::UnsupportedFamily {
+                name: name.to_string(),
+            }),
+        }
+    }
+
+    /// The family's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Family::Xc7 => "xc7",
+            Family::Xcup => "xcup",
+            Family::Ice40 => "ice40",
+        }
+    }
+
+    fn synth_command(self) -> String {
+        match self {
+            Family::Xc7 => format!("synth_xilinx -top {TOP_MODULE} -flatten -noiopad -family xc7"),
+            Family::Xcup => {
+                format!("synth_xilinx -top {TOP_MODULE} -flatten -noiopad -family xcup")
+            }
+            Family::Ice40 => format!("synth_ice40 -top {TOP_MODULE} -dsp"),
+        }
+    }
+
+    /// Which resource class a cell type belongs to (`None`: routing helpers such as MUXF7).
+    fn classify(self, cell: &str) -> Option<Resource> {
+        match self {
+            Family::Xc7 | Family::Xcup => match cell {
+                c if c.starts_with("LUT") || c == "INV" || c.starts_with("SRL") => {
+                    Some(Resource::Lut)
+                }
+                c if c.starts_with("FD") => Some(Resource::Ff),
+                c if c.starts_with("DSP48") => Some(Resource::Dsp),
+                c if c.starts_with("CARRY") => Some(Resource::Carry),
+                c if c.starts_with("RAMB") => Some(Resource::Bram),
+                _ => None,
+            },
+            Family::Ice40 => match cell {
+                "SB_LUT4" => Some(Resource::Lut),
+                c if c.starts_with("SB_DFF") => Some(Resource::Ff),
+                "SB_MAC16" => Some(Resource::Dsp),
+                "SB_CARRY" => Some(Resource::Carry),
+                c if c.starts_with("SB_RAM") || c.starts_with("SB_SPRAM") => Some(Resource::Bram),
+                _ => None,
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for Family {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Resource {
+    Lut,
+    Ff,
+    Dsp,
+    Carry,
+    Bram,
+}
+
+/// Resource counts of one synthesized design. LUT includes inverters and LUTs used as shift
+/// registers (SRL16E/SRLC32E); CARRY counts CARRY4/CARRY8 or SB_CARRY cells.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub struct CellCounts {
+    /// Look-up tables.
+    pub lut: u64,
+    /// Flip-flops.
+    pub ff: u64,
+    /// DSP / multiplier blocks.
+    pub dsp: u64,
+    /// Carry-chain cells.
+    pub carry: u64,
+    /// Block RAMs.
+    pub bram: u64,
+}
+
+/// One `synth` run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SynthReport {
+    /// Target family.
+    pub family: Family,
+    /// Yosys version line.
+    pub yosys: String,
+    /// The yosys synthesis command.
+    pub command: String,
+    /// Counts by resource class.
+    pub cells: CellCounts,
+    /// Every cell type yosys reported, with its count.
+    pub cells_by_type: BTreeMap<String, u64>,
+}
+
+/// Synthesizes the Verilog in `verilog` (top module `top`) for `family`.
+pub fn synthesize(verilog: &Path, family: Family) -> Result<SynthReport, HwError> {
+    let dir = verilog
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let file = verilog
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .ok_or_else(|| HwError::BadDesignDir {
+            path: verilog.to_path_buf(),
+            reason: "not a file".into(),
+        })?;
+    let stats = tempfile::tempdir().map_err(HwError::io(std::env::temp_dir()))?;
+    let stats_file = stats.path().join("stat.json");
+    let command = family.synth_command();
+    let script = format!(
+        "read_verilog {file}; {command}; tee -q -o {} stat -json",
+        stats_file.to_string_lossy()
+    );
+    Tool::Yosys.run(&["-q", "-p", &script], dir)?;
+    let text = std::fs::read_to_string(&stats_file).map_err(HwError::io(&stats_file))?;
+    parse_stat_json(&text, family, command)
+}
+
+/// Reads `stat -json` output: the `design` section's `num_cells_by_type`.
+fn parse_stat_json(text: &str, family: Family, command: String) -> Result<SynthReport, HwError> {
+    let unexpected = || HwError::UnexpectedOutput {
+        command: "yosys stat -json".into(),
+        expected: "design.num_cells_by_type",
+        output: tail(text),
+    };
+    let json: serde_json::Value = serde_json::from_str(text).map_err(|_| unexpected())?;
+    let by_type = json
+        .get("design")
+        .and_then(|d| d.get("num_cells_by_type"))
+        .and_then(|c| c.as_object())
+        .ok_or_else(unexpected)?;
+    let mut cells = CellCounts::default();
+    let mut cells_by_type = BTreeMap::new();
+    for (cell, count) in by_type {
+        let count = count.as_u64().ok_or_else(unexpected)?;
+        cells_by_type.insert(cell.clone(), count);
+        match family.classify(cell) {
+            Some(Resource::Lut) => cells.lut += count,
+            Some(Resource::Ff) => cells.ff += count,
+            Some(Resource::Dsp) => cells.dsp += count,
+            Some(Resource::Carry) => cells.carry += count,
+            Some(Resource::Bram) => cells.bram += count,
+            None => {}
+        }
+    }
+    let yosys = json
+        .get("creator")
+        .and_then(|c| c.as_str())
+        .unwrap_or("yosys")
+        .to_string();
+    Ok(SynthReport {
+        family,
+        yosys,
+        command,
+        cells,
+        cells_by_type,
+    })
+}
+
+/// `hesim verilog synth DIR`: synthesizes `DIR/butterfly.v` and writes
+/// `DIR/area_<family>.json`.
+pub fn synth_dir(dir: &Path, family: Family) -> Result<SynthReport, HwError> {
+    let design = dir.join(DESIGN_FILE);
+    if !design.is_file() {
+        return Err(HwError::BadDesignDir {
+            path: design,
+            reason: "missing; make the directory with `hesim verilog butterfly --out DIR`".into(),
+        });
+    }
+    let report = synthesize(&design, family)?;
+    let json = serde_json::to_string_pretty(&report)
+        .map_err(|e| HwError::Golden(format!("report serialization: {e}")))?;
+    write_all_atomically(dir, &[(&format!("area_{family}.json"), json + "\n")])?;
+    Ok(report)
+}
+
+/// One row of the area table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AreaEntry {
+    /// Word width.
+    pub width: Width,
+    /// Reduction variant.
+    pub variant: Variant,
+    /// Target family.
+    pub family: Family,
+    /// Pipeline latency in cycles.
+    pub latency: usize,
+    /// Initiation interval in cycles.
+    pub initiation_interval: usize,
+    /// Resource counts.
+    #[serde(flatten)]
+    pub cells: CellCounts,
+}
+
+/// Area of every shipped butterfly variant on every table family.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AreaTable {
+    /// The yosys that produced the numbers.
+    pub yosys: String,
+    /// Rows, ordered by width, variant, family.
+    pub entries: Vec<AreaEntry>,
+}
+
+impl AreaTable {
+    /// The row for one design and family.
+    pub fn get(&self, width: Width, variant: Variant, family: Family) -> Option<&AreaEntry> {
+        self.entries
+            .iter()
+            .find(|e| e.width == width && e.variant == variant && e.family == family)
+    }
+
+    /// Parses the table's JSON.
+    pub fn from_json(text: &str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(text)
+    }
+
+    /// The table as pretty JSON with a trailing newline (the committed file's format).
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default() + "\n"
+    }
+}
+
+/// The committed area table, compiled in so sweeps need no yosys.
+pub fn area_table() -> AreaTable {
+    // The `committed_area_table_parses` test guards this file; it is data of this crate.
+    AreaTable::from_json(include_str!("../area/area_table.json"))
+        .expect("hw/area/area_table.json is valid (checked by the crate's tests)")
+}
+
+/// Synthesizes every shipped variant for `families` (what the committed table holds).
+pub fn regenerate_area_table(families: &[Family]) -> Result<AreaTable, HwError> {
+    let work = tempfile::tempdir().map_err(HwError::io(std::env::temp_dir()))?;
+    let mut entries = Vec::new();
+    let mut yosys = String::new();
+    for width in Width::ALL {
+        for variant in Variant::ALL {
+            let design = work.path().join(format!("butterfly_{width}_{variant}.v"));
+            std::fs::write(&design, butterfly_verilog(width, variant))
+                .map_err(HwError::io(&design))?;
+            for &family in families {
+                let report = synthesize(&design, family)?;
+                yosys = report.yosys.clone();
+                entries.push(AreaEntry {
+                    width,
+                    variant,
+                    family,
+                    latency: crate::butterfly::BUTTERFLY_LATENCY,
+                    initiation_interval: 1,
+                    cells: report.cells,
+                });
+            }
+        }
+    }
+    Ok(AreaTable { yosys, entries })
+}

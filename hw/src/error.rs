@@ -1,0 +1,103 @@
+//! The crate's error type.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong while emitting, checking or synthesizing a design.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HwError {
+    /// A word width that has no butterfly.
+    #[error("unsupported width {bits}: the butterfly exists for --width 32 and --width 64")]
+    UnsupportedWidth {
+        /// The requested width.
+        bits: u32,
+    },
+    /// A variant that is not shipped.
+    #[error(
+        "unsupported variant `{name}`: only `shoup` is shipped (the special-prime shift-add \
+         reduction is not implemented)"
+    )]
+    UnsupportedVariant {
+        /// The requested variant.
+        name: String,
+    },
+    /// A synthesis family that is not supported.
+    #[error("unsupported family `{name}`: use xc7, xcup or ice40")]
+    UnsupportedFamily {
+        /// The requested family.
+        name: String,
+    },
+    /// A required external program is not installed.
+    #[error("`{program}` not found on PATH: install it with `apt-get install -y {package}`")]
+    ToolMissing {
+        /// The program looked for.
+        program: &'static str,
+        /// The Debian package that provides it.
+        package: &'static str,
+    },
+    /// An external program failed.
+    #[error("`{command}` failed (exit status {status}):\n{output}")]
+    ToolFailed {
+        /// The command line.
+        command: String,
+        /// Its exit status, or `signal` when killed.
+        status: String,
+        /// The tail of its stdout and stderr.
+        output: String,
+    },
+    /// The design broke a structural or lint rule.
+    #[error("{check} failed:\n{details}")]
+    DesignRule {
+        /// The rule.
+        check: &'static str,
+        /// The tool's complaint.
+        details: String,
+    },
+    /// An external program's output lacked the line the flow parses.
+    #[error("could not find `{expected}` in the output of `{command}`:\n{output}")]
+    UnexpectedOutput {
+        /// The command line.
+        command: String,
+        /// What was looked for.
+        expected: &'static str,
+        /// The tail of the output.
+        output: String,
+    },
+    /// A design directory lacks a file or holds a malformed one.
+    #[error("{path}: {reason}")]
+    BadDesignDir {
+        /// The offending file or directory.
+        path: PathBuf,
+        /// What is wrong and how to fix it.
+        reason: String,
+    },
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The golden model rejected a parameter (a bug in vector generation).
+    #[error("golden model: {0}")]
+    Golden(String),
+    /// A vector count outside the supported range.
+    #[error("vector count {count} is out of range: use 1 ..= {max} per mode")]
+    BadVectorCount {
+        /// The requested count.
+        count: usize,
+        /// The largest supported count.
+        max: usize,
+    },
+    /// The rust-hdl simulation kernel failed.
+    #[error(transparent)]
+    Simulation(#[from] crate::rtl_sim::RtlSimError),
+}
+
+impl HwError {
+    pub(crate) fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> HwError {
+        let path = path.into();
+        move |source| HwError::Io { path, source }
+    }
+}

@@ -1,0 +1,168 @@
+//! `hesim verilog`: emit the rust_hdl butterfly as Verilog with golden vectors, check it under
+//! yosys / Icarus / Verilator, and synthesize it for area.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Result, bail};
+use clap::Subcommand;
+use hesim_hw::area::{TABLE_FAMILIES, regenerate_area_table, synth_dir};
+use hesim_hw::check::check_dir;
+use hesim_hw::emit::write_design_dir;
+use hesim_hw::vectors::{fresh_seed, generate};
+use hesim_hw::{Family, Variant, Width, area_table};
+
+#[derive(Debug, Subcommand)]
+pub enum VerilogCommand {
+    /// Write the unified NTT butterfly's Verilog, a self-checking testbench and test vectors
+    /// computed by the golden model (hesim_sw::ring) into a directory.
+    #[command(after_help = "Examples:\n  \
+        hesim verilog butterfly --width 32 --out build/bf32\n  \
+        hesim verilog butterfly --width 64 --vectors 100000 --seed 7 --out build/bf64")]
+    Butterfly {
+        /// Datapath word: 32 (odd q < 2^31) or 64 (odd q < 2^61 as tested).
+        #[arg(long)]
+        width: u32,
+        /// Modular reduction: `shoup` (the only shipped variant).
+        #[arg(long, default_value = "shoup")]
+        variant: String,
+        /// Random vectors per mode (forward, inverse, inverse with ÷2), plus edge cases.
+        #[arg(long, default_value_t = 10_000)]
+        vectors: usize,
+        /// Seed of the vector generator (ChaCha20); drawn from the OS when absent.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Output directory (created if missing; existing design files are replaced).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Check a design directory: yosys latch/driver checks, verilator --lint-only -Wall, and
+    /// the testbench under Icarus Verilog and Verilator. Exit 2 on any failure.
+    #[command(after_help = "Example:\n  hesim verilog check build/bf32")]
+    Check {
+        /// Directory written by `hesim verilog butterfly`.
+        dir: PathBuf,
+    },
+    /// Synthesize a design directory with yosys and write DIR/area_<family>.json.
+    #[command(after_help = "Examples:\n  \
+        hesim verilog synth build/bf32\n  \
+        hesim verilog synth build/bf64 --family ice40")]
+    Synth {
+        /// Directory written by `hesim verilog butterfly`.
+        dir: PathBuf,
+        /// Target: xc7 (DSP48E1), xcup (DSP48E2) or ice40 (SB_MAC16).
+        #[arg(long, default_value = "xc7")]
+        family: String,
+    },
+    /// Print the committed area table (what `sim` uses), or regenerate it with yosys.
+    #[command(after_help = "Examples:\n  \
+        hesim verilog area-table\n  \
+        hesim verilog area-table --regenerate hw/area/area_table.json")]
+    AreaTable {
+        /// Synthesize every shipped variant (xc7, ice40) and write the table to this file.
+        #[arg(long)]
+        regenerate: Option<PathBuf>,
+    },
+}
+
+pub fn run(cmd: VerilogCommand) -> Result<ExitCode> {
+    match cmd {
+        VerilogCommand::Butterfly {
+            width,
+            variant,
+            vectors,
+            seed,
+            out,
+        } => {
+            let width = Width::from_bits(width)?;
+            let variant = Variant::parse(&variant)?;
+            let seed = seed.unwrap_or_else(fresh_seed);
+            let vectors = generate(width, vectors, seed)?;
+            let manifest = write_design_dir(&out, width, variant, &vectors, seed)?;
+            println!(
+                "{}: {}-bit {} butterfly, latency {} cycles, II {}, {} vectors \
+                 (forward {}, inverse {}, inverse_half {}), seed {}",
+                out.display(),
+                width,
+                variant,
+                manifest.latency,
+                manifest.initiation_interval,
+                manifest.vectors,
+                manifest.vectors_per_mode[0],
+                manifest.vectors_per_mode[1],
+                manifest.vectors_per_mode[2],
+                seed
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        VerilogCommand::Check { dir } => {
+            let report = check_dir(&dir)?;
+            println!("yosys proc: no latches, every wire driven once");
+            println!("verilator --lint-only -Wall: clean");
+            for sim in &report.simulations {
+                for line in &sim.summary {
+                    println!("  {}: {line}", sim.simulator);
+                }
+                println!(
+                    "{}: {} passed, {} failed",
+                    sim.simulator, sim.passed, sim.failed
+                );
+            }
+            if !report.all_passed() {
+                bail!(
+                    "{}: not every vector passed in every simulator (expected {} each)",
+                    dir.display(),
+                    report.manifest.vectors
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        VerilogCommand::Synth { dir, family } => {
+            let family = Family::parse(&family)?;
+            let report = synth_dir(&dir, family)?;
+            let c = report.cells;
+            println!(
+                "{} ({}): LUT {}, FF {}, DSP {}, CARRY {}, BRAM {} -> {}",
+                family,
+                report.yosys,
+                c.lut,
+                c.ff,
+                c.dsp,
+                c.carry,
+                c.bram,
+                dir.join(format!("area_{family}.json")).display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        VerilogCommand::AreaTable { regenerate } => {
+            let table = match &regenerate {
+                Some(_) => regenerate_area_table(&TABLE_FAMILIES)?,
+                None => area_table(),
+            };
+            println!("{}", table.yosys);
+            println!("width variant family latency II   LUT    FF  DSP CARRY BRAM");
+            for e in &table.entries {
+                println!(
+                    "{:>5} {:<7} {:<6} {:>7} {:>2} {:>5} {:>5} {:>4} {:>5} {:>4}",
+                    e.width.to_string(),
+                    e.variant.to_string(),
+                    e.family.to_string(),
+                    e.latency,
+                    e.initiation_interval,
+                    e.cells.lut,
+                    e.cells.ff,
+                    e.cells.dsp,
+                    e.cells.carry,
+                    e.cells.bram
+                );
+            }
+            if let Some(path) = regenerate {
+                let tmp = path.with_extension("json.tmp");
+                std::fs::write(&tmp, table.to_json())?;
+                std::fs::rename(&tmp, &path)?;
+                println!("wrote {}", path.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

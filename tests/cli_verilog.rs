@@ -1,0 +1,76 @@
+//! The `hesim verilog` commands as a user runs them: exit codes, messages, files written.
+
+use std::process::Command;
+
+fn hesim(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_hesim"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn butterfly_writes_a_design_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("bf");
+    let out_arg = out.to_str().unwrap();
+    let (code, stdout, stderr) = hesim(&[
+        "verilog",
+        "butterfly",
+        "--width",
+        "32",
+        "--vectors",
+        "10",
+        "--seed",
+        "3",
+        "--out",
+        out_arg,
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("latency 7 cycles, II 1"), "{stdout}");
+    for file in ["butterfly.v", "tb.v", "vectors.hex", "manifest.json"] {
+        assert!(out.join(file).is_file(), "{file} written");
+    }
+    let leftovers: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "no temporaries left: {leftovers:?}");
+}
+
+#[test]
+fn bad_arguments_exit_2_with_a_clear_message_and_no_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("bf");
+    let out_arg = out.to_str().unwrap();
+    for (args, needle) in [
+        (vec!["--width", "48"], "unsupported width 48"),
+        (
+            vec!["--width", "32", "--variant", "special-prime"],
+            "only `shoup` is shipped",
+        ),
+        (
+            vec!["--width", "32", "--vectors", "0"],
+            "vector count 0 is out of range",
+        ),
+    ] {
+        let mut full = vec!["verilog", "butterfly", "--out", out_arg];
+        full.extend(args);
+        let (code, _, stderr) = hesim(&full);
+        assert_eq!(code, 2, "{full:?}: {stderr}");
+        assert!(stderr.contains(needle), "{full:?}: {stderr}");
+        assert!(!out.exists(), "{full:?}: nothing written");
+    }
+    let (code, _, stderr) = hesim(&["verilog", "check", dir.path().to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("manifest.json"), "{stderr}");
+    let (code, _, stderr) = hesim(&["verilog", "synth", out_arg, "--family", "ecp5"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("use xc7, xcup or ice40"), "{stderr}");
+}

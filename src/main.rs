@@ -39,6 +39,15 @@ enum Command {
         hesim infer --net lenet --packing dense --images 10 --json\n  \
         hesim infer --net lenet --packing spencnn --sparsity 0.5 --backend plain --images 10000")]
     Infer(cmd::nn::InferArgs),
+    /// Sweep a design space (architecture axes × workloads); `sweep merge` joins shards.
+    #[command(after_help = "Examples:\n  \
+        hesim sweep sweeps/demo.toml --out sweep-out --jobs 2\n  \
+        hesim sweep sweeps/demo.toml --out sweep-out --dry-run\n  \
+        hesim sweep sweeps/demo.toml --out shard-3 --shard-index 3 --shard-count 8\n  \
+        hesim sweep merge shard-* --out merged")]
+    Sweep(cmd::sweep::SweepArgs),
+    /// Simulate a trace on an accelerator architecture (preset or TOML, with overrides).
+    Sim(cmd::sim::SimArgs),
     /// Emit, check and synthesize the rust_hdl NTT butterfly (Verilog, Icarus, Verilator, yosys).
     #[command(subcommand)]
     Verilog(cmd::verilog::VerilogCommand),
@@ -49,6 +58,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Trace(c) => cmd::trace::run(c),
         Command::Infer(a) => cmd::nn::infer(a),
+        Command::Sweep(c) => cmd::sweep::run(c),
+        Command::Sim(a) => cmd::sim::run(a),
         Command::Verilog(c) => cmd::verilog::run(c),
     };
     match result {

@@ -215,48 +215,69 @@ struct Acc {
     seen: bool,
 }
 
-/// Schedules `prog` on `arch`.
-pub fn run(
-    arch: &Arch,
-    prog: &LoweredProgram,
-    options: EngineOptions,
-) -> Result<SimResult, SimError> {
-    check_compatible(arch, prog)?;
-    let rates = Rates::new(arch, prog.header.log_n);
-    let limb = rates.limb_bytes;
-    let capacity = arch.scratchpad_bytes();
-    let full_key_bytes = prog.params.full_key_limbs() * limb;
-    let tasks = &prog.tasks;
-    let n_tasks = tasks.len();
+/// What scheduling one task gave.
+struct Outcome {
+    start: u64,
+    end: u64,
+    hbm_start: Option<u64>,
+    cyc: [u64; UNITS],
+    hbm_bytes: u64,
+    onchip: u64,
+    mod_ops: u64,
+}
 
+/// A block (expanded bootstrap) scheduled in isolation: how long it takes and what it uses.
+#[derive(Default)]
+struct BlockCost {
+    makespan: u64,
+    busy: [u64; UNITS],
+    hbm_bytes: u64,
+    onchip: u64,
+    mod_ops: u64,
+    mem: MemoryStats,
+}
+
+/// The fixed inputs of a schedule.
+struct Ctx<'a> {
+    arch: &'a Arch,
+    rates: Rates,
+    capacity: u64,
+    full_key_bytes: u64,
+    blocks: &'a [crate::lower::Block],
+}
+
+/// List-schedules `tasks` (with their value lifetimes) from an idle machine, adding memory
+/// traffic to `mem` and reporting every task to `sink`; returns the makespan. Blocks are
+/// scheduled in isolation once (cached in `block_costs`) and placed as one task.
+fn schedule(
+    ctx: &Ctx<'_>,
+    tasks: &[crate::lower::Task],
+    first_use: &[u32],
+    next_use: &[[u32; 2]],
+    block_costs: &mut [Option<BlockCost>],
+    mem: &mut MemoryStats,
+    mut sink: impl FnMut(usize, &Outcome, u64),
+) -> u64 {
+    let rates = &ctx.rates;
+    let limb = rates.limb_bytes;
+    let capacity = ctx.capacity;
+    let n_tasks = tasks.len();
     let mut finish = vec![0u64; n_tasks];
     let mut start_at = vec![0u64; n_tasks];
     let mut free_at = [0u64; UNITS];
     let mut makespan = 0u64;
-
-    // Scratchpad state.
     let mut resident = vec![false; n_tasks];
     let mut spilled = vec![false; n_tasks];
     // (next use, value), max first; entries whose next use changed since are stale.
     let mut heap: BinaryHeap<(u32, u32)> = BinaryHeap::new();
-    let mut next_of = prog.first_use.clone();
+    let mut next_of = first_use.to_vec();
     let mut live = 0u64;
     let mut keys = KeyCache::default();
-    let mut mem = MemoryStats {
-        scratchpad_bytes: capacity,
-        ..MemoryStats::default()
-    };
-
-    let mut by_kind: BTreeMap<hesim_traces::OpName, Acc> = BTreeMap::new();
-    let mut layers = vec![Acc::default(); prog.layers.len()];
-    let mut total_busy = [0u64; UNITS];
-    let mut op_seen = vec![false; prog.ops.len()];
-    let mut timeline = options.timeline.then(|| Vec::with_capacity(n_tasks));
 
     for (i, t) in tasks.iter().enumerate() {
         let w = &t.work;
         let out_bytes = t.out_limbs * limb;
-        let deps = t.deps.iter().copied().filter(|&d| d != NONE);
+        let deps = t.deps.iter().copied().filter(|&d| (d as usize) < n_tasks);
 
         // Memory: reload spilled operands, define the result, spill if over capacity.
         let mut reload = 0u64;
@@ -276,8 +297,8 @@ pub fn run(
         live += out_bytes;
         heap.push((next_of[i], i as u32));
         for (slot, &d) in t.deps.iter().enumerate() {
-            if d != NONE {
-                next_of[d as usize] = prog.next_use[i][slot];
+            if (d as usize) < n_tasks {
+                next_of[d as usize] = next_use[i][slot];
                 heap.push((next_of[d as usize], d));
             }
         }
@@ -303,102 +324,157 @@ pub fn run(
             heap.extend(in_use);
         }
         mem.peak_live_bytes = mem.peak_live_bytes.max(live);
-
-        // Keys.
-        let mut key_bytes = 0u64;
-        if t.key != NONE {
-            let needed = w.key_limbs * limb;
-            match arch.policy.key_storage {
-                KeyStorage::Streamed => key_bytes = needed,
-                KeyStorage::Seeded => key_bytes = needed / 2,
-                KeyStorage::OnChip => {
-                    let room = capacity.saturating_sub(live) / full_key_bytes.max(1);
-                    if room == 0 {
-                        key_bytes = needed;
-                        mem.key_cache_misses += 1;
-                    } else if keys.touch(t.key) {
-                        mem.key_cache_hits += 1;
-                    } else {
-                        key_bytes = full_key_bytes;
-                        mem.key_cache_misses += 1;
-                    }
-                    keys.evict_to(room);
-                }
-            }
-        }
-        let plain_bytes = w.plain_limbs * limb;
-        let io_bytes = (w.input_limbs + w.output_limbs) * limb;
-        let hbm_read = key_bytes + plain_bytes + w.input_limbs * limb + reload;
-        let hbm_write = w.output_limbs * limb + spill;
-        let hbm_bytes = hbm_read + hbm_write;
-        mem.key_bytes += key_bytes;
-        mem.plaintext_bytes += plain_bytes;
-        mem.io_bytes += io_bytes;
         mem.spill_bytes += spill;
         mem.reload_bytes += reload;
-        mem.hbm_read_bytes += hbm_read;
-        mem.hbm_write_bytes += hbm_write;
-
-        // Timing.
-        let mut cyc = rates.compute_cycles(w);
-        let compute = cyc.iter().any(|&c| c > 0);
-        let onchip = if compute {
-            operand_bytes + out_bytes + key_bytes + plain_bytes
-        } else {
-            0
-        };
-        mem.onchip_bytes += onchip;
-        cyc[SPAD] = (onchip as f64 / rates.spad_bytes_per_cycle).ceil() as u64;
-        cyc[HBM] = (hbm_bytes as f64 / rates.hbm_bytes_per_cycle).ceil() as u64;
 
         let ready = deps.clone().map(|d| finish[d as usize]).max().unwrap_or(0);
-        let mut start = ready;
-        for u in 0..UNITS {
-            if u != HBM && cyc[u] > 0 {
-                start = start.max(free_at[u]);
+        let outcome = if t.block != NONE {
+            let b = t.block as usize;
+            let cost = &*block_costs[b].get_or_insert_with(|| block_cost(ctx, b));
+            mem.key_bytes += cost.mem.key_bytes;
+            mem.plaintext_bytes += cost.mem.plaintext_bytes;
+            mem.io_bytes += cost.mem.io_bytes;
+            mem.spill_bytes += cost.mem.spill_bytes;
+            mem.reload_bytes += cost.mem.reload_bytes;
+            mem.hbm_read_bytes += cost.mem.hbm_read_bytes + reload;
+            mem.hbm_write_bytes += cost.mem.hbm_write_bytes + spill;
+            mem.onchip_bytes += cost.onchip;
+            mem.key_cache_hits += cost.mem.key_cache_hits;
+            mem.key_cache_misses += cost.mem.key_cache_misses;
+            mem.peak_live_bytes = mem.peak_live_bytes.max(live + cost.mem.peak_live_bytes);
+            let mut cyc = cost.busy;
+            let extra = reload + spill;
+            cyc[HBM] += (extra as f64 / rates.hbm_bytes_per_cycle).ceil() as u64;
+            let mut start = ready;
+            for u in 0..UNITS {
+                if u != HBM && cyc[u] > 0 {
+                    start = start.max(free_at[u]);
+                }
             }
-        }
-        let mut end = start;
-        if compute || cyc[SPAD] > 0 {
-            let longest = (0..UNITS)
-                .filter(|&u| u != HBM)
-                .map(|u| cyc[u])
-                .max()
-                .unwrap_or(0);
-            let fill: u64 = (0..UNITS)
-                .filter(|&u| u != HBM && cyc[u] > 0)
-                .map(|u| rates.latency[u])
-                .sum();
-            end = start + longest + fill;
-        }
-        let mut hbm_start = None;
-        if cyc[HBM] > 0 {
-            let earliest = if w.output_limbs > 0 || !compute {
-                ready
+            let mut end = start + cost.makespan;
+            let mut hbm_start = None;
+            if cyc[HBM] > 0 {
+                let s = free_at[HBM].max(start);
+                free_at[HBM] = s + cyc[HBM];
+                end = end.max(s + cyc[HBM] + rates.latency[HBM]);
+                hbm_start = Some(s);
+            }
+            for u in 0..UNITS {
+                if u != HBM && cyc[u] > 0 {
+                    free_at[u] = start + cyc[u];
+                }
+            }
+            Outcome {
+                start,
+                end,
+                hbm_start,
+                cyc,
+                hbm_bytes: cost.hbm_bytes + extra,
+                onchip: cost.onchip,
+                mod_ops: cost.mod_ops,
+            }
+        } else {
+            // Keys.
+            let mut key_bytes = 0u64;
+            if t.key != NONE {
+                let needed = w.key_limbs * limb;
+                match ctx.arch.policy.key_storage {
+                    KeyStorage::Streamed => key_bytes = needed,
+                    KeyStorage::Seeded => key_bytes = needed / 2,
+                    KeyStorage::OnChip => {
+                        let room = capacity.saturating_sub(live) / ctx.full_key_bytes.max(1);
+                        if room == 0 {
+                            key_bytes = needed;
+                            mem.key_cache_misses += 1;
+                        } else if keys.touch(t.key) {
+                            mem.key_cache_hits += 1;
+                        } else {
+                            key_bytes = ctx.full_key_bytes;
+                            mem.key_cache_misses += 1;
+                        }
+                        keys.evict_to(room);
+                    }
+                }
+            }
+            let plain_bytes = w.plain_limbs * limb;
+            let hbm_read = key_bytes + plain_bytes + w.input_limbs * limb + reload;
+            let hbm_write = w.output_limbs * limb + spill;
+            let hbm_bytes = hbm_read + hbm_write;
+            mem.key_bytes += key_bytes;
+            mem.plaintext_bytes += plain_bytes;
+            mem.io_bytes += (w.input_limbs + w.output_limbs) * limb;
+            mem.hbm_read_bytes += hbm_read;
+            mem.hbm_write_bytes += hbm_write;
+
+            // Timing.
+            let mut cyc = rates.compute_cycles(w);
+            let compute = cyc.iter().any(|&c| c > 0);
+            let onchip = if compute {
+                operand_bytes + out_bytes + key_bytes + plain_bytes
             } else {
-                deps.clone()
-                    .map(|d| start_at[d as usize])
-                    .max()
-                    .unwrap_or(0)
+                0
             };
-            let s = free_at[HBM].max(earliest);
-            free_at[HBM] = s + cyc[HBM];
-            end = end.max(s + cyc[HBM] + rates.latency[HBM]);
-            if !compute {
-                start = start.max(s);
+            mem.onchip_bytes += onchip;
+            cyc[SPAD] = (onchip as f64 / rates.spad_bytes_per_cycle).ceil() as u64;
+            cyc[HBM] = (hbm_bytes as f64 / rates.hbm_bytes_per_cycle).ceil() as u64;
+
+            let mut start = ready;
+            for u in 0..UNITS {
+                if u != HBM && cyc[u] > 0 {
+                    start = start.max(free_at[u]);
+                }
             }
-            hbm_start = Some(s);
-        }
-        for u in 0..UNITS {
-            if u != HBM && cyc[u] > 0 {
-                free_at[u] = start + cyc[u];
+            let mut end = start;
+            if compute {
+                let longest = (0..UNITS)
+                    .filter(|&u| u != HBM)
+                    .map(|u| cyc[u])
+                    .max()
+                    .unwrap_or(0);
+                let fill: u64 = (0..UNITS)
+                    .filter(|&u| u != HBM && cyc[u] > 0)
+                    .map(|u| rates.latency[u])
+                    .sum();
+                end = start + longest + fill;
             }
-        }
-        start_at[i] = start;
-        finish[i] = end;
+            let mut hbm_start = None;
+            if cyc[HBM] > 0 {
+                let earliest = if w.output_limbs > 0 || !compute {
+                    ready
+                } else {
+                    deps.clone()
+                        .map(|d| start_at[d as usize])
+                        .max()
+                        .unwrap_or(0)
+                };
+                let s = free_at[HBM].max(earliest);
+                free_at[HBM] = s + cyc[HBM];
+                end = end.max(s + cyc[HBM] + rates.latency[HBM]);
+                if !compute {
+                    start = start.max(s);
+                }
+                hbm_start = Some(s);
+            }
+            for u in 0..UNITS {
+                if u != HBM && cyc[u] > 0 {
+                    free_at[u] = start + cyc[u];
+                }
+            }
+            Outcome {
+                start,
+                end,
+                hbm_start,
+                cyc,
+                hbm_bytes,
+                onchip,
+                mod_ops: rates.mod_ops(w),
+            }
+        };
+        start_at[i] = outcome.start;
+        finish[i] = outcome.end;
 
         // Free values whose last use this was.
-        for d in deps.clone() {
+        for d in deps {
             let d = d as usize;
             if next_of[d] == NONE && resident[d] {
                 resident[d] = false;
@@ -410,50 +486,122 @@ pub fn run(
             live -= out_bytes;
         }
 
-        // Statistics.
-        let critical = end.saturating_sub(makespan);
-        makespan = makespan.max(end);
-        let info = prog.ops[t.origin as usize];
-        let first_of_op = !op_seen[t.origin as usize];
-        op_seen[t.origin as usize] = true;
-        let mod_ops = rates.mod_ops(w);
-        let first_start = hbm_start.map_or(start, |h| h.min(start));
-        for acc in [
-            by_kind.entry(info.kind).or_default(),
-            &mut layers[info.layer as usize],
-        ] {
-            acc.ops += u64::from(first_of_op);
-            acc.critical += critical;
-            for (b, c) in acc.busy.iter_mut().zip(&cyc) {
+        let critical = outcome.end.saturating_sub(makespan);
+        makespan = makespan.max(outcome.end);
+        sink(i, &outcome, critical);
+    }
+    makespan
+}
+
+/// Schedules block `b` alone on an idle machine with the whole scratchpad.
+fn block_cost(ctx: &Ctx<'_>, b: usize) -> BlockCost {
+    let block = &ctx.blocks[b];
+    let mut cost = BlockCost::default();
+    let mut mem = MemoryStats::default();
+    let (busy, hbm, onchip, ops) = (
+        &mut cost.busy,
+        &mut cost.hbm_bytes,
+        &mut cost.onchip,
+        &mut cost.mod_ops,
+    );
+    cost.makespan = schedule(
+        ctx,
+        &block.tasks,
+        &block.first_use,
+        &block.next_use,
+        &mut [],
+        &mut mem,
+        |_, o, _| {
+            for (b, c) in busy.iter_mut().zip(&o.cyc) {
                 *b += c;
             }
-            acc.hbm_bytes += hbm_bytes;
-            acc.onchip_bytes += onchip;
-            acc.mod_ops += mod_ops;
-            if !acc.seen {
-                acc.start = first_start;
-                acc.seen = true;
-            }
-            acc.start = acc.start.min(first_start);
-            acc.end = acc.end.max(end);
-        }
-        for (b, c) in total_busy.iter_mut().zip(&cyc) {
-            *b += c;
-        }
-        if let Some(tl) = timeline.as_mut() {
-            tl.push(TimelineEntry {
-                op: info.id,
-                kind: info.kind,
-                layer: prog.layers[info.layer as usize].to_string(),
-                start_cycle: start,
-                end_cycle: end,
-                busy_cycles: unit_cycles(&cyc),
-                hbm_start_cycle: hbm_start,
-            });
-        }
-    }
+            *hbm += o.hbm_bytes;
+            *onchip += o.onchip;
+            *ops += o.mod_ops;
+        },
+    );
+    cost.mem = mem;
+    cost
+}
 
-    let cycles = makespan;
+/// Schedules `prog` on `arch`.
+pub fn run(
+    arch: &Arch,
+    prog: &LoweredProgram,
+    options: EngineOptions,
+) -> Result<SimResult, SimError> {
+    check_compatible(arch, prog)?;
+    let ctx = Ctx {
+        arch,
+        rates: Rates::new(arch, prog.header.log_n),
+        capacity: arch.scratchpad_bytes(),
+        full_key_bytes: prog.params.full_key_limbs()
+            * (1u64 << prog.header.log_n)
+            * u64::from(arch.word_bits)
+            / 8,
+        blocks: &prog.blocks,
+    };
+    let tasks = &prog.tasks;
+    let mut mem = MemoryStats {
+        scratchpad_bytes: ctx.capacity,
+        ..MemoryStats::default()
+    };
+    let mut kinds: Vec<Acc> = vec![Acc::default(); hesim_traces::OpName::ALL.len()];
+    let mut layers = vec![Acc::default(); prog.layers.len()];
+    let mut total_busy = [0u64; UNITS];
+    let mut op_seen = vec![false; prog.ops.len()];
+    let mut timeline = options.timeline.then(|| Vec::with_capacity(tasks.len()));
+    let mut block_costs: Vec<Option<BlockCost>> = prog.blocks.iter().map(|_| None).collect();
+
+    let cycles = schedule(
+        &ctx,
+        tasks,
+        &prog.first_use,
+        &prog.next_use,
+        &mut block_costs,
+        &mut mem,
+        |i, o, critical| {
+            let t = &tasks[i];
+            let info = prog.ops[t.origin as usize];
+            let first_of_op = !op_seen[t.origin as usize];
+            op_seen[t.origin as usize] = true;
+            let first_start = o.hbm_start.map_or(o.start, |h| h.min(o.start));
+            for acc in [
+                &mut kinds[info.kind as usize],
+                &mut layers[info.layer as usize],
+            ] {
+                acc.ops += u64::from(first_of_op);
+                acc.critical += critical;
+                for (b, c) in acc.busy.iter_mut().zip(&o.cyc) {
+                    *b += c;
+                }
+                acc.hbm_bytes += o.hbm_bytes;
+                acc.onchip_bytes += o.onchip;
+                acc.mod_ops += o.mod_ops;
+                if !acc.seen {
+                    acc.start = first_start;
+                    acc.seen = true;
+                }
+                acc.start = acc.start.min(first_start);
+                acc.end = acc.end.max(o.end);
+            }
+            for (b, c) in total_busy.iter_mut().zip(&o.cyc) {
+                *b += c;
+            }
+            if let Some(tl) = timeline.as_mut() {
+                tl.push(TimelineEntry {
+                    op: info.id,
+                    kind: info.kind,
+                    layer: prog.layers[info.layer as usize].to_string(),
+                    start_cycle: o.start,
+                    end_cycle: o.end,
+                    busy_cycles: unit_cycles(&o.cyc),
+                    hbm_start_cycle: o.hbm_start,
+                });
+            }
+        },
+    );
+
     let share = |busy: u64, span: u64| {
         if span == 0 {
             0.0
@@ -469,9 +617,11 @@ pub fn run(
             utilization: share(total_busy[u as usize], cycles),
         })
         .collect();
-    let by_kind = by_kind
-        .into_iter()
-        .map(|(kind, a)| KindStats {
+    let by_kind = hesim_traces::OpName::ALL
+        .iter()
+        .zip(&kinds)
+        .filter(|(_, a)| a.seen)
+        .map(|(&kind, a)| KindStats {
             kind,
             ops: a.ops,
             critical_cycles: a.critical,
@@ -526,7 +676,7 @@ pub fn run(
             dnum: prog.params.dnum,
             special_primes: prog.params.k,
             ops: prog.ops.len() as u64,
-            tasks: n_tasks as u64,
+            tasks: tasks.len() as u64,
         },
         clock_ghz: arch.clock_ghz,
         cycles,
@@ -604,6 +754,7 @@ mod tests {
                 work: *w,
                 out_limbs: 0,
                 key: NONE,
+                block: NONE,
             })
             .collect();
         p.first_use = vec![NONE; works.len()];

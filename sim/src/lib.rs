@@ -16,6 +16,7 @@ pub mod engine;
 pub mod lower;
 pub mod pattern;
 pub mod result;
+pub mod sweep;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};

@@ -311,6 +311,41 @@ pub struct Task {
     pub out_limbs: u64,
     /// Key-switch key it uses ([`NONE`] if none): 0 relin, 1 conjugation, 2+ rotations.
     pub key: u32,
+    /// [`NONE`], or the index of the [`Block`] (an expanded bootstrap) this task runs as a
+    /// whole; `work` is then the block's total.
+    pub block: u32,
+}
+
+/// An expanded bootstrap: a sub-program the engine schedules in isolation once per
+/// architecture and then places as one task (so a trace with a thousand bootstraps costs a
+/// thousand tasks, not a million). Task 0 (the ModRaise) reads the bootstrap's operand.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Block {
+    pub tasks: Vec<Task>,
+    pub first_use: Vec<u32>,
+    pub next_use: Vec<[u32; 2]>,
+    pub work: Work,
+}
+
+/// First reader of each task's value, and for each task and operand slot the next reader of
+/// the same value after it ([`NONE`] when none). Operands outside `tasks` are ignored.
+fn lifetimes(tasks: &[Task]) -> (Vec<u32>, Vec<[u32; 2]>) {
+    let n = tasks.len();
+    let mut seen = vec![NONE; n];
+    let mut next_use = vec![[NONE; 2]; n];
+    for (i, t) in tasks.iter().enumerate().rev() {
+        for s in 0..2 {
+            if (t.deps[s] as usize) < n {
+                next_use[i][s] = seen[t.deps[s] as usize];
+            }
+        }
+        for &d in &t.deps {
+            if (d as usize) < n {
+                seen[d as usize] = i as u32;
+            }
+        }
+    }
+    (seen, next_use)
 }
 
 /// Attributes of one trace op, for the result tables.
@@ -377,6 +412,8 @@ pub struct LoweredProgram {
     /// if this is the value's last use): the scratchpad model evicts the value used furthest in
     /// the future.
     pub next_use: Vec<[u32; 2]>,
+    /// Expanded bootstraps referenced by [`Task::block`].
+    pub blocks: Vec<Block>,
     pub counts: LowerCounts,
 }
 
@@ -389,12 +426,16 @@ pub struct Lowerer {
     /// Hoist group → its ModUp task.
     hoists: FxHashMap<u32, u32>,
     layer_index: FxHashMap<Arc<str>, u32>,
-    /// Expanded bootstraps by (params, input level, output level): tasks with deps relative to
-    /// the first task, [`EXTERNAL`] standing for the bootstrap's operand.
-    boot_cache: FxHashMap<(BootstrapParams, u32, u32), Vec<Task>>,
+    /// Per-kind counts, indexed by `OpName as usize` (moved into the map on `finish`).
+    kind_counts: [KindCount; OpName::ALL.len()],
+    /// Layer of the previous op (consecutive ops usually share one).
+    last_layer: u32,
+    /// Expanded bootstraps by (params, input level, output level) → index in `blocks`.
+    boot_cache: FxHashMap<(BootstrapParams, u32, u32), u32>,
 }
 
-const EXTERNAL: u32 = u32::MAX - 1;
+/// Operand of a block's first task: the value the bootstrap refreshes (outside the block).
+pub const EXTERNAL: u32 = u32::MAX - 1;
 
 impl Lowerer {
     pub fn new(header: &Header, options: LowerOptions) -> Self {
@@ -409,6 +450,7 @@ impl Lowerer {
                 layers: Vec::new(),
                 first_use: Vec::new(),
                 next_use: Vec::new(),
+                blocks: Vec::new(),
                 counts: LowerCounts {
                     params: Some(params),
                     ..LowerCounts::default()
@@ -417,6 +459,8 @@ impl Lowerer {
             values: FxHashMap::default(),
             hoists: FxHashMap::default(),
             layer_index: FxHashMap::default(),
+            last_layer: NONE,
+            kind_counts: Default::default(),
             boot_cache: FxHashMap::default(),
         }
     }
@@ -424,7 +468,13 @@ impl Lowerer {
     /// Lowers one op. Ops must come in trace order (operands defined before use).
     pub fn push(&mut self, op: &Op) -> Result<(), SimError> {
         let origin = self.prog.ops.len() as u32;
+        let same_as_last = self
+            .prog
+            .layers
+            .get(self.last_layer as usize)
+            .is_some_and(|l| Arc::ptr_eq(l, &op.layer) || **l == *op.layer);
         let layer = match self.layer_index.get(&op.layer) {
+            _ if same_as_last => self.last_layer,
             Some(&i) => i,
             None => {
                 let i = self.prog.layers.len() as u32;
@@ -433,6 +483,7 @@ impl Lowerer {
                 i
             }
         };
+        self.last_layer = layer;
         let kind = op.kind.name();
         self.prog.ops.push(OpInfo {
             id: op.id,
@@ -484,11 +535,10 @@ impl Lowerer {
         c.ops += 1;
         c.key_switches += u64::from(kind.is_key_switch());
         c.bootstraps += u64::from(kind == OpName::Bootstrap);
-        let entry = c.by_kind.entry(kind).or_default();
+        let entry = &mut self.kind_counts[kind as usize];
         entry.ops += 1;
         for t in &self.prog.tasks[first_task..] {
             entry.work.accumulate(&t.work);
-            c.total.accumulate(&t.work);
         }
         Ok(())
     }
@@ -506,12 +556,13 @@ impl Lowerer {
             work,
             out_limbs,
             key,
+            block: NONE,
         });
         i
     }
 
-    /// Expands a bootstrap (cached per parameters and levels) and appends its tasks; returns the
-    /// task holding the refreshed ciphertext.
+    /// Expands a bootstrap into a [`Block`] (one per parameters and levels) and appends one task
+    /// running it.
     fn push_bootstrap(
         &mut self,
         origin: u32,
@@ -521,51 +572,54 @@ impl Lowerer {
         out_level: u32,
     ) -> Result<u32, SimError> {
         let key = (*bp, in_level, out_level);
-        if !self.boot_cache.contains_key(&key) {
-            let template = expand_bootstrap(
-                &self.prog.header,
-                self.prog.options,
-                bp,
-                in_level,
-                out_level,
-            )?;
-            self.boot_cache.insert(key, template);
-        }
-        let base = self.prog.tasks.len() as u32;
-        let template = &self.boot_cache[&key];
-        for t in template {
-            let mut t = *t;
-            t.origin = origin;
-            for d in &mut t.deps {
-                *d = match *d {
-                    NONE => NONE,
-                    EXTERNAL => arg,
-                    rel => base + rel,
-                };
+        let block = match self.boot_cache.get(&key) {
+            Some(&b) => b,
+            None => {
+                let tasks = expand_bootstrap(
+                    &self.prog.header,
+                    self.prog.options,
+                    bp,
+                    in_level,
+                    out_level,
+                )?;
+                let (first_use, next_use) = lifetimes(&tasks);
+                let mut work = Work::default();
+                for t in &tasks {
+                    work.accumulate(&t.work);
+                }
+                let b = self.prog.blocks.len() as u32;
+                self.prog.blocks.push(Block {
+                    tasks,
+                    first_use,
+                    next_use,
+                    work,
+                });
+                self.boot_cache.insert(key, b);
+                b
             }
-            self.prog.tasks.push(t);
-        }
-        Ok(self.prog.tasks.len() as u32 - 1)
+        };
+        let work = self.prog.blocks[block as usize].work;
+        let out = 2 * u64::from(out_level);
+        let t = self.task(origin, [arg, NONE], work, out, NONE);
+        self.prog.tasks[t as usize].block = block;
+        Ok(t)
     }
 
     /// Finishes: computes value lifetimes.
     pub fn finish(mut self) -> LoweredProgram {
         let n = self.prog.tasks.len();
-        let mut seen = vec![NONE; n];
-        let mut next_use = vec![[NONE; 2]; n];
-        for (i, t) in self.prog.tasks.iter().enumerate().rev() {
-            for s in 0..2 {
-                if t.deps[s] != NONE {
-                    next_use[i][s] = seen[t.deps[s] as usize];
-                }
-            }
-            for &d in &t.deps {
-                if d != NONE {
-                    seen[d as usize] = i as u32;
-                }
+        let c = &mut self.prog.counts;
+        for (kind, k) in OpName::ALL
+            .iter()
+            .zip(std::mem::take(&mut self.kind_counts))
+        {
+            if k.ops > 0 {
+                c.total.accumulate(&k.work);
+                c.by_kind.insert(*kind, k);
             }
         }
-        self.prog.first_use = seen;
+        let (first_use, next_use) = lifetimes(&self.prog.tasks);
+        self.prog.first_use = first_use;
         self.prog.next_use = next_use;
         self.prog.counts.tasks = n as u64;
         self.prog
@@ -583,7 +637,8 @@ fn key_id(kind: &OpKind) -> u32 {
     }
 }
 
-/// Lowers the bootstrap pattern into tasks with relative deps ([`EXTERNAL`] = the operand).
+/// Lowers the bootstrap pattern into tasks; task 0 (the ModRaise) reads [`EXTERNAL`], the
+/// bootstrap's operand.
 fn expand_bootstrap(
     header: &Header,
     options: LowerOptions,

@@ -1,5 +1,7 @@
 //! One module per subcommand group.
 
 pub mod nn;
+pub mod sim;
+pub mod sweep;
 pub mod trace;
 pub mod verilog;

@@ -31,8 +31,20 @@ impl LimbConversion {
         })
     }
 
-    fn convert(&self, input: &[&[u64]], output: &mut [&mut [u64]]) {
-        self.converter.convert_into(input, output);
+    /// Converts coefficient-form limbs. A single source limb (α = 1 digits, one special prime)
+    /// needs no CRT weights: the conversion is exact reduction x mod t, which is what the
+    /// general formula gives with (B/b)=1, at a third of the cost.
+    fn convert(&self, moduli: &[Modulus], input: &[&[u64]], output: &mut [&mut [u64]]) {
+        if let [single] = input {
+            for (out, &t) in output.iter_mut().zip(&self.to) {
+                let m = &moduli[t];
+                for (o, &x) in out.iter_mut().zip(*single) {
+                    *o = m.reduce(x);
+                }
+            }
+        } else {
+            self.converter.convert_into(input, output);
+        }
     }
 }
 
@@ -407,24 +419,29 @@ impl Context {
             .iter()
             .map(|conv| {
                 let mut ext = vec![0u64; (level + k) * n];
+                let mut limbs: Vec<Option<&mut [u64]>> =
+                    ext.chunks_exact_mut(n).map(Some).collect();
                 for &d in &conv.from {
-                    ext[d * n..(d + 1) * n].copy_from_slice(&poly[d * n..(d + 1) * n]);
+                    let limb = limbs[d].take().expect("digit limbs are distinct");
+                    limb.copy_from_slice(&poly[d * n..(d + 1) * n]);
                 }
                 let input: Vec<&[u64]> = conv
                     .from
                     .iter()
                     .map(|&d| &coeff[d * n..(d + 1) * n])
                     .collect();
-                let mut outputs: Vec<Vec<u64>> = vec![vec![0u64; n]; conv.to.len()];
-                {
-                    let mut refs: Vec<&mut [u64]> =
-                        outputs.iter_mut().map(|v| v.as_mut_slice()).collect();
-                    conv.convert(&input, &mut refs);
-                }
-                for (mut limb, &t) in outputs.into_iter().zip(&conv.to) {
-                    self.ntt(t, &mut limb);
-                    let p = position(t);
-                    ext[p * n..(p + 1) * n].copy_from_slice(&limb);
+                let mut outputs: Vec<&mut [u64]> = conv
+                    .to
+                    .iter()
+                    .map(|&t| {
+                        limbs[position(t)]
+                            .take()
+                            .expect("targets are distinct from the digit")
+                    })
+                    .collect();
+                conv.convert(&self.moduli, &input, &mut outputs);
+                for (limb, &t) in outputs.iter_mut().zip(&conv.to) {
+                    self.ntt(t, limb);
                 }
                 ext
             })
@@ -438,7 +455,7 @@ impl Context {
     /// alone costs ~4 bits of precision at N = 2^14. So x' = x + ⌊P/2⌋ is converted, and for
     /// k ≥ 2 the fast conversion's u·P overshoot is removed (HPS: u = ⌊Σ y_j / p_j⌋ in f64), making
     /// the conversion exact.
-    pub(crate) fn mod_down(&self, ext: &[u64], level: usize) -> Vec<u64> {
+    pub(crate) fn mod_down(&self, mut ext: Vec<u64>, level: usize) -> Vec<u64> {
         let n = self.n;
         let k = self.special_count();
         let big_l = self.max_level();
@@ -472,10 +489,10 @@ impl Context {
             let input: Vec<&[u64]> = p_part.iter_mut().map(|v| &v[..]).collect();
             let mut refs: Vec<&mut [u64]> =
                 converted.iter_mut().map(|v| v.as_mut_slice()).collect();
-            self.mod_down[level - 1].convert(&input, &mut refs);
+            self.mod_down[level - 1].convert(&self.moduli, &input, &mut refs);
         }
-        let mut out = ext[..level * n].to_vec();
-        for (i, (limb, mut conv)) in out.chunks_exact_mut(n).zip(converted).enumerate() {
+        ext.truncate(level * n);
+        for (i, (limb, mut conv)) in ext.chunks_exact_mut(n).zip(converted).enumerate() {
             let m = &self.moduli[i];
             let half = r.half_p_mod_q[i];
             match &overshoot {
@@ -498,7 +515,7 @@ impl Context {
                 *x = m.mul_shoup(m.sub(*x, c), inv, inv_shoup);
             }
         }
-        out
+        ext
     }
 
     /// The NTT-domain permutation of the automorphism X ↦ X^g.

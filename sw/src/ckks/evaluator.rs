@@ -146,12 +146,28 @@ impl Evaluator {
     pub fn mul_plain_assign(&self, a: &mut Ciphertext, pt: &Plaintext) -> Result<(), CkksError> {
         Self::check_level("mul_plain", a.level, pt.level)?;
         let n = self.context.n();
-        for poly in &mut a.polys {
+        if let [c0, c1] = &mut a.polys[..] {
+            // Both polynomials in one pass: the plaintext is read once.
             for i in 0..a.level {
                 let m = self.context.modulus(i);
-                let p = &pt.poly[i * n..(i + 1) * n];
-                for (x, &y) in poly[i * n..(i + 1) * n].iter_mut().zip(p) {
-                    *x = m.mul(*x, y);
+                let r = i * n..(i + 1) * n;
+                for ((x0, x1), &p) in c0[r.clone()]
+                    .iter_mut()
+                    .zip(&mut c1[r.clone()])
+                    .zip(&pt.poly[r])
+                {
+                    *x0 = m.mul(*x0, p);
+                    *x1 = m.mul(*x1, p);
+                }
+            }
+        } else {
+            for poly in &mut a.polys {
+                for i in 0..a.level {
+                    let m = self.context.modulus(i);
+                    let r = i * n..(i + 1) * n;
+                    for (x, &p) in poly[r.clone()].iter_mut().zip(&pt.poly[r]) {
+                        *x = m.mul(*x, p);
+                    }
                 }
             }
         }
@@ -435,38 +451,58 @@ impl Evaluator {
         let n = ctx.n();
         let limbs = ctx.limb_moduli(level, true);
         let mut out = [vec![0u64; limbs.len() * n], vec![0u64; limbs.len() * n]];
-        let mut acc0 = vec![0u128; n];
-        let mut acc1 = vec![0u128; n];
-        for (pos, &mi) in limbs.iter().enumerate() {
-            acc0.fill(0);
-            acc1.fill(0);
-            for (digit, (b, a)) in digits.iter().zip(&key.digits) {
-                let d = &digit[pos * n..(pos + 1) * n];
-                let (kb, ka) = (&b[mi * n..(mi + 1) * n], &a[mi * n..(mi + 1) * n]);
-                match perm {
-                    Some(p) => {
-                        let map = p.map();
-                        for c in 0..n {
-                            let x = u128::from(d[map[c] as usize]);
-                            acc0[c] += x * u128::from(kb[c]);
-                            acc1[c] += x * u128::from(ka[c]);
+        // Coefficient blocks small enough that both accumulators stay in L1.
+        const BLOCK: usize = 256;
+        let block = BLOCK.min(n);
+        let mut acc0 = vec![0u128; block];
+        let mut acc1 = vec![0u128; block];
+        let [out0, out1] = &mut out;
+        for (pos, ((o0, o1), &mi)) in out0
+            .chunks_exact_mut(n)
+            .zip(out1.chunks_exact_mut(n))
+            .zip(&limbs)
+            .enumerate()
+        {
+            let m = ctx.modulus(mi);
+            for start in (0..n).step_by(block) {
+                let range = start..start + block;
+                acc0.fill(0);
+                acc1.fill(0);
+                // Products are < 2^122, so up to 63 digits (params check) accumulate in a u128.
+                for (digit, (b, a)) in digits.iter().zip(&key.digits) {
+                    let d = &digit[pos * n..(pos + 1) * n];
+                    let kb = &b[mi * n..(mi + 1) * n][range.clone()];
+                    let ka = &a[mi * n..(mi + 1) * n][range.clone()];
+                    let lanes = acc0.iter_mut().zip(acc1.iter_mut()).zip(kb.iter().zip(ka));
+                    match perm {
+                        Some(p) => {
+                            for (((s0, s1), (&vb, &va)), &src) in lanes.zip(&p.map()[range.clone()])
+                            {
+                                let x = u128::from(d[src as usize]);
+                                *s0 += x * u128::from(vb);
+                                *s1 += x * u128::from(va);
+                            }
                         }
-                    }
-                    None => {
-                        for c in 0..n {
-                            let x = u128::from(d[c]);
-                            acc0[c] += x * u128::from(kb[c]);
-                            acc1[c] += x * u128::from(ka[c]);
+                        None => {
+                            for (((s0, s1), (&vb, &va)), &x) in lanes.zip(&d[range.clone()]) {
+                                let x = u128::from(x);
+                                *s0 += x * u128::from(vb);
+                                *s1 += x * u128::from(va);
+                            }
                         }
                     }
                 }
-            }
-            let m = ctx.modulus(mi);
-            for c in 0..n {
-                out[0][pos * n + c] = m.reduce_u128(acc0[c]);
-                out[1][pos * n + c] = m.reduce_u128(acc1[c]);
+                for ((x0, x1), (&s0, &s1)) in o0[range.clone()]
+                    .iter_mut()
+                    .zip(o1[range].iter_mut())
+                    .zip(acc0.iter().zip(&acc1))
+                {
+                    *x0 = m.reduce_u128(s0);
+                    *x1 = m.reduce_u128(s1);
+                }
             }
         }
-        [ctx.mod_down(&out[0], level), ctx.mod_down(&out[1], level)]
+        let [out0, out1] = out;
+        [ctx.mod_down(out0, level), ctx.mod_down(out1, level)]
     }
 }

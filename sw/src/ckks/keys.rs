@@ -168,13 +168,12 @@ impl SecretKey {
         let ctx = &self.context;
         let n = ctx.n();
         let mut acc = ct.polys[0].clone();
-        let mut power = self.s[..ct.level * n].to_vec();
-        for (index, poly) in ct.polys.iter().enumerate().skip(1) {
-            if index > 1 {
-                power = mul_polys(ctx, &power, &self.s[..ct.level * n], ct.level);
-            }
-            let term = mul_polys(ctx, poly, &power, ct.level);
-            add_in_place(ctx, &mut acc, &term, ct.level);
+        let term = mul_polys(ctx, &ct.polys[1], &self.s[..ct.level * n], ct.level);
+        add_in_place(ctx, &mut acc, &term, ct.level);
+        if let Some(c2) = ct.polys.get(2) {
+            let s_level = &self.s[..ct.level * n];
+            let s2 = mul_polys(ctx, s_level, s_level, ct.level);
+            add_in_place(ctx, &mut acc, &mul_polys(ctx, c2, &s2, ct.level), ct.level);
         }
         Plaintext {
             poly: acc,
@@ -282,7 +281,7 @@ impl PublicKey {
                     *o = m.add(m.mul(kv, vv), ev);
                 }
             }
-            polys.push(ctx.mod_down(&ext, level));
+            polys.push(ctx.mod_down(ext, level));
         }
         add_in_place(ctx, &mut polys[0], &pt.poly, level);
         Ciphertext {

@@ -5,6 +5,13 @@
 //! * [`encoder`]: canonical embedding (special FFT) between slots and coefficients.
 //! * [`sampling`]: ChaCha20 CSPRNG seeded from the OS, ternary and discrete Gaussian samplers.
 //! * [`executor`]: runs a trace's ops on ciphertexts with caller-supplied plaintext payloads.
+//! * [`precision`]: the precision report (each op against f64, in bits).
+//!
+//! Core types: [`Context`] (primes, NTT plans, canonical scales, key-switching tables),
+//! [`SecretKey`] / [`PublicKey`] (encryption, decryption), [`RelinKey`], [`GaloisKeys`] (only
+//! the rotation steps a program needs), [`Evaluator`] (the homomorphic ops), [`Plaintext`],
+//! [`Ciphertext`]. Key switching is hybrid: dnum digits of α = ⌈L/dnum⌉ primes, k special
+//! primes, ModUp by fast basis conversion, inner product with the key, rounded ModDown.
 
 mod context;
 mod error;

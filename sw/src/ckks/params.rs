@@ -107,9 +107,10 @@ impl ParamsBuilder {
                 "prime bit size {b} is outside {min_bits}..=61 (NTT primes need q ≡ 1 mod 2N)"
             ));
         }
-        if self.dnum == 0 || self.dnum > self.q_bits.len() {
+        // The key-switching inner product accumulates one < 2^122 product per digit in a u128.
+        if self.dnum == 0 || self.dnum > self.q_bits.len() || self.dnum > 63 {
             return invalid(format!(
-                "dnum = {} must be between 1 and the chain length {}",
+                "dnum = {} must be between 1 and the chain length {} (and at most 63)",
                 self.dnum,
                 self.q_bits.len()
             ));

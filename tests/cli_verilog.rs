@@ -67,6 +67,10 @@ fn bad_arguments_exit_2_with_a_clear_message_and_no_output() {
         assert!(stderr.contains(needle), "{full:?}: {stderr}");
         assert!(!out.exists(), "{full:?}: nothing written");
     }
+    let (code, _, stderr) = hesim(&["verilog", "ntt", "--log-n", "11", "--out", out_arg]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("supports --log-n 4 ..= 10"), "{stderr}");
+    assert!(!out.exists());
     let (code, _, stderr) = hesim(&["verilog", "check", dir.path().to_str().unwrap()]);
     assert_eq!(code, 2);
     assert!(stderr.contains("manifest.json"), "{stderr}");

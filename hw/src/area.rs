@@ -202,10 +202,14 @@ fn parse_stat_json(text: &str, family: Family, command: String) -> Result<SynthR
     })
 }
 
-/// `hesim verilog synth DIR`: synthesizes `DIR/butterfly.v` and writes
-/// `DIR/area_<family>.json`.
+/// `hesim verilog synth DIR`: synthesizes the directory's design (`butterfly.v`, or `ntt.v`
+/// in an NTT-core directory) and writes `DIR/area_<family>.json`.
 pub fn synth_dir(dir: &Path, family: Family) -> Result<SynthReport, HwError> {
-    let design = dir.join(DESIGN_FILE);
+    let design = if dir.join(crate::ntt_core::NTT_MANIFEST_FILE).is_file() {
+        dir.join(crate::ntt_core::NTT_DESIGN_FILE)
+    } else {
+        dir.join(DESIGN_FILE)
+    };
     if !design.is_file() {
         return Err(HwError::BadDesignDir {
             path: design,

@@ -4,7 +4,10 @@
 use std::path::Path;
 
 use crate::HwError;
-use crate::emit::{DESIGN_FILE, Manifest, TESTBENCH_FILE, TOP_MODULE};
+use crate::emit::{DESIGN_FILE, Manifest, TESTBENCH_FILE, TOP_MODULE, VECTORS_FILE};
+use crate::ntt_core::{
+    NTT_DESIGN_FILE, NTT_MANIFEST_FILE, NTT_TESTBENCH_FILE, NTT_VECTORS_FILE, NttManifest,
+};
 use crate::tools::{Tool, tail};
 
 /// Outcome of one simulator run of the testbench.
@@ -23,9 +26,11 @@ pub struct SimulationResult {
 /// Everything `check` established about a design directory.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CheckReport {
-    /// The directory's manifest.
-    pub manifest: Manifest,
-    /// One line per simulator.
+    /// What the directory holds, e.g. `32-bit shoup butterfly, ..., 6810 vectors`.
+    pub design: String,
+    /// Passes every simulator must report: vectors (butterfly) or coefficients (NTT core).
+    pub expected_passes: usize,
+    /// One entry per simulator.
     pub simulations: Vec<SimulationResult>,
 }
 
@@ -34,34 +39,74 @@ impl CheckReport {
     pub fn all_passed(&self) -> bool {
         self.simulations
             .iter()
-            .all(|s| s.failed == 0 && s.passed == self.manifest.vectors)
+            .all(|s| s.failed == 0 && s.passed == self.expected_passes)
     }
 }
 
-/// Runs every check on `dir`: latches, lint, Icarus, Verilator.
+/// The files of one design directory.
+#[derive(Clone, Copy, Debug)]
+struct DesignFiles {
+    design: &'static str,
+    testbench: &'static str,
+    vectors: &'static str,
+}
+
+/// Runs every check on `dir` (a butterfly or an NTT-core directory): latches, lint, Icarus,
+/// Verilator.
 pub fn check_dir(dir: &Path) -> Result<CheckReport, HwError> {
-    let manifest = Manifest::read(dir)?;
-    for file in [DESIGN_FILE, TESTBENCH_FILE, crate::emit::VECTORS_FILE] {
+    let (design, expected_passes, files) = if dir.join(NTT_MANIFEST_FILE).is_file() {
+        let m = NttManifest::read(dir)?;
+        let design = format!(
+            "NTT core N = {}, q = {}, {} transforms, {} cycles each",
+            1u64 << m.log_n,
+            m.q,
+            m.transforms,
+            m.cycles_per_transform
+        );
+        let files = DesignFiles {
+            design: NTT_DESIGN_FILE,
+            testbench: NTT_TESTBENCH_FILE,
+            vectors: NTT_VECTORS_FILE,
+        };
+        (design, m.transforms << m.log_n, files)
+    } else {
+        let m = Manifest::read(dir)?;
+        let design = format!(
+            "{}-bit {} butterfly, latency {}, II {}, {} vectors",
+            m.width, m.variant, m.latency, m.initiation_interval, m.vectors
+        );
+        let files = DesignFiles {
+            design: DESIGN_FILE,
+            testbench: TESTBENCH_FILE,
+            vectors: VECTORS_FILE,
+        };
+        (design, m.vectors, files)
+    };
+    for file in [files.design, files.testbench, files.vectors] {
         if !dir.join(file).is_file() {
             return Err(HwError::BadDesignDir {
                 path: dir.join(file),
-                reason: "missing; regenerate the directory with `hesim verilog butterfly`".into(),
+                reason: "missing; regenerate the directory with `hesim verilog`".into(),
             });
         }
     }
-    yosys_structural_check(dir)?;
-    verilator_lint(dir)?;
-    let simulations = vec![simulate_icarus(dir)?, simulate_verilator(dir)?];
+    yosys_structural_check(dir, files.design)?;
+    verilator_lint(dir, files.design)?;
+    let simulations = vec![
+        simulate_icarus(dir, files)?,
+        simulate_verilator(dir, files)?,
+    ];
     Ok(CheckReport {
-        manifest,
+        design,
+        expected_passes,
         simulations,
     })
 }
 
 /// yosys `proc` followed by assertions: no latch cells, no undriven or multiply driven wires.
-pub fn yosys_structural_check(dir: &Path) -> Result<(), HwError> {
+pub fn yosys_structural_check(dir: &Path, design: &str) -> Result<(), HwError> {
     let script = format!(
-        "read_verilog {DESIGN_FILE}; hierarchy -check -top {TOP_MODULE}; proc; flatten; \
+        "read_verilog {design}; hierarchy -check -top {TOP_MODULE}; proc; flatten; \
          check -assert; select -assert-none t:$dlatch t:$adlatch t:$dlatchsr"
     );
     let output = Tool::Yosys
@@ -84,7 +129,7 @@ pub fn yosys_structural_check(dir: &Path) -> Result<(), HwError> {
 
 /// `verilator --lint-only -Wall` on the design; only the file-name rule is waived (rust-hdl
 /// names the top module `top`, not after the file).
-pub fn verilator_lint(dir: &Path) -> Result<(), HwError> {
+pub fn verilator_lint(dir: &Path, design: &str) -> Result<(), HwError> {
     Tool::Verilator
         .run(
             &[
@@ -93,7 +138,7 @@ pub fn verilator_lint(dir: &Path) -> Result<(), HwError> {
                 "-Wno-DECLFILENAME",
                 "--top-module",
                 TOP_MODULE,
-                DESIGN_FILE,
+                design,
             ],
             dir,
         )
@@ -108,7 +153,7 @@ pub fn verilator_lint(dir: &Path) -> Result<(), HwError> {
 }
 
 /// Compiles and runs the testbench with Icarus Verilog.
-pub fn simulate_icarus(dir: &Path) -> Result<SimulationResult, HwError> {
+fn simulate_icarus(dir: &Path, files: DesignFiles) -> Result<SimulationResult, HwError> {
     let build = tempfile::tempdir().map_err(HwError::io(std::env::temp_dir()))?;
     let binary = build.path().join("tb.vvp");
     let binary_arg = binary.to_string_lossy().into_owned();
@@ -119,8 +164,8 @@ pub fn simulate_icarus(dir: &Path) -> Result<SimulationResult, HwError> {
             "tb",
             "-o",
             &binary_arg,
-            TESTBENCH_FILE,
-            DESIGN_FILE,
+            files.testbench,
+            files.design,
         ],
         dir,
     )?;
@@ -129,7 +174,7 @@ pub fn simulate_icarus(dir: &Path) -> Result<SimulationResult, HwError> {
 }
 
 /// Builds the testbench with `verilator --binary` (timing support, Verilator ≥ 5) and runs it.
-pub fn simulate_verilator(dir: &Path) -> Result<SimulationResult, HwError> {
+fn simulate_verilator(dir: &Path, files: DesignFiles) -> Result<SimulationResult, HwError> {
     let build = tempfile::tempdir().map_err(HwError::io(std::env::temp_dir()))?;
     let mdir = build.path().to_string_lossy().into_owned();
     Tool::Verilator.run(
@@ -145,8 +190,8 @@ pub fn simulate_verilator(dir: &Path) -> Result<SimulationResult, HwError> {
             &mdir,
             "-o",
             "tb_sim",
-            TESTBENCH_FILE,
-            DESIGN_FILE,
+            files.testbench,
+            files.design,
         ],
         dir,
     )?;
@@ -181,8 +226,10 @@ fn parse_summary(
         .filter(|l| {
             l.contains(" passed, ")
                 || l.starts_with("latency")
+                || l.starts_with("cycles")
                 || l.starts_with("missing")
                 || l.starts_with("mismatch")
+                || l.starts_with("transform")
         })
         .map(str::to_string)
         .collect();

@@ -27,6 +27,12 @@ pub enum HwError {
         /// The requested family.
         name: String,
     },
+    /// An NTT size the core does not support.
+    #[error("unsupported NTT size 2^{log_n}: the core supports --log-n 4 ..= 10 (N = 16 … 1024)")]
+    UnsupportedNttSize {
+        /// The requested log2 N.
+        log_n: u32,
+    },
     /// A required external program is not installed.
     #[error("`{program}` not found on PATH: install it with `apt-get install -y {package}`")]
     ToolMissing {

@@ -6,6 +6,7 @@
 //! * [`rtl_sim`]: a fast single-threaded driver for rust-hdl's simulation kernel.
 //! * [`vectors`]: test vectors computed by `hesim_sw::ring`, hex files for testbenches.
 //! * [`emit`]: Verilog, self-checking testbench and vectors written to a directory.
+//! * [`ntt_core`]: a small iterative NTT core (N ≤ 1024) around the 32-bit butterfly.
 //! * [`tools`], [`check`], [`area`]: yosys / Icarus / Verilator runs and the area table.
 
 pub mod area;
@@ -13,6 +14,7 @@ pub mod butterfly;
 pub mod check;
 pub mod emit;
 mod error;
+pub mod ntt_core;
 pub mod rtl_sim;
 pub mod shoup;
 pub mod tools;

@@ -44,6 +44,9 @@ pub enum CkksError {
     /// The operation needs a prime to drop but the ciphertext is at the last level.
     #[error("{op} needs a level to consume but the operand has only {level} limb(s) left")]
     OutOfLevels { op: &'static str, level: usize },
+    /// A level outside 1..=L was requested.
+    #[error("level {level} does not exist: levels (active limbs) run from 1 to {max}")]
+    InvalidLevel { level: usize, max: usize },
     /// A requested level is above the operand's current level.
     #[error("cannot raise a ciphertext from level {from} to level {to}: levels only go down")]
     LevelTooHigh { from: usize, to: usize },

@@ -62,9 +62,9 @@ impl Context {
         scale: f64,
     ) -> Result<Plaintext, CkksError> {
         if level == 0 || level > self.max_level() {
-            return Err(CkksError::LevelTooHigh {
-                from: self.max_level(),
-                to: level,
+            return Err(CkksError::InvalidLevel {
+                level,
+                max: self.max_level(),
             });
         }
         let coeffs = self.encoder().encode(values, scale)?;

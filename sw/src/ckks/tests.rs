@@ -241,6 +241,14 @@ fn errors_are_typed() {
         s.eval.level_down(&ct, 5),
         Err(CkksError::LevelTooHigh { from: 4, to: 5 })
     ));
+    assert_eq!(
+        s.ctx.encode(&x, 0, 1e10).unwrap_err(),
+        CkksError::InvalidLevel { level: 0, max: 4 }
+    );
+    assert_eq!(
+        s.ctx.encode(&x, 5, 1e10).unwrap_err(),
+        CkksError::InvalidLevel { level: 5, max: 4 }
+    );
 }
 
 /// A hand-built trace (every supported op kind, a hoist group) run encrypted equals the same

@@ -3,6 +3,7 @@
 //! `sw/PACKING.md`.
 
 mod builder;
+pub mod encrypted;
 pub mod layout;
 pub mod mnist;
 pub mod network;
@@ -53,6 +54,8 @@ pub enum NnError {
     TooDeep { depth: u32, log_q: u32, bound: u32 },
     #[error("invalid packing option: {message}")]
     Option { message: String },
+    #[error("CKKS: {message}")]
+    Ckks { message: String },
     #[error("trace: {message}")]
     Trace { message: String },
 }

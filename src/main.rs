@@ -33,6 +33,12 @@ enum Command {
     /// Work with HE-op trace files (validate, stats).
     #[command(subcommand)]
     Trace(cmd::trace::TraceCommand),
+    /// Encrypted (or slot-interpreted) CNN inference on the MNIST test set.
+    #[command(after_help = "Examples:\n  \
+        hesim infer --net lenet --packing spencnn --images 100\n  \
+        hesim infer --net lenet --packing dense --images 10 --json\n  \
+        hesim infer --net lenet --packing spencnn --sparsity 0.5 --backend plain --images 10000")]
+    Infer(cmd::nn::InferArgs),
     /// Sweep a design space (architecture axes × workloads); `sweep merge` joins shards.
     #[command(after_help = "Examples:\n  \
         hesim sweep sweeps/demo.toml --out sweep-out --jobs 2\n  \
@@ -62,6 +68,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Trace(c) => cmd::trace::run(c),
+        Command::Infer(a) => cmd::nn::infer(a),
         Command::Sweep(c) => cmd::sweep::run(c),
         Command::Report(a) => cmd::report::run(a),
         Command::Demo(a) => cmd::demo::run(a),

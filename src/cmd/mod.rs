@@ -3,6 +3,7 @@
 pub mod demo;
 pub mod nn;
 pub mod report;
+pub mod resnet;
 pub mod sim;
 pub mod sweep;
 pub mod trace;

@@ -36,6 +36,8 @@ pub struct GenArgs {
     /// Output trace (written atomically).
     #[arg(long)]
     pub out: PathBuf,
+    #[command(flatten)]
+    pub boot: super::resnet::BootArgs,
 }
 
 #[derive(Debug, Args)]
@@ -94,6 +96,9 @@ pub fn build(args: &NetArgs) -> Result<(Network, Params, Program)> {
 }
 
 pub fn generate(args: GenArgs) -> Result<ExitCode> {
+    if let Some(code) = super::resnet::generate(&args)? {
+        return Ok(code);
+    }
     let (net, _, program) = build(&args.net)?;
     let analysis = program.analyze();
     if !analysis.is_valid() {
@@ -287,4 +292,140 @@ pub fn write_atomic(path: &Path, text: &str) -> Result<()> {
     tmp.persist(path)
         .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
+}
+
+#[derive(Debug, Args)]
+pub struct InferArgs {
+    /// Network (only lenet has a test set: MNIST).
+    #[arg(long, default_value = "lenet")]
+    pub net: String,
+    /// Packing: dense, group or spencnn.
+    #[arg(long, default_value = "spencnn")]
+    pub packing: String,
+    /// Sub-block pruning sparsity (spencnn only).
+    #[arg(long, default_value_t = 0.0)]
+    pub sparsity: f64,
+    /// `checkpoint` (default), `random` or a safetensors file.
+    #[arg(long, default_value = "checkpoint")]
+    pub weights: String,
+    /// Number of test images.
+    #[arg(long, default_value_t = 1000)]
+    pub images: usize,
+    /// Skip the first N test images (to split long encrypted runs).
+    #[arg(long, default_value_t = 0)]
+    pub offset: usize,
+    /// `ckks` (encrypted), `slots` (exact slot interpreter) or `plain` (direct network).
+    #[arg(long, default_value = "ckks")]
+    pub backend: String,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn infer(args: InferArgs) -> Result<ExitCode> {
+    use hesim_sw::nn::encrypted::EncryptedRunner;
+    use hesim_sw::nn::mnist::Mnist;
+    use std::time::Instant;
+
+    if args.net != "lenet" {
+        bail!(
+            "`hesim infer` needs a test set: only --net lenet (MNIST) is supported, got {}",
+            args.net
+        );
+    }
+    let na = NetArgs {
+        net: args.net.clone(),
+        packing: args.packing.clone(),
+        sparsity: args.sparsity,
+        weights: args.weights.clone(),
+        seed: 1,
+    };
+    let (net, params, program) = build(&na)?;
+    let data = nn::data_root().join("data/mnist");
+    let mnist = Mnist::load_test(&data, args.images).with_context(|| {
+        format!(
+            "MNIST test set not found under {} (set HESIM_DATA)",
+            data.display()
+        )
+    })?;
+    let n = mnist.images.len();
+    let stats = program.analyze().stats;
+    let setup = Instant::now();
+    let mut runner = match args.backend.as_str() {
+        "ckks" => Some(EncryptedRunner::new(&program)?),
+        "slots" | "plain" => None,
+        other => bail!("unknown backend `{other}`: use ckks, slots or plain"),
+    };
+    let setup_s = setup.elapsed().as_secs_f64();
+    let bar = indicatif::ProgressBar::new(n as u64);
+    if args.json {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} images, {elapsed} elapsed, eta {eta} {msg}",
+        )
+        .expect("valid template"),
+    );
+    let (mut correct, mut agree, mut max_err) = (0usize, 0usize, 0.0f64);
+    let start = Instant::now();
+    for (i, (img, &label)) in mnist.images.iter().zip(&mnist.labels).enumerate() {
+        let want = nn::forward(&net, &params, &program.pruned, img);
+        let got = match (&mut runner, args.backend.as_str()) {
+            (Some(r), _) => r.infer(&program, img)?,
+            (None, "slots") => hesim_sw::slots::infer(&program, img),
+            _ => want.clone(),
+        };
+        let pred = nn::argmax(&got);
+        correct += usize::from(pred == label as usize);
+        agree += usize::from(pred == nn::argmax(&want));
+        max_err = got
+            .iter()
+            .zip(&want)
+            .map(|(a, b)| (a - b).abs())
+            .fold(max_err, f64::max);
+        bar.inc(1);
+        bar.set_message(format!(
+            "accuracy {:.2}%",
+            100.0 * correct as f64 / (i + 1) as f64
+        ));
+    }
+    bar.finish_and_clear();
+    let secs = start.elapsed().as_secs_f64() / n.max(1) as f64;
+    let accuracy = correct as f64 / n.max(1) as f64;
+    let agreement = agree as f64 / n.max(1) as f64;
+    if args.json {
+        let out = serde_json::json!({
+            "network": net.name, "packing": args.packing, "sparsity": args.sparsity,
+            "weights": params.source, "backend": args.backend, "images": n, "offset": args.offset,
+            "correct": correct, "agree": agree,
+            "accuracy": accuracy, "agreement": agreement, "max_logit_error": max_err,
+            "seconds_per_image": secs, "setup_seconds": setup_s,
+            "header": program.header, "ops": stats,
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        println!(
+            "{} / {} (sparsity {}) on {} MNIST test images, backend {}:",
+            net.name, args.packing, args.sparsity, n, args.backend
+        );
+        println!("  accuracy {:.2}% ({correct}/{n})", 100.0 * accuracy);
+        println!(
+            "  agreement with plaintext predictions {:.2}% ({agree}/{n})",
+            100.0 * agreement
+        );
+        println!("  max logit error {max_err:.3e}");
+        println!("  seconds per image {secs:.3} (key generation and payloads {setup_s:.1} s)");
+        println!(
+            "  ops: {} rotate, {} mul_plain, {} mul, {} add, {} rescale, {} key switches, depth {}",
+            stats.count(OpName::Rotate),
+            stats.count(OpName::MulPlain),
+            stats.count(OpName::Mul),
+            stats.count(OpName::Add),
+            stats.count(OpName::Rescale),
+            stats.key_switches,
+            stats.depth
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -47,3 +47,163 @@ fn lenet_all_packings_match_direct() {
         check(&net, p, 7);
     }
 }
+
+#[test]
+fn vgg5_all_packings_match_direct() {
+    let net = nn::network::vgg5();
+    for p in [
+        Packing::Dense,
+        Packing::Group,
+        Packing::Spencnn { sparsity: 0.5 },
+    ] {
+        check(&net, p, 11);
+    }
+}
+
+#[test]
+fn hefnet_all_packings_match_direct() {
+    let net = nn::network::hefnet();
+    for p in [
+        Packing::Dense,
+        Packing::Group,
+        Packing::Spencnn { sparsity: 0.5 },
+    ] {
+        check(&net, p, 13);
+    }
+}
+
+/// Three small networks from the TOML format: strided and padded convs, grouped convs in a
+/// multi-ciphertext layout, batch norm, affine and quadratic activations, a residual add and a
+/// network ending in a conv.
+const SMALL_NETS: [&str; 3] = [
+    r#"
+name = "small-a"
+input = [3, 12, 12]
+[[layers]]
+type = "conv"
+out = 8
+kernel = 3
+pad = 1
+[[layers]]
+type = "batchnorm"
+[[layers]]
+type = "poly"
+coefficients = [0.1, 0.5, -0.25]
+[[layers]]
+type = "conv"
+out = 8
+kernel = 3
+stride = 2
+groups = 2
+[[layers]]
+type = "avgpool"
+kernel = 2
+[[layers]]
+type = "flatten"
+[[layers]]
+type = "linear"
+out = 5
+"#,
+    r#"
+name = "small-b"
+input = [16, 16, 16]
+[[layers]]
+type = "conv"
+name = "stem"
+out = 32
+kernel = 3
+pad = 1
+groups = 4
+[[layers]]
+type = "poly"
+name = "act"
+coefficients = [0.0, 1.0, 0.5]
+[[layers]]
+type = "conv"
+out = 32
+kernel = 3
+pad = 1
+groups = 8
+bias = false
+[[layers]]
+type = "residual"
+from = "act"
+[[layers]]
+type = "avgpool"
+kernel = 4
+[[layers]]
+type = "conv"
+out = 16
+kernel = 1
+groups = 4
+[[layers]]
+type = "relu"
+[[layers]]
+type = "flatten"
+[[layers]]
+type = "linear"
+out = 7
+"#,
+    r#"
+name = "small-c"
+input = [2, 9, 7]
+[[layers]]
+type = "conv"
+out = 6
+kernel = 2
+[[layers]]
+type = "poly"
+coefficients = [0.2, -1.5]
+[[layers]]
+type = "avgpool"
+kernel = 2
+[[layers]]
+type = "conv"
+out = 4
+kernel = 3
+pad = 1
+groups = 2
+"#,
+];
+
+#[test]
+fn small_toml_networks_match_direct() {
+    for (i, text) in SMALL_NETS.iter().enumerate() {
+        let net = Network::from_toml(text, "test").unwrap();
+        for p in [
+            Packing::Dense,
+            Packing::Group,
+            Packing::Spencnn { sparsity: 0.3 },
+        ] {
+            check(&net, p, 100 + i as u64);
+        }
+    }
+}
+
+/// Grouped layers under `group` need fewer rotations and products than under `dense` (the
+/// point of HE-group convolution), and pruning removes more.
+#[test]
+fn group_and_pruning_reduce_work() {
+    use hesim_traces::OpName;
+    for name in nn::BUILTINS {
+        let net = Network::builtin(name).unwrap();
+        let params = Params::random(&net, 3).unwrap();
+        let stats = |p| {
+            let s = nn::build(&net, &params, p, &HeParams::default())
+                .unwrap()
+                .analyze()
+                .stats;
+            (s.count(OpName::Rotate), s.count(OpName::MulPlain))
+        };
+        let (d, g, s) = (
+            stats(Packing::Dense),
+            stats(Packing::Group),
+            stats(Packing::Spencnn { sparsity: 0.5 }),
+        );
+        assert!(g.0 < d.0 && g.1 < d.1, "{name}: group {g:?} vs dense {d:?}");
+        assert!(
+            s.0 <= g.0 && s.1 < g.1,
+            "{name}: spencnn {s:?} vs group {g:?}"
+        );
+    }
+}

@@ -95,6 +95,11 @@ impl Evaluator {
         Ok(out)
     }
 
+    /// a −= b.
+    pub fn sub_assign(&self, a: &mut Ciphertext, b: &Ciphertext) -> Result<(), CkksError> {
+        self.combine("sub", a, b, true)
+    }
+
     fn combine(
         &self,
         op: &'static str,
@@ -128,11 +133,17 @@ impl Evaluator {
 
     /// a + pt (same level and scale).
     pub fn add_plain(&self, a: &Ciphertext, pt: &Plaintext) -> Result<Ciphertext, CkksError> {
+        let mut out = a.clone();
+        self.add_plain_assign(&mut out, pt)?;
+        Ok(out)
+    }
+
+    /// a += pt.
+    pub fn add_plain_assign(&self, a: &mut Ciphertext, pt: &Plaintext) -> Result<(), CkksError> {
         Self::check_level("add_plain", a.level, pt.level)?;
         Self::check_scale("add_plain", a.scale, pt.scale)?;
-        let mut out = a.clone();
-        add_in_place(&self.context, &mut out.polys[0], &pt.poly, a.level);
-        Ok(out)
+        add_in_place(&self.context, &mut a.polys[0], &pt.poly, a.level);
+        Ok(())
     }
 
     /// a × pt (same level); the scales multiply, so a rescale usually follows.
@@ -191,17 +202,23 @@ impl Evaluator {
 
     /// a + c in every slot (c encoded at a's scale).
     pub fn add_const(&self, a: &Ciphertext, c: f64) -> Result<Ciphertext, CkksError> {
+        let mut out = a.clone();
+        self.add_const_assign(&mut out, c)?;
+        Ok(out)
+    }
+
+    /// a += c in every slot.
+    pub fn add_const_assign(&self, a: &mut Ciphertext, c: f64) -> Result<(), CkksError> {
         let residues = self.integer_residues(c * a.scale, a.level)?;
         let n = self.context.n();
-        let mut out = a.clone();
         for (i, &r) in residues.iter().enumerate() {
             let m = self.context.modulus(i);
             // A constant polynomial is the same value at every NTT evaluation point.
-            for x in &mut out.polys[0][i * n..(i + 1) * n] {
+            for x in &mut a.polys[0][i * n..(i + 1) * n] {
                 *x = m.add(*x, r);
             }
         }
-        Ok(out)
+        Ok(())
     }
 
     /// a × c in every slot, with c encoded as the integer round(c · `const_scale`); the result's
@@ -212,11 +229,22 @@ impl Evaluator {
         c: f64,
         const_scale: f64,
     ) -> Result<Ciphertext, CkksError> {
-        let residues = self.integer_residues(c * const_scale, a.level)?;
         let mut out = a.clone();
-        self.mul_integer_assign(&mut out, &residues);
-        out.scale *= const_scale;
+        self.mul_const_assign(&mut out, c, const_scale)?;
         Ok(out)
+    }
+
+    /// a ×= c (see [`Evaluator::mul_const`]).
+    pub fn mul_const_assign(
+        &self,
+        a: &mut Ciphertext,
+        c: f64,
+        const_scale: f64,
+    ) -> Result<(), CkksError> {
+        let residues = self.integer_residues(c * const_scale, a.level)?;
+        self.mul_integer_assign(a, &residues);
+        a.scale *= const_scale;
+        Ok(())
     }
 
     fn mul_integer_assign(&self, a: &mut Ciphertext, residues: &[u64]) {

@@ -110,12 +110,39 @@ pub fn execute<'a>(
                 found: op.args.len(),
             });
         }
+        // Ops with an in-place form consume their first operand when this is its last use
+        // (and it is not also the second operand), instead of copying it.
+        let in_place = matches!(
+            op.kind,
+            OpKind::Add
+                | OpKind::Sub
+                | OpKind::AddPlain { .. }
+                | OpKind::MulPlain { .. }
+                | OpKind::AddConst
+                | OpKind::MulConst
+                | OpKind::Rescale
+        );
+        let mut first: Option<Ciphertext> = None;
+        if in_place {
+            let id = op.args[0];
+            let dead = last_use.get(&id) == Some(&index) && !op.args[1..].contains(&id);
+            let taken = if dead {
+                values.remove(&id)
+            } else {
+                values.get(&id).cloned()
+            };
+            first = Some(taken.ok_or(CkksError::UndefinedValue {
+                id: op.id,
+                operand: id,
+            })?);
+        }
         let arg = |i: usize| -> Result<&Ciphertext, CkksError> {
             values.get(&op.args[i]).ok_or(CkksError::UndefinedValue {
                 id: op.id,
                 operand: op.args[i],
             })
         };
+        let mut owned = || first.take().expect("in-place ops took their first operand");
         let result = match &op.kind {
             OpKind::Input => inputs
                 .remove(&op.id)
@@ -125,30 +152,48 @@ pub fn execute<'a>(
                 free_dead(&mut values, &last_use, op, index);
                 continue;
             }
-            OpKind::Add => eval.add(arg(0)?, arg(1)?)?,
-            OpKind::Sub => eval.sub(arg(0)?, arg(1)?)?,
+            OpKind::Add => {
+                let mut ct = owned();
+                eval.add_assign(&mut ct, arg(1)?)?;
+                ct
+            }
+            OpKind::Sub => {
+                let mut ct = owned();
+                eval.sub_assign(&mut ct, arg(1)?)?;
+                ct
+            }
             OpKind::AddPlain { plain } => {
-                let ct = arg(0)?;
+                let mut ct = owned();
                 let pt = ctx.encode_real(payloads.plaintext(plain.id), ct.level(), ct.scale())?;
-                eval.add_plain(ct, &pt)?
+                eval.add_plain_assign(&mut ct, &pt)?;
+                ct
             }
             OpKind::MulPlain { plain } => {
-                let ct = arg(0)?;
-                let pt = ctx.encode_real(
-                    payloads.plaintext(plain.id),
-                    ct.level(),
-                    ctx.scale_at(ct.level()),
-                )?;
-                eval.mul_plain(ct, &pt)?
+                let mut ct = owned();
+                let level = ct.level();
+                let pt =
+                    ctx.encode_real(payloads.plaintext(plain.id), level, ctx.scale_at(level))?;
+                eval.mul_plain_assign(&mut ct, &pt)?;
+                ct
             }
-            OpKind::AddConst => eval.add_const(arg(0)?, payloads.constant(op.id))?,
+            OpKind::AddConst => {
+                let mut ct = owned();
+                eval.add_const_assign(&mut ct, payloads.constant(op.id))?;
+                ct
+            }
             OpKind::MulConst => {
-                let ct = arg(0)?;
-                eval.mul_const(ct, payloads.constant(op.id), ctx.scale_at(ct.level()))?
+                let mut ct = owned();
+                let scale = ctx.scale_at(ct.level());
+                eval.mul_const_assign(&mut ct, payloads.constant(op.id), scale)?;
+                ct
             }
             OpKind::Mul => eval.mul(arg(0)?, arg(1)?)?,
             OpKind::Relin => eval.relinearize(arg(0)?)?,
-            OpKind::Rescale => eval.rescale(arg(0)?)?,
+            OpKind::Rescale => {
+                let mut ct = owned();
+                eval.rescale_assign(&mut ct)?;
+                ct
+            }
             OpKind::LevelDown => eval.level_down(arg(0)?, op.level as usize)?,
             OpKind::Rotate { hoist: Some(h), .. } | OpKind::Conjugate { hoist: Some(h) } => {
                 if let Some(done) = hoisted.remove(&op.id) {

@@ -382,3 +382,37 @@ fn executor_matches_f64_program() {
         Err(CkksError::TraceLevel { id: 3, .. })
     ));
 }
+
+/// An op using one value twice (x + x, x·x) and a value used after an in-place consumer
+/// must see the right operands (the executor consumes first operands at their last use).
+#[test]
+fn executor_in_place_operands() {
+    use hesim_traces::{Op, OpKind};
+    let mut rng = ChaCha20Rng::seed_from_u64(14);
+    let mut s = small_setup(&[]);
+    let slots = s.ctx.slots();
+    let x: Vec<f64> = (0..slots).map(|_| rng.random_range(-1.0..1.0)).collect();
+    let layer: Arc<str> = Arc::from("t");
+    let op = |id, kind, args: Vec<u32>, level| Op::new(id, kind, args, level, Arc::clone(&layer));
+    let ops = vec![
+        op(0, OpKind::Input, vec![], 4),
+        op(1, OpKind::Add, vec![0, 0], 4),
+        op(2, OpKind::AddConst, vec![1], 4),
+        op(3, OpKind::Sub, vec![2, 0], 4),
+        op(4, OpKind::Mul, vec![3, 3], 4),
+        op(5, OpKind::Relin, vec![4], 4),
+        op(6, OpKind::Rescale, vec![5], 3),
+        op(7, OpKind::Output, vec![6], 3),
+    ];
+    let mut payloads = MapPayloads::default();
+    payloads.constants.insert(2, 0.5);
+    let values: Vec<Complex64> = x.iter().map(|&r| Complex64::new(r, 0.0)).collect();
+    let inputs = [(0, s.encrypt(&values))].into_iter().collect();
+    let out = execute(&s.eval, &ops, inputs, &payloads).unwrap();
+    let got = s.sk.decrypt_decode(&out[&7]);
+    let want: Vec<Complex64> = x
+        .iter()
+        .map(|&v| Complex64::new((v + 0.5).powi(2), 0.0))
+        .collect();
+    assert!(max_error(&got, &want) < 1e-6);
+}

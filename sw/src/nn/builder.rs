@@ -158,6 +158,8 @@ struct Builder<'a> {
     constants: HashMap<ValueId, f64>,
     reports: Vec<LayerReport>,
     pruned: PruneMasks,
+    /// Outputs of layers a residual add reads later.
+    saved: HashMap<usize, HeTensor>,
 }
 
 fn centred(v: i64, m: i64) -> i64 {
@@ -199,6 +201,7 @@ impl<'a> Builder<'a> {
             constants: HashMap::new(),
             reports: Vec::new(),
             pruned: PruneMasks::new(),
+            saved: HashMap::new(),
         })
     }
 
@@ -308,7 +311,6 @@ impl<'a> Builder<'a> {
     fn run(&mut self) -> Result<(IoLayout, (IoLayout, Vec<ValueId>)), NnError> {
         let x = self.input()?;
         let input = self.io_layout(&x, true);
-        let mut outs: Vec<Option<HeTensor>> = vec![None; self.net.layers.len()];
         let keep: HashSet<usize> = self
             .net
             .layers
@@ -347,13 +349,13 @@ impl<'a> Builder<'a> {
                 LayerKind::BatchNorm { .. } => unreachable!("folded into the previous layer"),
                 LayerKind::Residual { from } => {
                     let j = self.net.layer_index(from).expect("checked network");
-                    let other = outs[j].clone().expect("kept for the residual");
+                    let other = self.saved[&j].clone();
                     self.residual(li, cur, other)?
                 }
             };
-            for (k, slot) in outs.iter_mut().enumerate().skip(li).take(consumed) {
+            for k in li..li + consumed {
                 if keep.contains(&k) {
-                    *slot = Some(cur.clone());
+                    self.saved.insert(k, cur.clone());
                 }
             }
             li += consumed;
@@ -428,7 +430,7 @@ impl<'a> Builder<'a> {
             n_ct: 1,
         }
         .with_channels(s.c);
-        let order = self.order_for_consumer(0, &geom);
+        let order = self.order_for_consumer(0, &geom, s.c);
         let mut chan_at = assign(&order, &geom);
         let lanes = geom.lanes_per_ct();
         let pad = s.c.next_power_of_two();
@@ -463,9 +465,8 @@ impl<'a> Builder<'a> {
 
     /// The channel order the first conv reached from layer `from` (through channel-wise
     /// layers and pooling) wants for its input; plain order otherwise.
-    fn order_for_consumer(&self, from: usize, geom: &Geometry) -> Vec<usize> {
+    fn order_for_consumer(&self, from: usize, geom: &Geometry, c: usize) -> Vec<usize> {
         let mut g = geom.clone();
-        let c = self.in_shapes.get(from).map_or(self.net.input.c, |s| s.c);
         for j in from..self.net.layers.len() {
             match &self.net.layers[j].kind {
                 LayerKind::Poly { .. } | LayerKind::Relu | LayerKind::BatchNorm { .. } => {}
@@ -492,10 +493,18 @@ impl<'a> Builder<'a> {
             return (0..cin).collect();
         };
         let mut best: Option<(usize, Vec<usize>)> = None;
-        let mut unit = 1;
-        while unit <= s_in {
+        // interleave units: the powers of two dividing the group size, and the group size
+        let fit = |u: usize, s: usize| if u <= s && s.is_multiple_of(u) { u } else { s };
+        let mut units: Vec<usize> = (0..usize::BITS)
+            .map(|b| 1usize << b)
+            .take_while(|&u| u <= s_in)
+            .filter(|&u| s_in.is_multiple_of(u))
+            .collect();
+        units.push(s_in);
+        units.dedup();
+        for unit in units {
             let in_order = group_order(cin, groups, unit);
-            let out_order = group_order(out, groups, unit.min(s_out));
+            let out_order = group_order(out, groups, fit(unit, s_out));
             let gin = g.clone().with_channels(cin);
             let input = SpatialLayout::new(gin.clone(), assign(&in_order, &gin));
             let output = SpatialLayout::new(gout.clone(), assign(&out_order, &gout));
@@ -503,11 +512,6 @@ impl<'a> Builder<'a> {
             if best.as_ref().is_none_or(|(r, _)| plan.rotations < *r) {
                 best = Some((plan.rotations, in_order));
             }
-            unit = if unit < s_in && unit * 2 > s_in {
-                s_in
-            } else {
-                unit * 2
-            };
         }
         best.map(|b| b.1).unwrap_or_else(|| (0..cin).collect())
     }
@@ -643,6 +647,14 @@ impl<'a> Builder<'a> {
             outs.push(self.rescale(total));
         }
         outs
+    }
+
+    /// The saved tensor a residual add at layer `li` reads, if layer `li` is one.
+    fn residual_partner(&self, li: usize) -> Option<HeTensor> {
+        match &self.net.layers.get(li)?.kind {
+            LayerKind::Residual { from } => self.saved.get(&self.net.layer_index(from)?).cloned(),
+            _ => None,
+        }
     }
 
     /// Target factor for the output of linear layer `li`: what the next activation wants
@@ -846,8 +858,16 @@ impl<'a> Builder<'a> {
             });
         };
         let gout = self.conv_out_geometry(li, &input.geom)?;
-        let order = self.order_for_consumer(li + 1 + usize::from(bn), &gout);
-        let output = SpatialLayout::new(gout.clone(), assign(&order, &gout));
+        let after = li + 1 + usize::from(bn);
+        let skip = self.residual_partner(after);
+        let output = match skip.as_ref().map(|t| &t.layout) {
+            // a residual add follows: adopt the skip tensor's layout when the geometry allows
+            Some(Layout::Spatial(l)) if l.geom == gout => l.clone(),
+            _ => {
+                let order = self.order_for_consumer(after, &gout, out);
+                SpatialLayout::new(gout.clone(), assign(&order, &gout))
+            }
+        };
         let mut plan = self.plan_conv(li, &input, &output);
         let mut detail = format!("split {:?}", plan.split);
         let first_conv = !self.net.layers[..li]
@@ -861,7 +881,7 @@ impl<'a> Builder<'a> {
         }
         let mut diags: Vec<Diag> = plan.terms.keys().copied().collect();
         diags.sort_unstable();
-        let target = self.target_factor(li + usize::from(bn), None);
+        let target = self.target_factor(li + usize::from(bn), skip.map(|t| t.factor));
         let (w_scale, bias) = self.folded(li, bn, out, x.factor, target);
         let (weight, _) = self.params.affine(li);
         let stage = self.stages.len() as u32;
@@ -987,7 +1007,10 @@ impl<'a> Builder<'a> {
             }
         }
         let (split, rots) = self.choose_split(&diags);
-        let target = self.target_factor(li + usize::from(bn), None);
+        let skip = self
+            .residual_partner(li + 1 + usize::from(bn))
+            .map(|t| t.factor);
+        let target = self.target_factor(li + usize::from(bn), skip);
         let (w_scale, bias) = self.folded(li, bn, out, x.factor, target);
         let (weight, _) = self.params.affine(li);
         let stage = self.stages.len() as u32;

@@ -3,12 +3,14 @@
 //! `sw/PACKING.md`.
 
 mod builder;
+pub mod encrypted;
 pub mod layout;
 pub mod mnist;
 pub mod network;
 mod params;
 mod program;
 pub mod reference;
+pub mod resnet;
 pub mod weights;
 
 use std::path::PathBuf;
@@ -52,6 +54,8 @@ pub enum NnError {
     TooDeep { depth: u32, log_q: u32, bound: u32 },
     #[error("invalid packing option: {message}")]
     Option { message: String },
+    #[error("CKKS: {message}")]
+    Ckks { message: String },
     #[error("trace: {message}")]
     Trace { message: String },
 }

@@ -1,6 +1,7 @@
 //! One module per subcommand group.
 
 pub mod nn;
+pub mod resnet;
 pub mod sim;
 pub mod sweep;
 pub mod trace;

@@ -1,16 +1,33 @@
-//! Simulation speed: a LeNet-sized CNN trace (~3,000 ops; synthetic until the nn crate's LeNet
-//! `spencnn` trace is on main) on one design point — target ≤ 5 ms — and a 100,000-op trace —
-//! target ≤ 200 ms. Both lower and schedule (what one sweep point costs without a cache); the
+//! Simulation speed: the LeNet `spencnn` trace of hesim-sw (what `hesim trace gen --net lenet`
+//! writes; random weights do not change the trace's shape) and a synthetic CNN trace of ~3,000
+//! ops on one design point — target ≤ 5 ms — and a 100,000-op trace from
+//! `hesim_traces::synthetic` (with bootstraps) — target ≤ 200 ms. Both lower and schedule (what one sweep point costs without a cache); the
 //! `engine` rows reuse a lowered program (what a sweep costs per point with [`Simulator`]).
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use hesim_sim::{Arch, EngineOptions, LowerOptions, engine, lower, simulate};
+use hesim_sim::{Arch, ArchLoader, EngineOptions, LowerOptions, engine, lower, simulate};
+use hesim_sw::nn;
 
 fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("sim");
     g.sample_size(10);
 
+    // hesim-sw's default chain has a 60-bit special prime: 64-bit words.
+    let mut wide = ArchLoader::new("default").unwrap();
+    wide.set("word_bits=64").unwrap();
+    let wide = wide.build().unwrap();
     let arch = Arch::preset("default").unwrap();
+    let net = nn::Network::builtin("lenet").unwrap();
+    let params = nn::Params::random(&net, 1).unwrap();
+    let packing = nn::Packing::parse("spencnn", 0.0).unwrap();
+    let lenet = nn::build(&net, &params, packing, &nn::HeParams::default()).unwrap();
+    g.bench_function(
+        format!("simulate/lenet-spencnn-{}/default-64bit", lenet.ops.len()),
+        |b| {
+            b.iter(|| simulate(&wide, &lenet.header, &lenet.ops).unwrap().cycles);
+        },
+    );
+
     let (h, ops) = hesim_sim::pattern::cnn_trace(3000);
     g.bench_function(format!("simulate/cnn-{}/default", ops.len()), |b| {
         b.iter(|| simulate(&arch, &h, &ops).unwrap().cycles);

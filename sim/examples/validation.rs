@@ -1,84 +1,154 @@
-//! Prints the simulator's validation table (markdown) against published latencies:
+//! Prints the simulator's validation table (markdown) against published latencies, and how the
+//! prediction moves with the workload and policy choices the comparison cannot pin down:
 //! `cargo run --release -p hesim-sim --example validation`.
 //!
 //! Workloads are synthetic traces from `hesim_sim::pattern` (documented there); presets are the
-//! embedded ones, unmodified. No calibration: the table reports whatever the model predicts.
+//! embedded ones. No calibration: the table reports whatever the model predicts.
 
-use hesim_sim::{Arch, SimResult, pattern, simulate};
+use hesim_sim::{Arch, ArchLoader, SimResult, pattern, simulate};
 
-struct Row {
-    design: &'static str,
-    workload: String,
-    published_ms: f64,
-    source: &'static str,
-    result: SimResult,
+fn arch(preset: &str, sets: &[&str]) -> Result<Arch, Box<dyn std::error::Error>> {
+    let mut l = ArchLoader::new(preset)?;
+    for s in sets {
+        l.set(s)?;
+    }
+    Ok(l.build()?)
+}
+
+fn busiest(r: &SimResult) -> String {
+    r.units
+        .iter()
+        .max_by(|a, b| a.utilization.total_cmp(&b.utilization))
+        .map(|u| format!("{} {:.0}%", u.unit, u.utilization * 100.0))
+        .unwrap_or_default()
+}
+
+fn traffic(r: &SimResult) -> String {
+    let m = &r.memory;
+    format!(
+        "{:.2} GB (keys {:.2}, plaintexts {:.2}, spill+reload {:.2})",
+        (m.hbm_read_bytes + m.hbm_write_bytes) as f64 / 1e9,
+        m.key_bytes as f64 / 1e9,
+        m.plaintext_bytes as f64 / 1e9,
+        (m.spill_bytes + m.reload_bytes) as f64 / 1e9
+    )
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut rows = Vec::new();
-    let cl = Arch::preset("craterlake")?;
-    let limbs = 32;
-    let (h, ops) = pattern::packed_bootstrap_trace(limbs, true);
-    rows.push(Row {
-        design: "craterlake",
-        workload: format!(
-            "packed CKKS bootstrap, N = 2^16, 2^15 slots, {limbs} × 28-bit limbs, dnum 3 \
-             ({} ops, expanded)",
-            ops.len()
-        ),
-        published_ms: 3.91,
-        source: "CraterLake ISCA'22 [S-CL]",
-        result: simulate(&cl, &h, &ops)?,
-    });
-    let f1 = Arch::preset("f1")?;
-    let (h, ops) = pattern::lola_cifar_trace();
-    rows.push(Row {
-        design: "f1",
-        workload: format!(
-            "LoLa-CIFAR-shaped, N = 2^14, 8 × 30-bit limbs ({} ops)",
-            ops.len()
-        ),
-        published_ms: 241.0,
-        source: "F1 MICRO'21 [S-F1]",
-        result: simulate(&f1, &h, &ops)?,
-    });
+    let cl = arch("craterlake", &[])?;
+    let (bh, boot) = pattern::packed_bootstrap_trace(32, true);
+    let boot_result = simulate(&cl, &bh, &boot)?;
+    let f1 = arch("f1", &[])?;
+    let (lh, lola) = pattern::lola_cifar_trace();
+    let lola_result = simulate(&f1, &lh, &lola)?;
 
-    println!("| preset | workload | simulated | published | error | bound by | source |");
+    println!("| preset | workload | simulated | published | error | busiest unit | HBM traffic |");
     println!("|---|---|---|---|---|---|---|");
-    for r in &rows {
-        let sim = r.result.time_ms;
-        let err = (sim - r.published_ms) / r.published_ms * 100.0;
-        let busiest = r
-            .result
-            .units
-            .iter()
-            .max_by(|a, b| a.utilization.total_cmp(&b.utilization))
-            .map(|u| format!("{} ({:.0}% busy)", u.unit, u.utilization * 100.0))
-            .unwrap_or_default();
+    let rows = [
+        (
+            "craterlake",
+            format!(
+                "packed bootstrap, N = 2^16, 2^15 slots, 32 × 28-bit limbs, dnum 3 ({} ops)",
+                boot.len()
+            ),
+            &boot_result,
+            3.91,
+            "CraterLake (ISCA'22) [S-CL]",
+        ),
+        (
+            "f1",
+            format!(
+                "LoLa-CIFAR-shaped, N = 2^14, 8 × 30-bit limbs ({} ops)",
+                lola.len()
+            ),
+            &lola_result,
+            241.0,
+            "F1 (MICRO'21) [S-F1]",
+        ),
+    ];
+    for (design, workload, r, published, source) in rows {
         println!(
-            "| {} | {} | {:.3} ms | {} ms | {:+.1}% | {} | {} |",
-            r.design, r.workload, sim, r.published_ms, err, busiest, r.source
+            "| {design} | {workload} | {:.3} ms | {published} ms ({source}) | {:+.1}% | {} | {} |",
+            r.time_ms,
+            (r.time_ms - published) / published * 100.0,
+            busiest(r),
+            traffic(r)
         );
     }
-    println!();
-    for r in &rows {
-        let m = &r.result.memory;
+
+    println!("\nSensitivity (same model, one assumption changed):\n");
+    println!("| preset | change | simulated | vs published | busiest unit | HBM traffic |");
+    println!("|---|---|---|---|---|---|");
+    let sensitivity = |preset: &str,
+                       change: &str,
+                       sets: &[&str],
+                       trace: &(hesim_traces::Header, Vec<hesim_traces::Op>),
+                       published: f64|
+     -> Result<(), Box<dyn std::error::Error>> {
+        let r = simulate(&arch(preset, sets)?, &trace.0, &trace.1)?;
         println!(
-            "{}: {} cycles; unit utilisation: {}; HBM {:.1} MB read ({:.1} MB keys, {:.1} MB plaintexts), {:.1} MB spilled",
-            r.design,
-            r.result.cycles,
-            r.result
-                .units
-                .iter()
-                .filter(|u| u.busy_cycles > 0)
-                .map(|u| format!("{} {:.0}%", u.unit, u.utilization * 100.0))
-                .collect::<Vec<_>>()
-                .join(", "),
-            m.hbm_read_bytes as f64 / 1e6,
-            m.key_bytes as f64 / 1e6,
-            m.plaintext_bytes as f64 / 1e6,
-            m.spill_bytes as f64 / 1e6,
+            "| {preset} | {change} | {:.2} ms | {:+.0}% | {} | {} |",
+            r.time_ms,
+            (r.time_ms - published) / published * 100.0,
+            busiest(&r),
+            traffic(&r)
         );
+        Ok(())
+    };
+    for limbs in [24, 40] {
+        let t = pattern::packed_bootstrap_trace(limbs, true);
+        sensitivity(
+            "craterlake",
+            &format!("chain of {limbs} limbs"),
+            &[],
+            &t,
+            3.91,
+        )?;
     }
+    let t = (bh.clone(), boot.clone());
+    sensitivity(
+        "craterlake",
+        "keys streamed whole (no KSHGen)",
+        &["policy.key_storage=streamed"],
+        &t,
+        3.91,
+    )?;
+    sensitivity(
+        "craterlake",
+        "keys cached on chip (LRU)",
+        &["policy.key_storage=on_chip"],
+        &t,
+        3.91,
+    )?;
+    sensitivity(
+        "craterlake",
+        "HBM 2 TB/s",
+        &["hbm.bandwidth_gb_s=2000"],
+        &t,
+        3.91,
+    )?;
+    sensitivity(
+        "craterlake",
+        "bootstrap as one `bootstrap` op",
+        &[],
+        &pattern::packed_bootstrap_trace(32, false),
+        3.91,
+    )?;
+    let t = (lh.clone(), lola.clone());
+    sensitivity(
+        "f1",
+        "keys streamed",
+        &["policy.key_storage=streamed"],
+        &t,
+        241.0,
+    )?;
+    sensitivity(
+        "f1",
+        "256 MiB scratchpad",
+        &["scratchpad.capacity_mib=256"],
+        &t,
+        241.0,
+    )?;
+    sensitivity("f1", "HBM 2 TB/s", &["hbm.bandwidth_gb_s=2000"], &t, 241.0)?;
     Ok(())
 }

@@ -720,10 +720,11 @@ mod tests {
         )
     }
 
-    /// The default preset: 2 NTT units × 512 lanes (latency 64), 1 automorphism unit × 512
-    /// lanes (latency 16); N = 2^14 → 32 cycles per limb on either.
+    /// The default preset (32-bit words): 2 NTT units × 512 lanes (latency 64), 1
+    /// automorphism unit × 512 lanes (latency 16); N = 2^14 → 32 cycles per limb on either.
     fn arch(sets: &[&str]) -> Arch {
         let mut l = ArchLoader::new("default").unwrap();
+        l.set("word_bits=32").unwrap();
         for s in sets {
             l.set(s).unwrap();
         }

@@ -36,6 +36,8 @@ pub struct GenArgs {
     /// Output trace (written atomically).
     #[arg(long)]
     pub out: PathBuf,
+    #[command(flatten)]
+    pub boot: super::resnet::BootArgs,
 }
 
 #[derive(Debug, Args)]
@@ -94,6 +96,9 @@ pub fn build(args: &NetArgs) -> Result<(Network, Params, Program)> {
 }
 
 pub fn generate(args: GenArgs) -> Result<ExitCode> {
+    if let Some(code) = super::resnet::generate(&args)? {
+        return Ok(code);
+    }
     let (net, _, program) = build(&args.net)?;
     let analysis = program.analyze();
     if !analysis.is_valid() {

@@ -27,17 +27,27 @@ pub enum TraceCommand {
         hesim trace gen --net lenet --packing spencnn --out lenet-spencnn.jsonl\n  \
         hesim trace gen --net hefnet --packing dense --out hefnet-dense.jsonl\n  \
         hesim trace gen --net my-net.toml --packing group --weights random --seed 3 --out my.jsonl\n  \
-        hesim trace gen --net lenet --packing spencnn --sparsity 0.25 --weights checkpoint --out l.jsonl")]
+        hesim trace gen --net lenet --packing spencnn --sparsity 0.25 --weights checkpoint --out l.jsonl\n  \
+        hesim trace gen --net resnet20 --packing multiplexed --out resnet20-mux.jsonl\n  \
+        hesim trace gen --net resnet20 --packing spencnn --groups 4 --pruned-taps 3 --out resnet20-sp.jsonl\n  \
+        hesim trace gen --net bootstrap --out boot.jsonl                 (one bootstrap op, N = 2^16)\n  \
+        hesim trace gen --net bootstrap --expand-boot --hoisting double --out boot-ops.jsonl")]
     Gen(super::nn::GenArgs),
     /// Op counts of every built-in network under every packing (CSV and markdown).
     #[command(after_help = "Example:\n  hesim trace table --csv ops.csv --markdown ops.md")]
     Table(super::nn::TableArgs),
+    /// Op counts of ResNet-20 (with bootstrapping), multiplexed vs spencnn, per layer and total.
+    #[command(after_help = "Examples:\n  \
+        hesim trace resnet-table\n  \
+        hesim trace resnet-table --act-degree 2 --groups 8 --markdown resnet.md --csv resnet.csv")]
+    ResnetTable(super::resnet::ResnetTableArgs),
 }
 
 pub fn run(cmd: TraceCommand) -> Result<ExitCode> {
     match cmd {
         TraceCommand::Gen(args) => super::nn::generate(args),
         TraceCommand::Table(args) => super::nn::table(args),
+        TraceCommand::ResnetTable(args) => super::resnet::table(args),
         TraceCommand::Validate { file } => {
             let analysis = analyze(&file)?;
             println!(

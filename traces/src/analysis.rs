@@ -401,6 +401,19 @@ impl Analyzer {
                 self.conjugates = true;
                 hoist(self, *group, found);
             }
+            OpKind::ModRaise => {
+                needs_size2(found);
+                if op.level <= operands[0].level {
+                    found.push(bad(
+                        Rule::LevelDrop,
+                        format!(
+                            "op {} mod_raise from level {} to {} raises no limb; it must go up",
+                            op.id, operands[0].level, op.level
+                        ),
+                    ));
+                }
+                result.depth = 0;
+            }
             OpKind::Bootstrap(p) => {
                 needs_size2(found);
                 let budget = p.level_budget();

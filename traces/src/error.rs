@@ -26,7 +26,8 @@ pub enum Rule {
     LevelMismatch,
     /// A level is 0 or above the modulus chain.
     LevelRange,
-    /// `rescale` must drop exactly one limb; `level_down` must drop at least one.
+    /// `rescale` must drop exactly one limb; `level_down` must drop at least one; `mod_raise`
+    /// must raise at least one.
     LevelDrop,
     /// A rotation step is 0 or not within (-slots, slots).
     RotationRange,

@@ -96,6 +96,10 @@ pub enum OpKind {
     Conjugate { hoist: Option<u32> },
     /// Bootstrapping: refresh to the op's level.
     Bootstrap(BootstrapParams),
+    /// ModRaise, the first step of an expanded bootstrap: reinterpret a ciphertext's residues
+    /// modulo the full chain, raising it to the op's (higher) level. Its cost is an INTT of the
+    /// remaining limbs and NTTs into the new ones; no key switch.
+    ModRaise,
 }
 
 /// The attribute-free name of an [`OpKind`], for counting and display.
@@ -117,10 +121,11 @@ pub enum OpName {
     Rotate,
     Conjugate,
     Bootstrap,
+    ModRaise,
 }
 
 impl OpName {
-    pub const ALL: [OpName; 15] = [
+    pub const ALL: [OpName; 16] = [
         OpName::Input,
         OpName::Output,
         OpName::Add,
@@ -136,6 +141,7 @@ impl OpName {
         OpName::Rotate,
         OpName::Conjugate,
         OpName::Bootstrap,
+        OpName::ModRaise,
     ];
 
     /// The snake_case name used in traces.
@@ -156,6 +162,7 @@ impl OpName {
             OpName::Rotate => "rotate",
             OpName::Conjugate => "conjugate",
             OpName::Bootstrap => "bootstrap",
+            OpName::ModRaise => "mod_raise",
         }
     }
 
@@ -198,6 +205,7 @@ impl OpKind {
             OpKind::Rotate { .. } => OpName::Rotate,
             OpKind::Conjugate { .. } => OpName::Conjugate,
             OpKind::Bootstrap(_) => OpName::Bootstrap,
+            OpKind::ModRaise => OpName::ModRaise,
         }
     }
 }
@@ -351,6 +359,7 @@ impl<'a> WireLine<'a> {
                 OpName::Bootstrap => OpKind::Bootstrap(self.boot.ok_or_else(|| {
                     schema(format!("op {id}: `bootstrap` needs `boot` parameters"))
                 })?),
+                OpName::ModRaise => OpKind::ModRaise,
             };
         Ok(Op {
             id,

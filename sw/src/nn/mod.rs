@@ -10,6 +10,7 @@ pub mod network;
 mod params;
 mod program;
 pub mod reference;
+pub mod resnet;
 pub mod weights;
 
 use std::path::PathBuf;

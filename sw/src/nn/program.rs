@@ -30,6 +30,18 @@ pub(crate) enum PlainRecipe {
     Bias { stage: u32, b: u32 },
     /// 1 at the valid slots of the occupied lanes of ciphertext `ct` of a layout.
     Mask { layout: u32, ct: u32 },
+    /// Plaintext `index` of a packing that computes its own payloads (ResNet-20's multiplexed
+    /// packings, `nn::resnet`).
+    External {
+        source: std::sync::Arc<dyn PlainSource>,
+        index: u32,
+    },
+}
+
+/// A packing that computes plaintext payloads on demand.
+pub(crate) trait PlainSource: std::fmt::Debug + Send + Sync {
+    /// Writes plaintext `index` into the zeroed slot vector `slots`.
+    fn fill(&self, index: u32, slots: &mut [f64]);
 }
 
 /// The weights and layouts of one conv or linear layer, kept to compute its payloads.
@@ -187,6 +199,7 @@ impl Program {
                     }
                 }
             }
+            PlainRecipe::External { source, index } => source.fill(*index, &mut v),
         }
         v
     }

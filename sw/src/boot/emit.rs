@@ -1,0 +1,198 @@
+//! An op emitter that works in absolute levels (active limbs): the bootstrap expansion and the
+//! ResNet builder both write programs through it.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use hesim_traces::{BootstrapParams, Op, OpKind, PlainRef, ValueId};
+
+/// A ciphertext value and its level (active limbs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ct {
+    pub id: ValueId,
+    pub level: u32,
+}
+
+/// Appends SSA ops; every helper keeps the trace rules (operands at one level, `relin` after
+/// `mul`, one limb per `rescale`).
+#[derive(Debug)]
+pub struct Emitter {
+    pub ops: Vec<Op>,
+    /// Scalars of the `add_const` / `mul_const` ops, by op id.
+    pub constants: HashMap<ValueId, f64>,
+    slots: i64,
+    next_id: ValueId,
+    next_hoist: u32,
+    next_plain: u32,
+    layer: Arc<str>,
+}
+
+impl Emitter {
+    /// An emitter for `slots`-slot ciphertexts whose ids, hoist groups and plaintext ids start
+    /// at the given values (so that it can continue an existing op list).
+    pub fn new(slots: u64, first_id: ValueId, first_hoist: u32, first_plain: u32) -> Self {
+        Self {
+            ops: Vec::new(),
+            constants: HashMap::new(),
+            slots: slots as i64,
+            next_id: first_id,
+            next_hoist: first_hoist,
+            next_plain: first_plain,
+            layer: Arc::from(""),
+        }
+    }
+
+    pub fn set_layer(&mut self, layer: &str) {
+        if *self.layer != *layer {
+            self.layer = Arc::from(layer);
+        }
+    }
+
+    /// Appends an op with the next id.
+    pub fn push(&mut self, kind: OpKind, args: Vec<ValueId>, level: u32) -> Ct {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.ops
+            .push(Op::new(id, kind, args, level, self.layer.clone()));
+        Ct { id, level }
+    }
+
+    pub fn hoist_group(&mut self) -> u32 {
+        self.next_hoist += 1;
+        self.next_hoist - 1
+    }
+
+    /// The id the next plaintext operand gets.
+    pub fn next_plain(&self) -> u32 {
+        self.next_plain
+    }
+
+    pub fn input(&mut self, level: u32) -> Ct {
+        self.push(OpKind::Input, vec![], level)
+    }
+
+    pub fn output(&mut self, x: Ct) {
+        self.push(OpKind::Output, vec![x.id], x.level);
+    }
+
+    /// `x` at `level` (a `level_down` if it is higher).
+    ///
+    /// # Panics
+    /// If `x` is below `level`: levels only go up through a bootstrap.
+    pub fn level_to(&mut self, x: Ct, level: u32) -> Ct {
+        assert!(
+            x.level >= level,
+            "cannot raise level {} to {level}",
+            x.level
+        );
+        if x.level == level {
+            x
+        } else {
+            self.push(OpKind::LevelDown, vec![x.id], level)
+        }
+    }
+
+    fn align(&mut self, x: Ct, y: Ct) -> (Ct, Ct) {
+        let l = x.level.min(y.level);
+        (self.level_to(x, l), self.level_to(y, l))
+    }
+
+    pub fn add(&mut self, x: Ct, y: Ct) -> Ct {
+        let (x, y) = self.align(x, y);
+        self.push(OpKind::Add, vec![x.id, y.id], x.level)
+    }
+
+    pub fn sub(&mut self, x: Ct, y: Ct) -> Ct {
+        let (x, y) = self.align(x, y);
+        self.push(OpKind::Sub, vec![x.id, y.id], x.level)
+    }
+
+    /// `acc + y`, or `y` if there is no accumulator yet.
+    pub fn accumulate(&mut self, acc: Option<Ct>, y: Ct) -> Ct {
+        match acc {
+            None => y,
+            Some(a) => self.add(a, y),
+        }
+    }
+
+    /// Rotation by `step` slots (left), normalised into (−slots/2, slots/2]; a multiple of the
+    /// slot count is the identity and emits nothing.
+    pub fn rotate(&mut self, x: Ct, step: i64, hoist: Option<u32>) -> Ct {
+        let s = step.rem_euclid(self.slots);
+        let s = if s > self.slots / 2 {
+            s - self.slots
+        } else {
+            s
+        };
+        if s == 0 {
+            return x;
+        }
+        self.push(
+            OpKind::Rotate {
+                step: s as i32,
+                hoist,
+            },
+            vec![x.id],
+            x.level,
+        )
+    }
+
+    pub fn conjugate(&mut self, x: Ct) -> Ct {
+        self.push(OpKind::Conjugate { hoist: None }, vec![x.id], x.level)
+    }
+
+    /// `x × plaintext` (not rescaled); returns the product and the plaintext's id.
+    pub fn mul_plain(&mut self, x: Ct) -> (Ct, u32) {
+        let id = self.next_plain;
+        self.next_plain += 1;
+        let plain = PlainRef { id, level: x.level };
+        (
+            self.push(OpKind::MulPlain { plain }, vec![x.id], x.level),
+            id,
+        )
+    }
+
+    /// `x + plaintext`; returns the sum and the plaintext's id.
+    pub fn add_plain(&mut self, x: Ct) -> (Ct, u32) {
+        let id = self.next_plain;
+        self.next_plain += 1;
+        let plain = PlainRef { id, level: x.level };
+        (
+            self.push(OpKind::AddPlain { plain }, vec![x.id], x.level),
+            id,
+        )
+    }
+
+    /// `x × c` (not rescaled).
+    pub fn mul_const(&mut self, x: Ct, c: f64) -> Ct {
+        let y = self.push(OpKind::MulConst, vec![x.id], x.level);
+        self.constants.insert(y.id, c);
+        y
+    }
+
+    pub fn add_const(&mut self, x: Ct, c: f64) -> Ct {
+        let y = self.push(OpKind::AddConst, vec![x.id], x.level);
+        self.constants.insert(y.id, c);
+        y
+    }
+
+    pub fn rescale(&mut self, x: Ct) -> Ct {
+        self.push(OpKind::Rescale, vec![x.id], x.level - 1)
+    }
+
+    /// `x × y`, relinearised and rescaled (one level).
+    pub fn mul_relin_rescale(&mut self, x: Ct, y: Ct) -> Ct {
+        let (x, y) = self.align(x, y);
+        let m = self.push(OpKind::Mul, vec![x.id, y.id], x.level);
+        let r = self.push(OpKind::Relin, vec![m.id], m.level);
+        self.rescale(r)
+    }
+
+    pub fn mod_raise(&mut self, x: Ct, level: u32) -> Ct {
+        self.push(OpKind::ModRaise, vec![x.id], level)
+    }
+
+    pub fn bootstrap(&mut self, x: Ct, params: BootstrapParams, level: u32) -> Ct {
+        self.push(OpKind::Bootstrap(params), vec![x.id], level)
+    }
+}

@@ -1,0 +1,412 @@
+//! `sw::boot`: CKKS bootstrapping as a trace. A `bootstrap` op is expanded into the primitive
+//! ops of the packed bootstrapping of Cheon–Han–Kim–Kim–Song / Bossuat et al.:
+//!
+//! 1. **ModRaise**: one `mod_raise` op from the input level to the top of the chain. For sparse
+//!    packing (slots < N/2) it is followed by the sub-sum: log2(N/2/slots) rotations by
+//!    slots·2^j and adds.
+//! 2. **CoeffToSlot**: a homomorphic DFT over log2(slots) radix-2 butterfly stages merged into
+//!    `cts_levels` BSGS linear transforms (largest strides first). A merged stage of b bits at
+//!    stride σ has the 2^(b+1)−1 diagonals k·σ, |k| < 2^b; with n1 baby steps (the power of two
+//!    minimising rotations, ties to the smaller) the diagonal k = j·n1 + i (0 ≤ i < n1) costs
+//!    one `mul_plain`; there are n1−1 baby rotations (by i·σ) and one giant rotation per
+//!    non-zero j (by j·n1·σ); one `rescale` per stage. The ModRaise normalisation constant is
+//!    folded into these plaintext matrices.
+//! 3. **EvalMod**: for full packing a `conjugate` splits real and imaginary parts (`add`,
+//!    `sub`; the ½ and ½i factors are folded into CoeffToSlot and the final ·i is a free
+//!    monomial multiplication), then per part the Chebyshev interpolant of degree
+//!    `eval_mod_degree` of cos(2π(K·y − ¼)/2^r) (K = 16), evaluated by BSGS (see
+//!    [`poly::eval_poly`]), and r = `double_angle` steps cos 2θ = 2cos²θ − 1; the parts are
+//!    added back.
+//! 4. **SlotToCoeff**: the inverse DFT in `stc_levels` BSGS stages (smallest strides first).
+//!
+//! Level use is exactly [`BootstrapParams::level_budget`] when eval_mod_degree + 1 is a power
+//! of two: cts + stc + (⌈log2(d+1)⌉ + 1) + r.
+//!
+//! **Hoisting**: `none` gives every rotation its own key switch; `single` and `double` put the
+//! baby-step rotations of a stage in one hoist group (one shared ModUp). The trace format has no
+//! way to say that a rotation's ModDown is deferred, so in the expanded form `double` emits the
+//! same ops as `single`; the single-op form keeps `hoisting = double` for the simulator's own
+//! lowering. **Key reuse** (ARK's minimum key switching): baby steps become a chain of
+//! rotations by σ and giant steps a Horner chain by n1·σ (plus one final rotation by jmin·n1·σ
+//! when jmin ≠ 0), so a stage needs three rotation keys instead of n1 − 1 + #giants.
+
+pub mod emit;
+pub mod poly;
+
+use hesim_traces::{BootstrapParams, Header, Hoisting, Op, OpKind, ValueId};
+
+pub use emit::{Ct, Emitter};
+pub use poly::{Basis, chebyshev_interpolant, eval_poly, poly_depth};
+
+/// The EvalMod input range factor K: |I| < K for the ModRaise overflow I.
+pub const EVAL_MOD_K: f64 = 16.0;
+
+/// Errors of bootstrap expansion and parameter checks.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BootError {
+    #[error("bootstrap parameters: {field} = {value} is not allowed: {reason}")]
+    Params {
+        field: &'static str,
+        value: u64,
+        reason: String,
+    },
+    #[error(
+        "log QP = {log_qp} bits exceeds the 128-bit bound of {bound} bits for N = 2^{log_n}; \
+         use fewer levels"
+    )]
+    Insecure { log_n: u32, log_qp: u32, bound: u32 },
+}
+
+/// Bootstrapping parameters in the style of Bossuat et al. (Eurocrypt'21) and Lattigo's default
+/// set: CoeffToSlot in 4 levels, SlotToCoeff in 3, a degree-31 cosine interpolant, 3 double
+/// angles, single hoisting.
+pub fn default_params(slots: u64) -> BootstrapParams {
+    BootstrapParams {
+        slots,
+        cts_levels: 4,
+        stc_levels: 3,
+        eval_mod_degree: 31,
+        double_angle: 3,
+        hoisting: Hoisting::Single,
+        key_reuse: false,
+    }
+}
+
+/// 128-bit bound on log2(QP): the HE standard's table for N = 2^12..2^15 (109/218/438/881),
+/// and twice the 2^15 value for 2^16 (the table's bound doubles with N; 1762 is slightly
+/// below the 1772 of OpenFHE's extended table, so it is conservative).
+pub fn max_log_qp(log_n: u32) -> Option<u32> {
+    match log_n {
+        12 => Some(109),
+        13 => Some(218),
+        14 => Some(438),
+        15 => Some(881),
+        16 => Some(1762),
+        _ => None,
+    }
+}
+
+/// Word size of the chains built here: 28-bit primes fit every simulator preset
+/// (CraterLake-like words are 28 bits).
+pub const PRIME_BITS: u32 = 28;
+/// Key-switching digits of the chains built here.
+pub const DNUM: u32 = 3;
+
+/// A header for a bootstrappable program: `limbs` 28-bit primes, ⌈limbs/dnum⌉ special primes,
+/// dnum 3, scale 2^28, full slots; checked against the 128-bit bound unless `allow_insecure`.
+pub fn header(
+    log_n: u32,
+    limbs: u32,
+    network: &str,
+    packing: &str,
+    allow_insecure: bool,
+) -> Result<Header, BootError> {
+    let special = limbs.div_ceil(DNUM);
+    let log_qp = (limbs + special) * PRIME_BITS;
+    if !allow_insecure {
+        let bound = max_log_qp(log_n).ok_or(BootError::Params {
+            field: "log_n",
+            value: u64::from(log_n),
+            reason: "no 128-bit bound is known for this ring degree; pass allow_insecure".into(),
+        })?;
+        if log_qp > bound {
+            return Err(BootError::Insecure {
+                log_n,
+                log_qp,
+                bound,
+            });
+        }
+    }
+    Ok(Header::new(
+        log_n,
+        1 << (log_n - 1),
+        vec![PRIME_BITS; limbs as usize],
+        vec![PRIME_BITS; special as usize],
+        DNUM,
+        PRIME_BITS,
+        network,
+        packing,
+        concat!("hesim-sw ", env!("CARGO_PKG_VERSION")),
+    ))
+}
+
+/// Checks parameters against a header (the trace validator's rules plus what the expansion
+/// needs).
+pub fn check(params: &BootstrapParams, header: &Header) -> Result<(), BootError> {
+    let bad = |field, value: u64, reason: &str| {
+        Err(BootError::Params {
+            field,
+            value,
+            reason: reason.into(),
+        })
+    };
+    if !params.slots.is_power_of_two() || params.slots > header.ring_degree() / 2 {
+        return bad("slots", params.slots, "must be a power of two up to N/2");
+    }
+    if params.slots < 2 {
+        return bad("slots", params.slots, "must be at least 2");
+    }
+    let log_slots = params.slots.trailing_zeros();
+    for (field, v) in [
+        ("cts_levels", params.cts_levels),
+        ("stc_levels", params.stc_levels),
+    ] {
+        if v == 0 || v > log_slots {
+            return bad(
+                field,
+                u64::from(v),
+                &format!("must be between 1 and log2(slots) = {log_slots}"),
+            );
+        }
+    }
+    if params.eval_mod_degree < 2 {
+        return bad(
+            "eval_mod_degree",
+            u64::from(params.eval_mod_degree),
+            "must be at least 2",
+        );
+    }
+    if params.level_budget() >= header.max_level() {
+        return bad(
+            "level_budget",
+            u64::from(params.level_budget()),
+            &format!(
+                "must be below the chain length {} (a bootstrap has to leave a level)",
+                header.max_level()
+            ),
+        );
+    }
+    Ok(())
+}
+
+/// The BSGS split of one merged DFT stage of `bits` radix-2 stages: (n1, jmin, jmax).
+pub fn bsgs_split(bits: u32) -> (i64, i64, i64) {
+    let kmax = (1i64 << bits) - 1;
+    let mut best = (i64::MAX, 1, 0, 0);
+    let mut n1 = 1i64;
+    while n1 <= 2 * (kmax + 1) {
+        let (jmin, jmax) = ((-kmax).div_euclid(n1), kmax.div_euclid(n1));
+        let rots = (n1 - 1) + (jmax - jmin);
+        if rots < best.0 {
+            best = (rots, n1, jmin, jmax);
+        }
+        n1 *= 2;
+    }
+    (best.1, best.2, best.3)
+}
+
+/// One merged DFT stage: the 2^(bits+1)−1 diagonals at stride `stride`, one level.
+fn dft_stage(e: &mut Emitter, x: Ct, bits: u32, stride: i64, p: &BootstrapParams) -> Ct {
+    let kmax = (1i64 << bits) - 1;
+    let (n1, jmin, jmax) = bsgs_split(bits);
+    let group = (p.hoisting != Hoisting::None && !p.key_reuse && n1 > 2).then(|| e.hoist_group());
+    let mut baby = vec![x];
+    for i in 1..n1 {
+        let r = if p.key_reuse {
+            e.rotate(baby[i as usize - 1], stride, None)
+        } else {
+            e.rotate(x, i * stride, group)
+        };
+        baby.push(r);
+    }
+    let giant_sum = |e: &mut Emitter, j: i64| {
+        let mut acc = None;
+        for i in 0..n1 {
+            let k = j * n1 + i;
+            if k.abs() <= kmax {
+                let (m, _) = e.mul_plain(baby[i as usize]);
+                acc = Some(e.accumulate(acc, m));
+            }
+        }
+        acc.expect("every giant step has a diagonal")
+    };
+    let total = if p.key_reuse {
+        let mut acc = giant_sum(e, jmax);
+        for j in (jmin..jmax).rev() {
+            let r = e.rotate(acc, n1 * stride, None);
+            let g = giant_sum(e, j);
+            acc = e.add(r, g);
+        }
+        e.rotate(acc, jmin * n1 * stride, None)
+    } else {
+        let mut acc = None;
+        for j in jmin..=jmax {
+            let g = giant_sum(e, j);
+            let r = e.rotate(g, j * n1 * stride, None);
+            acc = Some(e.accumulate(acc, r));
+        }
+        acc.expect("at least one giant step")
+    };
+    e.rescale(total)
+}
+
+/// Bits of each of `levels` merged stages covering `log_slots` radix-2 stages (balanced, the
+/// larger ones first).
+pub fn stage_bits(log_slots: u32, levels: u32) -> Vec<u32> {
+    (0..levels)
+        .map(|s| log_slots / levels + u32::from(s < log_slots % levels))
+        .collect()
+}
+
+/// A homomorphic DFT in `levels` BSGS stages; `descending` starts from the largest stride.
+fn dft(
+    e: &mut Emitter,
+    x: Ct,
+    log_slots: u32,
+    levels: u32,
+    descending: bool,
+    p: &BootstrapParams,
+) -> Ct {
+    let bits = stage_bits(log_slots, levels);
+    let mut strides = Vec::with_capacity(bits.len());
+    let mut done = 0;
+    for &b in &bits {
+        strides.push(1i64 << done);
+        done += b;
+    }
+    let mut order: Vec<usize> = (0..bits.len()).collect();
+    if descending {
+        order.reverse();
+    }
+    order
+        .into_iter()
+        .fold(x, |v, s| dft_stage(e, v, bits[s], strides[s], p))
+}
+
+/// The coefficients EvalMod evaluates: cos(2π(K·y − ¼)/2^r) on [−1, 1].
+pub fn eval_mod_coefficients(p: &BootstrapParams) -> Vec<f64> {
+    let scale = f64::from(1u32 << p.double_angle.min(30));
+    chebyshev_interpolant(
+        |y| (2.0 * std::f64::consts::PI * (EVAL_MOD_K * y - 0.25) / scale).cos(),
+        p.eval_mod_degree as usize,
+    )
+}
+
+fn eval_mod(e: &mut Emitter, x: Ct, coeffs: &[f64], p: &BootstrapParams) -> Ct {
+    let mut v = eval_poly(e, x, coeffs, Basis::Chebyshev);
+    for _ in 0..p.double_angle {
+        let s = e.mul_relin_rescale(v, v);
+        let s = e.add(s, s);
+        v = e.add_const(s, -1.0);
+    }
+    v
+}
+
+/// Emits the expanded bootstrap of `x` to `out_level` (`top` = chain length, `log_n` of the
+/// ring). `phase_layers` tags the phases as layers `mod_raise`, `coeff_to_slot`, `eval_mod`,
+/// `slot_to_coeff`; otherwise the emitter's current layer is kept.
+#[allow(clippy::too_many_arguments)]
+pub fn expand(
+    e: &mut Emitter,
+    x: Ct,
+    p: &BootstrapParams,
+    log_n: u32,
+    top: u32,
+    out_level: u32,
+    phase_layers: bool,
+) -> Ct {
+    let phase = |e: &mut Emitter, name: &str| {
+        if phase_layers {
+            e.set_layer(name);
+        }
+    };
+    let log_slots = p.slots.trailing_zeros();
+    let full = p.slots == 1 << (log_n - 1);
+    phase(e, "mod_raise");
+    let mut v = e.mod_raise(x, top);
+    let mut width = p.slots as i64;
+    while width < 1 << (log_n - 1) {
+        let r = e.rotate(v, width, None);
+        v = e.add(v, r);
+        width *= 2;
+    }
+    phase(e, "coeff_to_slot");
+    v = dft(e, v, log_slots, p.cts_levels, true, p);
+    phase(e, "eval_mod");
+    let coeffs = eval_mod_coefficients(p);
+    v = if full {
+        let conj = e.conjugate(v);
+        let re = e.add(v, conj);
+        let im = e.sub(v, conj);
+        let re = eval_mod(e, re, &coeffs, p);
+        let im = eval_mod(e, im, &coeffs, p);
+        e.add(re, im)
+    } else {
+        eval_mod(e, v, &coeffs, p)
+    };
+    phase(e, "slot_to_coeff");
+    v = dft(e, v, log_slots, p.stc_levels, false, p);
+    e.level_to(v, out_level)
+}
+
+/// Replaces every `bootstrap` op of `ops` by its expansion, renumbering value ids densely;
+/// plaintext ids and hoist groups of the expansion follow the largest ones in `ops`.
+pub fn expand_ops(header: &Header, ops: &[Op]) -> Result<Vec<Op>, BootError> {
+    let mut first_plain = 0;
+    let mut first_hoist = 0;
+    for op in ops {
+        match &op.kind {
+            OpKind::AddPlain { plain } | OpKind::MulPlain { plain } => {
+                first_plain = first_plain.max(plain.id + 1);
+            }
+            OpKind::Rotate { hoist: Some(h), .. } | OpKind::Conjugate { hoist: Some(h) } => {
+                first_hoist = first_hoist.max(h + 1);
+            }
+            OpKind::Bootstrap(p) => check(p, header)?,
+            _ => {}
+        }
+    }
+    let mut e = Emitter::new(header.slots, 0, first_hoist, first_plain);
+    let mut map: std::collections::HashMap<ValueId, Ct> = std::collections::HashMap::new();
+    for op in ops {
+        e.set_layer(&op.layer);
+        let args: Vec<Ct> = op.args.iter().map(|a| map[a]).collect();
+        let result = match &op.kind {
+            OpKind::Bootstrap(p) => expand(
+                &mut e,
+                args[0],
+                p,
+                header.log_n,
+                header.max_level(),
+                op.level,
+                false,
+            ),
+            kind => e.push(kind.clone(), args.iter().map(|c| c.id).collect(), op.level),
+        };
+        map.insert(op.id, result);
+    }
+    Ok(e.ops)
+}
+
+/// A standalone trace of one bootstrap at ring degree 2^`log_n` with `params`: one input at
+/// level 1, the bootstrap (a single op, or `expanded`), one output. The chain has the budget
+/// plus `levels_after` limbs.
+pub fn standalone(
+    log_n: u32,
+    params: &BootstrapParams,
+    levels_after: u32,
+    expanded: bool,
+    allow_insecure: bool,
+) -> Result<(Header, Vec<Op>), BootError> {
+    let limbs = params.level_budget() + levels_after.max(1);
+    let packing = if expanded { "expanded" } else { "single-op" };
+    let header = header(log_n, limbs, "bootstrap", packing, allow_insecure)?;
+    check(params, &header)?;
+    let out_level = limbs - params.level_budget();
+    let mut e = Emitter::new(header.slots, 0, 0, 0);
+    e.set_layer("input");
+    let x = e.input(1);
+    let y = if expanded {
+        expand(&mut e, x, params, log_n, limbs, out_level, true)
+    } else {
+        e.set_layer("bootstrap");
+        e.bootstrap(x, *params, out_level)
+    };
+    e.set_layer("output");
+    e.output(y);
+    Ok((header, e.ops))
+}
+
+#[cfg(test)]
+mod tests;

@@ -395,6 +395,7 @@ impl Plot for Pareto {
             .map_err(e2s)?;
         chart
             .configure_mesh()
+            .light_line_style(TRANSPARENT)
             .x_desc("area (mm², 14/12 nm-equivalent)")
             .y_desc("latency (ms)")
             .label_style(("sans-serif", 15))
@@ -528,6 +529,7 @@ impl Plot for Gantt {
         chart
             .configure_mesh()
             .disable_y_mesh()
+            .light_line_style(TRANSPARENT)
             .x_desc("cycle (millions)")
             .label_style(("sans-serif", 15))
             .axis_desc_style(("sans-serif", 16))
@@ -923,6 +925,18 @@ pub fn roofline(runs: &[Run], out: &Path) -> Result<Option<Figure>, ReportError>
     }))
 }
 
+/// `lenet-spencnn` for `.../lenet-spencnn/timeline.json`, else the file name.
+fn timeline_name(path: &Path) -> String {
+    let file = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    match path.parent().and_then(|p| p.file_name()) {
+        Some(dir) if file == "timeline.json" => dir.to_string_lossy().into_owned(),
+        _ => file,
+    }
+}
+
 pub fn gantt(path: &Path, entries: &[TimelineEntry], out: &Path) -> Result<Figure, ReportError> {
     let units: Vec<Unit> = Unit::ALL
         .into_iter()
@@ -954,12 +968,7 @@ pub fn gantt(path: &Path, entries: &[TimelineEntry], out: &Path) -> Result<Figur
         end = end.max(e.end_cycle as f64);
     }
     let plot = Gantt {
-        title: format!(
-            "Timeline: {}",
-            path.file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default()
-        ),
+        title: format!("Timeline: {}", timeline_name(path)),
         rows: units.iter().map(|u| u.to_string()).collect(),
         kinds: kinds.clone(),
         bars,

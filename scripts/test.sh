@@ -23,3 +23,7 @@ echo "==> cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "==> cargo test (release)"
 cargo test --workspace --release --locked
+echo "==> hesim demo (release)"
+demo_out="$(mktemp -d)"
+cargo run --release --locked -- demo --out "$demo_out"
+rm -rf "$demo_out"

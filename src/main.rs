@@ -46,6 +46,17 @@ enum Command {
         hesim sweep sweeps/demo.toml --out shard-3 --shard-index 3 --shard-count 8\n  \
         hesim sweep merge shard-* --out merged")]
     Sweep(cmd::sweep::SweepArgs),
+    /// Draw the report (SVG + PNG figures, index.html, index.md) from result files.
+    #[command(after_help = "Examples:\n  \
+        hesim report hesim-demo --out hesim-demo/report\n  \
+        hesim report runs/ --out report --timeline runs/lenet/timeline.json")]
+    Report(cmd::report::ReportArgs),
+    /// The main job on embedded defaults: LeNet traces (3 packings), simulation, a 72-point
+    /// sweep, the Verilog butterfly and the report. No network, data or yosys needed.
+    #[command(after_help = "Examples:\n  \
+        hesim demo\n  \
+        hesim demo --out /tmp/demo --jobs 2")]
+    Demo(cmd::demo::DemoArgs),
     /// Simulate a trace on an accelerator architecture (preset or TOML, with overrides).
     Sim(cmd::sim::SimArgs),
     /// Emit, check and synthesize the rust_hdl NTT butterfly (Verilog, Icarus, Verilator, yosys).
@@ -59,6 +70,8 @@ fn main() -> ExitCode {
         Command::Trace(c) => cmd::trace::run(c),
         Command::Infer(a) => cmd::nn::infer(a),
         Command::Sweep(c) => cmd::sweep::run(c),
+        Command::Report(a) => cmd::report::run(a),
+        Command::Demo(a) => cmd::demo::run(a),
         Command::Sim(a) => cmd::sim::run(a),
         Command::Verilog(c) => cmd::verilog::run(c),
     };

@@ -175,9 +175,14 @@ pub fn base_arch(spec: &SweepSpec) -> Result<hesim_sim::Arch> {
 /// Compiles a built-in (or TOML) network under a packing for a machine with `word_bits`-bit
 /// words: the trained checkpoint if present (else seeded random weights, with a note).
 pub fn compile(net: &str, packing: &str, sparsity: f64, word_bits: u32) -> Result<Program> {
+    static NOTED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
     let (weights, note) = default_weights(net);
-    if let Some(note) = note {
+    if let Some(note) = note
+        && let Ok(mut noted) = NOTED.lock()
+        && !noted.contains(&note)
+    {
         eprintln!("note: {note}");
+        noted.push(note);
     }
     let network = load_network(net)?;
     let params = load_params(&network, &weights, 1)?;

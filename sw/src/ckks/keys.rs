@@ -173,7 +173,11 @@ impl SecretKey {
         for ((c0, c1), (s, m)) in ct.polys[0]
             .chunks_exact(n)
             .zip(ct.polys[1].chunks_exact(n))
-            .zip(s_level.chunks_exact(n).zip((0..ct.level).map(|i| ctx.modulus(i))))
+            .zip(
+                s_level
+                    .chunks_exact(n)
+                    .zip((0..ct.level).map(|i| ctx.modulus(i))),
+            )
         {
             acc.extend(
                 c0.iter()

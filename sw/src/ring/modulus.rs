@@ -154,7 +154,7 @@ impl Modulus {
     #[inline(always)]
     pub fn mul(&self, a: u64, b: u64) -> u64 {
         debug_assert!(
-            u128::from(a) * u128::from(b) >> (2 * self.bits) == 0,
+            (u128::from(a) * u128::from(b)) >> (2 * self.bits) == 0,
             "mul operands {a} · {b} exceed 2^(2·{}) for q = {}",
             self.bits,
             self.q

@@ -121,6 +121,9 @@ pub fn generate(args: GenArgs) -> Result<ExitCode> {
         s.key_switches,
         s.depth
     );
+    for l in &program.layers {
+        println!("  {:<10} {:<9} {}", l.name, l.kind, l.detail);
+    }
     for note in &program.substitutions {
         println!("note: {note}");
     }

@@ -466,16 +466,35 @@ impl<'a> Builder<'a> {
     /// The channel order the first conv reached from layer `from` (through channel-wise
     /// layers and pooling) wants for its input; plain order otherwise.
     fn order_for_consumer(&self, from: usize, geom: &Geometry, c: usize) -> Vec<usize> {
+        self.consumer_order(from, geom)
+            .unwrap_or_else(|| (0..c).collect())
+    }
+
+    /// The input order of the first conv reached from layer `from`, if any.
+    fn consumer_order(&self, from: usize, geom: &Geometry) -> Option<Vec<usize>> {
         let mut g = geom.clone();
         for j in from..self.net.layers.len() {
             match &self.net.layers[j].kind {
                 LayerKind::Poly { .. } | LayerKind::Relu | LayerKind::BatchNorm { .. } => {}
                 LayerKind::AvgPool { kernel } => g = pooled(&g, *kernel, self.interlaces(j)).0,
-                LayerKind::Conv { .. } => return self.desired_input_order(j, &g),
+                LayerKind::Conv { .. } => return Some(self.desired_input_order(j, &g)),
                 _ => break,
             }
         }
-        (0..c).collect()
+        None
+    }
+
+    /// Group-interleaving units worth trying for groups of `s` channels: the powers of two
+    /// dividing `s`, and `s`.
+    fn units(s: usize) -> Vec<usize> {
+        let mut units: Vec<usize> = (0..usize::BITS)
+            .map(|b| 1usize << b)
+            .take_while(|&u| u <= s)
+            .filter(|&u| s.is_multiple_of(u))
+            .collect();
+        units.push(s);
+        units.dedup();
+        units
     }
 
     /// The input channel order conv `li` prefers on geometry `g`: plain for dense layers and
@@ -493,15 +512,8 @@ impl<'a> Builder<'a> {
             return (0..cin).collect();
         };
         let mut best: Option<(usize, Vec<usize>)> = None;
-        // interleave units: the powers of two dividing the group size, and the group size
         let fit = |u: usize, s: usize| if u <= s && s.is_multiple_of(u) { u } else { s };
-        let mut units: Vec<usize> = (0..usize::BITS)
-            .map(|b| 1usize << b)
-            .take_while(|&u| u <= s_in)
-            .filter(|&u| s_in.is_multiple_of(u))
-            .collect();
-        units.push(s_in);
-        units.dedup();
+        let units = Self::units(s_in);
         for unit in units {
             let in_order = group_order(cin, groups, unit);
             let out_order = group_order(out, groups, fit(unit, s_out));
@@ -839,6 +851,28 @@ impl<'a> Builder<'a> {
         )
     }
 
+    /// Output layout of a conv whose consumer has no channel preference: the group-interleaved
+    /// order with fewest rotations for this conv (plain order for dense layers).
+    fn best_output_layout(
+        &self,
+        li: usize,
+        input: &SpatialLayout,
+        gout: &Geometry,
+    ) -> SpatialLayout {
+        let LayerKind::Conv { out, groups, .. } = self.net.layers[li].kind else {
+            unreachable!()
+        };
+        let plain = SpatialLayout::new(gout.clone(), assign(&(0..out).collect::<Vec<_>>(), gout));
+        if groups == 1 || self.packing == Packing::Dense {
+            return plain;
+        }
+        Self::units(out / groups)
+            .into_iter()
+            .map(|u| SpatialLayout::new(gout.clone(), assign(&group_order(out, groups, u), gout)))
+            .min_by_key(|l| self.plan_conv(li, input, l).rotations)
+            .unwrap_or(plain)
+    }
+
     fn conv(&mut self, li: usize, x: HeTensor, bn: bool) -> Result<HeTensor, NnError> {
         let LayerKind::Conv {
             out,
@@ -863,10 +897,10 @@ impl<'a> Builder<'a> {
         let output = match skip.as_ref().map(|t| &t.layout) {
             // a residual add follows: adopt the skip tensor's layout when the geometry allows
             Some(Layout::Spatial(l)) if l.geom == gout => l.clone(),
-            _ => {
-                let order = self.order_for_consumer(after, &gout, out);
-                SpatialLayout::new(gout.clone(), assign(&order, &gout))
-            }
+            _ => match self.consumer_order(after, &gout) {
+                Some(order) => SpatialLayout::new(gout.clone(), assign(&order, &gout)),
+                None => self.best_output_layout(li, &input, &gout),
+            },
         };
         let mut plan = self.plan_conv(li, &input, &output);
         let mut detail = format!("split {:?}", plan.split);

@@ -300,12 +300,18 @@ impl ArchLoader {
 
     /// Deserialises and validates the merged description.
     pub fn build(&self) -> Result<Arch, ArchError> {
-        let arch: Arch =
-            Value::Table(self.table.clone())
-                .try_into()
-                .map_err(|e: toml::de::Error| ArchError::Schema {
+        let arch: Arch = Value::Table(self.table.clone()).try_into().map_err(
+            |e: toml::de::Error| match bad_leaf(&self.table) {
+                Some((path, value)) => ArchError::InvalidValue {
+                    path,
+                    value: value.to_string(),
+                    reason: format!("is not allowed: {}", e.message()),
+                },
+                None => ArchError::Schema {
                     message: e.message().to_owned(),
-                })?;
+                },
+            },
+        )?;
         arch.validate()?;
         Ok(arch)
     }
@@ -400,6 +406,37 @@ fn check_schema(t: &Table, schema: &Table, prefix: &str, origin: &str) -> Result
         }
     }
     Ok(())
+}
+
+/// The key whose value makes deserialisation fail: each leaf of `t` is put alone into the
+/// (valid) schema table and tried. Only called on error.
+fn bad_leaf(t: &Table) -> Option<(String, Value)> {
+    fn leaves(t: &Table, prefix: &[String], out: &mut Vec<(Vec<String>, Value)>) {
+        for (k, v) in t {
+            let mut path = prefix.to_vec();
+            path.push(k.clone());
+            match v {
+                Value::Table(sub) => leaves(sub, &path, out),
+                _ => out.push((path, v.clone())),
+            }
+        }
+    }
+    let mut all = Vec::new();
+    leaves(t, &[], &mut all);
+    let base = schema();
+    all.into_iter().find_map(|(path, value)| {
+        let (last, parents) = path.split_last()?;
+        let mut trial = base.clone();
+        let mut node = &mut trial;
+        for part in parents {
+            node = node.get_mut(part)?.as_table_mut()?;
+        }
+        node.insert(last.clone(), value.clone());
+        Value::Table(trial)
+            .try_into::<Arch>()
+            .is_err()
+            .then(|| (path.join("."), value))
+    })
 }
 
 /// A file without `preset = ...` must set every key; names the first missing one.
@@ -619,7 +656,14 @@ mod tests {
         let mut l = ArchLoader::new("default").unwrap();
         l.set("policy.key_storage=cloud").unwrap();
         let err = l.build().unwrap_err().to_string();
-        assert!(err.contains("cloud") && err.contains("on_chip"), "{err}");
+        assert!(
+            err.contains("`policy.key_storage`") && err.contains("on_chip"),
+            "{err}"
+        );
+        let mut l = ArchLoader::new("default").unwrap();
+        l.set("ntt.lanes=-3").unwrap();
+        let err = l.build().unwrap_err().to_string();
+        assert!(err.contains("`ntt.lanes` = -3"), "{err}");
     }
 
     #[test]

@@ -911,8 +911,8 @@ mod tests {
         );
     }
 
-    /// A single `bootstrap` op and its expansion take nearly the same time (they differ by the
-    /// ModRaise and the raised input's load).
+    /// A single `bootstrap` op and its expansion do the same work and take nearly the same time
+    /// (the op is scheduled as a block in isolation, the expansion among its neighbours).
     #[test]
     fn bootstrap_op_and_expansion_agree() {
         let a = Arch::preset("craterlake").unwrap();

@@ -180,6 +180,11 @@ impl ProgramBuilder {
         self.push(OpKind::Conjugate { hoist: None }, vec![a], l)
     }
 
+    /// ModRaise of `a` to `level` (the first op of an expanded bootstrap).
+    pub fn mod_raise(&mut self, a: ValueId, level: u32) -> ValueId {
+        self.push(OpKind::ModRaise, vec![a], level)
+    }
+
     /// A single `bootstrap` op refreshing `a` to `level`.
     pub fn bootstrap_op(&mut self, a: ValueId, params: BootstrapParams, level: u32) -> ValueId {
         self.push(OpKind::Bootstrap(params), vec![a], level)
@@ -391,9 +396,8 @@ pub fn default_bootstrap_params(slots: u64) -> BootstrapParams {
 
 /// The validation workload for packed bootstrapping at N = 2^16: a header with `limbs` 28-bit
 /// primes (CraterLake's word), dnum 3 (k = ⌈limbs/3⌉ special primes), full packing (2^15 slots),
-/// and the bootstrap either as one `bootstrap` op (`expanded = false`) or expanded into
-/// primitive ops (`expanded = true`; the trace then starts from the raised ciphertext, so the
-/// ModRaise's few NTTs are left out).
+/// and the bootstrap of a level-1 input either as one `bootstrap` op (`expanded = false`) or
+/// expanded into primitive ops starting with `mod_raise` (`expanded = true`).
 pub fn packed_bootstrap_trace(limbs: u32, expanded: bool) -> (Header, Vec<Op>) {
     let dnum = 3;
     let k = limbs.div_ceil(dnum);
@@ -415,11 +419,11 @@ pub fn packed_bootstrap_trace(limbs: u32, expanded: bool) -> (Header, Vec<Op>) {
     let params = default_bootstrap_params(1 << 15);
     let out_level = limbs - params.level_budget();
     let mut b = ProgramBuilder::new(header.clone(), "bootstrap");
+    let x = b.input(1);
     let result = if expanded {
-        let raised = b.input(limbs);
+        let raised = b.mod_raise(x, limbs);
         bootstrap(&mut b, raised, &params, out_level)
     } else {
-        let x = b.input(1);
         b.bootstrap_op(x, params, out_level)
     };
     b.output(result);

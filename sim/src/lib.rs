@@ -49,7 +49,8 @@ pub enum SimError {
     UndefinedValue { op: u32, value: u32 },
     #[error(
         "the trace has {prime_bits}-bit primes but architecture {arch} has {word_bits}-bit words \
-         (`word_bits`): use `--set word_bits={prime_bits}` or a trace with smaller primes"
+         (`word_bits`): use `--set word_bits={prime_bits}` or a trace with smaller primes \
+         (`hesim trace gen --word-bits N`)"
     )]
     WordTooSmall {
         arch: String,

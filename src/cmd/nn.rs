@@ -36,6 +36,11 @@ pub struct GenArgs {
     /// Output trace (written atomically).
     #[arg(long)]
     pub out: PathBuf,
+    /// Choose primes that fit this hardware word size (e.g. 32 for the `default` preset), as
+    /// `hesim sweep` does; without it the CKKS reference path's default primes (up to 60 bits)
+    /// are used.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(20..=64))]
+    pub word_bits: Option<u32>,
     #[command(flatten)]
     pub boot: super::resnet::BootArgs,
 }
@@ -80,7 +85,7 @@ pub fn load_params(net: &Network, weights: &str, seed: u64) -> Result<Params> {
     })
 }
 
-pub fn build(args: &NetArgs) -> Result<(Network, Params, Program)> {
+pub fn build(args: &NetArgs, he: &HeParams) -> Result<(Network, Params, Program)> {
     let net = load_network(&args.net)?;
     let params = load_params(&net, &args.weights, args.seed)?;
     let packing = Packing::parse(&args.packing, args.sparsity)?;
@@ -90,7 +95,7 @@ pub fn build(args: &NetArgs) -> Result<(Network, Params, Program)> {
             args.packing
         );
     }
-    let program = nn::build(&net, &params, packing, &HeParams::default())
+    let program = nn::build(&net, &params, packing, he)
         .with_context(|| format!("cannot compile {} under {}", net.name, args.packing))?;
     Ok((net, params, program))
 }
@@ -99,7 +104,10 @@ pub fn generate(args: GenArgs) -> Result<ExitCode> {
     if let Some(code) = super::resnet::generate(&args)? {
         return Ok(code);
     }
-    let (net, _, program) = build(&args.net)?;
+    let he = args
+        .word_bits
+        .map_or_else(HeParams::default, super::sweep::he_params_for_word);
+    let (net, _, program) = build(&args.net, &he)?;
     let analysis = program.analyze();
     if !analysis.is_valid() {
         bail!(
@@ -189,7 +197,7 @@ pub fn table(args: TableArgs) -> Result<ExitCode> {
                 weights: "random".into(),
                 seed: 1,
             };
-            let (_, _, program) = build(&na)?;
+            let (_, _, program) = build(&na, &HeParams::default())?;
             let label = if packing == "spencnn" {
                 format!("spencnn@{sparsity}")
             } else {
@@ -343,7 +351,7 @@ pub fn infer(args: InferArgs) -> Result<ExitCode> {
         weights: args.weights.clone(),
         seed: 1,
     };
-    let (net, params, program) = build(&na)?;
+    let (net, params, program) = build(&na, &HeParams::default())?;
     let data = nn::data_root().join("data/mnist");
     let mnist = Mnist::load_test(&data, args.images).with_context(|| {
         format!(

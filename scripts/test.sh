@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 missing=()
-for tool in yosys iverilog verilator; do
+# g++ and make: verilator --binary compiles the testbench (not dependencies of the verilator package).
+for tool in yosys iverilog verilator g++ make; do
   command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
 if [ ${#missing[@]} -gt 0 ]; then

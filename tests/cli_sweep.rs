@@ -256,3 +256,65 @@ fn dry_run_lists_the_shard_without_writing() {
     );
     assert!(!dir.path().join("o").exists());
 }
+
+/// SIGINT stops the run cleanly: exit 130, the finished points are all in the shard table and
+/// the run manifest says it was interrupted; running again finishes the rest.
+#[test]
+fn sigint_flushes_finished_points() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = write_spec(dir.path(), &[64, 128, 256, 512], 200);
+    let out = dir.path().join("out");
+    let mut child = hesim()
+        .args([
+            "sweep",
+            spec.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .args(["--jobs", "1"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while finished_points(&out).len() < 20 {
+        assert!(child.try_wait().unwrap().is_none(), "ended before SIGINT");
+        assert!(Instant::now() < deadline, "no progress after 120 s");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    let done = finished_points(&out);
+    assert!(done.len() < 1600, "SIGINT came too late to test");
+    let csv = std::fs::read_to_string(out.join("shard-0-of-1.csv")).unwrap();
+    assert_eq!(
+        csv.lines().count() - 1,
+        done.len(),
+        "every finished point is in the table"
+    );
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("manifest-shard-0-of-1.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(manifest["interrupted"], true);
+    assert_eq!(
+        manifest["remaining"].as_u64().unwrap() as usize,
+        1600 - done.len()
+    );
+    let again = hesim()
+        .args([
+            "sweep",
+            spec.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(again.status.success());
+    assert_eq!(finished_points(&out).len(), 1600);
+}

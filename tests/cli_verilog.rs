@@ -70,6 +70,21 @@ fn bad_arguments_exit_2_with_a_clear_message_and_no_output() {
     let (code, _, stderr) = hesim(&["verilog", "ntt", "--log-n", "11", "--out", out_arg]);
     assert_eq!(code, 2);
     assert!(stderr.contains("supports --log-n 4 ..= 10"), "{stderr}");
+    let (code, _, stderr) = hesim(&[
+        "verilog",
+        "ntt",
+        "--log-n",
+        "10",
+        "--modulus-bits",
+        "40",
+        "--out",
+        out_arg,
+    ]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("--modulus-bits = 40 is out of range"),
+        "{stderr}"
+    );
     assert!(!out.exists());
     let (code, _, stderr) = hesim(&["verilog", "check", dir.path().to_str().unwrap()]);
     assert_eq!(code, 2);

@@ -217,8 +217,10 @@ pub fn synth_dir(dir: &Path, family: Family) -> Result<SynthReport, HwError> {
         });
     }
     let report = synthesize(&design, family)?;
-    let json = serde_json::to_string_pretty(&report)
-        .map_err(|e| HwError::Golden(format!("report serialization: {e}")))?;
+    let json = serde_json::to_string_pretty(&report).map_err(|source| HwError::Serialize {
+        what: "synthesis report",
+        source,
+    })?;
     write_all_atomically(dir, &[(&format!("area_{family}.json"), json + "\n")])?;
     Ok(report)
 }
@@ -279,26 +281,47 @@ pub fn area_table() -> AreaTable {
 /// Synthesizes every shipped variant for `families` (what the committed table holds).
 pub fn regenerate_area_table(families: &[Family]) -> Result<AreaTable, HwError> {
     let work = tempfile::tempdir().map_err(HwError::io(std::env::temp_dir()))?;
-    let mut entries = Vec::new();
-    let mut yosys = String::new();
+    let mut jobs = Vec::new();
     for width in Width::ALL {
         for variant in Variant::ALL {
             let design = work.path().join(format!("butterfly_{width}_{variant}.v"));
             std::fs::write(&design, butterfly_verilog(width, variant))
                 .map_err(HwError::io(&design))?;
-            for &family in families {
-                let report = synthesize(&design, family)?;
-                yosys = report.yosys.clone();
-                entries.push(AreaEntry {
-                    width,
-                    variant,
-                    family,
-                    latency: crate::butterfly::BUTTERFLY_LATENCY,
-                    initiation_interval: 1,
-                    cells: report.cells,
-                });
-            }
+            jobs.extend(
+                families
+                    .iter()
+                    .map(|&family| (width, variant, family, design.clone())),
+            );
         }
+    }
+    // One yosys process per row, all at once: synthesis is single-threaded and the rows are
+    // independent, so the table regenerates in the time of its slowest row.
+    let reports: Vec<Result<SynthReport, HwError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = jobs
+            .iter()
+            .map(|(_, _, family, design)| scope.spawn(move || synthesize(design, *family)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    });
+    let mut entries = Vec::new();
+    let mut yosys = String::new();
+    for ((width, variant, family, _), report) in jobs.into_iter().zip(reports) {
+        let report = report?;
+        yosys = report.yosys;
+        entries.push(AreaEntry {
+            width,
+            variant,
+            family,
+            latency: crate::butterfly::BUTTERFLY_LATENCY,
+            initiation_interval: 1,
+            cells: report.cells,
+        });
     }
     Ok(AreaTable { yosys, entries })
 }

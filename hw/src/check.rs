@@ -175,6 +175,10 @@ fn simulate_icarus(dir: &Path, files: DesignFiles) -> Result<SimulationResult, H
 
 /// Builds the testbench with `verilator --binary` (timing support, Verilator ≥ 5) and runs it.
 fn simulate_verilator(dir: &Path, files: DesignFiles) -> Result<SimulationResult, HwError> {
+    // `verilator --binary` compiles C++ with make and g++, which the verilator package does
+    // not pull in; name them instead of failing inside the build.
+    Tool::Cxx.locate()?;
+    Tool::Make.locate()?;
     let build = tempfile::tempdir().map_err(HwError::io(std::env::temp_dir()))?;
     let mdir = build.path().to_string_lossy().into_owned();
     Tool::Verilator.run(

@@ -222,8 +222,11 @@ pub fn write_design_dir(
         hex.push_str(&v.hex_line(width));
         hex.push('\n');
     }
-    let manifest_json = serde_json::to_string_pretty(&manifest)
-        .map_err(|e| HwError::Golden(format!("manifest serialization: {e}")))?;
+    let manifest_json =
+        serde_json::to_string_pretty(&manifest).map_err(|source| HwError::Serialize {
+            what: "manifest",
+            source,
+        })?;
     fs::create_dir_all(dir).map_err(HwError::io(dir))?;
     write_all_atomically(
         dir,

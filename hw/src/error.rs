@@ -88,6 +88,24 @@ pub enum HwError {
     /// The golden model rejected a parameter (a bug in vector generation).
     #[error("golden model: {0}")]
     Golden(String),
+    /// A parameter outside its supported range.
+    #[error("{parameter} = {value} is out of range: {allowed}")]
+    OutOfRange {
+        /// The parameter's name as on the command line.
+        parameter: &'static str,
+        /// The value given.
+        value: u64,
+        /// The accepted range.
+        allowed: &'static str,
+    },
+    /// A report could not be serialized (cannot happen for the crate's plain data types).
+    #[error("serializing {what}: {source}")]
+    Serialize {
+        /// What was being written.
+        what: &'static str,
+        /// The serializer's error.
+        source: serde_json::Error,
+    },
     /// A vector count outside the supported range.
     #[error("vector count {count} is out of range: use 1 ..= {max} per mode")]
     BadVectorCount {

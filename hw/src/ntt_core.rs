@@ -67,7 +67,11 @@ impl TwiddleTables {
     pub fn from_plan(plan: &NttPlan) -> Result<Self, HwError> {
         let q = plan.modulus().value();
         if q >> 31 != 0 {
-            return Err(HwError::Golden(format!("NTT core needs q < 2^31, got {q}")));
+            return Err(HwError::OutOfRange {
+                parameter: "NTT core modulus q",
+                value: q,
+                allowed: "odd q < 2^31 (32-bit word)",
+            });
         }
         let top_half = |v: &[u64]| v.iter().map(|&s| s >> 32).collect();
         Ok(TwiddleTables {
@@ -598,11 +602,20 @@ pub fn write_ntt_dir(
     if !NTT_LOG_N_RANGE.contains(&log_n) {
         return Err(HwError::UnsupportedNttSize { log_n });
     }
-    if !(12..=31).contains(&bits) || transforms == 0 || transforms > 1000 {
-        return Err(HwError::Golden(format!(
-            "NTT core vectors need 12 ≤ modulus bits ≤ 31 (got {bits}) and 1 ≤ transforms ≤ \
-             1000 (got {transforms})"
-        )));
+    // NTT primes q ≡ 1 (mod 2N) need more than log2(2N) + 1 bits; the word holds 31.
+    if !(log_n + 3..=31).contains(&bits) {
+        return Err(HwError::OutOfRange {
+            parameter: "--modulus-bits",
+            value: u64::from(bits),
+            allowed: "log2(N) + 3 ..= 31",
+        });
+    }
+    if !(1..=1000).contains(&transforms) {
+        return Err(HwError::OutOfRange {
+            parameter: "--transforms",
+            value: transforms as u64,
+            allowed: "1 ..= 1000",
+        });
     }
     let n = 1usize << log_n;
     let golden = |e: hesim_sw::ring::RingError| HwError::Golden(e.to_string());
@@ -632,8 +645,10 @@ pub fn write_ntt_dir(
         seed,
         golden_model: "hesim_sw::ring::NttPlan::{forward_golden, inverse_golden}".into(),
     };
-    let json = serde_json::to_string_pretty(&manifest)
-        .map_err(|e| HwError::Golden(format!("manifest serialization: {e}")))?;
+    let json = serde_json::to_string_pretty(&manifest).map_err(|source| HwError::Serialize {
+        what: "NTT manifest",
+        source,
+    })?;
     std::fs::create_dir_all(dir).map_err(HwError::io(dir))?;
     write_all_atomically(
         dir,

@@ -17,6 +17,10 @@ pub enum Tool {
     Vvp,
     /// Verilator (lint, simulation).
     Verilator,
+    /// The C++ compiler `verilator --binary` builds with.
+    Cxx,
+    /// `make`, which drives that build.
+    Make,
 }
 
 impl Tool {
@@ -27,6 +31,8 @@ impl Tool {
             Tool::Iverilog => "iverilog",
             Tool::Vvp => "vvp",
             Tool::Verilator => "verilator",
+            Tool::Cxx => "g++",
+            Tool::Make => "make",
         }
     }
 
@@ -36,6 +42,8 @@ impl Tool {
             Tool::Yosys => "yosys",
             Tool::Iverilog | Tool::Vvp => "iverilog",
             Tool::Verilator => "verilator",
+            Tool::Cxx => "g++",
+            Tool::Make => "make",
         }
     }
 

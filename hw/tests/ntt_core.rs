@@ -51,7 +51,14 @@ fn ntt_core_1024_verilog_matches_golden_model() {
     use hesim_hw::check::check_dir;
     use hesim_hw::ntt_core::write_ntt_dir;
     use hesim_hw::tools::Tool;
-    if !common::tools_available(&[Tool::Yosys, Tool::Iverilog, Tool::Vvp, Tool::Verilator]) {
+    if !common::tools_available(&[
+        Tool::Yosys,
+        Tool::Iverilog,
+        Tool::Vvp,
+        Tool::Verilator,
+        Tool::Cxx,
+        Tool::Make,
+    ]) {
         return;
     }
     let transforms = common::count_from_env("HESIM_HW_NTT_TRANSFORMS", 2);

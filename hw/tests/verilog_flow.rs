@@ -15,7 +15,14 @@ use hesim_hw::tools::Tool;
 use hesim_hw::vectors::{Mode, generate};
 use hesim_hw::{HwError, Variant, Width};
 
-const TOOLS: [Tool; 4] = [Tool::Yosys, Tool::Iverilog, Tool::Vvp, Tool::Verilator];
+const TOOLS: [Tool; 6] = [
+    Tool::Yosys,
+    Tool::Iverilog,
+    Tool::Vvp,
+    Tool::Verilator,
+    Tool::Cxx,
+    Tool::Make,
+];
 
 fn verilog_matches_golden(width: Width, seed: u64) {
     if !common::tools_available(&TOOLS) {

@@ -167,13 +167,28 @@ impl SecretKey {
     pub fn decrypt(&self, ct: &Ciphertext) -> Plaintext {
         let ctx = &self.context;
         let n = ctx.n();
-        let mut acc = ct.polys[0].clone();
-        let term = mul_polys(ctx, &ct.polys[1], &self.s[..ct.level * n], ct.level);
-        add_in_place(ctx, &mut acc, &term, ct.level);
+        let s_level = &self.s[..ct.level * n];
+        // c_0 + c_1·s in one pass over the three inputs, written straight into the output.
+        let mut acc = Vec::with_capacity(ct.level * n);
+        for ((c0, c1), (s, m)) in ct.polys[0]
+            .chunks_exact(n)
+            .zip(ct.polys[1].chunks_exact(n))
+            .zip(
+                s_level
+                    .chunks_exact(n)
+                    .zip((0..ct.level).map(|i| ctx.modulus(i))),
+            )
+        {
+            acc.extend(
+                c0.iter()
+                    .zip(c1)
+                    .zip(s)
+                    .map(|((&x0, &x1), &si)| m.add(x0, m.mul(x1, si))),
+            );
+        }
         if let Some(c2) = ct.polys.get(2) {
-            let s_level = &self.s[..ct.level * n];
             let s2 = mul_polys(ctx, s_level, s_level, ct.level);
-            add_in_place(ctx, &mut acc, &mul_polys(ctx, c2, &s2, ct.level), ct.level);
+            mul_add_in_place(ctx, &mut acc, c2, &s2, ct.level);
         }
         Plaintext {
             poly: acc,
@@ -399,6 +414,22 @@ pub(crate) fn add_in_place(ctx: &Context, a: &mut [u64], b: &[u64], level: usize
         let m = ctx.modulus(i);
         for (x, &y) in a[i * n..(i + 1) * n].iter_mut().zip(&b[i * n..(i + 1) * n]) {
             *x = m.add(*x, y);
+        }
+    }
+}
+
+/// acc += a · b (NTT form) over the first `level` limbs, in one pass.
+fn mul_add_in_place(ctx: &Context, acc: &mut [u64], a: &[u64], b: &[u64], level: usize) {
+    let n = ctx.n();
+    for (((o, x), y), i) in acc
+        .chunks_exact_mut(n)
+        .zip(a.chunks_exact(n))
+        .zip(b.chunks_exact(n))
+        .zip(0..level)
+    {
+        let m = ctx.modulus(i);
+        for ((o, &x), &y) in o.iter_mut().zip(x).zip(y) {
+            *o = m.add(*o, m.mul(x, y));
         }
     }
 }

@@ -1,8 +1,9 @@
 //! Arithmetic modulo one word-sized odd modulus q < 2^61.
 //!
 //! Two reduction methods, as in SEAL and the hardware model:
-//! * **Barrett** ([`Modulus::mul`], [`Modulus::reduce_u128`]) for products of two variable
-//!   operands, with the 128-bit constant ⌊2^128 / q⌋.
+//! * **Barrett** for products of two variable operands: [`Modulus::mul`] with a shifted
+//!   64-bit constant ⌊2^(bits+62) / q⌋ (three 64×64 products in all), and
+//!   [`Modulus::reduce_u128`] for any 128-bit value (sums of products) with ⌊2^128 / q⌋.
 //! * **Shoup** ([`Modulus::mul_shoup`]) for products by a known constant w, with the
 //!   precomputed quotient w' = ⌊w · 2^64 / q⌋ ([`Modulus::shoup`]). Twiddle factors use this form.
 //!
@@ -25,6 +26,8 @@ pub struct Modulus {
     /// High and low words of ⌊2^128 / q⌋. The high word equals ⌊2^64 / q⌋.
     barrett_hi: u64,
     barrett_lo: u64,
+    /// ⌊2^(bits + 62) / q⌋ < 2^63, the constant of the product Barrett in [`Modulus::mul`].
+    product_barrett: u64,
 }
 
 #[inline(always)]
@@ -52,11 +55,13 @@ impl Modulus {
         }
         // q odd and > 1 never divides 2^128, so ⌊(2^128 − 1)/q⌋ = ⌊2^128/q⌋.
         let ratio = u128::MAX / u128::from(q);
+        let bits = 64 - q.leading_zeros();
         Ok(Self {
             q,
-            bits: 64 - q.leading_zeros(),
+            bits,
             barrett_hi: (ratio >> 64) as u64,
             barrett_lo: ratio as u64,
+            product_barrett: ((1u128 << (bits + 62)) / u128::from(q)) as u64,
         })
     }
 
@@ -136,11 +141,29 @@ impl Modulus {
         if r >= self.q { r - self.q } else { r }
     }
 
-    /// a · b mod q for a, b in `[0, q)` (Barrett); result in `[0, q)`.
+    /// a · b mod q (Barrett specialised to products); result in `[0, q)`.
+    ///
+    /// Input: a · b < 2^(2·bits), which holds for a, b in `[0, q)` and more generally for
+    /// a, b < 2^bits (lazily reduced operands in `[0, 2^bits)` are fine).
+    ///
+    /// With k = bits, s = k − 2 and μ = ⌊2^(k+62) / q⌋: x = a·b, x₁ = ⌊x / 2^s⌋ < 2^(k+2) ≤ 2^63,
+    /// qhat = ⌊x₁ · μ / 2^64⌋. The estimate misses x/q by less than
+    /// 2^s/q + x₁/2^64 < 1/2 + 1/2 (q > 2^(k−1)), so qhat ≥ ⌊x/q⌋ − 1 and one correction
+    /// suffices. Three 64×64 products (x, x₁·μ, qhat·q) instead of the six of
+    /// [`Modulus::reduce_u128`].
     #[inline(always)]
     pub fn mul(&self, a: u64, b: u64) -> u64 {
-        debug_assert!(a < self.q && b < self.q);
-        self.reduce_u128(u128::from(a) * u128::from(b))
+        debug_assert!(
+            (u128::from(a) * u128::from(b)) >> (2 * self.bits) == 0,
+            "mul operands {a} · {b} exceed 2^(2·{}) for q = {}",
+            self.bits,
+            self.q
+        );
+        let x = u128::from(a) * u128::from(b);
+        let x1 = (x >> (self.bits - 2)) as u64;
+        let qhat = mul_hi(x1, self.product_barrett);
+        let r = (x as u64).wrapping_sub(qhat.wrapping_mul(self.q));
+        if r >= self.q { r - self.q } else { r }
     }
 
     /// Shoup quotient w' = ⌊w · 2^64 / q⌋ of a constant w in `[0, q)`.

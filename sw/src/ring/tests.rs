@@ -28,6 +28,21 @@ fn pow_ref(b: u64, mut e: u64, q: u64) -> u64 {
     acc as u64
 }
 
+/// `Modulus::mul` equals `u128` `%` for every odd q < 2^8 and every operand pair below
+/// 2^bits (exhaustive: the small-width corner of the product Barrett's error bound).
+#[test]
+fn mul_exhaustive_small_moduli() {
+    for q in (3u64..256).step_by(2) {
+        let m = Modulus::new(q).unwrap();
+        let limit = 1u64 << m.bits();
+        for a in 0..limit {
+            for b in 0..limit {
+                assert_eq!(m.mul(a, b), a * b % q, "q = {q}, a = {a}, b = {b}");
+            }
+        }
+    }
+}
+
 /// Naive O(n²) negacyclic convolution mod q with `u128` accumulation (independent of the NTT).
 fn negacyclic_naive(a: &[u64], b: &[u64], q: u64) -> Vec<u64> {
     let n = a.len();
@@ -102,6 +117,27 @@ proptest! {
         prop_assert!(lazy < 2 * q);
         prop_assert_eq!(lazy % q, expect);
         prop_assert_eq!(m.mul_shoup(x, w, m.shoup(w)), expect);
+    }
+
+    /// The product Barrett of `Modulus::mul` also accepts unreduced operands a, b < 2^bits
+    /// (its documented input range), including 2^bits − 1 and q just above 2^(bits−1),
+    /// where its quotient estimate is loosest; checked against `u128` `%`.
+    #[test]
+    fn mul_accepts_operands_below_2_pow_bits(
+        q in prop_oneof![odd_modulus(), (2u32..=61).prop_map(|bits| (1u64 << (bits - 1)) + 1)],
+        a_raw in any::<u64>(),
+        b_raw in any::<u64>(),
+        edge in 0u8..4,
+    ) {
+        let m = Modulus::new(q).unwrap();
+        let top = (1u64 << m.bits()) - 1;
+        let (a, b) = match edge {
+            0 => (a_raw & top, b_raw & top),
+            1 => (top, top),
+            2 => (top, b_raw & top),
+            _ => (q - 1, q - 1),
+        };
+        prop_assert_eq!(m.mul(a, b), (u128::from(a) * u128::from(b) % u128::from(q)) as u64);
     }
 
     /// Barrett reductions of arbitrary 64- and 128-bit values equal `%`.

@@ -1,19 +1,8 @@
 //! `hesim trace gen` feeds `hesim sim`: a trace generated for a 32-bit word runs on the 32-bit
 //! `default` preset, and the wide-prime default trace is refused with exit 2 and a hint.
 
-use std::process::Command;
-
-fn hesim(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_hesim"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+mod common;
+use common::hesim;
 
 #[test]
 fn generated_lenet_runs_on_the_default_preset_when_its_primes_fit_the_word() {

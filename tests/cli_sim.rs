@@ -1,21 +1,11 @@
 //! `hesim sim` as a user runs it: outputs, exit codes, messages.
 
+mod common;
+use common::hesim;
+
 use std::path::Path;
-use std::process::Command;
 
 use hesim_sim::SimResult;
-
-fn hesim(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_hesim"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 /// Writes a small synthetic CNN trace (30-bit primes, N = 2^14) into `dir`.
 fn cnn_trace(dir: &Path) -> String {

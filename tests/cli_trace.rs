@@ -1,7 +1,9 @@
 //! The `hesim trace` commands as a user runs them: exit codes and messages, no panics.
 
+mod common;
+use common::hesim;
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 fn fixtures(dir: &str) -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -13,18 +15,6 @@ fn fixtures(dir: &str) -> Vec<PathBuf> {
         .collect();
     files.sort();
     files
-}
-
-fn hesim(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_hesim"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 #[test]

@@ -1,18 +1,7 @@
 //! The `hesim verilog` commands as a user runs them: exit codes, messages, files written.
 
-use std::process::Command;
-
-fn hesim(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_hesim"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+mod common;
+use common::hesim;
 
 #[test]
 fn butterfly_writes_a_design_directory() {

@@ -702,23 +702,9 @@ fn unit_cycles(c: &[u64; UNITS]) -> UnitCycles {
 mod tests {
     use super::*;
     use crate::arch::ArchLoader;
+    use crate::lower::tests::header;
     use crate::lower::{Task, lower};
     use crate::pattern::ProgramBuilder;
-    use hesim_traces::Header;
-
-    fn header() -> Header {
-        Header::new(
-            14,
-            1 << 13,
-            vec![30; 12],
-            vec![30; 4],
-            3,
-            24,
-            "t",
-            "t",
-            "test",
-        )
-    }
 
     /// The default preset (32-bit words): 2 NTT units × 512 lanes (latency 64), 1
     /// automorphism unit × 512 lanes (latency 16); N = 2^14 → 32 cycles per limb on either.

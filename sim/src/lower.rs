@@ -701,12 +701,12 @@ pub fn lower_stream(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::pattern::ProgramBuilder;
 
     /// L = 12 limbs, dnum = 3 → α = 4, k = 4 special primes, N = 2^14.
-    fn header() -> Header {
+    pub(crate) fn header() -> Header {
         Header::new(
             14,
             1 << 13,

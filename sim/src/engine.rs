@@ -169,35 +169,40 @@ impl Rates {
     }
 }
 
-/// Least-recently-used cache of equally sized keys.
+/// Least-recently-used cache of keys, each holding the limbs loaded so far and reserving a
+/// full key's room. A miss loads only the limbs the key switch needs (what streaming would
+/// read), so caching never costs more traffic than streaming, and a larger room holds a superset
+/// of a smaller one's keys (both are prefixes of one recency order), which keeps latency
+/// monotone in scratchpad capacity.
 #[derive(Default)]
 struct KeyCache {
-    stamp_of: FxHashMap<u32, u64>,
+    entry_of: FxHashMap<u32, (u64, u64)>,
     by_stamp: BTreeMap<u64, u32>,
     clock: u64,
 }
 
 impl KeyCache {
-    /// Touches `key`; true on a hit.
-    fn touch(&mut self, key: u32) -> bool {
+    /// Uses `limbs` limbs of `key`; returns how many of them were not cached (to load).
+    fn touch(&mut self, key: u32, limbs: u64) -> u64 {
         self.clock += 1;
-        let hit = match self.stamp_of.insert(key, self.clock) {
-            Some(old) => {
-                self.by_stamp.remove(&old);
-                true
+        let cached = match self.entry_of.get(&key) {
+            Some(&(stamp, cached)) => {
+                self.by_stamp.remove(&stamp);
+                cached
             }
-            None => false,
+            None => 0,
         };
+        self.entry_of.insert(key, (self.clock, cached.max(limbs)));
         self.by_stamp.insert(self.clock, key);
-        hit
+        limbs.saturating_sub(cached)
     }
 
     fn evict_to(&mut self, max_keys: u64) {
-        while self.stamp_of.len() as u64 > max_keys {
+        while self.entry_of.len() as u64 > max_keys {
             let Some((_, key)) = self.by_stamp.pop_first() else {
                 break;
             };
-            self.stamp_of.remove(&key);
+            self.entry_of.remove(&key);
         }
     }
 }
@@ -383,16 +388,14 @@ fn schedule(
                     KeyStorage::Seeded => key_bytes = needed / 2,
                     KeyStorage::OnChip => {
                         let room = capacity.saturating_sub(live) / ctx.full_key_bytes.max(1);
-                        if room == 0 {
-                            key_bytes = needed;
-                            mem.key_cache_misses += 1;
-                        } else if keys.touch(t.key) {
+                        let missing = keys.touch(t.key, w.key_limbs);
+                        keys.evict_to(room);
+                        if missing == 0 {
                             mem.key_cache_hits += 1;
                         } else {
-                            key_bytes = ctx.full_key_bytes;
+                            key_bytes = missing * limb;
                             mem.key_cache_misses += 1;
                         }
-                        keys.evict_to(room);
                     }
                 }
             }
@@ -974,31 +977,35 @@ mod monotonicity {
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(48))]
 
-        /// More NTT lanes or units, or more HBM bandwidth, never makes a trace slower — on
-        /// random programs, with random scratchpad sizes (so spills are exercised) and key
-        /// policies.
+        /// More NTT lanes or units, more HBM bandwidth, or a larger scratchpad never makes a
+        /// trace slower — on random programs, with random scratchpad sizes (so spills and key
+        /// cache evictions are exercised) and key policies.
         #[test]
         fn faster_units_never_slow_a_trace(
             choices in proptest::collection::vec((any::<u8>(), any::<u8>()), 1..120),
             lanes in 1u32..1024, more_lanes in 0u32..2048,
             units in 1u32..4, more_units in 0u32..4,
             bw in 1.0f64..2000.0, more_bw in 0.0f64..4000.0,
-            cap in 1.0f64..64.0,
+            cap in 1.0f64..64.0, more_cap in 0.0f64..64.0,
             policy in 0usize..3,
         ) {
             let (h, ops) = program(&choices);
             let storage = ["streamed", "seeded", "on_chip"][policy];
-            let base = |l: u32, u: u32, b: f64| arch(&[
+            let base_with = |l: u32, u: u32, b: f64, c: f64| arch(&[
                 format!("ntt.lanes={l}"), format!("ntt.units={u}"),
-                format!("hbm.bandwidth_gb_s={b}"), format!("scratchpad.capacity_mib={cap}"),
+                format!("hbm.bandwidth_gb_s={b}"), format!("scratchpad.capacity_mib={c}"),
                 format!("policy.key_storage={storage}"),
             ]);
+            let base = |l: u32, u: u32, b: f64| base_with(l, u, b, cap);
             let slow = crate::simulate(&base(lanes, units, bw), &h, &ops).unwrap().cycles;
             let faster_ntt =
                 crate::simulate(&base(lanes + more_lanes, units + more_units, bw), &h, &ops).unwrap().cycles;
             let faster_hbm = crate::simulate(&base(lanes, units, bw + more_bw), &h, &ops).unwrap().cycles;
             prop_assert!(faster_ntt <= slow, "NTT {faster_ntt} > {slow}");
+            let larger_spad =
+                crate::simulate(&base_with(lanes, units, bw, cap + more_cap), &h, &ops).unwrap().cycles;
             prop_assert!(faster_hbm <= slow, "HBM {faster_hbm} > {slow}");
+            prop_assert!(larger_spad <= slow, "scratchpad {larger_spad} > {slow}");
         }
     }
 }

@@ -2,7 +2,7 @@
 //! needed: LeNet traces for the three packings, their simulation on the `default` preset, a
 //! small sweep, the Verilog butterfly, and the report.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
@@ -34,10 +34,6 @@ fn trace_name(packing: &str, sparsity: f64) -> String {
     } else {
         format!("lenet-{packing}.jsonl")
     }
-}
-
-fn write(path: &Path, bytes: &[u8]) -> Result<()> {
-    sweep::write_atomically(path, bytes).with_context(|| format!("writing {}", path.display()))
 }
 
 pub fn run(args: DemoArgs) -> Result<ExitCode> {
@@ -83,14 +79,14 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         )?;
         if let Some(t) = result.timeline.take() {
             let p = dir.join("timeline.json");
-            write(&p, &serde_json::to_vec(&t)?)?;
+            super::write_atomic(&p, &serde_json::to_vec(&t)?)?;
             timeline_path = Some(p);
         }
-        write(
+        super::write_atomic(
             &dir.join("results.json"),
             &serde_json::to_vec_pretty(&result)?,
         )?;
-        write(&dir.join("resolved.toml"), arch.to_toml().as_bytes())?;
+        super::write_atomic(&dir.join("resolved.toml"), arch.to_toml().as_bytes())?;
         let manifest = serde_json::json!({
             "tool": tool_version(),
             "git_commit": git_commit(),
@@ -98,7 +94,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
             "trace": trace,
             "command_line": std::env::args().collect::<Vec<_>>(),
         });
-        write(
+        super::write_atomic(
             &dir.join("manifest.json"),
             &serde_json::to_vec_pretty(&manifest)?,
         )?;

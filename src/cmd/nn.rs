@@ -282,27 +282,13 @@ pub fn table(args: TableArgs) -> Result<ExitCode> {
         writeln!(md)?;
     }
     if let Some(p) = &args.csv {
-        write_atomic(p, &csv)?;
+        super::write_atomic(p, csv.as_bytes())?;
     }
     if let Some(p) = &args.markdown {
-        write_atomic(p, &md)?;
+        super::write_atomic(p, md.as_bytes())?;
     }
     print!("{md}");
     Ok(ExitCode::SUCCESS)
-}
-
-/// Writes `text` to `path` through a temporary file and a rename.
-pub fn write_atomic(path: &Path, text: &str) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let tmp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("cannot write in {}", dir.display()))?;
-    std::fs::write(tmp.path(), text).with_context(|| format!("cannot write {}", path.display()))?;
-    tmp.persist(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
 }
 
 #[derive(Debug, Args)]

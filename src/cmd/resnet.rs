@@ -12,7 +12,7 @@ use hesim_sw::nn::Program;
 use hesim_sw::nn::resnet::{self, ResnetOptions, ResnetPacking, ResnetWeights};
 use hesim_traces::{BootstrapParams, Header, Hoisting, Op, OpName, TraceStats, TraceWriter};
 
-use super::nn::{GenArgs, write_atomic};
+use super::nn::GenArgs;
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum HoistingArg {
@@ -275,10 +275,10 @@ pub fn table(args: ResnetTableArgs) -> Result<ExitCode> {
         }
     }
     if let Some(p) = &args.csv {
-        write_atomic(p, &csv)?;
+        super::write_atomic(p, csv.as_bytes())?;
     }
     if let Some(p) = &args.markdown {
-        write_atomic(p, &md)?;
+        super::write_atomic(p, md.as_bytes())?;
     }
     print!("{md}");
     Ok(ExitCode::SUCCESS)

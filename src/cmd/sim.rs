@@ -1,10 +1,12 @@
 //! `hesim sim`: one trace on one architecture.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
+
+use super::write_atomic;
 use clap::Args;
 use hesim_sim::engine::{self, EngineOptions};
 use hesim_sim::{Arch, ArchLoader, LowerCounts, LowerOptions, SimResult};
@@ -109,25 +111,6 @@ pub fn run(args: SimArgs) -> Result<ExitCode> {
         print_result(&arch, &result);
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Writes through a temporary file in the same directory and renames it, so a failed run
-/// leaves no partial file.
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| {
-        let _ = std::fs::remove_file(&tmp);
-        format!("cannot write {}", path.display())
-    })
 }
 
 /// FNV-1a 64: a stable (not cryptographic) fingerprint of the resolved configuration.

@@ -262,11 +262,22 @@ mod tests {
     /// and the largest prime below 2^62 (2^62 − 57, whose primality `hesim_sw`'s tests check).
     #[test]
     fn moduli_cover_the_top_of_each_range() {
-        let q64: Vec<u64> = moduli(Width::W64).expect("moduli").iter().map(Modulus::value).collect();
+        let q64: Vec<u64> = moduli(Width::W64)
+            .expect("moduli")
+            .iter()
+            .map(Modulus::value)
+            .collect();
         assert!(q64.iter().all(|&q| q < 1 << 62));
-        assert!(q64.iter().filter(|&&q| q >= 1 << 61).count() >= 3, "{q64:?}");
+        assert!(
+            q64.iter().filter(|&&q| q >= 1 << 61).count() >= 3,
+            "{q64:?}"
+        );
         assert!(q64.contains(&((1 << 62) - 57)));
-        let q32: Vec<u64> = moduli(Width::W32).expect("moduli").iter().map(Modulus::value).collect();
+        let q32: Vec<u64> = moduli(Width::W32)
+            .expect("moduli")
+            .iter()
+            .map(Modulus::value)
+            .collect();
         assert!(q32.contains(&((1 << 31) - 1)) && q32.iter().all(|&q| q < 1 << 31));
     }
 

@@ -270,7 +270,11 @@ fn primality_matches_trial_division() {
 #[test]
 fn largest_62_bit_prime() {
     assert!(is_prime(LARGEST_PRIME_BELOW_2_62));
-    assert!(((LARGEST_PRIME_BELOW_2_62 + 2)..(1 << 62)).step_by(2).all(|c| !is_prime(c)));
+    assert!(
+        ((LARGEST_PRIME_BELOW_2_62 + 2)..(1 << 62))
+            .step_by(2)
+            .all(|c| !is_prime(c))
+    );
 }
 
 /// Generated primes are prime (trial division for 20 bits), ≡ 1 mod 2n, of the right size,

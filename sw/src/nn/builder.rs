@@ -134,11 +134,20 @@ type Diag = (u32, u32, u32);
 /// Products of one output ciphertext, by output-side rotation: `(a, r_in, R)` each.
 type OutputGroups = BTreeMap<i64, Vec<(u32, i64, u32)>>;
 
+/// A conv between two layouts: weight `(o, i, di, dj)` lies on diagonal
+/// `(a, b, (delta + shift) mod n)` where `(o, i, a, b, delta)` is its channel pair and
+/// `(di, dj, shift)` its kernel tap.
+struct ConvGeometry {
+    out_place: Vec<(usize, usize)>,
+    pairs: Vec<(u32, u32, u32, u32, i64)>,
+    taps: Vec<(u16, u16, i64)>,
+}
+
+/// Conv weights by diagonal with the conv's best split.
 struct ConvPlan {
-    terms: HashMap<Diag, Vec<ConvTerm>>,
+    terms: BTreeMap<Diag, Vec<ConvTerm>>,
     out_place: Vec<(usize, usize)>,
     split: Split,
-    rotations: usize,
 }
 
 struct Builder<'a> {
@@ -520,9 +529,9 @@ impl<'a> Builder<'a> {
             let gin = g.clone().with_channels(cin);
             let input = SpatialLayout::new(gin.clone(), assign(&in_order, &gin));
             let output = SpatialLayout::new(gout.clone(), assign(&out_order, &gout));
-            let plan = self.plan_conv(li, &input, &output);
-            if best.as_ref().is_none_or(|(r, _)| plan.rotations < *r) {
-                best = Some((plan.rotations, in_order));
+            let rotations = self.conv_rotations(li, &input, &output);
+            if best.as_ref().is_none_or(|(r, _)| rotations < *r) {
+                best = Some((rotations, in_order));
             }
         }
         best.map(|b| b.1).unwrap_or_else(|| (0..cin).collect())
@@ -568,28 +577,43 @@ impl<'a> Builder<'a> {
         }
     }
 
-    fn rotations_for(&self, diags: &[Diag], split: Split) -> usize {
-        let mut ins: HashSet<(u32, i64)> = HashSet::new();
-        let mut outs: HashSet<(u32, i64)> = HashSet::new();
-        for &(a, b, r) in diags {
-            let (ri, ro) = self.split_parts(split, r);
-            if ri != 0 {
-                ins.insert((a, ri));
-            }
-            if ro != 0 {
-                outs.insert((b, ro));
-            }
-        }
-        ins.len() + outs.len()
+    /// Rotations under `split`: the distinct nonzero input-side steps per input ciphertext plus
+    /// the distinct nonzero output-side steps per output ciphertext, from the distinct `R` per
+    /// input ciphertext (`(a, R)` sorted) and per output ciphertext (`(b, R)` sorted).
+    fn rotations_for(
+        &self,
+        per_input: &[(u32, u32)],
+        per_output: &[(u32, u32)],
+        split: Split,
+        steps: &mut StepSet,
+    ) -> usize {
+        let count = |runs: &[(u32, u32)], side: fn((i64, i64)) -> i64, steps: &mut StepSet| {
+            runs.chunk_by(|x, y| x.0 == y.0)
+                .map(|run| {
+                    steps.count_nonzero(run.iter().map(|&(_, r)| side(self.split_parts(split, r))))
+                })
+                .sum::<usize>()
+        };
+        count(per_input, |(ri, _)| ri, steps) + count(per_output, |(_, ro)| ro, steps)
     }
 
     /// The split with fewest rotations (ties: the earlier candidate).
     fn choose_split(&self, diags: &[Diag]) -> (Split, usize) {
+        // the rotations depend only on the distinct R per input and per output ciphertext
+        let distinct = |key: fn(&Diag) -> (u32, u32)| {
+            let mut v: Vec<(u32, u32)> = diags.iter().map(key).collect();
+            v.sort_unstable();
+            v.dedup();
+            v
+        };
+        let per_input = distinct(|&(a, _, r)| (a, r));
+        let per_output = distinct(|&(_, b, r)| (b, r));
+        let mut steps = StepSet::new(self.n);
         let mut best = (Split::Out(1), usize::MAX);
         let mut b = 1;
         while b <= self.n {
             for s in [Split::In(b), Split::Out(b)] {
-                let r = self.rotations_for(diags, s);
+                let r = self.rotations_for(&per_input, &per_output, s, &mut steps);
                 if r < best.1 {
                     best = (s, r);
                 }
@@ -717,7 +741,13 @@ impl<'a> Builder<'a> {
 
     // ---- layers ------------------------------------------------------------------------------
 
-    fn plan_conv(&self, li: usize, input: &SpatialLayout, output: &SpatialLayout) -> ConvPlan {
+    /// Where conv `li`'s weights go between two layouts, per channel pair and kernel tap.
+    fn conv_geometry(
+        &self,
+        li: usize,
+        input: &SpatialLayout,
+        output: &SpatialLayout,
+    ) -> ConvGeometry {
         let LayerKind::Conv {
             out,
             kernel,
@@ -743,9 +773,18 @@ impl<'a> Builder<'a> {
         };
         let rows: Vec<usize> = (0..kernel).filter(|&d| valid(d, gin.h, gout.h)).collect();
         let cols: Vec<usize> = (0..kernel).filter(|&d| valid(d, gin.w, gout.w)).collect();
+        let taps = rows
+            .iter()
+            .flat_map(|&di| cols.iter().map(move |&dj| (di, dj)))
+            .map(|(di, dj)| {
+                let shift = gin.dil as i64
+                    * ((di as i64 - pad as i64) * gin.pitch as i64 + dj as i64 - pad as i64);
+                (di as u16, dj as u16, shift)
+            })
+            .collect();
         let (cin_g, cout_g) = (cin / groups, out / groups);
         let dense = self.packing == Packing::Dense;
-        let mut terms: HashMap<Diag, Vec<ConvTerm>> = HashMap::new();
+        let mut pairs = Vec::new();
         for (o, &(b, bo)) in out_place.iter().enumerate() {
             let g = o / cout_g;
             let ins = if dense {
@@ -758,28 +797,63 @@ impl<'a> Builder<'a> {
                     .iter()
                     .min_by_key(|&&(a, bi)| (((bi + self.n - bo) % self.n), a))
                     .expect("every input channel is placed");
-                for &di in &rows {
-                    for &dj in &cols {
-                        let sp = gin.dil as i64
-                            * ((di as i64 - pad as i64) * gin.pitch as i64 + dj as i64
-                                - pad as i64);
-                        let r = (bi as i64 - bo as i64 + sp).rem_euclid(n) as u32;
-                        terms
-                            .entry((a as u32, b as u32, r))
-                            .or_default()
-                            .push((o as u32, i as u32, di as u16, dj as u16));
-                    }
-                }
+                let delta = (bi as i64 - bo as i64).rem_euclid(n);
+                pairs.push((o as u32, i as u32, a as u32, b as u32, delta));
             }
         }
-        let mut diags: Vec<Diag> = terms.keys().copied().collect();
+        ConvGeometry {
+            out_place,
+            pairs,
+            taps,
+        }
+    }
+
+    /// The diagonal `(a, b, R)` of channel pair `(a, b, delta)` and a tap's slot shift.
+    fn diagonal(&self, (a, b, delta): (u32, u32, i64), shift: i64) -> Diag {
+        (a, b, (delta + shift).rem_euclid(self.n as i64) as u32)
+    }
+
+    /// Rotations of conv `li` between two layouts under its best split. Only the distinct
+    /// diagonals matter, so pairs sharing `(a, b, delta)` are merged before the taps expand
+    /// them (layout searches call this for every candidate).
+    fn conv_rotations(&self, li: usize, input: &SpatialLayout, output: &SpatialLayout) -> usize {
+        let geo = self.conv_geometry(li, input, output);
+        let mut bases: Vec<(u32, u32, i64)> =
+            geo.pairs.iter().map(|&(_, _, a, b, d)| (a, b, d)).collect();
+        bases.sort_unstable();
+        bases.dedup();
+        let mut diags: Vec<Diag> = bases
+            .iter()
+            .flat_map(|&base| geo.taps.iter().map(move |t| self.diagonal(base, t.2)))
+            .collect();
         diags.sort_unstable();
-        let (split, rotations) = self.choose_split(&diags);
+        diags.dedup();
+        self.choose_split(&diags).1
+    }
+
+    fn plan_conv(&self, li: usize, input: &SpatialLayout, output: &SpatialLayout) -> ConvPlan {
+        let geo = self.conv_geometry(li, input, output);
+        let mut weights: Vec<(Diag, ConvTerm)> = geo
+            .pairs
+            .iter()
+            .flat_map(|&(o, i, a, b, delta)| {
+                geo.taps.iter().map(move |&(di, dj, shift)| {
+                    (self.diagonal((a, b, delta), shift), (o, i, di, dj))
+                })
+            })
+            .collect();
+        // whole-tuple order keeps each diagonal's terms in (o, i, di, dj) order
+        weights.sort_unstable();
+        let terms: BTreeMap<Diag, Vec<ConvTerm>> = weights
+            .chunk_by(|x, y| x.0 == y.0)
+            .map(|run| (run[0].0, run.iter().map(|w| w.1).collect()))
+            .collect();
+        let diags: Vec<Diag> = terms.keys().copied().collect();
+        let (split, _) = self.choose_split(&diags);
         ConvPlan {
             terms,
-            out_place,
+            out_place: geo.out_place,
             split,
-            rotations,
         }
     }
 
@@ -869,7 +943,7 @@ impl<'a> Builder<'a> {
         Self::units(out / groups)
             .into_iter()
             .map(|u| SpatialLayout::new(gout.clone(), assign(&group_order(out, groups, u), gout)))
-            .min_by_key(|l| self.plan_conv(li, input, l).rotations)
+            .min_by_key(|l| self.conv_rotations(li, input, l))
             .unwrap_or(plain)
     }
 
@@ -913,8 +987,7 @@ impl<'a> Builder<'a> {
         {
             detail.push_str(&format!(", {}", self.prune(li, &mut plan, sparsity)));
         }
-        let mut diags: Vec<Diag> = plan.terms.keys().copied().collect();
-        diags.sort_unstable();
+        let diags: Vec<Diag> = plan.terms.keys().copied().collect();
         let target = self.target_factor(li + usize::from(bn), skip.map(|t| t.factor));
         let (w_scale, bias) = self.folded(li, bn, out, x.factor, target);
         let (weight, _) = self.params.affine(li);
@@ -1262,5 +1335,40 @@ fn or_rotated(dst: &mut [u64], src: &[u64], shift: usize, n: usize) {
             (lo >> bs) | (src[(t + ws + 1) % words] << (64 - bs))
         };
         *d |= v;
+    }
+}
+
+/// Counts distinct rotation steps with a reusable bitset over the `n` slot rotations: hash sets
+/// here dominated program building, as every layer tries ~30 splits of thousands of diagonals.
+struct StepSet {
+    bits: Vec<u64>,
+    n: i64,
+}
+
+impl StepSet {
+    fn new(n: usize) -> Self {
+        Self {
+            bits: vec![0; n.div_ceil(64)],
+            n: n as i64,
+        }
+    }
+
+    /// The number of distinct nonzero values among `steps`, which must be distinct modulo `n`
+    /// when distinct (they lie in a window of at most `n`, as rotation steps do).
+    fn count_nonzero(&mut self, steps: impl Iterator<Item = i64> + Clone) -> usize {
+        let index = |s: i64| s.rem_euclid(self.n) as usize;
+        let mut count = 0;
+        for s in steps.clone().filter(|&s| s != 0) {
+            let k = index(s);
+            let bit = 1u64 << (k % 64);
+            if self.bits[k / 64] & bit == 0 {
+                self.bits[k / 64] |= bit;
+                count += 1;
+            }
+        }
+        for s in steps {
+            self.bits[index(s) / 64] = 0;
+        }
+        count
     }
 }

@@ -1,7 +1,7 @@
 //! The HE program: one op list with its payloads, run by three backends (trace emission,
 //! the slot interpreter, CKKS).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::path::Path;
 
@@ -72,7 +72,7 @@ pub(crate) struct ConvStage {
     /// Output placement `(ciphertext, base)` per output channel.
     pub out_place: Vec<(usize, usize)>,
     /// The weights of every diagonal `(a, b, R)`.
-    pub terms: HashMap<(u32, u32, u32), Vec<ConvTerm>>,
+    pub terms: BTreeMap<(u32, u32, u32), Vec<ConvTerm>>,
 }
 
 #[derive(Clone, Debug)]

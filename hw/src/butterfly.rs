@@ -191,8 +191,8 @@ unified_butterfly! {
 }
 
 unified_butterfly! {
-    /// Unified butterfly on a 64-bit word: odd q < 2^63 (`hesim_sw::ring` stops at 2^61, so
-    /// the tests cover q < 2^61).
+    /// Unified butterfly on a 64-bit word: odd q < 2^63 by the range argument above
+    /// (`hesim_sw::ring` stops at 2^62, so the tests cover q < 2^62, up to 2^62 − 57).
     Butterfly64,
     width: 64,
     multiplier: ShoupMultiplier64,

@@ -31,7 +31,8 @@ pub enum Width {
     /// 32-bit word, odd q < 2^31.
     #[serde(rename = "32")]
     W32,
-    /// 64-bit word, odd q < 2^63 (the golden model covers q < 2^61).
+    /// 64-bit word, odd q < 2^62 (the golden model's bound; the datapath itself is sized for
+    /// q < 2^63).
     #[serde(rename = "64")]
     W64,
 }
@@ -58,11 +59,12 @@ impl Width {
     }
 
     /// Largest modulus bit length the hardware accepts and the tests cover: 31 for the
-    /// 32-bit word (q < 2^(W-1)), 61 for the 64-bit word (the golden model's bound).
+    /// 32-bit word (q < 2^(W-1)), 62 for the 64-bit word (the golden model's bound,
+    /// `hesim_sw::ring::MAX_MODULUS_BITS`).
     pub fn max_modulus_bits(self) -> u32 {
         match self {
             Width::W32 => 31,
-            Width::W64 => 61,
+            Width::W64 => hesim_sw::ring::MAX_MODULUS_BITS,
         }
     }
 }

@@ -134,17 +134,26 @@ impl TestVector {
 }
 
 /// Moduli the vectors draw from: NTT primes (q ≡ 1 mod 2^11) of several sizes up to the
-/// width's bound, largest first per size.
+/// width's bound ([`Width::max_modulus_bits`]), largest first per size, then the largest prime
+/// below that bound (2^31 − 1, 2^62 − 57), which is not NTT-friendly but has the largest
+/// values the datapath must handle.
 pub fn moduli(width: Width) -> Result<Vec<Modulus>, HwError> {
     let sizes: &[u32] = match width {
         Width::W32 => &[17, 20, 28, 30, 31],
-        Width::W64 => &[20, 31, 36, 50, 54, 60, 61],
+        Width::W64 => &[20, 31, 36, 50, 54, 60, 61, 62],
     };
+    let golden = |e: ring::RingError| HwError::Golden(e.to_string());
     let mut out = Vec::new();
     for &bits in sizes {
-        let primes = ring::ntt_moduli(bits, 2, 1024).map_err(|e| HwError::Golden(e.to_string()))?;
-        out.extend(primes);
+        out.extend(ring::ntt_moduli(bits, 2, 1024).map_err(golden)?);
     }
+    let bound = 1u64 << width.max_modulus_bits();
+    let largest_prime = (1..bound)
+        .rev()
+        .step_by(2)
+        .find(|&q| ring::is_prime(q))
+        .ok_or_else(|| HwError::Golden(format!("no prime below {bound}")))?;
+    out.push(Modulus::new(largest_prime).map_err(golden)?);
     Ok(out)
 }
 
@@ -247,6 +256,29 @@ mod tests {
                 (u128::from(w) << 32) / u128::from(m.value())
             );
         }
+    }
+
+    /// The 64-bit vectors reach the golden model's widest moduli: NTT primes in [2^61, 2^62)
+    /// and the largest prime below 2^62 (2^62 − 57, whose primality `hesim_sw`'s tests check).
+    #[test]
+    fn moduli_cover_the_top_of_each_range() {
+        let q64: Vec<u64> = moduli(Width::W64)
+            .expect("moduli")
+            .iter()
+            .map(Modulus::value)
+            .collect();
+        assert!(q64.iter().all(|&q| q < 1 << 62));
+        assert!(
+            q64.iter().filter(|&&q| q >= 1 << 61).count() >= 3,
+            "{q64:?}"
+        );
+        assert!(q64.contains(&((1 << 62) - 57)));
+        let q32: Vec<u64> = moduli(Width::W32)
+            .expect("moduli")
+            .iter()
+            .map(Modulus::value)
+            .collect();
+        assert!(q32.contains(&((1 << 31) - 1)) && q32.iter().all(|&q| q < 1 << 31));
     }
 
     /// Counts are per mode, edge cases included, and the same seed gives the same vectors.

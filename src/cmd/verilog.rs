@@ -21,7 +21,7 @@ pub enum VerilogCommand {
         hesim verilog butterfly --width 32 --out build/bf32\n  \
         hesim verilog butterfly --width 64 --vectors 100000 --seed 7 --out build/bf64")]
     Butterfly {
-        /// Datapath word: 32 (odd q < 2^31) or 64 (odd q < 2^61 as tested).
+        /// Datapath word: 32 (odd q < 2^31) or 64 (odd q < 2^62).
         #[arg(long)]
         width: u32,
         /// Modular reduction: `shoup` (the only shipped variant).

@@ -138,9 +138,36 @@ type OutputGroups = BTreeMap<i64, Vec<(u32, i64, u32)>>;
 /// `(a, b, (delta + shift) mod n)` where `(o, i, a, b, delta)` is its channel pair and
 /// `(di, dj, shift)` its kernel tap.
 struct ConvGeometry {
+    n: usize,
     out_place: Vec<(usize, usize)>,
     pairs: Vec<(u32, u32, u32, u32, i64)>,
     taps: Vec<(u16, u16, i64)>,
+}
+
+impl ConvGeometry {
+    /// The diagonal of channel-pair base `(a, b, delta)` and a tap's slot shift.
+    fn diagonal(&self, (a, b, delta): (u32, u32, i64), shift: i64) -> Diag {
+        (a, b, (delta + shift).rem_euclid(self.n as i64) as u32)
+    }
+
+    /// The distinct pair bases `(a, b, delta)` and the distinct diagonals, both sorted. Pairs
+    /// sharing a base are merged before the taps expand them.
+    fn diagonals(&self) -> (Vec<(u32, u32, i64)>, Vec<Diag>) {
+        let mut bases: Vec<(u32, u32, i64)> = self
+            .pairs
+            .iter()
+            .map(|&(_, _, a, b, d)| (a, b, d))
+            .collect();
+        bases.sort_unstable();
+        bases.dedup();
+        let mut diags: Vec<Diag> = bases
+            .iter()
+            .flat_map(|&base| self.taps.iter().map(move |t| self.diagonal(base, t.2)))
+            .collect();
+        diags.sort_unstable();
+        diags.dedup();
+        (bases, diags)
+    }
 }
 
 /// Conv weights by diagonal with the conv's best split.
@@ -171,8 +198,11 @@ struct Builder<'a> {
     saved: HashMap<usize, HeTensor>,
 }
 
+/// `v` modulo the power of two `m`, in `[-m/2, m/2)`; a mask rather than a division, as split
+/// selection runs this for every diagonal under ~30 candidate splits.
 fn centred(v: i64, m: i64) -> i64 {
-    let r = v.rem_euclid(m);
+    debug_assert!(m > 0 && m & (m - 1) == 0, "{m} is not a power of two");
+    let r = v & (m - 1);
     if m > 1 && r >= m / 2 { r - m } else { r }
 }
 
@@ -183,6 +213,8 @@ impl<'a> Builder<'a> {
         packing: Packing,
         n: usize,
     ) -> Result<Self, NnError> {
+        // rotation arithmetic masks with n − 1
+        debug_assert!(n.is_power_of_two(), "slot count {n} is not a power of two");
         if params.layers.len() != net.layers.len() {
             return Err(NnError::Weights {
                 source_name: params.source.clone(),
@@ -224,9 +256,10 @@ impl<'a> Builder<'a> {
         Ct { id, lvl }
     }
 
+    /// `step` as the equivalent rotation in `(-n/2, n/2]` (`n` is a power of two).
     fn normalise(&self, step: i64) -> i32 {
         let n = self.n as i64;
-        let s = step.rem_euclid(n);
+        let s = step & (n - 1);
         (if s > n / 2 { s - n } else { s }) as i32
     }
 
@@ -802,53 +835,62 @@ impl<'a> Builder<'a> {
             }
         }
         ConvGeometry {
+            n: self.n,
             out_place,
             pairs,
             taps,
         }
     }
 
-    /// The diagonal `(a, b, R)` of channel pair `(a, b, delta)` and a tap's slot shift.
-    fn diagonal(&self, (a, b, delta): (u32, u32, i64), shift: i64) -> Diag {
-        (a, b, (delta + shift).rem_euclid(self.n as i64) as u32)
-    }
-
-    /// Rotations of conv `li` between two layouts under its best split. Only the distinct
-    /// diagonals matter, so pairs sharing `(a, b, delta)` are merged before the taps expand
-    /// them (layout searches call this for every candidate).
+    /// Rotations of conv `li` between two layouts under its best split (layout searches call
+    /// this for every candidate; only the distinct diagonals matter).
     fn conv_rotations(&self, li: usize, input: &SpatialLayout, output: &SpatialLayout) -> usize {
-        let geo = self.conv_geometry(li, input, output);
-        let mut bases: Vec<(u32, u32, i64)> =
-            geo.pairs.iter().map(|&(_, _, a, b, d)| (a, b, d)).collect();
-        bases.sort_unstable();
-        bases.dedup();
-        let mut diags: Vec<Diag> = bases
-            .iter()
-            .flat_map(|&base| geo.taps.iter().map(move |t| self.diagonal(base, t.2)))
-            .collect();
-        diags.sort_unstable();
-        diags.dedup();
+        let (_, diags) = self.conv_geometry(li, input, output).diagonals();
         self.choose_split(&diags).1
     }
 
     fn plan_conv(&self, li: usize, input: &SpatialLayout, output: &SpatialLayout) -> ConvPlan {
         let geo = self.conv_geometry(li, input, output);
-        let mut weights: Vec<(Diag, ConvTerm)> = geo
-            .pairs
+        let (bases, diags) = geo.diagonals();
+        let taps = geo.taps.len();
+        // diagonal index of every (base, tap); then a counting sort of the weights by diagonal,
+        // which keeps each diagonal's terms in (o, i, di, dj) order (a comparison sort of all
+        // weights dominated building the dense packing)
+        let mut tap_diag = Vec::with_capacity(bases.len() * taps);
+        for &base in &bases {
+            for tap in &geo.taps {
+                let d = geo.diagonal(base, tap.2);
+                tap_diag.push(diags.binary_search(&d).expect("every diagonal is listed"));
+            }
+        }
+        let pair_diags = |&(_, _, a, b, delta): &(u32, u32, u32, u32, i64)| {
+            let base = bases
+                .binary_search(&(a, b, delta))
+                .expect("every base is listed");
+            &tap_diag[base * taps..(base + 1) * taps]
+        };
+        let mut start = vec![0usize; diags.len() + 1];
+        for pair in &geo.pairs {
+            for &d in pair_diags(pair) {
+                start[d + 1] += 1;
+            }
+        }
+        for d in 0..diags.len() {
+            start[d + 1] += start[d];
+        }
+        let mut sorted: Vec<ConvTerm> = vec![(0, 0, 0, 0); start[diags.len()]];
+        let mut next = start.clone();
+        for pair in &geo.pairs {
+            for (&d, &(di, dj, _)) in pair_diags(pair).iter().zip(&geo.taps) {
+                sorted[next[d]] = (pair.0, pair.1, di, dj);
+                next[d] += 1;
+            }
+        }
+        let terms: BTreeMap<Diag, Vec<ConvTerm>> = diags
             .iter()
-            .flat_map(|&(o, i, a, b, delta)| {
-                geo.taps.iter().map(move |&(di, dj, shift)| {
-                    (self.diagonal((a, b, delta), shift), (o, i, di, dj))
-                })
-            })
+            .enumerate()
+            .map(|(k, &d)| (d, sorted[start[k]..start[k + 1]].to_vec()))
             .collect();
-        // whole-tuple order keeps each diagonal's terms in (o, i, di, dj) order
-        weights.sort_unstable();
-        let terms: BTreeMap<Diag, Vec<ConvTerm>> = weights
-            .chunk_by(|x, y| x.0 == y.0)
-            .map(|run| (run[0].0, run.iter().map(|w| w.1).collect()))
-            .collect();
-        let diags: Vec<Diag> = terms.keys().copied().collect();
         let (split, _) = self.choose_split(&diags);
         ConvPlan {
             terms,
@@ -1342,21 +1384,22 @@ fn or_rotated(dst: &mut [u64], src: &[u64], shift: usize, n: usize) {
 /// here dominated program building, as every layer tries ~30 splits of thousands of diagonals.
 struct StepSet {
     bits: Vec<u64>,
-    n: i64,
+    /// `n − 1` for the power of two `n`.
+    mask: i64,
 }
 
 impl StepSet {
     fn new(n: usize) -> Self {
         Self {
             bits: vec![0; n.div_ceil(64)],
-            n: n as i64,
+            mask: n as i64 - 1,
         }
     }
 
     /// The number of distinct nonzero values among `steps`, which must be distinct modulo `n`
     /// when distinct (they lie in a window of at most `n`, as rotation steps do).
     fn count_nonzero(&mut self, steps: impl Iterator<Item = i64> + Clone) -> usize {
-        let index = |s: i64| s.rem_euclid(self.n) as usize;
+        let index = |s: i64| (s & self.mask) as usize;
         let mut count = 0;
         for s in steps.clone().filter(|&s| s != 0) {
             let k = index(s);

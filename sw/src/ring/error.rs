@@ -8,8 +8,8 @@ use thiserror::Error;
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[non_exhaustive]
 pub enum RingError {
-    /// The modulus is even, smaller than 3, or wider than 61 bits.
-    #[error("invalid modulus {q}: {reason} (a modulus must be odd, at least 3 and below 2^61)")]
+    /// The modulus is even, smaller than 3, or wider than 62 bits.
+    #[error("invalid modulus {q}: {reason} (a modulus must be odd, at least 3 and below 2^62)")]
     InvalidModulus {
         /// The rejected value.
         q: u64,

@@ -5,7 +5,7 @@
 //!
 //! # Conventions (the hardware follows these exactly)
 //!
-//! **Moduli.** Odd q with 3 ≤ q < 2^61 ([`Modulus`]). NTT moduli are primes with
+//! **Moduli.** Odd q with 3 ≤ q < 2^62 ([`Modulus`]). NTT moduli are primes with
 //! q ≡ 1 (mod 2N) ([`ntt_primes`]). Residues are fully reduced, in `[0, q)`, everywhere in the
 //! public API.
 //!

@@ -1,4 +1,4 @@
-//! Arithmetic modulo one word-sized odd modulus q < 2^61.
+//! Arithmetic modulo one word-sized odd modulus q < 2^62.
 //!
 //! Two reduction methods, as in SEAL and the hardware model:
 //! * **Barrett** for products of two variable operands: [`Modulus::mul`] with a shifted
@@ -12,11 +12,17 @@
 
 use super::RingError;
 
-/// Largest supported modulus width in bits. 61 bits leaves headroom for lazy reductions
-/// (4q < 2^63) and for summing up to 63 full products in a `u128` (63 · 2^122 < 2^128).
-pub const MAX_MODULUS_BITS: u32 = 61;
+/// Largest supported modulus width in bits.
+///
+/// Every range this module documents holds for q < 2^62: lazy values below 4q fit a word
+/// (4q < 2^64), Shoup's lazy product stays below 2q < 2^63, and the product Barrett of
+/// [`Modulus::mul`] needs a second correction only at 62 bits (derivation there). Callers that
+/// sum full products in a `u128` get 16 of them per accumulation (16 · (2^62 − 1)^2 < 2^128);
+/// a caller that wants more (e.g. CKKS key switching with up to 63 digits) must bound its own
+/// moduli below 2^61 (63 · 2^122 < 2^128).
+pub const MAX_MODULUS_BITS: u32 = 62;
 
-/// An odd modulus 3 ≤ q < 2^61 with its Barrett constant.
+/// An odd modulus 3 ≤ q < 2^62 with its Barrett constant.
 ///
 /// Primality is not required for the arithmetic; the NTT checks it separately.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -36,7 +42,7 @@ fn mul_hi(a: u64, b: u64) -> u64 {
 }
 
 impl Modulus {
-    /// Creates a modulus; errors unless q is odd, at least 3 and below 2^61.
+    /// Creates a modulus; errors unless q is odd, at least 3 and below 2^62.
     pub fn new(q: u64) -> Result<Self, RingError> {
         if q < 3 {
             return Err(RingError::InvalidModulus {
@@ -50,7 +56,7 @@ impl Modulus {
         if q >> MAX_MODULUS_BITS != 0 {
             return Err(RingError::InvalidModulus {
                 q,
-                reason: "wider than 61 bits",
+                reason: "wider than 62 bits",
             });
         }
         // q odd and > 1 never divides 2^128, so ⌊(2^128 − 1)/q⌋ = ⌊2^128/q⌋.
@@ -146,10 +152,12 @@ impl Modulus {
     /// Input: a · b < 2^(2·bits), which holds for a, b in `[0, q)` and more generally for
     /// a, b < 2^bits (lazily reduced operands in `[0, 2^bits)` are fine).
     ///
-    /// With k = bits, s = k − 2 and μ = ⌊2^(k+62) / q⌋: x = a·b, x₁ = ⌊x / 2^s⌋ < 2^(k+2) ≤ 2^63,
-    /// qhat = ⌊x₁ · μ / 2^64⌋. The estimate misses x/q by less than
-    /// 2^s/q + x₁/2^64 < 1/2 + 1/2 (q > 2^(k−1)), so qhat ≥ ⌊x/q⌋ − 1 and one correction
-    /// suffices. Three 64×64 products (x, x₁·μ, qhat·q) instead of the six of
+    /// With k = bits, s = k − 2 and μ = ⌊2^(k+62) / q⌋ < 2^63: x = a·b < 2^(2k),
+    /// x₁ = ⌊x / 2^s⌋ < 2^(k+2) ≤ 2^64, qhat = ⌊x₁ · μ / 2^64⌋. The estimate misses x/q by
+    /// E < 2^s/q + x₁/2^64 < 1/2 + 2^(k−62) (q > 2^(k−1)), so x − qhat·q < (1 + E)·q:
+    /// below 2q for k ≤ 61 and below 2.5q < 2^64 for k = 62. The remainder is therefore exact
+    /// in a word, and two conditional subtractions (the second one only ever fires at 62 bits)
+    /// reduce it. Three 64×64 products (x, x₁·μ, qhat·q) instead of the six of
     /// [`Modulus::reduce_u128`].
     #[inline(always)]
     pub fn mul(&self, a: u64, b: u64) -> u64 {
@@ -163,6 +171,7 @@ impl Modulus {
         let x1 = (x >> (self.bits - 2)) as u64;
         let qhat = mul_hi(x1, self.product_barrett);
         let r = (x as u64).wrapping_sub(qhat.wrapping_mul(self.q));
+        let r = if r >= self.q { r - self.q } else { r };
         if r >= self.q { r - self.q } else { r }
     }
 

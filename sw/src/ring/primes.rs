@@ -56,7 +56,7 @@ pub fn is_prime(n: u64) -> bool {
 /// descending order.
 ///
 /// Candidates are 2n·k + 1 scanned downwards from 2^bits, so the result is deterministic.
-/// `bits` must lie in (log2(2n) + 1)..=61 and `n` must be a power of two.
+/// `bits` must lie in (log2(2n) + 1)..=[`MAX_MODULUS_BITS`] (62) and `n` must be a power of two.
 pub fn ntt_primes(bits: u32, count: usize, n: usize) -> Result<Vec<u64>, RingError> {
     ntt_primes_excluding(bits, count, n, &[])
 }

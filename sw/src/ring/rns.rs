@@ -148,8 +148,11 @@ pub struct BasisConverter {
     hat_mod: Vec<Vec<u64>>,
 }
 
-/// Products below 2^122 (61-bit operands): 63 of them fit in a u128 accumulator.
-const LAZY_TERMS: usize = 63;
+/// Full products of residues below 2^62 are at most (2^62 − 1)^2 < 2^124; 16 of them plus a
+/// carried-over residue below 2^62 stay below 2^128 (16·(2^124 − 2^63 + 1) + 2^62 < 2^128), so
+/// a u128 accumulator is reduced every 16 terms.
+const LAZY_TERMS: usize = 16;
+const _: () = assert!(super::MAX_MODULUS_BITS <= 62, "re-derive LAZY_TERMS");
 
 impl BasisConverter {
     /// Precomputes the conversion constants from `from` to the moduli of `to`.

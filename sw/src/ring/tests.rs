@@ -65,18 +65,52 @@ fn negacyclic_naive(a: &[u64], b: &[u64], q: u64) -> Vec<u64> {
         .collect()
 }
 
-/// Odd moduli of every width from 2 to 61 bits, plus extremes.
+/// At 62 bits the product Barrett's remainder can reach 2q (derivation in `Modulus::mul`), so
+/// its second correction is needed. Witnesses (found by a search over q just above 2^61 with
+/// ⌊2^124/q⌋'s fractional part near 1 and a·b mod 2^60 near 2^60): a = 2^62 − 2^30,
+/// b = a + 1 give remainders of 2.0q … 2.4q before correction. Checked against `u128` `%`.
+#[test]
+fn mul_second_correction_at_62_bits() {
+    let a = (1u64 << 62) - (1 << 30);
+    for q in [
+        2_319_808_083_044_982_841u64,
+        2_333_908_454_481_612_235,
+        2_317_976_249_537_512_561,
+        2_338_164_307_400_066_751,
+        2_325_689_523_007_744_317,
+    ] {
+        let m = Modulus::new(q).unwrap();
+        assert_eq!(m.bits(), 62);
+        for (x, y) in [(a, a + 1), (a + 1, a)] {
+            let expect = (u128::from(x) * u128::from(y) % u128::from(q)) as u64;
+            assert_eq!(m.mul(x, y), expect, "q = {q}");
+        }
+    }
+}
+
+/// Odd moduli of every width from 2 to 62 bits ([`MAX_MODULUS_BITS`]), plus extremes at
+/// both ends of the 61- and 62-bit ranges.
 fn odd_modulus() -> impl Strategy<Value = u64> {
     prop_oneof![
-        (2u32..=61, any::<u64>()).prop_map(|(bits, r)| {
+        (2u32..=MAX_MODULUS_BITS, any::<u64>()).prop_map(|(bits, r)| {
+            let lo = 1u64 << (bits - 1);
+            (lo | (r & (lo - 1))) | 1
+        }),
+        (61u32..=62, any::<u64>()).prop_map(|(bits, r)| {
             let lo = 1u64 << (bits - 1);
             (lo | (r & (lo - 1))) | 1
         }),
         Just(3u64),
         Just((1u64 << 61) - 1),
         Just((1u64 << 60) + 1),
+        Just((1u64 << 62) - 1),
+        Just((1u64 << 61) + 1),
+        Just(LARGEST_PRIME_BELOW_2_62),
     ]
 }
+
+/// The largest prime below 2^62, 2^62 − 57 (checked in `largest_62_bit_prime`).
+const LARGEST_PRIME_BELOW_2_62: u64 = (1 << 62) - 57;
 
 /// A residue in [0, q): edge values 0, 1, q−1, q/2 or random.
 fn residue(q: u64) -> impl Strategy<Value = u64> {
@@ -124,7 +158,7 @@ proptest! {
     /// where its quotient estimate is loosest; checked against `u128` `%`.
     #[test]
     fn mul_accepts_operands_below_2_pow_bits(
-        q in prop_oneof![odd_modulus(), (2u32..=61).prop_map(|bits| (1u64 << (bits - 1)) + 1)],
+        q in prop_oneof![odd_modulus(), (2u32..=MAX_MODULUS_BITS).prop_map(|bits| (1u64 << (bits - 1)) + 1)],
         a_raw in any::<u64>(),
         b_raw in any::<u64>(),
         edge in 0u8..4,
@@ -194,13 +228,14 @@ fn num_gcd(mut a: u64, mut b: u64) -> u64 {
 
 #[test]
 fn modulus_rejects_bad_values() {
-    for q in [0, 1, 2, 4, 1 << 61, u64::MAX] {
+    for q in [0, 1, 2, 4, 1 << 62, (1 << 62) + 1, u64::MAX] {
         assert!(
             matches!(Modulus::new(q), Err(RingError::InvalidModulus { .. })),
             "q = {q}"
         );
     }
     assert_eq!(Modulus::new((1 << 61) - 1).unwrap().bits(), 61);
+    assert_eq!(Modulus::new((1 << 62) - 1).unwrap().bits(), 62);
 }
 
 /// Miller–Rabin agrees with trial division below 200 000 and on known hard cases.
@@ -230,6 +265,18 @@ fn primality_matches_trial_division() {
     }
 }
 
+/// 2^62 − 57 is prime and no odd number between it and 2^62 is (Miller–Rabin, which the test
+/// above checks against trial division and known pseudoprimes).
+#[test]
+fn largest_62_bit_prime() {
+    assert!(is_prime(LARGEST_PRIME_BELOW_2_62));
+    assert!(
+        ((LARGEST_PRIME_BELOW_2_62 + 2)..(1 << 62))
+            .step_by(2)
+            .all(|c| !is_prime(c))
+    );
+}
+
 /// Generated primes are prime (trial division for 20 bits), ≡ 1 mod 2n, of the right size,
 /// descending, and no admissible prime is skipped.
 #[test]
@@ -247,14 +294,20 @@ fn ntt_primes_are_complete_and_friendly() {
         .take(5)
         .collect();
     assert_eq!(primes, expect);
-    for (bits, n) in [(30, 1 << 14), (50, 1 << 16), (60, 1 << 17), (61, 1 << 12)] {
+    for (bits, n) in [
+        (30, 1 << 14),
+        (50, 1 << 16),
+        (60, 1 << 17),
+        (61, 1 << 12),
+        (62, 1 << 17),
+    ] {
         for p in ntt_primes(bits, 3, n).unwrap() {
             assert_eq!(p % (2 * n as u64), 1);
             assert_eq!(64 - p.leading_zeros(), bits);
         }
     }
     assert!(matches!(
-        ntt_primes(62, 1, 16),
+        ntt_primes(63, 1, 16),
         Err(RingError::InvalidPrimeBits { .. })
     ));
     assert!(matches!(
@@ -273,6 +326,7 @@ fn psi_is_primitive_and_nested() {
         .unwrap()
         .into_iter()
         .chain(ntt_primes(30, 2, 1 << 17).unwrap())
+        .chain(ntt_primes(62, 2, 1 << 17).unwrap())
     {
         let mut prev: Option<u64> = None;
         for log_n in 1..=17 {
@@ -295,8 +349,9 @@ fn psi_is_primitive_and_nested() {
     ));
 }
 
+/// The largest NTT prime of 30, 50, 60 and 62 bits ([`MAX_MODULUS_BITS`]) for size n.
 fn prime_classes(n: usize) -> Vec<u64> {
-    [30, 50, 60]
+    [30, 50, 60, MAX_MODULUS_BITS]
         .iter()
         .map(|&b| ntt_primes(b, 1, n).unwrap()[0])
         .collect()
@@ -352,8 +407,8 @@ fn ntt_multiplication_matches_naive_convolution() {
 }
 
 /// For every N in 2^4..=2^17: fast == golden (forward and inverse), inverse∘forward = id, and
-/// the final-multiply scaling equals the fused ÷2 scaling. Three prime classes up to 2^12,
-/// one (alternating) above.
+/// the final-multiply scaling equals the fused ÷2 scaling. Four prime classes (30 … 62 bits)
+/// up to 2^12, one (alternating) above.
 #[test]
 fn fast_equals_golden_and_roundtrip_all_sizes() {
     let mut r = rng(3);
@@ -362,7 +417,7 @@ fn fast_equals_golden_and_roundtrip_all_sizes() {
         let primes = if log_n <= 12 {
             prime_classes(n)
         } else {
-            vec![prime_classes(n)[log_n as usize % 3]]
+            vec![prime_classes(n)[log_n as usize % 4]]
         };
         for q in primes {
             let plan = NttPlan::new(n, &Modulus::new(q).unwrap()).unwrap();

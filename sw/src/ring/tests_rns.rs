@@ -50,6 +50,7 @@ fn crt_reconstruction_matches_bigint() {
     for b in [
         basis(&[30, 30, 30], 1 << 12),
         basis(&[60, 50, 40, 61], 1 << 12),
+        basis(&[62, 62, 61], 1 << 12),
         composite,
     ] {
         let q = b.product().clone();
@@ -87,21 +88,33 @@ fn basis_rejects_non_coprime_and_empty() {
 
 /// Fast basis conversion gives (x + u·B) mod t_j with one 0 ≤ u < k for all targets, where x
 /// and u are computed independently with big integers (u = (Σ y_i·B/b_i − x)/B). Includes a
-/// 70-limb source basis (more terms than one lazy u128 accumulation holds).
+/// 70-limb 61-bit and a 40-limb 62-bit source basis (more terms than one lazy u128
+/// accumulation holds).
 #[test]
 fn fast_basis_conversion_within_documented_error() {
     let mut r = rng(11);
     let n = 64;
     let big = RnsBasis::new(ntt_moduli(61, 70, 16).unwrap()).unwrap();
+    // 62-bit limbs (the widest moduli) with more terms than one lazy accumulation holds.
+    let big62 = RnsBasis::new(ntt_moduli(62, 40, 16).unwrap()).unwrap();
     let cases = [
         (basis(&[50, 50, 50], 1 << 12), basis(&[60, 60], 1 << 13)),
         (basis(&[30], 1 << 12), basis(&[61, 30, 40], 1 << 13)),
         (big, basis(&[59, 58], 1 << 12)),
+        (big62, basis(&[62, 61], 1 << 12)),
     ];
     for (from, to) in cases {
         let conv = BasisConverter::new(&from, &to);
         let b = from.product().clone();
-        let xs: Vec<BigUint> = (0..n).map(|_| random_below(&mut r, &b)).collect();
+        let mut xs: Vec<BigUint> = (0..n).map(|_| random_below(&mut r, &b)).collect();
+        // The input whose scaled residues y_i = [x_i·(B/b_i)^{-1}]_{b_i} are all b_i − 1, the
+        // largest terms the lazy u128 accumulation can see.
+        let largest_terms: BigUint = from
+            .moduli()
+            .iter()
+            .map(|m| (&b / m.value()) * (m.value() - 1))
+            .sum();
+        xs.push(largest_terms % &b);
         let limbs: Vec<Vec<u64>> = from
             .moduli()
             .iter()

@@ -33,10 +33,12 @@ enum Command {
     /// Work with HE-op trace files (validate, stats).
     #[command(subcommand)]
     Trace(cmd::trace::TraceCommand),
-    /// Encrypted (or slot-interpreted) CNN inference on the MNIST test set.
+    /// Encrypted (or slot-interpreted) CNN inference on the MNIST test set or synthetic inputs.
     #[command(after_help = "Examples:\n  \
         hesim infer --net lenet --packing spencnn --images 100\n  \
         hesim infer --net lenet --packing dense --images 10 --json\n  \
+        hesim infer --net lenet --packing spencnn --images 500 --offset 500 --jobs 2\n  \
+        hesim infer --net vgg5 --weights random --packing dense --images 1 --json\n  \
         hesim infer --net lenet --packing spencnn --sparsity 0.5 --backend plain --images 10000")]
     Infer(cmd::nn::InferArgs),
     /// Sweep a design space (architecture axes × workloads); `sweep merge` joins shards.

@@ -293,7 +293,7 @@ pub fn table(args: TableArgs) -> Result<ExitCode> {
 
 #[derive(Debug, Args)]
 pub struct InferArgs {
-    /// Network (only lenet has a test set: MNIST).
+    /// Network: lenet, vgg5, hefnet, or a TOML file.
     #[arg(long, default_value = "lenet")]
     pub net: String,
     /// Packing: dense, group or spencnn.
@@ -305,30 +305,120 @@ pub struct InferArgs {
     /// `checkpoint` (default), `random` or a safetensors file.
     #[arg(long, default_value = "checkpoint")]
     pub weights: String,
-    /// Number of test images.
+    /// Inputs: `mnist` (the test set, for 1×28×28 networks) or `synthetic` (deterministic
+    /// uniform [0, 1) pixels: no labels, so only agreement and logit error are measured).
+    /// Default: mnist for 1×28×28 networks, synthetic otherwise.
+    #[arg(long)]
+    pub inputs: Option<String>,
+    /// Number of images.
     #[arg(long, default_value_t = 1000)]
     pub images: usize,
-    /// Skip the first N test images (to split long encrypted runs).
+    /// Skip the first N images (to split long encrypted runs across machines).
     #[arg(long, default_value_t = 0)]
     pub offset: usize,
     /// `ckks` (encrypted), `slots` (exact slot interpreter) or `plain` (direct network).
     #[arg(long, default_value = "ckks")]
     pub backend: String,
+    /// Images run at once, each on its own thread (default: every core).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
 }
 
+/// Images to run and, for a real test set, their labels.
+struct TestImages {
+    source: String,
+    images: Vec<Vec<f64>>,
+    labels: Option<Vec<u8>>,
+}
+
+/// Seed of the synthetic inputs; image `i` depends only on (seed, i), so `--offset` windows
+/// of one run agree with a single run.
+const SYNTHETIC_SEED: u64 = 0x5EED_1A6E;
+
+fn test_images(net: &Network, args: &InferArgs) -> Result<TestImages> {
+    let mnist_shaped = net.input == nn::Shape::new(1, 28, 28);
+    let kind = args
+        .inputs
+        .as_deref()
+        .unwrap_or(if mnist_shaped { "mnist" } else { "synthetic" });
+    match kind {
+        "mnist" => {
+            if !mnist_shaped {
+                bail!(
+                    "--inputs mnist needs a 1×28×28 network, `{}` takes {}×{}×{}; use --inputs synthetic",
+                    net.name,
+                    net.input.c,
+                    net.input.h,
+                    net.input.w
+                );
+            }
+            let dir = nn::data_root().join("data/mnist");
+            let mnist =
+                nn::mnist::Mnist::load_test(&dir, args.offset, args.images).with_context(|| {
+                    format!(
+                        "MNIST test set not found under {} (set HESIM_DATA)",
+                        dir.display()
+                    )
+                })?;
+            if mnist.images.is_empty() {
+                bail!(
+                    "--offset {} is past the end of the MNIST test set (10,000 images)",
+                    args.offset
+                );
+            }
+            Ok(TestImages {
+                source: "MNIST test images".into(),
+                images: mnist.images,
+                labels: Some(mnist.labels),
+            })
+        }
+        "synthetic" => {
+            let len = net.input.len();
+            let images = (args.offset..args.offset + args.images)
+                .map(|i| {
+                    let seed = SYNTHETIC_SEED ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+                    (0..len)
+                        .map(|j| 0.5 * (nn::weights::uniform(seed, j as u64) + 1.0))
+                        .collect()
+                })
+                .collect();
+            Ok(TestImages {
+                source: "synthetic inputs".into(),
+                images,
+                labels: None,
+            })
+        }
+        other => bail!("unknown --inputs `{other}`: use mnist or synthetic"),
+    }
+}
+
+/// One image's outcome: the predicted class, the plaintext network's class, the largest logit
+/// error and how long the inference took, in wall-clock and in its thread's CPU time (which
+/// other processes on a shared machine barely disturb).
+struct Outcome {
+    predicted: usize,
+    plaintext: usize,
+    max_error: f64,
+    seconds: f64,
+    cpu_seconds: f64,
+}
+
 pub fn infer(args: InferArgs) -> Result<ExitCode> {
     use hesim_sw::nn::encrypted::EncryptedRunner;
-    use hesim_sw::nn::mnist::Mnist;
+    use rayon::prelude::*;
     use std::time::Instant;
 
-    if args.net != "lenet" {
+    if !matches!(args.backend.as_str(), "ckks" | "slots" | "plain") {
         bail!(
-            "`hesim infer` needs a test set: only --net lenet (MNIST) is supported, got {}",
-            args.net
+            "unknown backend `{}`: use ckks, slots or plain",
+            args.backend
         );
+    }
+    if args.images == 0 {
+        bail!("--images must be at least 1");
     }
     let na = NetArgs {
         net: args.net.clone(),
@@ -338,20 +428,21 @@ pub fn infer(args: InferArgs) -> Result<ExitCode> {
         seed: 1,
     };
     let (net, params, program) = build(&na, &HeParams::default())?;
-    let data = nn::data_root().join("data/mnist");
-    let mnist = Mnist::load_test(&data, args.images).with_context(|| {
-        format!(
-            "MNIST test set not found under {} (set HESIM_DATA)",
-            data.display()
-        )
-    })?;
-    let n = mnist.images.len();
+    let set = test_images(&net, &args)?;
+    let n = set.images.len();
     let stats = program.analyze().stats;
+    let jobs = args.jobs.map_or_else(
+        || std::thread::available_parallelism().map_or(1, usize::from),
+        usize::from,
+    );
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs)
+        .build()
+        .context("starting the inference threads")?;
     let setup = Instant::now();
-    let mut runner = match args.backend.as_str() {
+    let runner = match args.backend.as_str() {
         "ckks" => Some(EncryptedRunner::new(&program)?),
-        "slots" | "plain" => None,
-        other => bail!("unknown backend `{other}`: use ckks, slots or plain"),
+        _ => None,
     };
     let setup_s = setup.elapsed().as_secs_f64();
     let bar = indicatif::ProgressBar::new(n as u64);
@@ -360,59 +451,88 @@ pub fn infer(args: InferArgs) -> Result<ExitCode> {
     }
     bar.set_style(
         indicatif::ProgressStyle::with_template(
-            "{bar:40} {pos}/{len} images, {elapsed} elapsed, eta {eta} {msg}",
+            "{bar:40} {pos}/{len} images, {elapsed} elapsed, eta {eta}",
         )
         .expect("valid template"),
     );
-    let (mut correct, mut agree, mut max_err) = (0usize, 0usize, 0.0f64);
     let start = Instant::now();
-    for (i, (img, &label)) in mnist.images.iter().zip(&mnist.labels).enumerate() {
-        let want = nn::forward(&net, &params, &program.pruned, img);
-        let got = match (&mut runner, args.backend.as_str()) {
-            (Some(r), _) => r.infer(&program, img)?,
-            (None, "slots") => hesim_sw::slots::infer(&program, img),
-            _ => want.clone(),
-        };
-        let pred = nn::argmax(&got);
-        correct += usize::from(pred == label as usize);
-        agree += usize::from(pred == nn::argmax(&want));
-        max_err = got
-            .iter()
-            .zip(&want)
-            .map(|(a, b)| (a - b).abs())
-            .fold(max_err, f64::max);
-        bar.inc(1);
-        bar.set_message(format!(
-            "accuracy {:.2}%",
-            100.0 * correct as f64 / (i + 1) as f64
-        ));
-    }
+    let outcomes: Vec<Outcome> = pool.install(|| {
+        set.images
+            .par_iter()
+            .map(|img| {
+                let t = Instant::now();
+                let cpu = cpu_time::ThreadTime::now();
+                let want = nn::forward(&net, &params, &program.pruned, img);
+                let got = match (&runner, args.backend.as_str()) {
+                    (Some(r), _) => r.infer(&program, img)?,
+                    (None, "slots") => hesim_sw::slots::infer(&program, img),
+                    _ => want.clone(),
+                };
+                bar.inc(1);
+                Ok(Outcome {
+                    predicted: nn::argmax(&got),
+                    plaintext: nn::argmax(&want),
+                    max_error: got
+                        .iter()
+                        .zip(&want)
+                        .map(|(a, b)| (a - b).abs())
+                        .fold(0.0, f64::max),
+                    seconds: t.elapsed().as_secs_f64(),
+                    cpu_seconds: cpu.elapsed().as_secs_f64(),
+                })
+            })
+            .collect::<Result<_>>()
+    })?;
+    let wall = start.elapsed().as_secs_f64();
     bar.finish_and_clear();
-    let secs = start.elapsed().as_secs_f64() / n.max(1) as f64;
-    let accuracy = correct as f64 / n.max(1) as f64;
-    let agreement = agree as f64 / n.max(1) as f64;
+    let correct = set.labels.as_ref().map(|labels| {
+        outcomes
+            .iter()
+            .zip(labels)
+            .filter(|(o, l)| o.predicted == usize::from(**l))
+            .count()
+    });
+    let agree = outcomes
+        .iter()
+        .filter(|o| o.predicted == o.plaintext)
+        .count();
+    let max_err = outcomes.iter().map(|o| o.max_error).fold(0.0, f64::max);
+    let latency = outcomes.iter().map(|o| o.seconds).sum::<f64>() / n as f64;
+    let cpu_latency = outcomes.iter().map(|o| o.cpu_seconds).sum::<f64>() / n as f64;
+    let throughput = wall / n as f64;
+    let accuracy = correct.map(|c| c as f64 / n as f64);
+    let agreement = agree as f64 / n as f64;
     if args.json {
         let out = serde_json::json!({
             "network": net.name, "packing": args.packing, "sparsity": args.sparsity,
-            "weights": params.source, "backend": args.backend, "images": n, "offset": args.offset,
+            "weights": params.source, "backend": args.backend, "inputs": set.source,
+            "images": n, "offset": args.offset, "jobs": jobs,
             "correct": correct, "agree": agree,
             "accuracy": accuracy, "agreement": agreement, "max_logit_error": max_err,
-            "seconds_per_image": secs, "setup_seconds": setup_s,
+            "seconds_per_image": latency, "cpu_seconds_per_image": cpu_latency,
+            "wall_seconds_per_image": throughput,
+            "setup_seconds": setup_s,
             "header": program.header, "ops": stats,
         });
         println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
         println!(
-            "{} / {} (sparsity {}) on {} MNIST test images, backend {}:",
-            net.name, args.packing, args.sparsity, n, args.backend
+            "{} / {} (sparsity {}) on {n} {} (offset {}), backend {}, {jobs} jobs:",
+            net.name, args.packing, args.sparsity, set.source, args.offset, args.backend
         );
-        println!("  accuracy {:.2}% ({correct}/{n})", 100.0 * accuracy);
+        match (correct, accuracy) {
+            (Some(c), Some(a)) => println!("  accuracy {:.2}% ({c}/{n})", 100.0 * a),
+            _ => println!("  accuracy: not measured (synthetic inputs have no labels)"),
+        }
         println!(
             "  agreement with plaintext predictions {:.2}% ({agree}/{n})",
             100.0 * agreement
         );
         println!("  max logit error {max_err:.3e}");
-        println!("  seconds per image {secs:.3} (key generation and payloads {setup_s:.1} s)");
+        println!(
+            "  seconds per image {latency:.3} (one inference; {cpu_latency:.3} s CPU), {throughput:.3} \
+             wall with {jobs} jobs; key generation and payloads {setup_s:.1} s"
+        );
         println!(
             "  ops: {} rotate, {} mul_plain, {} mul, {} add, {} rescale, {} key switches, depth {}",
             stats.count(OpName::Rotate),

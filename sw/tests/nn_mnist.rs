@@ -40,7 +40,7 @@ fn lenet(root: &std::path::Path) -> (Network, Params) {
 fn checkpoint_accuracy_is_the_published_one() {
     let Some(root) = data() else { return };
     let (net, params) = lenet(&root);
-    let mnist = Mnist::load_test(&root.join("data/mnist"), 10_000).unwrap();
+    let mnist = Mnist::load_test(&root.join("data/mnist"), 0, 10_000).unwrap();
     assert_eq!(mnist.images.len(), 10_000);
     let correct = mnist
         .images
@@ -53,12 +53,26 @@ fn checkpoint_accuracy_is_the_published_one() {
     assert_eq!(correct, 9870, "plaintext accuracy {correct}/10000");
 }
 
+/// `--offset` selects later images: a window equals the same slice of a read from the start.
+#[test]
+fn offset_selects_a_window_of_the_test_set() {
+    let Some(root) = data() else { return };
+    let dir = root.join("data/mnist");
+    let head = Mnist::load_test(&dir, 0, 10).unwrap();
+    let window = Mnist::load_test(&dir, 5, 3).unwrap();
+    assert_eq!(window.images, head.images[5..8]);
+    assert_eq!(window.labels, head.labels[5..8]);
+    let tail = Mnist::load_test(&dir, 9_998, 5).unwrap();
+    assert_eq!(tail.images.len(), 2);
+    assert!(Mnist::load_test(&dir, 10_000, 5).unwrap().images.is_empty());
+}
+
 /// Slot interpreter == direct network (1e-9) on real images and weights, every packing.
 #[test]
 fn slots_match_direct_on_real_images() {
     let Some(root) = data() else { return };
     let (net, params) = lenet(&root);
-    let mnist = Mnist::load_test(&root.join("data/mnist"), 5).unwrap();
+    let mnist = Mnist::load_test(&root.join("data/mnist"), 0, 5).unwrap();
     for p in [
         Packing::Dense,
         Packing::Group,

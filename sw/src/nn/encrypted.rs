@@ -43,13 +43,13 @@ impl Payloads for ProgramPayloads {
 }
 
 /// Keys and evaluator for one program's parameters; encrypts, runs and decrypts inferences.
+/// Shared by reference, so several inferences can run on different threads at once.
 #[derive(Debug)]
 pub struct EncryptedRunner {
     ctx: Arc<Context>,
     sk: SecretKey,
     pk: PublicKey,
     eval: Evaluator,
-    sampler: Sampler,
     payloads: ProgramPayloads,
 }
 
@@ -88,20 +88,21 @@ impl EncryptedRunner {
             sk,
             pk,
             eval,
-            sampler,
             payloads: ProgramPayloads::new(program),
         })
     }
 
-    /// Encrypts one logical input, runs the program, decrypts the logical output.
-    pub fn infer(&mut self, program: &Program, input: &[f64]) -> Result<Vec<f64>, NnError> {
+    /// Encrypts one logical input (fresh randomness from the OS), runs the program, decrypts
+    /// the logical output.
+    pub fn infer(&self, program: &Program, input: &[f64]) -> Result<Vec<f64>, NnError> {
+        let mut sampler = Sampler::from_os();
         let level = self.ctx.max_level();
         let scale = self.ctx.scale_at(level);
         let mut inputs = HashMap::new();
         for (id, slots) in program.input_ids.iter().zip(program.encode_input(input)) {
             let values: Vec<Complex64> = slots.iter().map(|&v| Complex64::new(v, 0.0)).collect();
             let pt = self.ctx.encode(&values, level, scale).map_err(ckks_err)?;
-            inputs.insert(*id, self.pk.encrypt(&pt, &mut self.sampler));
+            inputs.insert(*id, self.pk.encrypt(&pt, &mut sampler));
         }
         let outs =
             ckks::execute(&self.eval, &program.ops, inputs, &self.payloads).map_err(ckks_err)?;

@@ -30,9 +30,10 @@ fn be32(b: &[u8], at: usize) -> usize {
 }
 
 impl Mnist {
-    /// Reads the first `limit` test images from `dir` (`t10k-images-idx3-ubyte.gz`,
-    /// `t10k-labels-idx1-ubyte.gz`).
-    pub fn load_test(dir: &Path, limit: usize) -> Result<Self, NnError> {
+    /// Reads up to `limit` test images starting at image `offset` from `dir`
+    /// (`t10k-images-idx3-ubyte.gz`, `t10k-labels-idx1-ubyte.gz`); an offset past the end
+    /// yields no images.
+    pub fn load_test(dir: &Path, offset: usize, limit: usize) -> Result<Self, NnError> {
         let ipath = dir.join("t10k-images-idx3-ubyte.gz");
         let lpath = dir.join("t10k-labels-idx1-ubyte.gz");
         let img = read_gz(&ipath)?;
@@ -52,9 +53,10 @@ impl Mnist {
         {
             return Err(bad(&ipath, "image and label files disagree in size"));
         }
-        let n = n.min(limit);
+        let range = offset.min(n)..offset.saturating_add(limit).min(n);
         let px = rows * cols;
-        let images = (0..n)
+        let images = range
+            .clone()
             .map(|i| {
                 img[16 + i * px..16 + (i + 1) * px]
                     .iter()
@@ -64,7 +66,7 @@ impl Mnist {
             .collect();
         Ok(Self {
             images,
-            labels: lab[8..8 + n].to_vec(),
+            labels: lab[8 + range.start..8 + range.end].to_vec(),
         })
     }
 }

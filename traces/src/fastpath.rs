@@ -1,12 +1,14 @@
-//! A scanner for the op lines hesim itself writes: flat objects of integers, integer arrays,
-//! escape-free strings and `plain` objects. It is several times faster than serde's generic
-//! path; anything it does not recognise (escapes, floats, `boot`, `end`, unknown or repeated
-//! keys) returns `None` and the caller falls back to serde_json, which also produces the exact
-//! error message, so the fast path never changes what is accepted or rejected.
+//! The op lines hesim itself writes, both ways: flat objects of integers, integer arrays,
+//! escape-free strings and `plain` objects. The scanner is several times faster than serde's
+//! generic path; anything it does not recognise (escapes, floats, `boot`, `end`, unknown or
+//! repeated keys) returns `None` and the caller falls back to serde_json, which also produces the
+//! exact error message, so the fast path never changes what is accepted or rejected. The
+//! formatter writes exactly serde_json's bytes for the same shapes (and defers the rest), so
+//! traces do not depend on which path wrote them.
 
 use std::borrow::Cow;
 
-use crate::op::{OpName, PlainRef, WireLine};
+use crate::op::{Op, OpKind, OpName, PlainRef, WireLine};
 
 struct Scanner<'a> {
     s: &'a [u8],
@@ -158,9 +160,176 @@ pub(crate) fn parse_op_line(line: &[u8]) -> Option<WireLine<'_>> {
     }
 }
 
+/// Appends `v` in decimal, as serde_json writes integers.
+fn push_int(out: &mut Vec<u8>, v: i64) {
+    if v < 0 {
+        out.push(b'-');
+    }
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    let mut rest = v.unsigned_abs();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[start..]);
+}
+
+/// Appends `"key":` and `v`, after a comma.
+fn push_field(out: &mut Vec<u8>, key: &str, v: i64) {
+    out.extend_from_slice(b",\"");
+    out.extend_from_slice(key.as_bytes());
+    out.extend_from_slice(b"\":");
+    push_int(out, v);
+}
+
+/// Appends `op` as serde_json writes its [`WireLine`] (no newline), or returns `None` without
+/// writing for the shapes left to serde: `bootstrap` ops and layer names that need escapes.
+pub(crate) fn format_op_line(op: &Op, out: &mut Vec<u8>) -> Option<()> {
+    // the attributes, in `WireLine` order; every kind is listed so that a new attribute
+    // cannot be dropped silently
+    let (plain, step, hoist) = match op.kind {
+        OpKind::AddPlain { plain } | OpKind::MulPlain { plain } => (Some(plain), None, None),
+        OpKind::Rotate { step, hoist } => (None, Some(step), hoist),
+        OpKind::Conjugate { hoist } => (None, None, hoist),
+        OpKind::Bootstrap(_) => return None,
+        OpKind::Input
+        | OpKind::Output
+        | OpKind::Add
+        | OpKind::Sub
+        | OpKind::AddConst
+        | OpKind::MulConst
+        | OpKind::Mul
+        | OpKind::Relin
+        | OpKind::Rescale
+        | OpKind::LevelDown
+        | OpKind::ModRaise => (None, None, None),
+    };
+    // serde_json escapes control characters, quotes and backslashes, nothing else
+    let plain_layer = op
+        .layer
+        .bytes()
+        .all(|b| b >= 0x20 && b != b'"' && b != b'\\');
+    if !plain_layer {
+        return None;
+    }
+    out.extend_from_slice(b"{\"id\":");
+    push_int(out, op.id.into());
+    out.extend_from_slice(b",\"op\":\"");
+    out.extend_from_slice(op.kind.name().as_str().as_bytes());
+    out.extend_from_slice(b"\",\"args\":[");
+    for (k, &arg) in op.args.iter().enumerate() {
+        if k > 0 {
+            out.push(b',');
+        }
+        push_int(out, arg.into());
+    }
+    out.push(b']');
+    push_field(out, "level", op.level.into());
+    out.extend_from_slice(b",\"layer\":\"");
+    out.extend_from_slice(op.layer.as_bytes());
+    out.push(b'"');
+    if let Some(plain) = plain {
+        out.extend_from_slice(b",\"plain\":{\"id\":");
+        push_int(out, plain.id.into());
+        push_field(out, "level", plain.level.into());
+        out.push(b'}');
+    }
+    if let Some(step) = step {
+        push_field(out, "step", step.into());
+    }
+    if let Some(hoist) = hoist {
+        push_field(out, "hoist", hoist.into());
+    }
+    out.push(b'}');
+    Some(())
+}
+
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
+    use crate::op::BootstrapParams;
+
+    /// The formatter writes serde_json's bytes (the reference) for every op it takes, and
+    /// defers exactly the bootstrap ops and layer names needing escapes.
+    #[test]
+    fn formats_like_serde_or_defers() {
+        let layer = |s: &str| Arc::<str>::from(s);
+        let mut ops = crate::synthetic::generate(5_000, 3);
+        let extremes = [
+            (OpKind::Input, vec![], "é 層 x"),
+            (
+                OpKind::Rotate {
+                    step: i32::MIN,
+                    hoist: Some(u32::MAX),
+                },
+                vec![u32::MAX],
+                "",
+            ),
+            (
+                OpKind::Rotate {
+                    step: -1,
+                    hoist: None,
+                },
+                vec![0],
+                "~\u{7f}",
+            ),
+            (OpKind::Conjugate { hoist: Some(0) }, vec![7], "c"),
+            (OpKind::Conjugate { hoist: None }, vec![7], "c"),
+            (
+                OpKind::MulPlain {
+                    plain: PlainRef {
+                        id: u32::MAX,
+                        level: 0,
+                    },
+                },
+                vec![10],
+                "p",
+            ),
+            (OpKind::Add, vec![0, 1], "a\"b"),
+            (OpKind::Add, vec![0, 1], "a\\b"),
+            (OpKind::Add, vec![0, 1], "tab\t"),
+            (
+                OpKind::Bootstrap(BootstrapParams {
+                    slots: 8,
+                    cts_levels: 3,
+                    stc_levels: 3,
+                    eval_mod_degree: 63,
+                    double_angle: 2,
+                    hoisting: Default::default(),
+                    key_reuse: false,
+                }),
+                vec![3],
+                "b",
+            ),
+        ];
+        for (kind, args, name) in extremes {
+            ops.push(Op::new(u32::MAX, kind, args, 1, layer(name)));
+        }
+        let mut deferred = 0;
+        for op in &ops {
+            let mut fast = Vec::new();
+            let serde = serde_json::to_string(&WireLine::from_op(op)).unwrap();
+            match format_op_line(op, &mut fast) {
+                Some(()) => assert_eq!(String::from_utf8(fast).unwrap(), serde),
+                None => {
+                    assert!(fast.is_empty(), "{serde}");
+                    assert!(
+                        serde.contains("\"boot\"") || serde.contains('\\'),
+                        "needlessly deferred: {serde}"
+                    );
+                    deferred += 1;
+                }
+            }
+        }
+        assert!(deferred >= 4, "the escape and bootstrap cases must defer");
+    }
 
     fn serde_parse(line: &str) -> Option<String> {
         serde_json::from_str::<WireLine<'_>>(line)

@@ -3,6 +3,7 @@ use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use crate::error::TraceError;
+use crate::fastpath::format_op_line;
 use crate::header::Header;
 use crate::op::{EndRecord, Op, WireLine};
 
@@ -14,6 +15,8 @@ use crate::op::{EndRecord, Op, WireLine};
 pub struct TraceWriter<W: Write> {
     out: W,
     ops: u64,
+    /// The line being formatted, reused across ops.
+    line: Vec<u8>,
 }
 
 /// Creates a trace file. Prefer writing to a temporary path and renaming on success, so that a
@@ -41,7 +44,11 @@ impl<W: Write> TraceWriter<W> {
     pub fn new(mut out: W, header: &Header) -> Result<Self, TraceError> {
         serde_json::to_writer(&mut out, header).map_err(|e| io(0)(e.into()))?;
         out.write_all(b"\n").map_err(io(0))?;
-        Ok(Self { out, ops: 0 })
+        Ok(Self {
+            out,
+            ops: 0,
+            line: Vec::with_capacity(128),
+        })
     }
 
     pub fn write_op(&mut self, op: &Op) -> Result<(), TraceError> {
@@ -56,9 +63,13 @@ impl<W: Write> TraceWriter<W> {
                 ),
             });
         }
-        serde_json::to_writer(&mut self.out, &WireLine::from_op(op))
-            .map_err(|e| io(self.ops)(e.into()))?;
-        self.out.write_all(b"\n").map_err(io(self.ops))?;
+        self.line.clear();
+        if format_op_line(op, &mut self.line).is_none() {
+            serde_json::to_writer(&mut self.line, &WireLine::from_op(op))
+                .map_err(|e| io(self.ops)(e.into()))?;
+        }
+        self.line.push(b'\n');
+        self.out.write_all(&self.line).map_err(io(self.ops))?;
         self.ops += 1;
         Ok(())
     }

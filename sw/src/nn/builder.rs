@@ -170,6 +170,16 @@ impl ConvGeometry {
     }
 }
 
+/// A conv layer's attributes.
+#[derive(Clone, Copy)]
+struct ConvSpec {
+    out: usize,
+    kernel: usize,
+    stride: usize,
+    pad: usize,
+    groups: usize,
+}
+
 /// Conv weights by diagonal with the conv's best split.
 struct ConvPlan {
     terms: BTreeMap<Diag, Vec<ConvTerm>>,
@@ -498,6 +508,27 @@ impl<'a> Builder<'a> {
         })
     }
 
+    /// The attributes of conv layer `li` (the walk asks only at conv layers).
+    fn conv_spec(&self, li: usize) -> ConvSpec {
+        match self.net.layers[li].kind {
+            LayerKind::Conv {
+                out,
+                kernel,
+                stride,
+                pad,
+                groups,
+                ..
+            } => ConvSpec {
+                out,
+                kernel,
+                stride,
+                pad,
+                groups,
+            },
+            _ => unreachable!("layer {li} is not a conv"),
+        }
+    }
+
     /// Whether pooling layer `li` interlaces its output (some conv or linear layer follows).
     fn interlaces(&self, li: usize) -> bool {
         self.net.layers[li + 1..]
@@ -542,9 +573,7 @@ impl<'a> Builder<'a> {
     /// The input channel order conv `li` prefers on geometry `g`: plain for dense layers and
     /// the dense packing; for grouped layers the group-interleaving unit with fewest rotations.
     fn desired_input_order(&self, li: usize, g: &Geometry) -> Vec<usize> {
-        let LayerKind::Conv { out, groups, .. } = self.net.layers[li].kind else {
-            unreachable!()
-        };
+        let ConvSpec { out, groups, .. } = self.conv_spec(li);
         let cin = self.in_shapes[li].c;
         if groups == 1 || self.packing == Packing::Dense {
             return (0..cin).collect();
@@ -571,9 +600,7 @@ impl<'a> Builder<'a> {
     }
 
     fn conv_out_geometry(&self, li: usize, gin: &Geometry) -> Result<Geometry, NnError> {
-        let LayerKind::Conv { out, stride, .. } = self.net.layers[li].kind else {
-            unreachable!()
-        };
+        let ConvSpec { out, stride, .. } = self.conv_spec(li);
         let shape = self.net.shapes()?[li];
         let mut g = gin.clone();
         g.h = shape.h;
@@ -656,7 +683,8 @@ impl<'a> Builder<'a> {
         best
     }
 
-    /// Emits the products and rotations of a linear stage; returns the rescaled outputs.
+    /// Emits the products and rotations of a linear stage, then its bias (if any); returns the
+    /// outputs.
     fn emit_diagonals(
         &mut self,
         stage: u32,
@@ -715,7 +743,13 @@ impl<'a> Builder<'a> {
             };
             outs.push(self.rescale(total));
         }
-        outs
+        if !self.stages[stage as usize].has_bias() {
+            return outs;
+        }
+        outs.into_iter()
+            .enumerate()
+            .map(|(b, y)| self.add_plain(y, PlainRecipe::Bias { stage, b: b as u32 }))
+            .collect()
     }
 
     /// The saved tensor a residual add at layer `li` reads, if layer `li` is one.
@@ -781,17 +815,13 @@ impl<'a> Builder<'a> {
         input: &SpatialLayout,
         output: &SpatialLayout,
     ) -> ConvGeometry {
-        let LayerKind::Conv {
+        let ConvSpec {
             out,
             kernel,
             stride,
             pad,
             groups,
-            ..
-        } = self.net.layers[li].kind
-        else {
-            unreachable!()
-        };
+        } = self.conv_spec(li);
         let n = self.n as i64;
         let cin = self.in_shapes[li].c;
         let (gin, gout) = (&input.geom, &output.geom);
@@ -903,15 +933,12 @@ impl<'a> Builder<'a> {
     /// sub-block; remove the lowest mean-|w| sub-blocks until `sparsity` of the layer's
     /// in-group weights are gone.
     fn prune(&mut self, li: usize, plan: &mut ConvPlan, sparsity: f64) -> String {
-        let LayerKind::Conv {
+        let ConvSpec {
             kernel,
             groups,
             out,
             ..
-        } = self.net.layers[li].kind
-        else {
-            unreachable!()
-        };
+        } = self.conv_spec(li);
         let cin = self.in_shapes[li].c;
         let (cin_g, cout_g) = (cin / groups, out / groups);
         let (w, _) = self.params.affine(li);
@@ -975,9 +1002,7 @@ impl<'a> Builder<'a> {
         input: &SpatialLayout,
         gout: &Geometry,
     ) -> SpatialLayout {
-        let LayerKind::Conv { out, groups, .. } = self.net.layers[li].kind else {
-            unreachable!()
-        };
+        let ConvSpec { out, groups, .. } = self.conv_spec(li);
         let plain = SpatialLayout::new(gout.clone(), assign(&(0..out).collect::<Vec<_>>(), gout));
         if groups == 1 || self.packing == Packing::Dense {
             return plain;
@@ -990,17 +1015,13 @@ impl<'a> Builder<'a> {
     }
 
     fn conv(&mut self, li: usize, x: HeTensor, bn: bool) -> Result<HeTensor, NnError> {
-        let LayerKind::Conv {
+        let ConvSpec {
             out,
             kernel,
             stride,
             pad,
             groups,
-            ..
-        } = self.net.layers[li].kind
-        else {
-            unreachable!()
-        };
+        } = self.conv_spec(li);
         let Layout::Spatial(input) = x.layout.clone() else {
             return Err(NnError::Unsupported {
                 layer: self.net.layers[li].name.clone(),
@@ -1034,7 +1055,6 @@ impl<'a> Builder<'a> {
         let (w_scale, bias) = self.folded(li, bn, out, x.factor, target);
         let (weight, _) = self.params.affine(li);
         let stage = self.stages.len() as u32;
-        let has_bias = bias.iter().any(|&b| b != 0.0);
         self.stages.push(Stage::Conv(Box::new(ConvStage {
             weight: weight.clone(),
             cin: self.in_shapes[li].c,
@@ -1051,14 +1071,6 @@ impl<'a> Builder<'a> {
             terms: std::mem::take(&mut plan.terms),
         })));
         let ys = self.emit_diagonals(stage, &x.cts, &diags, plan.split, gout.n_ct);
-        let ys = if has_bias {
-            ys.into_iter()
-                .enumerate()
-                .map(|(b, y)| self.add_plain(y, PlainRecipe::Bias { stage, b: b as u32 }))
-                .collect()
-        } else {
-            ys
-        };
         detail.push_str(&format!(
             ", {} diagonals, {} → {} ciphertexts",
             diags.len(),
@@ -1163,7 +1175,6 @@ impl<'a> Builder<'a> {
         let (w_scale, bias) = self.folded(li, bn, out, x.factor, target);
         let (weight, _) = self.params.affine(li);
         let stage = self.stages.len() as u32;
-        let has_bias = bias.iter().any(|&b| b != 0.0);
         self.stages.push(Stage::Linear(LinearStage {
             weight: weight.clone(),
             m,
@@ -1173,14 +1184,6 @@ impl<'a> Builder<'a> {
             out_slots,
         }));
         let ys = self.emit_diagonals(stage, &x.cts, &diags, split, n_out);
-        let ys = if has_bias {
-            ys.into_iter()
-                .enumerate()
-                .map(|(b, y)| self.add_plain(y, PlainRecipe::Bias { stage, b: b as u32 }))
-                .collect()
-        } else {
-            ys
-        };
         self.report(
             li,
             format!(

@@ -51,6 +51,17 @@ pub(crate) enum Stage {
     Linear(LinearStage),
 }
 
+impl Stage {
+    /// Whether the stage adds a nonzero bias.
+    pub fn has_bias(&self) -> bool {
+        let bias = match self {
+            Stage::Conv(s) => &s.bias,
+            Stage::Linear(s) => &s.bias,
+        };
+        bias.iter().any(|&b| b != 0.0)
+    }
+}
+
 /// One `(o, i, di, dj)` weight of a conv diagonal.
 pub(crate) type ConvTerm = (u32, u32, u16, u16);
 

@@ -33,6 +33,42 @@ fn butterfly_writes_a_design_directory() {
     assert!(leftovers.is_empty(), "no temporaries left: {leftovers:?}");
 }
 
+/// The special-prime variant writes a directory for its fixed prime (2^31 − 2^19 + 1).
+#[test]
+fn special_prime_butterfly_writes_a_design_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("sp");
+    let (code, stdout, stderr) = hesim(&[
+        "verilog",
+        "butterfly",
+        "--width",
+        "32",
+        "--variant",
+        "special-prime",
+        "--vectors",
+        "10",
+        "--seed",
+        "3",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains("32-bit special-prime butterfly for q = 2146959361, latency 7 cycles"),
+        "{stdout}"
+    );
+    let manifest = std::fs::read_to_string(out.join("manifest.json")).unwrap();
+    assert!(
+        manifest.contains("\"fixed_modulus\": 2146959361"),
+        "{manifest}"
+    );
+    let tb = std::fs::read_to_string(out.join("tb.v")).unwrap();
+    assert!(
+        !tb.contains(".w_shoup("),
+        "no Shoup ports on the special-prime design"
+    );
+}
+
 #[test]
 fn bad_arguments_exit_2_with_a_clear_message_and_no_output() {
     let dir = tempfile::tempdir().unwrap();
@@ -41,8 +77,8 @@ fn bad_arguments_exit_2_with_a_clear_message_and_no_output() {
     for (args, needle) in [
         (vec!["--width", "48"], "unsupported width 48"),
         (
-            vec!["--width", "32", "--variant", "special-prime"],
-            "only `shoup` is shipped",
+            vec!["--width", "32", "--variant", "montgomery"],
+            "unsupported variant `montgomery`: use `shoup`",
         ),
         (
             vec!["--width", "32", "--vectors", "0"],

@@ -71,8 +71,12 @@ pub fn check_dir(dir: &Path) -> Result<CheckReport, HwError> {
         (design, m.transforms << m.log_n, files)
     } else {
         let m = Manifest::read(dir)?;
+        let modulus = m
+            .fixed_modulus
+            .map(|q| format!(" for q = {q}"))
+            .unwrap_or_default();
         let design = format!(
-            "{}-bit {} butterfly, latency {}, II {}, {} vectors",
+            "{}-bit {} butterfly{modulus}, latency {}, II {}, {} vectors",
             m.width, m.variant, m.latency, m.initiation_interval, m.vectors
         );
         let files = DesignFiles {

@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 use rust_hdl::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::butterfly::{BUTTERFLY_LATENCY, Butterfly32, Butterfly64};
+use crate::butterfly::{
+    BUTTERFLY_LATENCY, Butterfly32, Butterfly64, SpecialPrimeButterfly32, SpecialPrimeButterfly64,
+};
 use crate::vectors::{Mode, TestVector, count_by_mode};
 use crate::{HwError, Variant, Width};
 
@@ -32,6 +34,9 @@ pub struct Manifest {
     pub width: Width,
     /// Reduction variant.
     pub variant: Variant,
+    /// The modulus wired into the design (special prime); absent when q is an input.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fixed_modulus: Option<u64>,
     /// Pipeline latency in clock edges.
     pub latency: usize,
     /// Initiation interval (inputs per cycle).
@@ -66,11 +71,15 @@ impl Manifest {
 
 /// The rust-hdl Verilog of the `width` butterfly (module `top` plus its submodules).
 pub fn butterfly_verilog(width: Width, variant: Variant) -> String {
-    match variant {
-        Variant::Shoup => match width {
-            Width::W32 => connected_verilog(Butterfly32::default()),
-            Width::W64 => connected_verilog(Butterfly64::default()),
-        },
+    match (variant, width) {
+        (Variant::Shoup, Width::W32) => connected_verilog(Butterfly32::default()),
+        (Variant::Shoup, Width::W64) => connected_verilog(Butterfly64::default()),
+        (Variant::SpecialPrime, Width::W32) => {
+            connected_verilog(SpecialPrimeButterfly32::default())
+        }
+        (Variant::SpecialPrime, Width::W64) => {
+            connected_verilog(SpecialPrimeButterfly64::default())
+        }
     }
 }
 
@@ -81,13 +90,18 @@ fn connected_verilog<B: Block>(mut uut: B) -> String {
 
 /// A self-checking testbench: streams every vector at one per cycle, compares each result
 /// with its expected outputs, measures the latency, and prints per-mode and total
-/// `N passed, N failed` lines.
-pub fn testbench(width: Width, count: usize) -> String {
+/// `N passed, N failed` lines. A special-prime design has no `w_shoup` and `q` ports (its
+/// vectors still carry them, as data for the mismatch report).
+pub fn testbench(width: Width, variant: Variant, count: usize) -> String {
     let w = width.bits();
     let latency = BUTTERFLY_LATENCY;
     let modes: Vec<&str> = Mode::ALL.iter().map(|m| m.name()).collect();
+    let modulus_ports = match variant {
+        Variant::Shoup => ".w_shoup(w_shoup), .q(q),",
+        Variant::SpecialPrime => "",
+    };
     format!(
-        r#"// Self-checking testbench for the hesim unified butterfly ({w}-bit word).
+        r#"// Self-checking testbench for the hesim unified butterfly ({w}-bit word, {variant}).
 // Vector line: mode(4) q x y w w_shoup x_out y_out ({w} bits each), from hesim_sw::ring.
 `timescale 1ns/1ps
 module tb;
@@ -126,7 +140,7 @@ module tb;
 
     top dut(
         .clock(clock), .valid(valid), .inverse(inverse), .halve(halve),
-        .x(x), .y(y), .w(w), .w_shoup(w_shoup), .q(q),
+        .x(x), .y(y), .w(w), {modulus_ports}
         .valid_out(valid_out), .x_out(x_out), .y_out(y_out)
     );
 
@@ -210,6 +224,7 @@ pub fn write_design_dir(
     let manifest = Manifest {
         width,
         variant,
+        fixed_modulus: variant.fixed_modulus(width),
         latency: BUTTERFLY_LATENCY,
         initiation_interval: 1,
         vectors: vectors.len(),
@@ -232,7 +247,7 @@ pub fn write_design_dir(
         dir,
         &[
             (DESIGN_FILE, butterfly_verilog(width, variant)),
-            (TESTBENCH_FILE, testbench(width, vectors.len())),
+            (TESTBENCH_FILE, testbench(width, variant, vectors.len())),
             (VECTORS_FILE, hex),
             (MANIFEST_FILE, manifest_json + "\n"),
         ],

@@ -14,8 +14,9 @@ pub enum HwError {
     },
     /// A variant that is not shipped.
     #[error(
-        "unsupported variant `{name}`: only `shoup` is shipped (the special-prime shift-add \
-         reduction is not implemented)"
+        "unsupported variant `{name}`: use `shoup` (Shoup reduction, any odd q) or \
+         `special-prime` (shift-add reduction for the fixed prime 2^31 − 2^19 + 1 or \
+         2^61 − 2^26 + 1)"
     )]
     UnsupportedVariant {
         /// The requested variant.

@@ -2,6 +2,7 @@
 //! model (`hesim_sw::ring`) under Icarus and Verilator, and yosys area numbers.
 //!
 //! * [`shoup`]: Shoup modular multiplier for constant twiddles, 16×16 partial products.
+//! * [`special_prime`]: shift-add multiplier for one fixed prime 2^a − 2^b + 1 (fewer DSPs).
 //! * [`butterfly`]: the unified CT/GS butterfly (II = 1, valid bit, fixed latency).
 //! * [`rtl_sim`]: a fast single-threaded driver for rust-hdl's simulation kernel.
 //! * [`vectors`]: test vectors computed by `hesim_sw::ring`, hex files for testbenches.
@@ -17,6 +18,7 @@ mod error;
 pub mod ntt_core;
 pub mod rtl_sim;
 pub mod shoup;
+pub mod special_prime;
 pub mod tools;
 pub mod vectors;
 
@@ -79,18 +81,22 @@ impl std::fmt::Display for Width {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Variant {
-    /// Shoup multiplication with a precomputed twiddle quotient; any odd modulus.
+    /// Shoup multiplication with a precomputed twiddle quotient; any odd modulus (an input).
     Shoup,
+    /// Shift-add reduction for one fixed prime 2^a − 2^b + 1 per width
+    /// ([`special_prime::SPECIAL_PRIME_32`], [`special_prime::SPECIAL_PRIME_64`]).
+    SpecialPrime,
 }
 
 impl Variant {
     /// Every shipped variant.
-    pub const ALL: [Variant; 1] = [Variant::Shoup];
+    pub const ALL: [Variant; 2] = [Variant::Shoup, Variant::SpecialPrime];
 
-    /// Parses a variant name; `special-prime` is named but not shipped.
+    /// Parses `shoup` or `special-prime`.
     pub fn parse(name: &str) -> Result<Self, HwError> {
         match name {
             "shoup" => Ok(Variant::Shoup),
+            "special-prime" => Ok(Variant::SpecialPrime),
             _ => Err(HwError::UnsupportedVariant {
                 name: name.to_string(),
             }),
@@ -101,6 +107,16 @@ impl Variant {
     pub fn name(self) -> &'static str {
         match self {
             Variant::Shoup => "shoup",
+            Variant::SpecialPrime => "special-prime",
+        }
+    }
+
+    /// The modulus wired into the design, if it has one (`None`: q is an input).
+    pub fn fixed_modulus(self, width: Width) -> Option<u64> {
+        match (self, width) {
+            (Variant::Shoup, _) => None,
+            (Variant::SpecialPrime, Width::W32) => Some(special_prime::SPECIAL_PRIME_32.value()),
+            (Variant::SpecialPrime, Width::W64) => Some(special_prime::SPECIAL_PRIME_64.value()),
         }
     }
 }
@@ -124,8 +140,20 @@ mod tests {
             Err(HwError::UnsupportedWidth { bits: 48 })
         ));
         assert_eq!(Variant::parse("shoup").ok(), Some(Variant::Shoup));
-        let err = Variant::parse("special-prime").expect_err("not shipped");
-        assert!(err.to_string().contains("only `shoup` is shipped"), "{err}");
+        assert_eq!(
+            Variant::parse("special-prime").ok(),
+            Some(Variant::SpecialPrime)
+        );
+        let err = Variant::parse("montgomery").expect_err("not shipped");
+        let message = err.to_string();
+        assert!(
+            message.contains("unsupported variant `montgomery`")
+                && message.contains("special-prime"),
+            "{message}"
+        );
+        for variant in Variant::ALL {
+            assert_eq!(Variant::parse(variant.name()).ok(), Some(variant));
+        }
         assert_eq!(Family::parse("ice40").ok(), Some(Family::Ice40));
         assert!(Family::parse("ecp5").is_err());
     }

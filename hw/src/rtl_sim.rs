@@ -8,9 +8,11 @@
 
 use rust_hdl::prelude::*;
 
-use crate::Width;
-use crate::butterfly::{BUTTERFLY_LATENCY, Butterfly32, Butterfly64};
+use crate::butterfly::{
+    BUTTERFLY_LATENCY, Butterfly32, Butterfly64, SpecialPrimeButterfly32, SpecialPrimeButterfly64,
+};
 use crate::vectors::TestVector;
+use crate::{Variant, Width};
 
 /// Delta-cycle bound per edge; a well-formed synchronous design settles in a handful.
 const MAX_DELTA_CYCLES: usize = 1000;
@@ -110,8 +112,10 @@ trait ButterflyPorts: Block {
     fn result(&self) -> Option<(u64, u64)>;
 }
 
+/// `operands` are the modulus inputs the design has (Shoup: `w_shoup` and `q`; a special-prime
+/// design has its q built in).
 macro_rules! impl_butterfly_ports {
-    ($name:ty) => {
+    ($name:ty, operands: [$($field:ident),*]) => {
         impl ButterflyPorts for $name {
             fn clock_port(&mut self) -> &mut Signal<In, Clock> {
                 &mut self.clock
@@ -126,8 +130,7 @@ macro_rules! impl_butterfly_ports {
                     self.x.next = v.x.to_bits();
                     self.y.next = v.y.to_bits();
                     self.w.next = v.w.to_bits();
-                    self.w_shoup.next = v.w_shoup.to_bits();
-                    self.q.next = v.q.to_bits();
+                    $( self.$field.next = v.$field.to_bits(); )*
                 }
             }
 
@@ -140,18 +143,23 @@ macro_rules! impl_butterfly_ports {
     };
 }
 
-impl_butterfly_ports!(Butterfly32);
-impl_butterfly_ports!(Butterfly64);
+impl_butterfly_ports!(Butterfly32, operands: [w_shoup, q]);
+impl_butterfly_ports!(Butterfly64, operands: [w_shoup, q]);
+impl_butterfly_ports!(SpecialPrimeButterfly32, operands: []);
+impl_butterfly_ports!(SpecialPrimeButterfly64, operands: []);
 
-/// Streams `vectors` through the `width` butterfly in rust-hdl's simulator, one per cycle
-/// (II = 1), and compares every result with the vector's golden outputs.
+/// Streams `vectors` through the `width`/`variant` butterfly in rust-hdl's simulator, one per
+/// cycle (II = 1), and compares every result with the vector's golden outputs.
 pub fn stream_butterfly(
     width: Width,
+    variant: Variant,
     vectors: &[TestVector],
 ) -> Result<StreamOutcome, RtlSimError> {
-    match width {
-        Width::W32 => stream(Butterfly32::default(), vectors),
-        Width::W64 => stream(Butterfly64::default(), vectors),
+    match (variant, width) {
+        (Variant::Shoup, Width::W32) => stream(Butterfly32::default(), vectors),
+        (Variant::Shoup, Width::W64) => stream(Butterfly64::default(), vectors),
+        (Variant::SpecialPrime, Width::W32) => stream(SpecialPrimeButterfly32::default(), vectors),
+        (Variant::SpecialPrime, Width::W64) => stream(SpecialPrimeButterfly64::default(), vectors),
     }
 }
 

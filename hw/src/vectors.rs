@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use hesim_sw::ring::{self, Modulus};
 
-use crate::{HwError, Width};
+use crate::{HwError, Variant, Width};
 
 /// Largest number of random vectors per mode a directory may hold (keeps files < ~200 MB).
 pub const MAX_VECTORS_PER_MODE: usize = 2_000_000;
@@ -133,16 +133,20 @@ impl TestVector {
     }
 }
 
-/// Moduli the vectors draw from: NTT primes (q ≡ 1 mod 2^11) of several sizes up to the
-/// width's bound ([`Width::max_modulus_bits`]), largest first per size, then the largest prime
-/// below that bound (2^31 − 1, 2^62 − 57), which is not NTT-friendly but has the largest
-/// values the datapath must handle.
-pub fn moduli(width: Width) -> Result<Vec<Modulus>, HwError> {
+/// Moduli the vectors draw from. A design with a fixed modulus (special prime) gets that one.
+/// Shoup designs get NTT primes (q ≡ 1 mod 2^11) of several sizes up to the width's bound
+/// ([`Width::max_modulus_bits`]), largest first per size, then the largest prime below that
+/// bound (2^31 − 1, 2^62 − 57), which is not NTT-friendly but has the largest values the
+/// datapath must handle.
+pub fn moduli(width: Width, variant: Variant) -> Result<Vec<Modulus>, HwError> {
+    let golden = |e: ring::RingError| HwError::Golden(e.to_string());
+    if let Some(q) = variant.fixed_modulus(width) {
+        return Ok(vec![Modulus::new(q).map_err(golden)?]);
+    }
     let sizes: &[u32] = match width {
         Width::W32 => &[17, 20, 28, 30, 31],
         Width::W64 => &[20, 31, 36, 50, 54, 60, 61, 62],
     };
-    let golden = |e: ring::RingError| HwError::Golden(e.to_string());
     let mut out = Vec::new();
     for &bits in sizes {
         out.extend(ring::ntt_moduli(bits, 2, 1024).map_err(golden)?);
@@ -158,9 +162,9 @@ pub fn moduli(width: Width) -> Result<Vec<Modulus>, HwError> {
 }
 
 /// Edge cases for every modulus and mode: x, y ∈ {0, 1, q−1} and w ∈ {0, 1, q−1}.
-pub fn edge_cases(width: Width) -> Result<Vec<TestVector>, HwError> {
+pub fn edge_cases(width: Width, variant: Variant) -> Result<Vec<TestVector>, HwError> {
     let mut out = Vec::new();
-    for m in moduli(width)? {
+    for m in moduli(width, variant)? {
         let q = m.value();
         let values = [0, 1, q - 1];
         for mode in Mode::ALL {
@@ -179,14 +183,19 @@ pub fn edge_cases(width: Width) -> Result<Vec<TestVector>, HwError> {
 /// `per_mode` uniformly random vectors for each mode (random modulus from [`moduli`], x, y, w
 /// uniform in `[0, q)`), followed by the [`edge_cases`], shuffled so the mode changes from
 /// cycle to cycle; ChaCha20 seeded with `seed`, so a seed reproduces the file.
-pub fn generate(width: Width, per_mode: usize, seed: u64) -> Result<Vec<TestVector>, HwError> {
+pub fn generate(
+    width: Width,
+    variant: Variant,
+    per_mode: usize,
+    seed: u64,
+) -> Result<Vec<TestVector>, HwError> {
     if per_mode == 0 || per_mode > MAX_VECTORS_PER_MODE {
         return Err(HwError::BadVectorCount {
             count: per_mode,
             max: MAX_VECTORS_PER_MODE,
         });
     }
-    let moduli = moduli(width)?;
+    let moduli = moduli(width, variant)?;
     let mut rng = ChaCha20Rng::seed_from_u64(seed);
     let mut out = Vec::with_capacity(3 * per_mode);
     for mode in Mode::ALL {
@@ -201,7 +210,7 @@ pub fn generate(width: Width, per_mode: usize, seed: u64) -> Result<Vec<TestVect
             out.push(TestVector::golden(width, mode, m, x, y, w));
         }
     }
-    out.extend(edge_cases(width)?);
+    out.extend(edge_cases(width, variant)?);
     out.shuffle(&mut rng);
     Ok(out)
 }
@@ -262,38 +271,44 @@ mod tests {
     /// and the largest prime below 2^62 (2^62 − 57, whose primality `hesim_sw`'s tests check).
     #[test]
     fn moduli_cover_the_top_of_each_range() {
-        let q64: Vec<u64> = moduli(Width::W64)
-            .expect("moduli")
-            .iter()
-            .map(Modulus::value)
-            .collect();
+        let values = |width, variant| -> Vec<u64> {
+            let moduli = moduli(width, variant).expect("moduli");
+            moduli.iter().map(Modulus::value).collect()
+        };
+        let q64 = values(Width::W64, Variant::Shoup);
         assert!(q64.iter().all(|&q| q < 1 << 62));
         assert!(
             q64.iter().filter(|&&q| q >= 1 << 61).count() >= 3,
             "{q64:?}"
         );
         assert!(q64.contains(&((1 << 62) - 57)));
-        let q32: Vec<u64> = moduli(Width::W32)
-            .expect("moduli")
-            .iter()
-            .map(Modulus::value)
-            .collect();
+        let q32 = values(Width::W32, Variant::Shoup);
         assert!(q32.contains(&((1 << 31) - 1)) && q32.iter().all(|&q| q < 1 << 31));
+        for width in Width::ALL {
+            let special = values(width, Variant::SpecialPrime);
+            assert_eq!(
+                special,
+                vec![Variant::SpecialPrime.fixed_modulus(width).unwrap()]
+            );
+        }
     }
 
     /// Counts are per mode, edge cases included, and the same seed gives the same vectors.
     #[test]
     fn generation_is_counted_and_reproducible() {
-        let a = generate(Width::W32, 50, 9).expect("vectors");
-        let edges = edge_cases(Width::W32).expect("edges").len() / 3;
+        let a = generate(Width::W32, Variant::Shoup, 50, 9).expect("vectors");
+        let edges = edge_cases(Width::W32, Variant::Shoup).expect("edges").len() / 3;
         assert_eq!(count_by_mode(&a), [50 + edges; 3]);
-        assert_eq!(a, generate(Width::W32, 50, 9).expect("vectors"));
+        assert_eq!(
+            a,
+            generate(Width::W32, Variant::Shoup, 50, 9).expect("vectors")
+        );
         assert!(
             a.iter()
                 .all(|v| v.q < 1 << 31 && v.x < v.q && v.y < v.q && v.w < v.q)
         );
         assert!(matches!(
-            generate(Width::W32, 0, 9),
+            generate(Width::W32, Variant::Shoup, 0, 9),
             Err(HwError::BadVectorCount { .. })
         ));
     }

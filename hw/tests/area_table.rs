@@ -32,6 +32,23 @@ fn committed_area_table_covers_every_shipped_variant() {
     }
 }
 
+/// The special-prime variant exists to save multipliers. With n = W/16 limbs, it computes one
+/// full product (n² 16×16 partial products); Shoup computes a full product and two low halves
+/// (n² + 2·n(n+1)/2). Yosys maps each partial product to one DSP48E1 / SB_MAC16.
+#[test]
+fn special_prime_rows_use_fewer_dsps_than_shoup() {
+    let table = area_table();
+    for width in Width::ALL {
+        let n = u64::from(width.bits() / 16);
+        let (shoup_dsp, special_dsp) = (n * n + n * (n + 1), n * n);
+        for family in TABLE_FAMILIES {
+            let dsp = |variant| table.get(width, variant, family).expect("row").cells.dsp;
+            assert_eq!(dsp(Variant::Shoup), shoup_dsp, "{width}/{family}");
+            assert_eq!(dsp(Variant::SpecialPrime), special_dsp, "{width}/{family}");
+        }
+    }
+}
+
 #[test]
 fn committed_area_table_matches_yosys() {
     if !common::tools_available(&[Tool::Yosys]) {

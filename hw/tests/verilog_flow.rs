@@ -1,8 +1,9 @@
 //! The emitted Verilog passes the golden vectors under Icarus Verilog and Verilator, is lint
-//! clean (`verilator --lint-only -Wall`) and has no latches (yosys), for both widths and all
-//! three modes; and the flow reports failures when a vector is wrong.
+//! clean (`verilator --lint-only -Wall`) and has no latches (yosys), for both widths, both
+//! variants (Shoup, special-prime) and all three modes; and the flow reports failures when a
+//! vector is wrong.
 //!
-//! Default: 2,000 random vectors per width and mode (+ edge cases) to keep CI short; the full
+//! Default: 2,000 random vectors per width, variant and mode (+ edge cases) to keep CI short; the full
 //! run is `HESIM_HW_VERILOG_VECTORS=100000 cargo test --release -p hesim-hw --test verilog_flow`.
 //! Needs yosys, iverilog and verilator: fails under `CI=true` when one is missing, skips
 //! otherwise.
@@ -24,20 +25,19 @@ const TOOLS: [Tool; 6] = [
     Tool::Make,
 ];
 
-fn verilog_matches_golden(width: Width, seed: u64) {
+fn verilog_matches_golden(width: Width, variant: Variant, seed: u64) {
     if !common::tools_available(&TOOLS) {
         return;
     }
     let per_mode = common::count_from_env("HESIM_HW_VERILOG_VECTORS", 2_000);
     let dir = tempfile::tempdir().expect("temp dir");
-    let vectors = generate(width, per_mode, seed).expect("vectors");
-    let manifest =
-        write_design_dir(dir.path(), width, Variant::Shoup, &vectors, seed).expect("written");
+    let vectors = generate(width, variant, per_mode, seed).expect("vectors");
+    let manifest = write_design_dir(dir.path(), width, variant, &vectors, seed).expect("written");
     let report = check_dir(dir.path()).expect("checks run");
     assert_eq!(report.simulations.len(), 2);
     for sim in &report.simulations {
         eprintln!(
-            "{width}-bit {}: {} passed, {} failed",
+            "{width}-bit {variant} {}: {} passed, {} failed",
             sim.simulator, sim.passed, sim.failed
         );
         for line in &sim.summary {
@@ -66,12 +66,22 @@ fn verilog_matches_golden(width: Width, seed: u64) {
 
 #[test]
 fn verilog_32_passes_icarus_and_verilator() {
-    verilog_matches_golden(Width::W32, 0x0032);
+    verilog_matches_golden(Width::W32, Variant::Shoup, 0x0032);
 }
 
 #[test]
 fn verilog_64_passes_icarus_and_verilator() {
-    verilog_matches_golden(Width::W64, 0x0064);
+    verilog_matches_golden(Width::W64, Variant::Shoup, 0x0064);
+}
+
+#[test]
+fn verilog_special_prime_32_passes_icarus_and_verilator() {
+    verilog_matches_golden(Width::W32, Variant::SpecialPrime, 0x5032);
+}
+
+#[test]
+fn verilog_special_prime_64_passes_icarus_and_verilator() {
+    verilog_matches_golden(Width::W64, Variant::SpecialPrime, 0x5064);
 }
 
 /// A corrupted expected value makes both simulators report exactly one failure.
@@ -81,7 +91,7 @@ fn testbench_reports_a_wrong_vector() {
         return;
     }
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut vectors = generate(Width::W32, 20, 5).expect("vectors");
+    let mut vectors = generate(Width::W32, Variant::Shoup, 20, 5).expect("vectors");
     vectors[3].x_out = (vectors[3].x_out + 1) % vectors[3].q;
     write_design_dir(dir.path(), Width::W32, Variant::Shoup, &vectors, 5).expect("written");
     let report = check_dir(dir.path()).expect("checks run");

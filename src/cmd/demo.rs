@@ -142,7 +142,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
     eprintln!("demo 4/5: writing the Verilog NTT butterfly");
     let verilog_dir = out.join("verilog");
     let width = hesim_hw::Width::W32;
-    let vectors = hesim_hw::vectors::generate(width, 64, 1)?;
+    let vectors = hesim_hw::vectors::generate(width, hesim_hw::Variant::Shoup, 64, 1)?;
     let hw = hesim_hw::emit::write_design_dir(
         &verilog_dir,
         width,

@@ -110,13 +110,14 @@ pub fn git_commit() -> String {
 }
 
 /// The area model: F1 per-unit areas, with the multiplier-width exponent fitted to hesim-hw's
-/// committed butterfly area table (Xilinx 7-series synthesis), see `hesim_sim::sweep::area`.
+/// committed butterfly area table (Xilinx 7-series synthesis, the Shoup rows: any-modulus
+/// butterflies like the modelled accelerators'), see `hesim_sim::sweep::area`.
 pub fn area_model() -> AreaModel {
     let table = hesim_hw::area_table();
     let costs: Vec<ButterflyCost> = table
         .entries
         .iter()
-        .filter(|e| e.family == hesim_hw::Family::Xc7)
+        .filter(|e| e.family == hesim_hw::Family::Xc7 && e.variant == hesim_hw::Variant::Shoup)
         .map(|e| ButterflyCost {
             word_bits: e.width.bits(),
             luts: e.cells.lut,

@@ -19,12 +19,14 @@ pub enum VerilogCommand {
     /// computed by the golden model (hesim_sw::ring) into a directory.
     #[command(after_help = "Examples:\n  \
         hesim verilog butterfly --width 32 --out build/bf32\n  \
-        hesim verilog butterfly --width 64 --vectors 100000 --seed 7 --out build/bf64")]
+        hesim verilog butterfly --width 64 --vectors 100000 --seed 7 --out build/bf64\n  \
+        hesim verilog butterfly --width 32 --variant special-prime --out build/sp32")]
     Butterfly {
         /// Datapath word: 32 (odd q < 2^31) or 64 (odd q < 2^62).
         #[arg(long)]
         width: u32,
-        /// Modular reduction: `shoup` (the only shipped variant).
+        /// Modular reduction: `shoup` (Shoup quotient, q an input) or `special-prime` (shift-add
+        /// for the fixed prime 2^31 − 2^19 + 1 at 32 bits, 2^61 − 2^26 + 1 at 64 bits).
         #[arg(long, default_value = "shoup")]
         variant: String,
         /// Random vectors per mode (forward, inverse, inverse with ÷2), plus edge cases.
@@ -100,10 +102,14 @@ pub fn run(cmd: VerilogCommand) -> Result<ExitCode> {
             let width = Width::from_bits(width)?;
             let variant = Variant::parse(&variant)?;
             let seed = seed.unwrap_or_else(fresh_seed);
-            let vectors = generate(width, vectors, seed)?;
+            let vectors = generate(width, variant, vectors, seed)?;
             let manifest = write_design_dir(&out, width, variant, &vectors, seed)?;
+            let modulus = manifest
+                .fixed_modulus
+                .map(|q| format!(" for q = {q}"))
+                .unwrap_or_default();
             outln!(
-                "{}: {}-bit {} butterfly, latency {} cycles, II {}, {} vectors \
+                "{}: {}-bit {} butterfly{modulus}, latency {} cycles, II {}, {} vectors \
                  (forward {}, inverse {}, inverse_half {}), seed {}",
                 out.display(),
                 width,
@@ -186,10 +192,10 @@ pub fn run(cmd: VerilogCommand) -> Result<ExitCode> {
                 None => area_table(),
             };
             outln!("{}", table.yosys);
-            outln!("width variant family latency II   LUT    FF  DSP CARRY BRAM");
+            outln!("width variant       family latency II   LUT    FF  DSP CARRY BRAM");
             for e in &table.entries {
                 outln!(
-                    "{:>5} {:<7} {:<6} {:>7} {:>2} {:>5} {:>5} {:>4} {:>5} {:>4}",
+                    "{:>5} {:<13} {:<6} {:>7} {:>2} {:>5} {:>5} {:>4} {:>5} {:>4}",
                     e.width.to_string(),
                     e.variant.to_string(),
                     e.family.to_string(),

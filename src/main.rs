@@ -5,6 +5,17 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// `println!` that ends the process quietly when stdout is closed (`hesim … | head`) instead
+/// of panicking; see [`cmd::write_stdout`].
+macro_rules! outln {
+    ($($arg:tt)*) => { $crate::cmd::write_stdout(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
+/// `print!` with the same broken-pipe handling as [`outln!`].
+macro_rules! out {
+    ($($arg:tt)*) => { $crate::cmd::write_stdout(format_args!($($arg)*)) };
+}
+
 mod cmd;
 
 /// Exit code for bad input (a malformed file, an impossible parameter): the user can fix it.

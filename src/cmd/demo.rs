@@ -167,14 +167,20 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         .find(|(p, _)| *p == "dense")
         .map(|(_, r)| r.cycles)
         .unwrap_or(0);
-    println!("\nLeNet on the `default` preset ({}):", arch.description);
-    println!(
+    outln!("\nLeNet on the `default` preset ({}):", arch.description);
+    outln!(
         "{:<10} {:>7} {:>8} {:>10} {:>12} {:>10} {:>9}",
-        "packing", "ops", "rotates", "key sw.", "cycles", "latency", "speedup"
+        "packing",
+        "ops",
+        "rotates",
+        "key sw.",
+        "cycles",
+        "latency",
+        "speedup"
     );
     for ((packing, _, program), (_, r)) in programs.iter().zip(&results) {
         let stats = program.analyze().stats;
-        println!(
+        outln!(
             "{:<10} {:>7} {:>8} {:>10} {:>12} {:>7.3} ms {:>8.2}×",
             packing,
             stats.ops,
@@ -185,9 +191,12 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
             dense_cycles as f64 / r.cycles.max(1) as f64
         );
     }
-    println!(
+    outln!(
         "\nsweep: {} points in {:.2} s ({:.0} points/min, {} infeasible); fastest design per workload:",
-        merged.merged_points, run.wall_seconds, run.points_per_minute, merged.infeasible_points
+        merged.merged_points,
+        run.wall_seconds,
+        run.points_per_minute,
+        merged.infeasible_points
     );
     for w in &grid.workloads {
         let best = grid
@@ -206,7 +215,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
             })
             .min_by(|a, b| a.0.total_cmp(&b.0));
         if let Some((ms, p)) = best {
-            println!(
+            outln!(
                 "  {:<20} {ms:>7.3} ms  {:>6.1} mm²  {}",
                 w.label,
                 p.area.total_mm2,
@@ -214,18 +223,18 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
             );
         }
     }
-    println!(
+    outln!(
         "verilog: {}-bit {} butterfly, latency {} cycles → {}",
         hw.width,
         hw.variant,
         hw.latency,
         verilog_dir.join(hesim_hw::emit::DESIGN_FILE).display()
     );
-    println!(
+    outln!(
         "report: {} figures → {}",
         report.figures.len(),
         report.index_html.display()
     );
-    println!("done in {:.1} s", started.elapsed().as_secs_f64());
+    outln!("done in {:.1} s", started.elapsed().as_secs_f64());
     Ok(ExitCode::SUCCESS)
 }

@@ -9,6 +9,7 @@ pub mod sweep;
 pub mod trace;
 pub mod verilog;
 
+use std::io::Write as _;
 use std::path::Path;
 
 use anyhow::Context;
@@ -18,4 +19,17 @@ use anyhow::Context;
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     hesim_sim::sweep::write_atomically(path, bytes)
         .with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Writes to stdout. A reader that went away (`hesim sim … | head`) ends the process with
+/// status 0, as `cat` and `grep` do: every file output is written atomically before printing,
+/// so nothing partial is left. Any other write error is reported with exit code 2.
+pub fn write_stdout(args: std::fmt::Arguments) {
+    if let Err(e) = std::io::stdout().lock().write_fmt(args) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: cannot write to stdout: {e}");
+        std::process::exit(i32::from(crate::EXIT_BAD_INPUT));
+    }
 }

@@ -117,7 +117,7 @@ pub fn generate(args: GenArgs) -> Result<ExitCode> {
     }
     program.write_trace_file(&args.out)?;
     let s = &analysis.stats;
-    println!(
+    outln!(
         "{}: {} under {} ({} weights): {} ops, {} rotate, {} mul_plain, {} key switches, depth {}",
         args.out.display(),
         net.name,
@@ -130,10 +130,10 @@ pub fn generate(args: GenArgs) -> Result<ExitCode> {
         s.depth
     );
     for l in &program.layers {
-        println!("  {:<10} {:<9} {}", l.name, l.kind, l.detail);
+        outln!("  {:<10} {:<9} {}", l.name, l.kind, l.detail);
     }
     for note in &program.substitutions {
-        println!("note: {note}");
+        outln!("note: {note}");
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -287,7 +287,7 @@ pub fn table(args: TableArgs) -> Result<ExitCode> {
     if let Some(p) = &args.markdown {
         super::write_atomic(p, md.as_bytes())?;
     }
-    print!("{md}");
+    out!("{md}");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -514,26 +514,31 @@ pub fn infer(args: InferArgs) -> Result<ExitCode> {
             "setup_seconds": setup_s,
             "header": program.header, "ops": stats,
         });
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        outln!("{}", serde_json::to_string_pretty(&out)?);
     } else {
-        println!(
+        outln!(
             "{} / {} (sparsity {}) on {n} {} (offset {}), backend {}, {jobs} jobs:",
-            net.name, args.packing, args.sparsity, set.source, args.offset, args.backend
+            net.name,
+            args.packing,
+            args.sparsity,
+            set.source,
+            args.offset,
+            args.backend
         );
         match (correct, accuracy) {
-            (Some(c), Some(a)) => println!("  accuracy {:.2}% ({c}/{n})", 100.0 * a),
-            _ => println!("  accuracy: not measured (synthetic inputs have no labels)"),
+            (Some(c), Some(a)) => outln!("  accuracy {:.2}% ({c}/{n})", 100.0 * a),
+            _ => outln!("  accuracy: not measured (synthetic inputs have no labels)"),
         }
-        println!(
+        outln!(
             "  agreement with plaintext predictions {:.2}% ({agree}/{n})",
             100.0 * agreement
         );
-        println!("  max logit error {max_err:.3e}");
-        println!(
+        outln!("  max logit error {max_err:.3e}");
+        outln!(
             "  seconds per image {latency:.3} (one inference; {cpu_latency:.3} s CPU), {throughput:.3} \
              wall with {jobs} jobs; key generation and payloads {setup_s:.1} s"
         );
-        println!(
+        outln!(
             "  ops: {} rotate, {} mul_plain, {} mul, {} add, {} rescale, {} key switches, depth {}",
             stats.count(OpName::Rotate),
             stats.count(OpName::MulPlain),

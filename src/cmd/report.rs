@@ -28,9 +28,9 @@ pub fn run(args: ReportArgs) -> Result<ExitCode> {
         },
     )?;
     for f in &report.figures {
-        println!("{}", args.out.join(format!("{}.svg", f.name)).display());
+        outln!("{}", args.out.join(format!("{}.svg", f.name)).display());
     }
-    println!(
+    outln!(
         "report: {} figures; open {}",
         report.figures.len(),
         report.index_html.display()

@@ -184,7 +184,7 @@ pub fn generate(args: &GenArgs) -> Result<Option<ExitCode>> {
         _ => return Ok(None),
     };
     let s = check_and_write(&args.out, &header, &ops)?;
-    println!(
+    outln!(
         "{}: {} ({}, N = 2^{}, {} limbs): {} ops, {} rotate, {} mul_plain, {} mul, {} bootstrap, \
          {} key switches",
         args.out.display(),
@@ -280,6 +280,6 @@ pub fn table(args: ResnetTableArgs) -> Result<ExitCode> {
     if let Some(p) = &args.markdown {
         super::write_atomic(p, md.as_bytes())?;
     }
-    print!("{md}");
+    out!("{md}");
     Ok(ExitCode::SUCCESS)
 }

@@ -58,7 +58,7 @@ pub fn run(args: SimArgs) -> Result<ExitCode> {
 
     if args.count_only {
         if args.json {
-            println!("{}", serde_json::to_string_pretty(&prog.counts)?);
+            outln!("{}", serde_json::to_string_pretty(&prog.counts)?);
         } else {
             print_counts(&prog.counts);
         }
@@ -106,7 +106,7 @@ pub fn run(args: SimArgs) -> Result<ExitCode> {
         )?;
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&result)?);
+        outln!("{}", serde_json::to_string_pretty(&result)?);
     } else {
         print_result(&arch, &result);
     }
@@ -133,17 +133,25 @@ fn git_commit() -> Option<String> {
 
 fn print_counts(c: &LowerCounts) {
     if let Some(p) = &c.params {
-        println!(
+        outln!(
             "N = 2^{}, L = {} limbs, dnum {} (alpha {}, k {} special primes)",
-            p.log_n, p.max_level, p.dnum, p.alpha, p.k
+            p.log_n,
+            p.max_level,
+            p.dnum,
+            p.alpha,
+            p.k
         );
     }
-    println!(
+    outln!(
         "ops {}  tasks {}  key switches {}  hoist groups {}  bootstraps {}",
-        c.ops, c.tasks, c.key_switches, c.hoist_groups, c.bootstraps
+        c.ops,
+        c.tasks,
+        c.key_switches,
+        c.hoist_groups,
+        c.bootstraps
     );
-    println!("\nunit work in limb vectors (N coefficients each):");
-    println!(
+    outln!("\nunit work in limb vectors (N coefficients each):");
+    outln!(
         "  {:<11} {:>8} {:>10} {:>10} {:>12} {:>10} {:>10} {:>10} {:>10} {:>10}",
         "kind",
         "ops",
@@ -157,7 +165,7 @@ fn print_counts(c: &LowerCounts) {
         "plain"
     );
     let row = |name: &str, ops: u64, w: &hesim_sim::Work| {
-        println!(
+        outln!(
             "  {:<11} {:>8} {:>10} {:>10} {:>12} {:>10} {:>10} {:>10} {:>10} {:>10}",
             name,
             ops,
@@ -179,17 +187,27 @@ fn print_counts(c: &LowerCounts) {
 
 fn print_result(arch: &Arch, r: &SimResult) {
     let t = &r.trace;
-    println!(
+    outln!(
         "{} on {}: {} cycles = {:.4} ms at {} GHz",
-        t.network, arch.name, r.cycles, r.time_ms, r.clock_ghz
+        t.network,
+        arch.name,
+        r.cycles,
+        r.time_ms,
+        r.clock_ghz
     );
-    println!(
+    outln!(
         "trace: N = 2^{}, {} slots, {} limbs, dnum {}, k {}; {} ops -> {} tasks",
-        t.log_n, t.slots, t.limbs, t.dnum, t.special_primes, t.ops, t.tasks
+        t.log_n,
+        t.slots,
+        t.limbs,
+        t.dnum,
+        t.special_primes,
+        t.ops,
+        t.tasks
     );
-    println!("\nunits:");
+    outln!("\nunits:");
     for u in r.units.iter().filter(|u| u.busy_cycles > 0) {
-        println!(
+        outln!(
             "  {:<13} busy {:>14} cycles  {:>5.1}%",
             u.unit,
             u.busy_cycles,
@@ -203,9 +221,9 @@ fn print_result(arch: &Arch, r: &SimResult) {
             c as f64 * 100.0 / r.cycles as f64
         }
     };
-    println!("\nlatency by op kind (critical cycles; they sum to the total):");
+    outln!("\nlatency by op kind (critical cycles; they sum to the total):");
     for k in &r.by_kind {
-        println!(
+        outln!(
             "  {:<11} {:>8} ops  {:>14} cycles  {:>5.1}%",
             k.kind.as_str(),
             k.ops,
@@ -213,10 +231,16 @@ fn print_result(arch: &Arch, r: &SimResult) {
             pct(k.critical_cycles)
         );
     }
-    println!("\nlayers:");
-    println!(
+    outln!("\nlayers:");
+    outln!(
         "  {:<16} {:>8} {:>14} {:>6} {:>10} {:>12} {:>8}  busiest unit",
-        "layer", "ops", "critical", "%", "bound", "HBM MB", "ops/B"
+        "layer",
+        "ops",
+        "critical",
+        "%",
+        "bound",
+        "HBM MB",
+        "ops/B"
     );
     for l in &r.layers {
         let busiest = l
@@ -225,7 +249,7 @@ fn print_result(arch: &Arch, r: &SimResult) {
             .max_by(|a, b| a.1.total_cmp(b.1))
             .map(|(u, f)| format!("{u} {:.0}%", f * 100.0))
             .unwrap_or_default();
-        println!(
+        outln!(
             "  {:<16} {:>8} {:>14} {:>5.1}% {:>10} {:>12.2} {:>8} {}",
             l.layer,
             l.ops,
@@ -239,7 +263,7 @@ fn print_result(arch: &Arch, r: &SimResult) {
     }
     let m = &r.memory;
     let mb = |b: u64| b as f64 / 1e6;
-    println!(
+    outln!(
         "\nmemory: HBM read {:.1} MB (keys {:.1}, plaintexts {:.1}, inputs/outputs {:.1}, reloads {:.1}), \
          written {:.1} MB (spills {:.1}); on chip {:.1} MB; peak live {:.1} of {:.1} MB; key cache {} hits / {} misses",
         mb(m.hbm_read_bytes),

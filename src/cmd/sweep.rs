@@ -264,9 +264,9 @@ fn run_sweep(args: RunArgs) -> Result<ExitCode> {
         shard.count
     );
     if args.dry_run {
-        println!("index\tpoint_id\tworkload\tarea_mm2\taxes");
+        outln!("index\tpoint_id\tworkload\tarea_mm2\taxes");
         for p in grid.points.iter().filter(|p| shard.owns(p)) {
-            println!(
+            outln!(
                 "{}\t{}\t{}\t{:.1}\t{}",
                 p.index,
                 p.point_id,
@@ -297,7 +297,7 @@ fn run_sweep(args: RunArgs) -> Result<ExitCode> {
     };
     let summary = sweep::run(&grid, &workloads, &out, &opts, &cancel)?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&summary)?);
+        outln!("{}", serde_json::to_string_pretty(&summary)?);
     }
     eprintln!(
         "sweep: {} simulated ({} infeasible), {} already done, {} remaining, {:.2} s ({:.0} points/min); {}",

@@ -50,7 +50,7 @@ pub fn run(cmd: TraceCommand) -> Result<ExitCode> {
         TraceCommand::ResnetTable(args) => super::resnet::table(args),
         TraceCommand::Validate { file } => {
             let analysis = analyze(&file)?;
-            println!(
+            outln!(
                 "{}: valid: {} ops, N = 2^{}, {} slots, {} limbs, network {}, packing {}",
                 file.display(),
                 analysis.stats.ops,
@@ -70,7 +70,7 @@ pub fn run(cmd: TraceCommand) -> Result<ExitCode> {
                     "header": analysis.header,
                     "stats": analysis.stats,
                 });
-                println!("{}", serde_json::to_string_pretty(&out)?);
+                outln!("{}", serde_json::to_string_pretty(&out)?);
             } else {
                 print_stats(&analysis);
             }
@@ -114,7 +114,7 @@ pub fn analyze(file: &PathBuf) -> Result<Analysis> {
 fn print_stats(a: &Analysis) {
     let s = &a.stats;
     let h = &a.header;
-    println!(
+    outln!(
         "trace: network {}, packing {}, N = 2^{}, {} slots, {} + {} primes, dnum {}",
         h.network,
         h.packing,
@@ -124,17 +124,21 @@ fn print_stats(a: &Analysis) {
         h.p_bits.len(),
         h.dnum
     );
-    println!(
+    outln!(
         "ops {}  key switches {}  galois keys {}  hoist groups {}  depth {}",
-        s.ops, s.key_switches, s.galois_keys, s.hoist_groups, s.depth
+        s.ops,
+        s.key_switches,
+        s.galois_keys,
+        s.hoist_groups,
+        s.depth
     );
-    println!("\nby kind:");
+    outln!("\nby kind:");
     for (k, n) in &s.by_kind {
-        println!("  {:<12} {n:>10}", k.as_str());
+        outln!("  {:<12} {n:>10}", k.as_str());
     }
-    println!("\nby level:");
+    outln!("\nby level:");
     for (l, n) in &s.by_level {
-        println!("  {l:<12} {n:>10}");
+        outln!("  {l:<12} {n:>10}");
     }
     let cols = [
         OpName::Rotate,
@@ -143,19 +147,19 @@ fn print_stats(a: &Analysis) {
         OpName::Add,
         OpName::Rescale,
     ];
-    println!("\nby layer:");
-    print!("  {:<16} {:>8}", "layer", "ops");
+    outln!("\nby layer:");
+    out!("  {:<16} {:>8}", "layer", "ops");
     for c in cols {
-        print!(" {:>10}", c.as_str());
+        out!(" {:>10}", c.as_str());
     }
-    println!(" {:>12}", "key_switches");
+    outln!(" {:>12}", "key_switches");
     for l in &s.by_layer {
-        print!("  {:<16} {:>8}", l.layer, l.ops);
+        out!("  {:<16} {:>8}", l.layer, l.ops);
         for c in cols {
-            print!(" {:>10}", l.by_kind.get(&c).copied().unwrap_or(0));
+            out!(" {:>10}", l.by_kind.get(&c).copied().unwrap_or(0));
         }
-        println!(" {:>12}", l.key_switches);
+        outln!(" {:>12}", l.key_switches);
     }
     let steps: Vec<String> = s.rotation_steps.iter().map(i32::to_string).collect();
-    println!("\nrotation steps ({}): {}", steps.len(), steps.join(" "));
+    outln!("\nrotation steps ({}): {}", steps.len(), steps.join(" "));
 }

@@ -108,7 +108,7 @@ pub fn run(cmd: VerilogCommand) -> Result<ExitCode> {
                 .fixed_modulus
                 .map(|q| format!(" for q = {q}"))
                 .unwrap_or_default();
-            println!(
+            outln!(
                 "{}: {}-bit {} butterfly{modulus}, latency {} cycles, II {}, {} vectors \
                  (forward {}, inverse {}, inverse_half {}), seed {}",
                 out.display(),
@@ -133,7 +133,7 @@ pub fn run(cmd: VerilogCommand) -> Result<ExitCode> {
         } => {
             let seed = seed.unwrap_or_else(fresh_seed);
             let m = write_ntt_dir(&out, log_n, modulus_bits, transforms, seed)?;
-            println!(
+            outln!(
                 "{}: NTT core N = {}, q = {}, {} transforms, {} cycles per transform, seed {}",
                 out.display(),
                 1u64 << m.log_n,
@@ -146,16 +146,18 @@ pub fn run(cmd: VerilogCommand) -> Result<ExitCode> {
         }
         VerilogCommand::Check { dir } => {
             let report = check_dir(&dir)?;
-            println!("{}: {}", dir.display(), report.design);
-            println!("yosys proc: no latches, every wire driven once");
-            println!("verilator --lint-only -Wall: clean");
+            outln!("{}: {}", dir.display(), report.design);
+            outln!("yosys proc: no latches, every wire driven once");
+            outln!("verilator --lint-only -Wall: clean");
             for sim in &report.simulations {
                 for line in &sim.summary {
-                    println!("  {}: {line}", sim.simulator);
+                    outln!("  {}: {line}", sim.simulator);
                 }
-                println!(
+                outln!(
                     "{}: {} passed, {} failed",
-                    sim.simulator, sim.passed, sim.failed
+                    sim.simulator,
+                    sim.passed,
+                    sim.failed
                 );
             }
             if !report.all_passed() {
@@ -171,7 +173,7 @@ pub fn run(cmd: VerilogCommand) -> Result<ExitCode> {
             let family = Family::parse(&family)?;
             let report = synth_dir(&dir, family)?;
             let c = report.cells;
-            println!(
+            outln!(
                 "{} ({}): LUT {}, FF {}, DSP {}, CARRY {}, BRAM {} -> {}",
                 family,
                 report.yosys,
@@ -189,10 +191,10 @@ pub fn run(cmd: VerilogCommand) -> Result<ExitCode> {
                 Some(_) => regenerate_area_table(&TABLE_FAMILIES)?,
                 None => area_table(),
             };
-            println!("{}", table.yosys);
-            println!("width variant       family latency II   LUT    FF  DSP CARRY BRAM");
+            outln!("{}", table.yosys);
+            outln!("width variant       family latency II   LUT    FF  DSP CARRY BRAM");
             for e in &table.entries {
-                println!(
+                outln!(
                     "{:>5} {:<13} {:<6} {:>7} {:>2} {:>5} {:>5} {:>4} {:>5} {:>4}",
                     e.width.to_string(),
                     e.variant.to_string(),
@@ -210,7 +212,7 @@ pub fn run(cmd: VerilogCommand) -> Result<ExitCode> {
                 let tmp = path.with_extension("json.tmp");
                 std::fs::write(&tmp, table.to_json())?;
                 std::fs::rename(&tmp, &path)?;
-                println!("wrote {}", path.display());
+                outln!("wrote {}", path.display());
             }
             Ok(ExitCode::SUCCESS)
         }

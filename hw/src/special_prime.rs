@@ -395,19 +395,31 @@ mod tests {
         assert_eq!(SPECIAL_PRIME_64.fold_bounds(), vec![87, 62]);
     }
 
-    /// A fold preserves the residue (checked with `u128` `%`) on random and extreme values.
+    /// The datapath's algorithm in software: as many folds as the design has stages, then one
+    /// conditional subtraction, gives x·w mod q (`u128` `%`) for random residues and the
+    /// extremes; every fold preserves the residue and the last one lands below 2q.
     #[test]
-    fn fold_preserves_the_residue() {
+    fn folds_then_one_subtraction_reduce_every_product() {
         use rand::{Rng, SeedableRng};
         let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(1);
         for p in [SPECIAL_PRIME_32, SPECIAL_PRIME_64] {
             let q = u128::from(p.value());
-            for _ in 0..10_000 {
-                let v = rng.random_range(0..(q - 1) * (q - 1) + 1);
-                assert_eq!(p.fold(v) % q, v % q);
+            let folds = p.fold_bounds().len();
+            let extremes = [0, 1, q - 2, q - 1]
+                .into_iter()
+                .flat_map(|x| [(x, q - 1), (x, 1)]);
+            let random = (0..20_000).map(|_| (rng.random_range(0..q), rng.random_range(0..q)));
+            for (x, w) in extremes.chain(random) {
+                let mut v = x * w;
+                for _ in 0..folds {
+                    let folded = p.fold(v);
+                    assert_eq!(folded % q, v % q, "x = {x}, w = {w}");
+                    v = folded;
+                }
+                assert!(v < 2 * q, "x = {x}, w = {w}: {v} after {folds} folds");
+                let reduced = if v >= q { v - q } else { v };
+                assert_eq!(reduced, x * w % q, "x = {x}, w = {w}");
             }
-            let top = (q - 1) * (q - 1);
-            assert_eq!(p.fold(top) % q, top % q);
         }
     }
 }

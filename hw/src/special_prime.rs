@@ -10,8 +10,8 @@
 //! v ≡ fold(v) = lo + hi·(2^b − 1) = lo + ((hi << b) − hi)      (mod q)
 //! ```
 //!
-//! fold is monotone in v, so a bound V on v gives the bound
-//! fold(v) ≤ (2^a − 1) + ⌊V/2^a⌋·(2^b − 1). Starting from the product
+//! For every v ≤ V, lo ≤ 2^a − 1 and hi ≤ ⌊V/2^a⌋, so fold(v) ≤ (2^a − 1) + ⌊V/2^a⌋·(2^b − 1)
+//! ([`SpecialPrime::fold_bounds`] iterates this). Starting from the product
 //! m·w ≤ (q − 1)² < 2^(2a) of two residues, each fold shrinks the excess above 2^a by a factor
 //! 2^(a−b); once the value is below 2q, one conditional subtraction of q gives the residue in
 //! `[0, q)`. Every fold is exact (no wrap-around) in the register widths below; each width is
@@ -19,7 +19,8 @@
 //!
 //! * 32-bit word, [`SPECIAL_PRIME_32`] = 2^31 − 2^19 + 1 = 2,146,959,361 (prime, q − 1 =
 //!   2^19·4095, so negacyclic NTTs up to N = 2^18): product < 2^62; fold 1 < 2^50;
-//!   fold 2 < 2^31 + 2^38 < 2^39; fold 3 ≤ 2^31 − 1 + 129·(2^19 − 1) < 2q. Three folds.
+//!   fold 2 < 2^31 + 2^38 < 2^39 (so its high part is at most 128, 8 bits);
+//!   fold 3 ≤ 2^31 − 1 + 128·(2^19 − 1) < 2^31 + 2^26 < 2q. Three folds.
 //! * 64-bit word, [`SPECIAL_PRIME_64`] = 2^61 − 2^26 + 1 = 2,305,843,009,146,585,089 (prime,
 //!   q − 1 = 2^26·(2^35 − 1), NTTs up to N = 2^25): product < 2^122; fold 1 < 2^87;
 //!   fold 2 ≤ 2^61 − 1 + (2^26 − 1)² < 2^61 + 2^52 < 2q. Two folds.

@@ -155,6 +155,14 @@ fn check_and_write(path: &Path, header: &Header, ops: &[Op]) -> Result<TraceStat
 /// Handles `--net resnet20` and `--net bootstrap`; `None` for every other network.
 pub fn generate(args: &GenArgs) -> Result<Option<ExitCode>> {
     let b = &args.boot;
+    if b.expand_boot && matches!(b.hoisting, HoistingArg::Double) {
+        bail!(
+            "--hoisting double cannot be expanded: the trace format has no way to defer a \
+             rotation's ModDown, so the expanded ops would be those of --hoisting single; drop \
+             --expand-boot to keep the single-op bootstrap (the simulator models double \
+             hoisting), or use --hoisting single"
+        );
+    }
     let (header, ops) = match args.net.net.as_str() {
         "resnet20" => {
             if args.net.sparsity != 0.0 || args.net.weights != "random" {

@@ -31,7 +31,7 @@ pub enum TraceCommand {
         hesim trace gen --net resnet20 --packing multiplexed --out resnet20-mux.jsonl\n  \
         hesim trace gen --net resnet20 --packing spencnn --groups 4 --pruned-taps 3 --out resnet20-sp.jsonl\n  \
         hesim trace gen --net bootstrap --out boot.jsonl                 (one bootstrap op, N = 2^16)\n  \
-        hesim trace gen --net bootstrap --expand-boot --hoisting double --out boot-ops.jsonl")]
+        hesim trace gen --net bootstrap --expand-boot --key-reuse --out boot-ops.jsonl")]
     Gen(super::nn::GenArgs),
     /// Op counts of every built-in network under every packing (CSV and markdown).
     #[command(after_help = "Example:\n  hesim trace table --csv ops.csv --markdown ops.md")]

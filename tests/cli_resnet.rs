@@ -1,0 +1,116 @@
+//! `hesim trace gen --net resnet20|bootstrap` feeds `hesim trace validate` and `hesim sim`.
+//! References: the trace validator (19 rules), sw/RESNET.md's op counts (8 bootstraps for the
+//! 19 activations under both packings; sub-block pruning removes rotations), and the published
+//! CraterLake ResNet-20 latency (249.45 ms) as an order-of-magnitude bound.
+
+mod common;
+use common::hesim;
+
+fn gen_trace(dir: &std::path::Path, name: &str, args: &[&str]) -> String {
+    let path = dir.join(name);
+    let path = path.to_str().unwrap().to_owned();
+    let mut all = vec!["trace", "gen"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--out", &path]);
+    let (code, _, err) = hesim(&all);
+    assert_eq!(code, 0, "{all:?}: {err}");
+    let (code, out, err) = hesim(&["trace", "validate", &path]);
+    assert_eq!(code, 0, "{path} is invalid: {out}{err}");
+    path
+}
+
+fn sim_ms(trace: &str) -> f64 {
+    let (code, out, err) = hesim(&["sim", "--arch", "craterlake", "--trace", trace, "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let r: serde_json::Value = serde_json::from_str(&out).unwrap();
+    r["time_ms"].as_f64().unwrap()
+}
+
+fn stats(trace: &str) -> serde_json::Value {
+    let (code, out, err) = hesim(&["trace", "stats", trace, "--json"]);
+    assert_eq!(code, 0, "{err}");
+    serde_json::from_str(&out).unwrap()
+}
+
+#[test]
+fn resnet20_packings_generate_valid_traces_and_spencnn_simulates_faster() {
+    let dir = tempfile::tempdir().unwrap();
+    let mux = gen_trace(
+        dir.path(),
+        "mux.jsonl",
+        &["--net", "resnet20", "--packing", "multiplexed"],
+    );
+    let sp = gen_trace(
+        dir.path(),
+        "sp.jsonl",
+        &["--net", "resnet20", "--packing", "spencnn"],
+    );
+    let (m, s) = (stats(&mux), stats(&sp));
+    for st in [&m, &s] {
+        assert_eq!(st["stats"]["by_kind"]["bootstrap"], 8, "{st}");
+    }
+    let rot = |st: &serde_json::Value| st["stats"]["by_kind"]["rotate"].as_u64().unwrap();
+    assert!(
+        rot(&s) < rot(&m),
+        "spencnn {} vs multiplexed {}",
+        rot(&s),
+        rot(&m)
+    );
+    let (tm, ts) = (sim_ms(&mux), sim_ms(&sp));
+    assert!(ts < tm, "spencnn {ts} ms vs multiplexed {tm} ms");
+    assert!((10.0..2_500.0).contains(&tm), "multiplexed {tm} ms");
+}
+
+#[test]
+fn bootstrap_single_op_and_expanded_forms_both_simulate() {
+    let dir = tempfile::tempdir().unwrap();
+    let single = gen_trace(dir.path(), "boot.jsonl", &["--net", "bootstrap"]);
+    let expanded = gen_trace(
+        dir.path(),
+        "boot-ops.jsonl",
+        &["--net", "bootstrap", "--expand-boot"],
+    );
+    let e = stats(&expanded);
+    assert_eq!(e["stats"]["by_kind"]["mod_raise"], 1, "{e}");
+    assert!(e["stats"]["by_kind"]["bootstrap"].is_null(), "{e}");
+    assert!(e["stats"]["by_kind"]["rotate"].as_u64().unwrap() > 0);
+    for t in [&single, &expanded] {
+        let ms = sim_ms(t);
+        assert!(ms > 0.1 && ms < 100.0, "{t}: {ms} ms");
+    }
+}
+
+#[test]
+fn impossible_resnet_and_bootstrap_options_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("x.jsonl");
+    let out = out.to_str().unwrap();
+    for (args, needle) in [
+        (
+            &["--net", "resnet20", "--packing", "dense"][..],
+            "use multiplexed or spencnn",
+        ),
+        (
+            &["--net", "resnet20", "--sparsity", "0.5"][..],
+            "--pruned-taps",
+        ),
+        (
+            &[
+                "--net",
+                "bootstrap",
+                "--expand-boot",
+                "--hoisting",
+                "double",
+            ][..],
+            "cannot be expanded",
+        ),
+    ] {
+        let mut all = vec!["trace", "gen"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--out", out]);
+        let (code, _, err) = hesim(&all);
+        assert_eq!(code, 2, "{all:?}: {err}");
+        assert!(err.contains(needle), "{all:?}: {err}");
+        assert!(!dir.path().join("x.jsonl").exists(), "{all:?} left a file");
+    }
+}

@@ -34,6 +34,7 @@ fn encrypted_lenet_agrees_with_the_plaintext_network_on_two_threads() {
         "infer", "--images", "4", "--offset", "8", "--jobs", "2", "--json",
     ]);
     assert_eq!(code, 0, "{err}");
+    assert!(err.contains("infer: 4/4 images"), "no progress line: {err}");
     let r = json(&out);
     assert_eq!(r["images"], 4);
     assert_eq!(r["jobs"], 2);

@@ -1,8 +1,12 @@
 //! CNN → HE program commands: `trace gen`, `trace table` (and `infer`).
 
 use std::fmt::Write as _;
+use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
@@ -395,6 +399,44 @@ fn test_images(net: &Network, args: &InferArgs) -> Result<TestImages> {
     }
 }
 
+/// Progress of a long run as a line on stderr every [`ProgressLog::EVERY`] and at the end,
+/// for batch jobs (nohup, Slurm) where a progress bar is hidden.
+struct ProgressLog {
+    total: usize,
+    start: Instant,
+    done: AtomicUsize,
+    last: Mutex<Instant>,
+}
+
+impl ProgressLog {
+    const EVERY: Duration = Duration::from_secs(30);
+
+    fn new(total: usize) -> Self {
+        let now = Instant::now();
+        Self {
+            total,
+            start: now,
+            done: 0.into(),
+            last: now.into(),
+        }
+    }
+
+    fn image_done(&self) {
+        let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
+        let mut last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
+        if done < self.total && last.elapsed() < Self::EVERY {
+            return;
+        }
+        *last = Instant::now();
+        let per_image = self.start.elapsed().as_secs_f64() / done as f64;
+        eprintln!(
+            "infer: {done}/{} images, {per_image:.2} s/image wall, eta {:.0} s",
+            self.total,
+            per_image * (self.total - done) as f64
+        );
+    }
+}
+
 /// One image's outcome: the predicted class, the plaintext network's class, the largest logit
 /// error and how long the inference took, in wall-clock and in its thread's CPU time (which
 /// other processes on a shared machine barely disturb).
@@ -409,7 +451,6 @@ struct Outcome {
 pub fn infer(args: InferArgs) -> Result<ExitCode> {
     use hesim_sw::nn::encrypted::EncryptedRunner;
     use rayon::prelude::*;
-    use std::time::Instant;
 
     if !matches!(args.backend.as_str(), "ckks" | "slots" | "plain") {
         bail!(
@@ -445,10 +486,9 @@ pub fn infer(args: InferArgs) -> Result<ExitCode> {
         _ => None,
     };
     let setup_s = setup.elapsed().as_secs_f64();
+    // A bar on a terminal (indicatif hides it elsewhere); log lines for batch jobs.
     let bar = indicatif::ProgressBar::new(n as u64);
-    if args.json {
-        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
-    }
+    let log = (!std::io::stderr().is_terminal()).then(|| ProgressLog::new(n));
     bar.set_style(
         indicatif::ProgressStyle::with_template(
             "{bar:40} {pos}/{len} images, {elapsed} elapsed, eta {eta}",
@@ -469,6 +509,9 @@ pub fn infer(args: InferArgs) -> Result<ExitCode> {
                     _ => want.clone(),
                 };
                 bar.inc(1);
+                if let Some(log) = &log {
+                    log.image_done();
+                }
                 Ok(Outcome {
                     predicted: nn::argmax(&got),
                     plaintext: nn::argmax(&want),

@@ -76,6 +76,9 @@ const F1_SCRATCHPAD_MM2_PER_MIB: f64 = 48.09 / 64.0;
 const F1_NOC_MM2_PER_BYTE_PER_CYCLE: f64 = 10.02 / 24_000.0;
 /// [R] F1 table, memory interface row: 29.80 mm² for two HBM2 PHYs.
 const F1_HBM_PHY_MM2: f64 = 29.80 / 2.0;
+/// Where the per-unit figures come from, as recorded in manifests.
+const F1_SOURCE: &str =
+    "F1 (MICRO'21) per-unit areas (recalled; they sum to the published 151.4 mm²)";
 /// Bandwidth of one HBM2 PHY: F1's 1 TB/s [S-F1] over its two PHYs.
 const HBM_PHY_GB_S: f64 = 512.0;
 
@@ -116,7 +119,7 @@ impl AreaModel {
     pub fn quadratic() -> Self {
         Self {
             multiplier_width_exponent: 2.0,
-            source: "F1 (MICRO'21) per-unit areas (recalled; they sum to the published 151.4 mm²); multiplier area ∝ width² (schoolbook)".into(),
+            source: format!("{F1_SOURCE}; multiplier area ∝ width² (schoolbook)"),
         }
     }
 
@@ -147,9 +150,8 @@ impl AreaModel {
         Self {
             multiplier_width_exponent: alpha,
             source: format!(
-                "F1 (MICRO'21) per-unit areas (recalled; they sum to the published 151.4 mm²); \
-                 multiplier area ∝ width^{alpha:.2} fitted to the hesim-hw butterfly area table \
-                 ({table_source})"
+                "{F1_SOURCE}; multiplier area ∝ width^{alpha:.2} fitted to the hesim-hw butterfly \
+                 area table ({table_source})"
             ),
         }
     }

@@ -125,19 +125,14 @@ pub fn report(results: &Path, out: &Path, opts: &ReportOptions) -> Result<Report
     })
 }
 
-/// Writes `bytes` via a temporary file and a rename.
+/// Writes `bytes` via a temporary file and a rename: the sweep's implementation, so every
+/// output of hesim is written the same way.
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
-    use std::io::Write;
-    let io = |source| ReportError::Io {
-        path: path.to_owned(),
-        source,
-    };
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".tmp-")
-        .tempfile_in(dir)
-        .map_err(io)?;
-    tmp.write_all(bytes).map_err(io)?;
-    tmp.persist(path).map_err(|e| io(e.error))?;
-    Ok(())
+    hesim_sim::sweep::write_atomically(path, bytes).map_err(|e| match e {
+        hesim_sim::sweep::SweepError::Io { path, source } => ReportError::Io { path, source },
+        other => ReportError::Input {
+            path: path.to_owned(),
+            message: other.to_string(),
+        },
+    })
 }

@@ -323,6 +323,10 @@ pub struct InferArgs {
     /// `ckks` (encrypted), `slots` (exact slot interpreter) or `plain` (direct network).
     #[arg(long, default_value = "ckks")]
     pub backend: String,
+    /// Memory for `mul_plain` operands encoded once and shared by every image (MiB); the rest
+    /// are encoded at each use. 0 encodes every operand at every use.
+    #[arg(long, default_value_t = 2048)]
+    pub plaintext_cache_mib: usize,
     /// Images run at once, each on its own thread (default: every core).
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
     pub jobs: Option<u16>,
@@ -482,10 +486,14 @@ pub fn infer(args: InferArgs) -> Result<ExitCode> {
         .context("starting the inference threads")?;
     let setup = Instant::now();
     let runner = match args.backend.as_str() {
-        "ckks" => Some(EncryptedRunner::new(&program)?),
+        "ckks" => Some(EncryptedRunner::new(
+            &program,
+            args.plaintext_cache_mib.saturating_mul(1 << 20),
+        )?),
         _ => None,
     };
     let setup_s = setup.elapsed().as_secs_f64();
+    let encoded_once = runner.as_ref().map(|r| r.payloads().encoded_count());
     // A bar on a terminal (indicatif hides it elsewhere); log lines for batch jobs.
     let bar = indicatif::ProgressBar::new(n as u64);
     let log = (!std::io::stderr().is_terminal()).then(|| ProgressLog::new(n));
@@ -554,7 +562,7 @@ pub fn infer(args: InferArgs) -> Result<ExitCode> {
             "accuracy": accuracy, "agreement": agreement, "max_logit_error": max_err,
             "seconds_per_image": latency, "cpu_seconds_per_image": cpu_latency,
             "wall_seconds_per_image": throughput,
-            "setup_seconds": setup_s,
+            "setup_seconds": setup_s, "plaintexts_encoded_once": encoded_once,
             "header": program.header, "ops": stats,
         });
         outln!("{}", serde_json::to_string_pretty(&out)?);
@@ -581,6 +589,10 @@ pub fn infer(args: InferArgs) -> Result<ExitCode> {
             "  seconds per image {latency:.3} (one inference; {cpu_latency:.3} s CPU), {throughput:.3} \
              wall with {jobs} jobs; key generation and payloads {setup_s:.1} s"
         );
+        if let Some(count) = encoded_once {
+            let total = stats.count(OpName::MulPlain);
+            outln!("  mul_plain operands encoded once: {count} (of {total} mul_plain ops)");
+        }
         outln!(
             "  ops: {} rotate, {} mul_plain, {} mul, {} add, {} rescale, {} key switches, depth {}",
             stats.count(OpName::Rotate),

@@ -30,7 +30,8 @@ fn params(net: &Network) -> Params {
 /// CPU seconds of one encrypted inference, after checking it against the direct network.
 fn encrypted_seconds(net: &Network, params: &Params, packing: Packing) -> f64 {
     let program = nn::build(net, params, packing, &HeParams::default()).expect("program");
-    let runner = EncryptedRunner::new(&program).expect("keys");
+    // No plaintext cache: every operand is encoded at its use, for every packing alike.
+    let runner = EncryptedRunner::new(&program, 0).expect("keys");
     let input: Vec<f64> = (0..net.input.len() as u64)
         .map(|i| 0.5 * (nn::weights::uniform(7, i) + 1.0))
         .collect();

@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use hesim_traces::{Op, OpKind, ValueId};
 
 use super::evaluator::Automorphism;
-use super::{Ciphertext, CkksError, Context, Evaluator};
+use super::{Ciphertext, CkksError, Context, Evaluator, Plaintext};
 
 /// The plaintext data a trace refers to.
 pub trait Payloads {
@@ -28,6 +28,13 @@ pub trait Payloads {
     fn plaintext(&self, id: u32) -> &[f64];
     /// The scalar of the `add_const` / `mul_const` op whose result id is `op`.
     fn constant(&self, op: ValueId) -> f64;
+    /// Plaintext `id` already encoded for a `mul_plain` at `level`, if the caller keeps one: a
+    /// program's plaintexts are the same for every input, and encoding them is about a sixth
+    /// of an inference. Used only if its level and scale are the ones the executor would
+    /// encode at (`level`, [`Context::scale_at`]). Default: none.
+    fn encoded(&self, _id: u32, _level: usize) -> Option<&Plaintext> {
+        None
+    }
 }
 
 /// [`Payloads`] held in hash maps (tests, small programs).
@@ -170,10 +177,16 @@ pub fn execute<'a>(
             }
             OpKind::MulPlain { plain } => {
                 let mut ct = owned();
-                let level = ct.level();
-                let pt =
-                    ctx.encode_real(payloads.plaintext(plain.id), level, ctx.scale_at(level))?;
-                eval.mul_plain_assign(&mut ct, &pt)?;
+                let (level, scale) = (ct.level(), ctx.scale_at(ct.level()));
+                match payloads.encoded(plain.id, level) {
+                    Some(pt) if pt.level() == level && pt.scale() == scale => {
+                        eval.mul_plain_assign(&mut ct, pt)?;
+                    }
+                    _ => {
+                        let pt = ctx.encode_real(payloads.plaintext(plain.id), level, scale)?;
+                        eval.mul_plain_assign(&mut ct, &pt)?;
+                    }
+                }
                 ct
             }
             OpKind::AddConst => {

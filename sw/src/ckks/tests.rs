@@ -416,3 +416,67 @@ fn executor_in_place_operands() {
         .collect();
     assert!(max_error(&got, &want) < 1e-6);
 }
+
+/// `mul_plain` operands encoded once (`Payloads::encoded`) give exactly the decryption of
+/// encoding at every use (the reference), a cached operand is really used, and one at the wrong
+/// scale is ignored.
+#[test]
+fn executor_uses_pre_encoded_operands_only_when_they_match() {
+    use hesim_traces::{Op, OpKind, PlainRef};
+    struct Cached {
+        inner: MapPayloads,
+        encoded: std::collections::HashMap<(u32, usize), Plaintext>,
+    }
+    impl Payloads for Cached {
+        fn plaintext(&self, id: u32) -> &[f64] {
+            self.inner.plaintext(id)
+        }
+        fn constant(&self, op: hesim_traces::ValueId) -> f64 {
+            self.inner.constant(op)
+        }
+        fn encoded(&self, id: u32, level: usize) -> Option<&Plaintext> {
+            self.encoded.get(&(id, level))
+        }
+    }
+    let mut rng = ChaCha20Rng::seed_from_u64(15);
+    let mut s = small_setup(&[]);
+    let slots = s.ctx.slots();
+    let mut real = || -> Vec<f64> { (0..slots).map(|_| rng.random_range(-1.0..1.0)).collect() };
+    let (x, w, other) = (real(), real(), real());
+    let layer: Arc<str> = Arc::from("t");
+    let op = |id, kind, args: Vec<u32>, level| Op::new(id, kind, args, level, Arc::clone(&layer));
+    let ops = vec![
+        op(0, OpKind::Input, vec![], 4),
+        op(
+            1,
+            OpKind::MulPlain {
+                plain: PlainRef { id: 7, level: 4 },
+            },
+            vec![0],
+            4,
+        ),
+        op(2, OpKind::Rescale, vec![1], 3),
+        op(3, OpKind::Output, vec![2], 3),
+    ];
+    let mut inner = MapPayloads::default();
+    inner.plaintexts.insert(7, w.clone());
+    let values: Vec<Complex64> = x.iter().map(|&r| Complex64::new(r, 0.0)).collect();
+    let ct = s.encrypt(&values);
+    let ctx = Arc::clone(&s.ctx);
+    let run = |payloads: &dyn Payloads| {
+        let inputs = [(0, ct.clone())].into_iter().collect();
+        let out = execute(&s.eval, &ops, inputs, payloads).unwrap();
+        s.sk.decrypt_decode(&out[&3])
+    };
+    let reference = run(&inner);
+    let cached = |values: &[f64], scale: f64| Cached {
+        inner: inner.clone(),
+        encoded: [((7, 4), ctx.encode_real(values, 4, scale).unwrap())]
+            .into_iter()
+            .collect(),
+    };
+    let canonical = ctx.scale_at(4);
+    assert_eq!(run(&cached(&w, canonical)), reference);
+    assert_ne!(run(&cached(&other, canonical)), reference, "cache not used");
+    assert_eq!(run(&cached(&other, 2.0 * canonical)), reference);
+}

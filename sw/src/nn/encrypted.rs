@@ -10,25 +10,55 @@ use num_complex::Complex64;
 use super::NnError;
 use super::program::Program;
 use crate::ckks::{
-    self, Context, Evaluator, GaloisKeys, ParamsBuilder, Payloads, PublicKey, RelinKey, Sampler,
-    SecretKey,
+    self, Context, Evaluator, GaloisKeys, ParamsBuilder, Payloads, Plaintext, PublicKey, RelinKey,
+    Sampler, SecretKey,
 };
 
-/// A program's plaintext slot vectors and constants, materialised for the CKKS executor.
+/// A program's plaintext slot vectors and constants, materialised for the CKKS executor, and
+/// its `mul_plain` operands encoded once, up to a memory budget.
 #[derive(Debug)]
 pub struct ProgramPayloads {
     plaintexts: Vec<Vec<f64>>,
     constants: HashMap<ValueId, f64>,
+    /// (plaintext id, level) → encoded at that level's canonical scale.
+    encoded: HashMap<(u32, usize), Plaintext>,
 }
 
 impl ProgramPayloads {
-    pub fn new(program: &Program) -> Self {
-        Self {
-            plaintexts: (0..program.plaintext_count() as u32)
-                .map(|id| program.plaintext(id))
-                .collect(),
-            constants: program.constants.clone(),
+    /// Materialises the payloads and encodes `mul_plain` operands in program order while their
+    /// total size stays within `cache_bytes` (the rest are encoded at every use).
+    pub fn new(program: &Program, ctx: &Context, cache_bytes: usize) -> Result<Self, NnError> {
+        let plaintexts: Vec<Vec<f64>> = (0..program.plaintext_count() as u32)
+            .map(|id| program.plaintext(id))
+            .collect();
+        let mut encoded = HashMap::new();
+        let mut bytes = 0usize;
+        for op in &program.ops {
+            let OpKind::MulPlain { plain } = &op.kind else {
+                continue;
+            };
+            let level = op.level as usize;
+            let size = level * ctx.n() * size_of::<u64>();
+            if encoded.contains_key(&(plain.id, level)) || bytes + size > cache_bytes {
+                continue;
+            }
+            let values = &plaintexts[plain.id as usize];
+            let pt = ctx
+                .encode_real(values, level, ctx.scale_at(level))
+                .map_err(ckks_err)?;
+            encoded.insert((plain.id, level), pt);
+            bytes += size;
         }
+        Ok(Self {
+            plaintexts,
+            constants: program.constants.clone(),
+            encoded,
+        })
+    }
+
+    /// How many `mul_plain` operands are held encoded.
+    pub fn encoded_count(&self) -> usize {
+        self.encoded.len()
     }
 }
 
@@ -39,6 +69,10 @@ impl Payloads for ProgramPayloads {
 
     fn constant(&self, op: ValueId) -> f64 {
         self.constants[&op]
+    }
+
+    fn encoded(&self, id: u32, level: usize) -> Option<&Plaintext> {
+        self.encoded.get(&(id, level))
     }
 }
 
@@ -60,8 +94,9 @@ fn ckks_err(e: ckks::CkksError) -> NnError {
 }
 
 impl EncryptedRunner {
-    /// Generates keys (randomness from the OS) for the program's header parameters.
-    pub fn new(program: &Program) -> Result<Self, NnError> {
+    /// Generates keys (randomness from the OS) for the program's header parameters and encodes
+    /// the program's `mul_plain` operands once, within `plaintext_cache_bytes` of memory.
+    pub fn new(program: &Program, plaintext_cache_bytes: usize) -> Result<Self, NnError> {
         let h = &program.header;
         let builder = ParamsBuilder::new(h.log_n, h.q_bits.clone(), h.log_scale)
             .special_primes(h.p_bits.clone())
@@ -83,13 +118,19 @@ impl EncryptedRunner {
         let steps: Vec<i64> = steps.into_iter().collect();
         let galois = GaloisKeys::for_steps_with(&sk, &steps, false, &mut sampler);
         let eval = Evaluator::new(Arc::clone(&ctx), Some(relin), galois);
+        let payloads = ProgramPayloads::new(program, &ctx, plaintext_cache_bytes)?;
         Ok(Self {
             ctx,
             sk,
             pk,
             eval,
-            payloads: ProgramPayloads::new(program),
+            payloads,
         })
+    }
+
+    /// The program's payloads (and how many plaintexts are held encoded).
+    pub fn payloads(&self) -> &ProgramPayloads {
+        &self.payloads
     }
 
     /// Encrypts one logical input (fresh randomness from the OS), runs the program, decrypts

@@ -70,15 +70,13 @@ pub fn load_network(name: &str) -> Result<Network> {
 }
 
 fn checkpoint_for(net: &Network) -> Result<PathBuf> {
-    let file = match net.name.as_str() {
-        "lenet" => "lenet_specnn.safetensors",
-        "hefnet" => "hefnet_specnn.safetensors",
-        other => bail!(
-            "no checkpoint for network `{other}`: only lenet and hefnet have one; use --weights \
-             random or a safetensors file"
-        ),
-    };
-    Ok(nn::data_root().join("models").join(file))
+    nn::checkpoint_path(&net.name).with_context(|| {
+        format!(
+            "no checkpoint for network `{}`: only lenet and hefnet have one; use --weights \
+             random or a safetensors file",
+            net.name
+        )
+    })
 }
 
 pub fn load_params(net: &Network, weights: &str, seed: u64) -> Result<Params> {
@@ -342,10 +340,6 @@ struct TestImages {
     labels: Option<Vec<u8>>,
 }
 
-/// Seed of the synthetic inputs; image `i` depends only on (seed, i), so `--offset` windows
-/// of one run agree with a single run.
-const SYNTHETIC_SEED: u64 = 0x5EED_1A6E;
-
 fn test_images(net: &Network, args: &InferArgs) -> Result<TestImages> {
     let mnist_shaped = net.input == nn::Shape::new(1, 28, 28);
     let kind = args
@@ -384,14 +378,8 @@ fn test_images(net: &Network, args: &InferArgs) -> Result<TestImages> {
             })
         }
         "synthetic" => {
-            let len = net.input.len();
             let images = (args.offset..args.offset + args.images)
-                .map(|i| {
-                    let seed = SYNTHETIC_SEED ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-                    (0..len)
-                        .map(|j| 0.5 * (nn::weights::uniform(seed, j as u64) + 1.0))
-                        .collect()
-                })
+                .map(|i| nn::synthetic_input(net.input.len(), i as u64))
                 .collect();
             Ok(TestImages {
                 source: "synthetic inputs".into(),

@@ -215,12 +215,7 @@ pub fn he_params_for_word(word_bits: u32) -> HeParams {
 /// The trained checkpoint of a built-in network if it is under the data root, else seeded
 /// random weights (and a note saying so).
 pub fn default_weights(net: &str) -> (String, Option<String>) {
-    let file = match net {
-        "lenet" => Some("lenet_specnn.safetensors"),
-        "hefnet" => Some("hefnet_specnn.safetensors"),
-        _ => None,
-    };
-    match file.map(|f| hesim_sw::nn::data_root().join("models").join(f)) {
+    match hesim_sw::nn::checkpoint_path(net) {
         Some(p) if p.is_file() => ("checkpoint".into(), None),
         Some(p) => (
             "random".into(),

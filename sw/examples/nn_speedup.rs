@@ -15,12 +15,9 @@ use hesim_sw::nn::encrypted::EncryptedRunner;
 use hesim_sw::nn::{self, HeParams, Network, Packing, Params};
 
 fn params(net: &Network) -> Params {
-    let file = match net.name.as_str() {
-        "lenet" => "lenet_specnn.safetensors",
-        "hefnet" => "hefnet_specnn.safetensors",
-        _ => return Params::random(net, 1).expect("built-in network"),
+    let Some(path) = nn::checkpoint_path(&net.name) else {
+        return Params::random(net, 1).expect("built-in network");
     };
-    let path = nn::data_root().join("models").join(file);
     Params::from_safetensors(net, &path).unwrap_or_else(|e| {
         eprintln!("{e}: using random weights");
         Params::random(net, 1).expect("built-in network")
@@ -32,9 +29,7 @@ fn encrypted_seconds(net: &Network, params: &Params, packing: Packing) -> f64 {
     let program = nn::build(net, params, packing, &HeParams::default()).expect("program");
     // No plaintext cache: every operand is encoded at its use, for every packing alike.
     let runner = EncryptedRunner::new(&program, 0).expect("keys");
-    let input: Vec<f64> = (0..net.input.len() as u64)
-        .map(|i| 0.5 * (nn::weights::uniform(7, i) + 1.0))
-        .collect();
+    let input = nn::synthetic_input(net.input.len(), 0);
     let start = ThreadTime::now();
     let got = runner.infer(&program, &input).expect("inference");
     let seconds = start.elapsed().as_secs_f64();

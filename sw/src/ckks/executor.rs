@@ -178,15 +178,15 @@ pub fn execute<'a>(
             OpKind::MulPlain { plain } => {
                 let mut ct = owned();
                 let (level, scale) = (ct.level(), ctx.scale_at(ct.level()));
-                match payloads.encoded(plain.id, level) {
-                    Some(pt) if pt.level() == level && pt.scale() == scale => {
-                        eval.mul_plain_assign(&mut ct, pt)?;
-                    }
+                let fresh;
+                let pt = match payloads.encoded(plain.id, level) {
+                    Some(pt) if pt.level() == level && pt.scale() == scale => pt,
                     _ => {
-                        let pt = ctx.encode_real(payloads.plaintext(plain.id), level, scale)?;
-                        eval.mul_plain_assign(&mut ct, &pt)?;
+                        fresh = ctx.encode_real(payloads.plaintext(plain.id), level, scale)?;
+                        &fresh
                     }
-                }
+                };
+                eval.mul_plain_assign(&mut ct, pt)?;
                 ct
             }
             OpKind::AddConst => {

@@ -20,7 +20,7 @@ pub use network::{BUILTINS, Layer, LayerKind, Network, Shape};
 pub use params::{HeParams, max_log_qp};
 pub use program::{IoLayout, LayerReport, Program};
 pub use reference::{PruneMasks, argmax, forward};
-pub use weights::{Params, Tensor, data_root};
+pub use weights::{Params, Tensor, checkpoint_path, data_root, synthetic_input};
 
 /// Errors of network loading and program building.
 #[derive(Debug, thiserror::Error)]

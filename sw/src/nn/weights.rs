@@ -305,6 +305,26 @@ impl Params {
     }
 }
 
+/// Where the SpENCNN checkpoint of built-in network `name` lives under the data root
+/// (`models/*.safetensors`); `None` for networks without one (VGG-5, ResNet-20, TOML files).
+pub fn checkpoint_path(name: &str) -> Option<std::path::PathBuf> {
+    let file = match name {
+        "lenet" => "lenet_specnn.safetensors",
+        "hefnet" => "hefnet_specnn.safetensors",
+        _ => return None,
+    };
+    Some(data_root().join("models").join(file))
+}
+
+/// Synthetic input number `index`: `len` deterministic pixels uniform in [0, 1). Each image
+/// depends only on its index, so windows of a long run agree with a single run.
+pub fn synthetic_input(len: usize, index: u64) -> Vec<f64> {
+    let seed = 0x5EED_1A6E ^ index.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    (0..len as u64)
+        .map(|j| 0.5 * (uniform(seed, j) + 1.0))
+        .collect()
+}
+
 /// The default data root: `$HESIM_DATA`, else `../shared` beside the repository root.
 pub fn data_root() -> std::path::PathBuf {
     if let Some(d) = std::env::var_os("HESIM_DATA") {

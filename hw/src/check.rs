@@ -8,6 +8,9 @@ use crate::emit::{DESIGN_FILE, Manifest, TESTBENCH_FILE, TOP_MODULE, VECTORS_FIL
 use crate::ntt_core::{
     NTT_DESIGN_FILE, NTT_MANIFEST_FILE, NTT_TESTBENCH_FILE, NTT_VECTORS_FILE, NttManifest,
 };
+use crate::ntt_unit::{
+    UNIT_DESIGN_FILE, UNIT_MANIFEST_FILE, UNIT_TESTBENCH_FILE, UNIT_VECTORS_FILE, UnitManifest,
+};
 use crate::tools::{Tool, tail};
 
 /// Outcome of one simulator run of the testbench.
@@ -51,10 +54,22 @@ struct DesignFiles {
     vectors: &'static str,
 }
 
-/// Runs every check on `dir` (a butterfly or an NTT-core directory): latches, lint, Icarus,
+/// Runs every check on `dir` (a butterfly, NTT-core or NTT-unit directory): latches, lint, Icarus,
 /// Verilator.
 pub fn check_dir(dir: &Path) -> Result<CheckReport, HwError> {
-    let (design, expected_passes, files) = if dir.join(NTT_MANIFEST_FILE).is_file() {
+    let (design, expected_passes, files) = if dir.join(UNIT_MANIFEST_FILE).is_file() {
+        let m = UnitManifest::read(dir)?;
+        let design = format!(
+            "NTT unit {}, q = {}, {} transforms, {} cycles each ({} issue cycles)",
+            m.config, m.q, m.transforms, m.cycles_per_transform, m.issue_cycles
+        );
+        let files = DesignFiles {
+            design: UNIT_DESIGN_FILE,
+            testbench: UNIT_TESTBENCH_FILE,
+            vectors: UNIT_VECTORS_FILE,
+        };
+        (design, m.transforms << m.config.log_n, files)
+    } else if dir.join(NTT_MANIFEST_FILE).is_file() {
         let m = NttManifest::read(dir)?;
         let design = format!(
             "NTT core N = {}, q = {}, {} transforms, {} cycles each",

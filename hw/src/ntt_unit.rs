@@ -676,9 +676,7 @@ macro_rules! ntt_unit {
                     self.banks[i].write_enable.next = false;
                     self.banks[i].write_address.next = self.host_address.val();
                     self.banks[i].write_data.next = self.write_data.val();
-                    if self.lanes[0].valid_out.val() {
-                        self.banks[i].write_enable.next = true;
-                    } else if self.write_enable.val()
+                    if self.write_enable.val()
                         & !self.running.q.val()
                         & (self.host_bank.val() == self.bank_ids[i].val())
                     {
@@ -687,31 +685,39 @@ macro_rules! ntt_unit {
                 }
                 for p in (self.lanes.len())..(self.lanes.len() + 1) {
                     for i in 0..self.lanes.len() {
-                        if self.lanes[0].valid_out.val() {
+                        if self.lanes[i].valid_out.val() {
                             if self.mode_inverse.q.val() {
                                 if self.write_cycle.val().get_bit(0) {
+                                    self.banks[i + p].write_enable.next = true;
                                     self.banks[i + p].write_address.next = self.write_lower.val();
                                     self.banks[i + p].write_data.next = self.lanes[i].x_out.val();
+                                    self.banks[i].write_enable.next = true;
                                     self.banks[i].write_address.next = self.write_upper.val();
                                     self.banks[i].write_data.next = self.lanes[i].y_out.val();
                                 } else {
+                                    self.banks[i].write_enable.next = true;
                                     self.banks[i].write_address.next = self.write_lower.val();
                                     self.banks[i].write_data.next = self.lanes[i].x_out.val();
+                                    self.banks[i + p].write_enable.next = true;
                                     self.banks[i + p].write_address.next = self.write_upper.val();
                                     self.banks[i + p].write_data.next = self.lanes[i].y_out.val();
                                 }
                             } else if self.write_cycle.val() >= self.quarter.val() {
+                                self.banks[(2 * i + p) % (2 * p)].write_enable.next = true;
                                 self.banks[(2 * i + p) % (2 * p)].write_address.next =
                                     self.write_adjacent.val();
                                 self.banks[(2 * i + p) % (2 * p)].write_data.next =
                                     self.lanes[i].x_out.val();
+                                self.banks[(2 * i + 1 + p) % (2 * p)].write_enable.next = true;
                                 self.banks[(2 * i + 1 + p) % (2 * p)].write_address.next =
                                     self.write_adjacent.val();
                                 self.banks[(2 * i + 1 + p) % (2 * p)].write_data.next =
                                     self.lanes[i].y_out.val();
                             } else {
+                                self.banks[2 * i].write_enable.next = true;
                                 self.banks[2 * i].write_address.next = self.write_adjacent.val();
                                 self.banks[2 * i].write_data.next = self.lanes[i].x_out.val();
+                                self.banks[2 * i + 1].write_enable.next = true;
                                 self.banks[2 * i + 1].write_address.next =
                                     self.write_adjacent.val();
                                 self.banks[2 * i + 1].write_data.next = self.lanes[i].y_out.val();

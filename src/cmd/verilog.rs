@@ -10,6 +10,7 @@ use hesim_hw::area::{TABLE_FAMILIES, regenerate_area_table, synth_dir};
 use hesim_hw::check::check_dir;
 use hesim_hw::emit::write_design_dir;
 use hesim_hw::ntt_core::write_ntt_dir;
+use hesim_hw::ntt_unit::{NttUnitConfig, write_unit_dir};
 use hesim_hw::vectors::{fresh_seed, generate};
 use hesim_hw::{Family, Variant, Width, area_table};
 
@@ -53,6 +54,35 @@ pub enum VerilogCommand {
         modulus_bits: u32,
         /// Random transforms to check (even: forward, odd: inverse).
         #[arg(long, default_value_t = 4)]
+        transforms: usize,
+        /// Seed of the input generator (ChaCha20); drawn from the OS when absent.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Output directory.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Write the parametric NTT unit (P butterflies, 2P banks, per-lane twiddle ROMs) for
+    /// N = 2^log-n and the largest NTT prime below 2^modulus-bits, with a self-checking
+    /// testbench and forward/inverse transforms computed by the golden model.
+    #[command(after_help = "Examples:\n  \
+        hesim verilog ntt-unit --log-n 12 --lanes 8 --out build/unit && hesim verilog check build/unit\n  \
+        hesim verilog ntt-unit --log-n 16 --lanes 32 --width 64 --transforms 2 --out build/unit64")]
+    NttUnit {
+        /// log2 N, 4 ..= 16 (and N ≥ 4P).
+        #[arg(long, default_value_t = 12)]
+        log_n: u32,
+        /// Butterflies per cycle P: a power of two, 1 ..= 64.
+        #[arg(long, default_value_t = 8)]
+        lanes: u32,
+        /// Datapath word: 32 (odd q < 2^31) or 64 (odd q < 2^62).
+        #[arg(long, default_value_t = 32)]
+        width: u32,
+        /// Bit size of the prime (default: the word's largest, 31 or 62).
+        #[arg(long)]
+        modulus_bits: Option<u32>,
+        /// Random transforms to check (even: forward, odd: inverse).
+        #[arg(long, default_value_t = 2)]
         transforms: usize,
         /// Seed of the input generator (ChaCha20); drawn from the OS when absent.
         #[arg(long)]
@@ -139,6 +169,34 @@ pub fn run(cmd: VerilogCommand) -> Result<ExitCode> {
                 1u64 << m.log_n,
                 m.q,
                 m.transforms,
+                m.cycles_per_transform,
+                seed
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        VerilogCommand::NttUnit {
+            log_n,
+            lanes,
+            width,
+            modulus_bits,
+            transforms,
+            seed,
+            out,
+        } => {
+            let width = Width::from_bits(width)?;
+            let config = NttUnitConfig::new(log_n, lanes, width)?;
+            let bits = modulus_bits.unwrap_or_else(|| width.max_modulus_bits());
+            let seed = seed.unwrap_or_else(fresh_seed);
+            let m = write_unit_dir(&out, config, bits, transforms, seed)?;
+            outln!(
+                "{}: NTT unit {}, q = {}, {} transforms; {} issue cycles ((N/2)·log2 N / P), \
+                 {} idle cycles between stages, {} cycles per transform; seed {}",
+                out.display(),
+                m.config,
+                m.q,
+                m.transforms,
+                m.issue_cycles,
+                config.stage_gap(),
                 m.cycles_per_transform,
                 seed
             );

@@ -155,10 +155,16 @@ impl NttUnitConfig {
         WRITE_DELAY as u64
     }
 
-    /// Cycles from the `start` edge until `busy` is seen low: the start cycle, the issues, the
-    /// stage gaps and the pipeline drain.
+    /// Cycles of a transform beyond its issue cycles: the start cycle, the stage gaps and the
+    /// pipeline drain. This is the unit's latency in `hesim-sim`'s terms (`ntt.latency_cycles`,
+    /// added once to the busy cycles of a task).
+    pub fn latency_cycles(self) -> u64 {
+        1 + u64::from(self.log_n - 1) * self.stage_gap() + self.pipeline_fill()
+    }
+
+    /// Cycles from the `start` edge until `busy` is seen low.
     pub fn transform_cycles(self) -> u64 {
-        1 + self.issue_cycles() + u64::from(self.log_n - 1) * self.stage_gap() + self.pipeline_fill()
+        self.issue_cycles() + self.latency_cycles()
     }
 
     /// Words per bank (both ping-pong halves).
@@ -234,6 +240,11 @@ impl<const W: usize> BankRam<W> {
         }
     }
 
+    /// The stored words (the Rust model's state), for tests that inspect a bank directly.
+    pub fn words(&self) -> &[u64] {
+        &self._words
+    }
+
     fn row(&self, address: Index) -> usize {
         (address.to_u64() as usize) & (self._words.len() - 1)
     }
@@ -273,7 +284,10 @@ impl<const W: usize> Logic for BankRam<W> {
     }
 }
 
-/// One lane's twiddle ROM for one direction: `(w, w_shoup)` pairs, synchronous read.
+/// One lane's twiddle ROM for one direction: `(w, w_shoup)` pairs, synchronous read. The
+/// Verilog loads its contents with `$readmemh` from [`TwiddleRom::file`] (written next to the
+/// design), which yosys, Icarus and Verilator all read far faster than one `initial`
+/// assignment per entry.
 #[derive(LogicBlock, Debug)]
 pub struct TwiddleRom<const W: usize> {
     /// Clock.
@@ -285,18 +299,31 @@ pub struct TwiddleRom<const W: usize> {
     /// Its Shoup quotient for the word, `⌊w·2^W/q⌋`.
     pub w_shoup: Signal<Out, Bits<W>>,
     _entries: Vec<(u64, u64)>,
+    _file: String,
 }
 
 impl<const W: usize> TwiddleRom<W> {
-    /// A ROM holding `entries`.
-    pub fn new(entries: Vec<(u64, u64)>) -> Self {
+    /// A ROM holding `entries`, loaded in Verilog from `file`.
+    pub fn new(entries: Vec<(u64, u64)>, file: String) -> Self {
         Self {
             clock: Default::default(),
             address: Default::default(),
             w: Default::default(),
             w_shoup: Default::default(),
             _entries: entries,
+            _file: file,
         }
+    }
+
+    /// The file name and `$readmemh` contents: one line per entry, w then w_shoup.
+    pub fn file(&self) -> (String, String) {
+        let digits = W / 4;
+        let text = self
+            ._entries
+            .iter()
+            .map(|(w, s)| format!("{w:0digits$x}{s:0digits$x}\n"))
+            .collect();
+        (self._file.clone(), text)
     }
 }
 
@@ -304,8 +331,7 @@ impl<const W: usize> Logic for TwiddleRom<W> {
     fn update(&mut self) {
         if self.clock.pos_edge() {
             let (w, w_shoup) = self
-                .
-                _entries
+                ._entries
                 .get(self.address.val().to_u64() as usize)
                 .copied()
                 .unwrap_or((0, 0));
@@ -320,26 +346,18 @@ impl<const W: usize> Logic for TwiddleRom<W> {
     }
 
     fn hdl(&self) -> Verilog {
-        use std::fmt::Write;
         let depth = self._entries.len() as u64;
         let bits = address_bits(depth);
-        let digits = W / 4;
-        let mut init = String::new();
-        for (i, (w, s)) in self._entries.iter().enumerate() {
-            // Writing to a String cannot fail.
-            let _ = writeln!(
-                init,
-                "   rom_w[{i}] = {W}'h{w:0digits$x}; rom_s[{i}] = {W}'h{s:0digits$x};"
-            );
-        }
         Verilog::Custom(format!(
-            "reg [{high}:0] rom_w [0:{last}];\nreg [{high}:0] rom_s [0:{last}];\n{unused}\
-             initial begin\n{init}   w = {W}'h0;\n   w_shoup = {W}'h0;\nend\n\n\
+            "reg [{wide}:0] rom [0:{last}];\n{unused}\
+             initial begin\n   $readmemh(\"{file}\", rom);\n   w = {W}'h0;\n   w_shoup = {W}'h0;\nend\n\n\
              always @(posedge clock) begin\n   \
-             w <= rom_w[address[{ab}:0]];\n   w_shoup <= rom_s[address[{ab}:0]];\nend\n",
+             w <= rom[address[{ab}:0]][{wide}:{W}];\n   w_shoup <= rom[address[{ab}:0]][{high}:0];\nend\n",
+            wide = 2 * W - 1,
             high = W - 1,
             last = depth - 1,
             ab = bits - 1,
+            file = self._file,
             unused = unused_address_bits("address", bits),
         ))
     }
@@ -470,8 +488,11 @@ macro_rules! ntt_unit {
                 let stage_cycles = config.stage_cycles();
                 // The golden quotients are ⌊w·2^64/q⌋; a 32-bit word takes the top half.
                 let shoup_shift = 64 - $w;
-                let rom = |table: &[u64], shoup: &[u64], lane| {
-                    TwiddleRom::new(lane_twiddles(table, shoup, lane, lanes, shoup_shift))
+                let rom = |table: &[u64], shoup: &[u64], lane, direction| {
+                    TwiddleRom::new(
+                        lane_twiddles(table, shoup, lane, lanes, shoup_shift),
+                        format!("twiddles_{direction}_{lane}.hex"),
+                    )
                 };
                 Self {
                     clock: Default::default(),
@@ -486,10 +507,10 @@ macro_rules! ntt_unit {
                     bank_ids: (0..2 * p).map(constant).collect(),
                     lanes: (0..lanes).map(|_| Default::default()).collect(),
                     forward_twiddles: (0..lanes)
-                        .map(|i| rom(plan.twiddles(), plan.twiddles_shoup(), i))
+                        .map(|i| rom(plan.twiddles(), plan.twiddles_shoup(), i, "forward"))
                         .collect(),
                     inverse_twiddles: (0..lanes)
-                        .map(|i| rom(plan.inv_twiddles(), plan.inv_twiddles_shoup(), i))
+                        .map(|i| rom(plan.inv_twiddles(), plan.inv_twiddles_shoup(), i, "inverse"))
                         .collect(),
                     modulus: Constant::new(Bits::from(plan.modulus().value())),
                     zero: constant(0),
@@ -540,6 +561,17 @@ macro_rules! ntt_unit {
                     write_upper: Default::default(),
                     write_adjacent: Default::default(),
                 }
+            }
+        }
+
+        impl $name {
+            /// The `$readmemh` files of every twiddle ROM (name, contents).
+            pub fn rom_files(&self) -> Vec<(String, String)> {
+                self.forward_twiddles
+                    .iter()
+                    .chain(&self.inverse_twiddles)
+                    .map(TwiddleRom::file)
+                    .collect()
             }
         }
 
@@ -889,16 +921,21 @@ pub fn unit_plan(config: NttUnitConfig, bits: u32) -> Result<NttPlan, HwError> {
     NttPlan::new(n, &modulus).map_err(golden)
 }
 
-fn connected_verilog<B: Block>(mut uut: B) -> String {
-    uut.connect_all();
-    generate_verilog(&uut)
-}
-
-/// The rust-hdl Verilog of the unit for `config` with `plan`'s modulus and twiddles.
-pub fn unit_verilog(config: NttUnitConfig, plan: &NttPlan) -> String {
+/// The unit's files for `config` with `plan`'s modulus and twiddles: the rust-hdl Verilog
+/// ([`UNIT_DESIGN_FILE`]) and the twiddle ROMs' `$readmemh` files it loads.
+pub fn unit_files(config: NttUnitConfig, plan: &NttPlan) -> Vec<(String, String)> {
+    macro_rules! files {
+        ($unit:expr) => {{
+            let mut unit = $unit;
+            unit.connect_all();
+            let mut files = vec![(UNIT_DESIGN_FILE.to_string(), generate_verilog(&unit))];
+            files.extend(unit.rom_files());
+            files
+        }};
+    }
     match config.width {
-        Width::W32 => connected_verilog(NttUnit32::new(config, plan)),
-        Width::W64 => connected_verilog(NttUnit64::new(config, plan)),
+        Width::W32 => files!(NttUnit32::new(config, plan)),
+        Width::W64 => files!(NttUnit64::new(config, plan)),
     }
 }
 
@@ -1082,14 +1119,11 @@ pub fn write_unit_dir(
         source,
     })?;
     std::fs::create_dir_all(dir).map_err(HwError::io(dir))?;
-    write_all_atomically(
-        dir,
-        &[
-            (UNIT_DESIGN_FILE, unit_verilog(config, &plan)),
-            (UNIT_TESTBENCH_FILE, unit_testbench(config, transforms)),
-            (UNIT_VECTORS_FILE, hex),
-            (UNIT_MANIFEST_FILE, json + "\n"),
-        ],
-    )?;
+    let mut files = unit_files(config, &plan);
+    files.push((UNIT_TESTBENCH_FILE.into(), unit_testbench(config, transforms)));
+    files.push((UNIT_VECTORS_FILE.into(), hex));
+    files.push((UNIT_MANIFEST_FILE.into(), json + "\n"));
+    let files: Vec<(&str, String)> = files.iter().map(|(n, t)| (n.as_str(), t.clone())).collect();
+    write_all_atomically(dir, &files)?;
     Ok(manifest)
 }

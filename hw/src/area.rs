@@ -58,7 +58,7 @@ impl Family {
         match self {
             Family::Xc7 => format!("synth_xilinx -top {TOP_MODULE} -flatten -noiopad -family xc7"),
             Family::Xcup => {
-                format!("synth_xilinx -top {TOP_MODULE} -flatten -noiopad -family xcup")
+                format!("synth_xilinx -top {TOP_MODULE} -flatten -noiopad -family xcup -uram")
             }
             Family::Ice40 => format!("synth_ice40 -top {TOP_MODULE} -dsp"),
         }
@@ -75,6 +75,7 @@ impl Family {
                 c if c.starts_with("DSP48") => Some(Resource::Dsp),
                 c if c.starts_with("CARRY") => Some(Resource::Carry),
                 c if c.starts_with("RAMB") => Some(Resource::Bram),
+                c if c.starts_with("URAM") => Some(Resource::Uram),
                 _ => None,
             },
             Family::Ice40 => match cell {
@@ -102,6 +103,7 @@ enum Resource {
     Dsp,
     Carry,
     Bram,
+    Uram,
 }
 
 /// Resource counts of one synthesized design. LUT includes inverters and LUTs used as shift
@@ -117,8 +119,15 @@ pub struct CellCounts {
     pub dsp: u64,
     /// Carry-chain cells.
     pub carry: u64,
-    /// Block RAMs.
+    /// Block RAMs (RAMB18 and RAMB36 cells alike).
     pub bram: u64,
+    /// UltraRAMs (URAM288, xcup with `-uram` only).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub uram: u64,
+}
+
+fn is_zero(count: &u64) -> bool {
+    *count == 0
 }
 
 /// One `synth` run.
@@ -136,7 +145,8 @@ pub struct SynthReport {
     pub cells_by_type: BTreeMap<String, u64>,
 }
 
-/// Synthesizes the Verilog in `verilog` (top module `top`) for `family`.
+/// Synthesizes the Verilog in `verilog` (top module `top`) for `family`; files it loads with
+/// `$readmemh` are read from its directory.
 pub fn synthesize(verilog: &Path, family: Family) -> Result<SynthReport, HwError> {
     let dir = verilog
         .parent()
@@ -185,6 +195,7 @@ fn parse_stat_json(text: &str, family: Family, command: String) -> Result<SynthR
             Some(Resource::Dsp) => cells.dsp += count,
             Some(Resource::Carry) => cells.carry += count,
             Some(Resource::Bram) => cells.bram += count,
+            Some(Resource::Uram) => cells.uram += count,
             None => {}
         }
     }
@@ -327,4 +338,190 @@ pub fn regenerate_area_table(families: &[Family]) -> Result<AreaTable, HwError> 
         });
     }
     Ok(AreaTable { yosys, entries })
+}
+
+/// One row of the NTT/automorphism unit area table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnitAreaEntry {
+    /// `ntt` or `automorphism`.
+    pub unit: UnitKind,
+    /// log2 N.
+    pub log_n: u32,
+    /// Butterflies (NTT) or lanes (automorphism) per cycle.
+    pub lanes: u32,
+    /// Word width.
+    pub width: Width,
+    /// Target family.
+    pub family: Family,
+    /// Busy cycles per limb: (N/2)·log2 N / P (NTT) or N/P (automorphism).
+    pub limb_cycles: u64,
+    /// Cycles beyond those: start, stage gaps, pipeline drain.
+    pub latency_cycles: u64,
+    /// Resource counts.
+    #[serde(flatten)]
+    pub cells: CellCounts,
+}
+
+/// Which unit a row describes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UnitKind {
+    /// [`crate::ntt_unit`].
+    Ntt,
+    /// [`crate::automorphism`].
+    Automorphism,
+}
+
+impl UnitKind {
+    /// The unit's name in tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            UnitKind::Ntt => "ntt",
+            UnitKind::Automorphism => "automorphism",
+        }
+    }
+}
+
+/// Synthesized units: what `hesim verilog fit` chooses from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnitAreaTable {
+    /// The yosys that produced the numbers.
+    pub yosys: String,
+    /// The prime the NTT rows were built for: `modulus_bits`-bit, the largest NTT prime.
+    pub modulus_bits: BTreeMap<String, u32>,
+    /// Rows.
+    pub entries: Vec<UnitAreaEntry>,
+}
+
+impl UnitAreaTable {
+    /// The row for one unit shape.
+    pub fn get(
+        &self,
+        unit: UnitKind,
+        log_n: u32,
+        lanes: u32,
+        width: Width,
+    ) -> Option<&UnitAreaEntry> {
+        self.entries
+            .iter()
+            .find(|e| e.unit == unit && e.log_n == log_n && e.lanes == lanes && e.width == width)
+    }
+
+    /// The table as pretty JSON with a trailing newline (the committed file's format).
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default() + "\n"
+    }
+}
+
+/// The committed unit area table (`hw/area/unit_table.json`), compiled in so `fit` needs no
+/// yosys.
+pub fn unit_area_table() -> UnitAreaTable {
+    // The `committed_unit_table_parses` test guards this file; it is data of this crate.
+    serde_json::from_str(include_str!("../area/unit_table.json"))
+        .expect("hw/area/unit_table.json is valid (checked by the crate's tests)")
+}
+
+/// The shapes of the committed unit table: NTT and automorphism units at N = 2^16 (the
+/// simulator's ring) for P = 1 … 64 (automorphism: 2 … 64), both words, on xcup.
+pub fn unit_table_shapes() -> Vec<(UnitKind, u32, u32, Width)> {
+    let mut shapes = Vec::new();
+    for width in Width::ALL {
+        for lanes in [1, 2, 4, 8, 16, 32, 64] {
+            shapes.push((UnitKind::Ntt, 16, lanes, width));
+            if lanes > 1 {
+                shapes.push((UnitKind::Automorphism, 16, lanes, width));
+            }
+        }
+    }
+    shapes
+}
+
+/// The largest NTT prime bit size the table's NTT units are built for (the word's bound).
+fn table_modulus_bits(width: Width) -> u32 {
+    width.max_modulus_bits()
+}
+
+/// Synthesizes one unit shape for `family` (in a temporary directory).
+pub fn synthesize_unit(
+    unit: UnitKind,
+    log_n: u32,
+    lanes: u32,
+    width: Width,
+    family: Family,
+) -> Result<UnitAreaEntry, HwError> {
+    let work = tempfile::tempdir().map_err(HwError::io(std::env::temp_dir()))?;
+    let (files, limb_cycles, latency_cycles) = match unit {
+        UnitKind::Ntt => {
+            let config = crate::ntt_unit::NttUnitConfig::new(log_n, lanes, width)?;
+            let plan = crate::ntt_unit::unit_plan(config, table_modulus_bits(width))?;
+            (
+                crate::ntt_unit::unit_files(config, &plan),
+                config.issue_cycles(),
+                config.latency_cycles(),
+            )
+        }
+        UnitKind::Automorphism => {
+            let config = crate::automorphism::AutomorphismConfig::new(log_n, lanes, width)?;
+            (
+                vec![(
+                    crate::automorphism::AUTOMORPHISM_DESIGN_FILE.to_string(),
+                    crate::automorphism::automorphism_verilog(config),
+                )],
+                config.issue_cycles(),
+                config.latency_cycles(),
+            )
+        }
+    };
+    for (name, text) in &files {
+        let path = work.path().join(name);
+        std::fs::write(&path, text).map_err(HwError::io(&path))?;
+    }
+    let report = synthesize(&work.path().join(&files[0].0), family)?;
+    Ok(UnitAreaEntry {
+        unit,
+        log_n,
+        lanes,
+        width,
+        family,
+        limb_cycles,
+        latency_cycles,
+        cells: report.cells,
+    })
+}
+
+/// Synthesizes `shapes` on xcup, two yosys processes at a time (the machine's cores).
+pub fn regenerate_unit_table(
+    shapes: &[(UnitKind, u32, u32, Width)],
+) -> Result<UnitAreaTable, HwError> {
+    let yosys = Tool::Yosys.run(&["-V"], Path::new("."))?.trim().to_string();
+    let mut entries = Vec::new();
+    for pair in shapes.chunks(2) {
+        let results: Vec<Result<UnitAreaEntry, HwError>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = pair
+                .iter()
+                .map(|&(unit, log_n, lanes, width)| {
+                    scope.spawn(move || synthesize_unit(unit, log_n, lanes, width, Family::Xcup))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                })
+                .collect()
+        });
+        for result in results {
+            entries.push(result?);
+        }
+    }
+    let modulus_bits = Width::ALL
+        .iter()
+        .map(|&w| (w.to_string(), table_modulus_bits(w)))
+        .collect();
+    Ok(UnitAreaTable {
+        yosys,
+        modulus_bits,
+        entries,
+    })
 }

@@ -6,9 +6,14 @@ use std::process::ExitCode;
 
 use anyhow::{Result, bail};
 use clap::Subcommand;
-use hesim_hw::area::{TABLE_FAMILIES, regenerate_area_table, synth_dir};
+use hesim_hw::area::{
+    TABLE_FAMILIES, regenerate_area_table, regenerate_unit_table, synth_dir, unit_area_table,
+    unit_table_shapes,
+};
+use hesim_hw::automorphism::{AutomorphismConfig, write_automorphism_dir};
 use hesim_hw::check::check_dir;
 use hesim_hw::emit::write_design_dir;
+use hesim_hw::fit::{device, fit};
 use hesim_hw::ntt_core::write_ntt_dir;
 use hesim_hw::ntt_unit::{NttUnitConfig, write_unit_dir};
 use hesim_hw::vectors::{fresh_seed, generate};
@@ -88,6 +93,58 @@ pub enum VerilogCommand {
         #[arg(long)]
         seed: Option<u64>,
         /// Output directory.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Write the automorphism unit (P lanes, log-stage swap network) for N = 2^log-n with a
+    /// self-checking testbench: random limbs permuted by random odd Galois elements (the
+    /// first is 2N − 1), expected slots from the golden model.
+    #[command(after_help = "Example:\n  \
+        hesim verilog automorphism --log-n 16 --lanes 16 --cases 100 --out build/auto && hesim verilog check build/auto")]
+    Automorphism {
+        /// log2 N, 4 ..= 16 (and N ≥ 4P).
+        #[arg(long, default_value_t = 10)]
+        log_n: u32,
+        /// Lanes P: a power of two, 2 ..= 64.
+        #[arg(long, default_value_t = 8)]
+        lanes: u32,
+        /// Datapath word: 32 or 64.
+        #[arg(long, default_value_t = 32)]
+        width: u32,
+        /// Galois elements (limbs) to check.
+        #[arg(long, default_value_t = 4)]
+        cases: usize,
+        /// Seed of the generator (ChaCha20); drawn from the OS when absent.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Output directory.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Print the committed area table of the NTT and automorphism units (N = 2^16, xcup), or
+    /// regenerate it with yosys (long: one synthesis per row).
+    #[command(after_help = "Examples:\n  \
+        hesim verilog unit-table\n  \
+        hesim verilog unit-table --regenerate hw/area/unit_table.json")]
+    UnitTable {
+        /// Synthesize every row and write the table to this file.
+        #[arg(long)]
+        regenerate: Option<PathBuf>,
+    },
+    /// Choose the largest NTT and automorphism units that fit half of a device (from the
+    /// committed unit table) and write an architecture fragment for `hesim sim --arch`.
+    #[command(after_help = "Example:\n  \
+        hesim verilog fit --device u280 --word 54 --out fpga-fit.toml && \
+        hesim sim --trace t.jsonl --arch fpga-fit.toml")]
+    Fit {
+        /// Target device: u280.
+        #[arg(long, default_value = "u280")]
+        device: String,
+        /// Prime size in bits (the architecture's word_bits); picks the 32-bit unit for ≤ 31,
+        /// the 64-bit unit for ≤ 62.
+        #[arg(long, default_value_t = 54)]
+        word: u32,
+        /// The fragment to write.
         #[arg(long)]
         out: PathBuf,
     },
@@ -199,6 +256,88 @@ pub fn run(cmd: VerilogCommand) -> Result<ExitCode> {
                 config.stage_gap(),
                 m.cycles_per_transform,
                 seed
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        VerilogCommand::Automorphism {
+            log_n,
+            lanes,
+            width,
+            cases,
+            seed,
+            out,
+        } => {
+            let config = AutomorphismConfig::new(log_n, lanes, Width::from_bits(width)?)?;
+            let seed = seed.unwrap_or_else(fresh_seed);
+            let m = write_automorphism_dir(&out, config, cases, seed)?;
+            outln!(
+                "{}: automorphism unit {}, {} Galois elements, {} cycles per limb (N/P = {}); seed {}",
+                out.display(),
+                m.config,
+                m.galois.len(),
+                m.cycles_per_limb,
+                config.issue_cycles(),
+                seed
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        VerilogCommand::UnitTable { regenerate } => {
+            let table = match &regenerate {
+                Some(_) => regenerate_unit_table(&unit_table_shapes())?,
+                None => unit_area_table(),
+            };
+            outln!("{} (synth_xilinx -family xcup -uram)", table.yosys);
+            outln!(
+                "unit          log_n lanes word limb_cycles latency     LUT      FF   DSP BRAM URAM"
+            );
+            for e in &table.entries {
+                outln!(
+                    "{:<13} {:>5} {:>5} {:>4} {:>11} {:>7} {:>7} {:>7} {:>5} {:>4} {:>4}",
+                    e.unit.name(),
+                    e.log_n,
+                    e.lanes,
+                    e.width.to_string(),
+                    e.limb_cycles,
+                    e.latency_cycles,
+                    e.cells.lut,
+                    e.cells.ff,
+                    e.cells.dsp,
+                    e.cells.bram,
+                    e.cells.uram
+                );
+            }
+            if let Some(path) = regenerate {
+                let tmp = path.with_extension("json.tmp");
+                std::fs::write(&tmp, table.to_json())?;
+                std::fs::rename(&tmp, &path)?;
+                outln!("wrote {}", path.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        VerilogCommand::Fit {
+            device: name,
+            word,
+            out,
+        } => {
+            let table = unit_area_table();
+            let chosen = fit(device(&name)?, word, &table)?;
+            let tmp = out.with_extension("toml.tmp");
+            std::fs::write(&tmp, chosen.fragment(&table.yosys))?;
+            std::fs::rename(&tmp, &out)?;
+            outln!(
+                "{}: {} NTT unit(s) of {} butterflies ({}-bit word), automorphism {} lanes; \
+                 LUT {}, FF {}, DSP {}, BRAM {}, URAM {} of {}",
+                out.display(),
+                chosen.ntt_units,
+                chosen.ntt.lanes,
+                chosen.width,
+                chosen.automorphism.lanes,
+                chosen.used.lut,
+                chosen.used.ff,
+                chosen.used.dsp,
+                chosen.used.bram,
+                chosen.used.uram,
+                chosen.device.name
             );
             Ok(ExitCode::SUCCESS)
         }

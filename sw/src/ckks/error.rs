@@ -33,6 +33,13 @@ pub enum CkksError {
          2^10..=2^16); use such an N or `allow_insecure(true)` for tests"
     )]
     NoSecurityBound { log_n: u32 },
+    /// No 128-bit bound is known for a sparse secret of this weight at this ring degree.
+    #[error(
+        "no 128-bit security bound is known for a sparse secret of Hamming weight \
+         {hamming_weight} at N = 2^{log_n} (bounds exist for h ≥ 192 at N = 2^15 and 2^16); use \
+         such a set or `allow_insecure(true)` for tests"
+    )]
+    NoSparseSecurityBound { log_n: u32, hamming_weight: usize },
     /// More slot values than the encoder has slots.
     #[error("{given} values do not fit in {slots} slots")]
     TooManyValues { given: usize, slots: usize },
@@ -50,6 +57,9 @@ pub enum CkksError {
     /// A requested level is above the operand's current level.
     #[error("cannot raise a ciphertext from level {from} to level {to}: levels only go down")]
     LevelTooHigh { from: usize, to: usize },
+    /// ModRaise was asked to go to a level below the operand's.
+    #[error("mod_raise goes up the chain, but was asked to go from level {from} down to {to}")]
+    ModRaiseDown { from: usize, to: usize },
     /// Two operands are at different levels.
     #[error(
         "{op}: operands are at different levels ({left} vs {right} limbs); bring them to the same level first"

@@ -381,6 +381,44 @@ impl Evaluator {
         Ok(out)
     }
 
+    /// ModRaise, the first step of bootstrapping: `a` (any level; only its q_0 limb is used) is
+    /// reinterpreted modulo q_0 … q_{level−1}. The result decrypts to m + q_0·I with a small
+    /// integer polynomial I (|I| ≲ √h for a secret of Hamming weight h). It is labelled with
+    /// the canonical scale of `level`, so that the plaintext matrices of CoeffToSlot (which
+    /// account for the true scale) keep the computation on the canonical schedule.
+    pub fn mod_raise(&self, a: &Ciphertext, level: usize) -> Result<Ciphertext, CkksError> {
+        Self::check_size("mod_raise", a, 2)?;
+        if level == 0 || level > self.context.max_level() {
+            return Err(CkksError::InvalidLevel {
+                level,
+                max: self.context.max_level(),
+            });
+        }
+        if level < a.level {
+            return Err(CkksError::ModRaiseDown {
+                from: a.level,
+                to: level,
+            });
+        }
+        let polys = a
+            .polys
+            .iter()
+            .map(|p| self.context.mod_raise_poly(p, level))
+            .collect();
+        Ok(Ciphertext {
+            polys,
+            level,
+            scale: self.context.scale_at(level),
+        })
+    }
+
+    /// Multiplies every slot by i^`power` (the monomial X^(power·N/2): exact, no level).
+    pub fn mul_imaginary_unit_assign(&self, a: &mut Ciphertext, power: u32) {
+        for poly in &mut a.polys {
+            self.context.mul_imaginary_unit(poly, a.level, power);
+        }
+    }
+
     /// Left rotation of the slots by `step` (negative = right).
     pub fn rotate(&self, a: &Ciphertext, step: i64) -> Result<Ciphertext, CkksError> {
         Ok(self.rotate_hoisted(a, &[step])?.remove(0))

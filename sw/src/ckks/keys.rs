@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use num_complex::Complex64;
 
-use super::{CkksError, Context, Sampler};
+use super::{CkksError, Context, Sampler, SecretDistribution};
+use hesim_traces::{Op, OpKind};
+
 use crate::ring::GaloisPermutation;
 
 /// An encoded message: one NTT-form polynomial at a level and scale.
@@ -98,9 +100,14 @@ pub struct SecretKey {
 }
 
 impl SecretKey {
-    /// A fresh ternary secret.
+    /// A fresh secret from the parameter set's distribution (uniform or sparse ternary).
     pub fn generate(context: &Arc<Context>, sampler: &mut Sampler) -> Self {
-        let coeffs = sampler.ternary(context.n());
+        let coeffs = match context.shape().secret {
+            SecretDistribution::UniformTernary => sampler.ternary(context.n()),
+            SecretDistribution::SparseTernary { hamming_weight } => {
+                sampler.sparse_ternary(context.n(), hamming_weight)
+            }
+        };
         let limbs = context.limb_moduli(context.max_level(), true);
         let s = context.small_to_ntt(&coeffs, &limbs);
         Self {
@@ -252,6 +259,16 @@ pub struct SwitchingKey {
     pub(crate) digits: Vec<(Vec<u64>, Vec<u64>)>,
 }
 
+impl SwitchingKey {
+    /// Bytes held (8 per residue).
+    pub fn bytes(&self) -> usize {
+        self.digits
+            .iter()
+            .map(|(b, a)| 8 * (b.len() + a.len()))
+            .sum()
+    }
+}
+
 /// Encryption key: an RLWE sample of zero over Q ∪ P.
 #[derive(Clone, Debug)]
 pub struct PublicKey {
@@ -314,6 +331,11 @@ pub struct RelinKey {
 }
 
 impl RelinKey {
+    /// Bytes held.
+    pub fn bytes(&self) -> usize {
+        self.key.bytes()
+    }
+
     pub fn generate(sk: &SecretKey, sampler: &mut Sampler) -> Self {
         let ctx = &sk.context;
         let n = ctx.n();
@@ -385,6 +407,31 @@ impl GaloisKeys {
             })
             .collect();
         Self { keys }
+    }
+
+    /// Keys for exactly the rotations and conjugations `ops` perform (generated on demand from
+    /// the program: a bootstrap at N = 2^16 needs a few dozen of the N/2 possible steps, each
+    /// key ~100 MB).
+    pub fn for_ops<'a>(
+        sk: &SecretKey,
+        ops: impl IntoIterator<Item = &'a Op>,
+        sampler: &mut Sampler,
+    ) -> Self {
+        let mut steps = Vec::new();
+        let mut conjugate = false;
+        for op in ops {
+            match op.kind {
+                OpKind::Rotate { step, .. } => steps.push(i64::from(step)),
+                OpKind::Conjugate { .. } => conjugate = true,
+                _ => {}
+            }
+        }
+        Self::for_steps_with(sk, &steps, conjugate, sampler)
+    }
+
+    /// Bytes held by all keys.
+    pub fn bytes(&self) -> usize {
+        self.keys.values().map(|k| k.key.bytes()).sum()
     }
 
     /// Number of keys held.

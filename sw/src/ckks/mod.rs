@@ -28,9 +28,12 @@ pub use context::Context;
 pub use encoder::Encoder;
 pub use error::CkksError;
 pub use evaluator::{Automorphism, Evaluator};
-pub use executor::{MapPayloads, Payloads, execute};
+pub use executor::{MapPayloads, Payloads, execute, execute_profiled};
 pub use keys::{Ciphertext, GaloisKeys, Plaintext, PublicKey, RelinKey, SecretKey};
-pub use params::{ParamShape, ParamsBuilder, default_builder, max_log_qp_128};
+pub use params::{
+    ParamShape, ParamsBuilder, SecretDistribution, default_builder, max_log_qp_128,
+    max_log_qp_128_sparse,
+};
 pub use sampling::Sampler;
 
 #[cfg(test)]

@@ -72,6 +72,9 @@ enum Command {
     Demo(cmd::demo::DemoArgs),
     /// Simulate a trace on an accelerator architecture (preset or TOML, with overrides).
     Sim(cmd::sim::SimArgs),
+    /// Real CKKS on the CPU: bootstrap random encrypted vectors and report precision and time.
+    #[command(subcommand)]
+    Ckks(cmd::ckks::CkksCommand),
     /// Emit, check and synthesize the rust_hdl NTT butterfly (Verilog, Icarus, Verilator, yosys).
     #[command(subcommand)]
     Verilog(cmd::verilog::VerilogCommand),
@@ -87,6 +90,7 @@ fn main() -> ExitCode {
         Command::Demo(a) => cmd::demo::run(a),
         Command::Sim(a) => cmd::sim::run(a),
         Command::Verilog(c) => cmd::verilog::run(c),
+        Command::Ckks(c) => cmd::ckks::run(c),
     };
     match result {
         Ok(code) => code,

@@ -1,5 +1,6 @@
 //! One module per subcommand group.
 
+pub mod ckks;
 pub mod demo;
 pub mod nn;
 pub mod report;

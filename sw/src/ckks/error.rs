@@ -57,6 +57,13 @@ pub enum CkksError {
     /// A requested level is above the operand's current level.
     #[error("cannot raise a ciphertext from level {from} to level {to}: levels only go down")]
     LevelTooHigh { from: usize, to: usize },
+    /// A bootstrap recipe does not fit the parameter set (or is malformed).
+    #[error("bootstrap: {field} = {value} is not allowed: {reason}")]
+    InvalidBootstrap {
+        field: &'static str,
+        value: u64,
+        reason: String,
+    },
     /// ModRaise was asked to go to a level below the operand's.
     #[error("mod_raise goes up the chain, but was asked to go from level {from} down to {to}")]
     ModRaiseDown { from: usize, to: usize },
@@ -126,4 +133,25 @@ pub enum CkksError {
     /// An error of the ring layer (moduli, primes, NTT).
     #[error("ring arithmetic: {0}")]
     Ring(#[from] crate::ring::RingError),
+}
+
+impl From<hesim_traces::bootstrap::BootError> for CkksError {
+    fn from(err: hesim_traces::bootstrap::BootError) -> Self {
+        match err {
+            hesim_traces::bootstrap::BootError::Params {
+                field,
+                value,
+                reason,
+            } => Self::InvalidBootstrap {
+                field,
+                value,
+                reason,
+            },
+            other => Self::InvalidBootstrap {
+                field: "params",
+                value: 0,
+                reason: other.to_string(),
+            },
+        }
+    }
 }

@@ -44,6 +44,11 @@ impl Evaluator {
         &self.context
     }
 
+    /// Number of Galois keys held.
+    pub fn galois_key_count(&self) -> usize {
+        self.galois.len()
+    }
+
     fn check_level(op: &'static str, left: usize, right: usize) -> Result<(), CkksError> {
         if left == right {
             Ok(())

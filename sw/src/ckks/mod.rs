@@ -13,11 +13,13 @@
 //! [`Ciphertext`]. Key switching is hybrid: dnum digits of α = ⌈L/dnum⌉ primes, k special
 //! primes, ModUp by fast basis conversion, inner product with the key, rounded ModDown.
 
+pub mod bootstrap;
 mod context;
 mod error;
 mod evaluator;
 mod keys;
 
+pub mod dft;
 pub mod encoder;
 pub mod executor;
 pub mod params;

@@ -50,7 +50,7 @@ pub struct BootstrapArgs {
     #[arg(long, default_value_t = 63)]
     eval_mod_degree: u32,
     /// Double-angle steps after the cosine.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 2)]
     double_angle: u32,
     /// Levels left after the bootstrap (the chain is the recipe's budget plus these).
     #[arg(long, default_value_t = 6)]
@@ -73,14 +73,16 @@ pub fn run(command: CkksCommand) -> Result<ExitCode> {
     }
 }
 
-/// The chain for a recipe: q_0 of 60 bits, 50-bit primes at scale 2^50, dnum 3 with
-/// ⌈L/3⌉ special primes of 55 bits (at N = 2^16, 22 limbs: log QP = 1550 ≤ 1553).
+/// The chain for a recipe: q_0 of 60 bits, 50-bit primes, dnum 3 with ⌈L/3⌉ special primes of
+/// 55 bits (at N = 2^16, 22 limbs: log QP = 1550 ≤ 1553). The message scale is 2^55 (the
+/// canonical schedule then settles at ≈ 2^50 within a few levels): q_0/Δ = 2^5 is the
+/// headroom EvalMod's sine keeps linear, and each bit less of it is a bit more precision.
 fn builder(args: &BootstrapArgs, params: &BootstrapParams) -> ParamsBuilder {
     let limbs = (params.level_budget() + args.levels_after) as usize;
     let mut q_bits = vec![60];
     q_bits.extend(vec![50; limbs.saturating_sub(1)]);
     let dnum = 3.min(limbs.max(1));
-    ParamsBuilder::new(args.log_n, q_bits, 50)
+    ParamsBuilder::new(args.log_n, q_bits, 55)
         .special_primes(vec![55; limbs.div_ceil(dnum).max(1)])
         .dnum(dnum)
         .secret(SecretDistribution::SparseTernary {
@@ -211,7 +213,7 @@ fn print_report(
         .iter()
         .map(|(l, s)| format!("{l} {s:.3}"))
         .collect();
-    outln!("seconds per bootstrap (one thread): {total:.3} = {}", phases.join(" + "));
+    outln!("CPU seconds per bootstrap (one thread): {total:.3} = {}", phases.join(" + "));
     outln!(
         "keys: {} rotation/conjugation keys + relinearisation, {:.1} MB, generated in {:.2} s; \
          peak RSS {}",

@@ -202,7 +202,7 @@ impl Bootstrapper {
     }
 
     /// Refreshes `ct` (any level, canonical scale): it is brought to level 1 and bootstrapped
-    /// to [`Bootstrapper::output_level`]. Returns the result and the wall time per phase
+    /// to [`Bootstrapper::output_level`]. Returns the result and the thread CPU time per phase
     /// (`mod_raise`, `coeff_to_slot`, `eval_mod`, `slot_to_coeff`).
     pub fn bootstrap(
         &self,
@@ -280,9 +280,9 @@ pub struct BootstrapReport {
     pub mean_bits: f64,
     /// −log2 of the largest |error| over all slots and trials.
     pub worst_bits: f64,
-    /// Mean wall seconds per bootstrap by phase, in execution order.
+    /// Mean thread CPU seconds per bootstrap by phase, in execution order.
     pub phase_seconds: Vec<(String, f64)>,
-    /// Seconds to generate the relinearisation and Galois keys.
+    /// Thread CPU seconds to generate the relinearisation and Galois keys.
     pub keygen_seconds: f64,
     pub key_bytes: usize,
     pub rotation_keys: usize,
@@ -304,7 +304,7 @@ pub fn measure(
 
     let ctx = sk.context();
     let pk = super::PublicKey::generate(sk, sampler);
-    let started = std::time::Instant::now();
+    let started = cpu_time::ThreadTime::now();
     let boot = Bootstrapper::new(sk, params, sampler)?;
     let keygen_seconds = started.elapsed().as_secs_f64();
     let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(value_seed);

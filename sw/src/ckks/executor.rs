@@ -16,7 +16,9 @@
 
 use std::collections::HashMap;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use cpu_time::ThreadTime;
 
 use hesim_traces::{Op, OpKind, ValueId};
 use num_complex::Complex64;
@@ -91,8 +93,9 @@ pub fn execute<'a>(
     execute_profiled(eval, ops, inputs, payloads, &mut Vec::new())
 }
 
-/// [`execute`], adding each op's wall time to `profile` under the op's layer (in first-seen
-/// layer order).
+/// [`execute`], adding each op's CPU time on this thread to `profile` under the op's layer (in
+/// first-seen layer order): thread CPU time, because the machines this runs on are shared and
+/// the executor is single-threaded.
 pub fn execute_profiled<'a>(
     eval: &Evaluator,
     ops: impl IntoIterator<Item = &'a Op>,
@@ -136,7 +139,7 @@ pub fn execute_profiled<'a>(
     let mut hoisted: HashMap<ValueId, Ciphertext> = HashMap::new();
     let mut outputs = HashMap::new();
     for (index, op) in ops.iter().enumerate() {
-        let started = Instant::now();
+        let started = ThreadTime::now();
         let name = op.kind.name();
         if op.args.len() != name.arity() {
             return Err(CkksError::Arity {

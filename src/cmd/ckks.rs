@@ -213,7 +213,10 @@ fn print_report(
         .iter()
         .map(|(l, s)| format!("{l} {s:.3}"))
         .collect();
-    outln!("CPU seconds per bootstrap (one thread): {total:.3} = {}", phases.join(" + "));
+    outln!(
+        "CPU seconds per bootstrap (one thread): {total:.3} = {}",
+        phases.join(" + ")
+    );
     outln!(
         "keys: {} rotation/conjugation keys + relinearisation, {:.1} MB, generated in {:.2} s; \
          peak RSS {}",

@@ -73,8 +73,7 @@ impl BootstrapPayloads {
                 let n = slots as f64;
                 let total = match transform {
                     Transform::CoeffToSlot => {
-                        ctx.scale_at(raised_level) * n
-                            / (shared::EVAL_MOD_K * q0 * ring_degree)
+                        ctx.scale_at(raised_level) * n / (shared::EVAL_MOD_K * q0 * ring_degree)
                     }
                     Transform::SlotToCoeff => q0 / (2.0 * std::f64::consts::PI * input_scale),
                 };
@@ -121,7 +120,10 @@ impl Payloads for BootstrapPayloads {
         else {
             return None;
         };
-        let values = self.stages.get(&(transform, stage))?.get(&(diagonal * stride))?;
+        let values = self
+            .stages
+            .get(&(transform, stage))?
+            .get(&(diagonal * stride))?;
         let n = self.slots as i64;
         Some(
             (0..self.full_slots as i64)
@@ -401,10 +403,21 @@ mod tests {
                 report.mean_bits, report.worst_bits, report.rotation_keys
             );
             assert_eq!(report.output_level, 2);
-            assert!(report.worst_bits >= 15.0, "worst {:.2} bits", report.worst_bits);
+            assert!(
+                report.worst_bits >= 15.0,
+                "worst {:.2} bits",
+                report.worst_bits
+            );
             assert!(report.mean_bits >= report.worst_bits + 1.0);
-            let names: Vec<&str> = report.phase_seconds.iter().map(|(l, _)| l.as_str()).collect();
-            assert_eq!(names, ["mod_raise", "coeff_to_slot", "eval_mod", "slot_to_coeff"]);
+            let names: Vec<&str> = report
+                .phase_seconds
+                .iter()
+                .map(|(l, _)| l.as_str())
+                .collect();
+            assert_eq!(
+                names,
+                ["mod_raise", "coeff_to_slot", "eval_mod", "slot_to_coeff"]
+            );
         }
     }
 
@@ -418,7 +431,10 @@ mod tests {
         let sk = SecretKey::generate(&ctx, &mut sampler);
         assert!(matches!(
             Bootstrapper::new(&sk, &params, &mut sampler),
-            Err(CkksError::InvalidBootstrap { field: "level_budget", .. })
+            Err(CkksError::InvalidBootstrap {
+                field: "level_budget",
+                ..
+            })
         ));
         let mut odd = params;
         odd.slots = 96;
@@ -441,7 +457,10 @@ mod tests {
             HashMap::from([(input, ct.clone())]),
             &payloads,
         );
-        assert!(matches!(result, Err(CkksError::MissingRotationKey { .. })), "{result:?}");
+        assert!(
+            matches!(result, Err(CkksError::MissingRotationKey { .. })),
+            "{result:?}"
+        );
         assert!(boot.bootstrap(&ct).is_ok());
     }
 }

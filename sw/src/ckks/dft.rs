@@ -112,7 +112,13 @@ fn butterfly(n: usize, half: usize, inverse: bool) -> Diagonals {
 /// The merged stage of `bits` radix-2 stages at half-widths stride·2^0 … stride·2^{bits−1} on
 /// n = `slots` slots, times `factor`: SlotToCoeff's B_{top} ⋯ B_{bottom}, or with `inverse`
 /// CoeffToSlot's B_{bottom}^{−1} ⋯ B_{top}^{−1}. Its offsets are k·stride, |k| < 2^bits.
-pub fn merged_stage(slots: usize, bits: u32, stride: usize, inverse: bool, factor: f64) -> Diagonals {
+pub fn merged_stage(
+    slots: usize,
+    bits: u32,
+    stride: usize,
+    inverse: bool,
+    factor: f64,
+) -> Diagonals {
     let halves: Vec<usize> = (0..bits).map(|b| stride << b).collect();
     let mut map = Diagonals::from([(0, vec![Complex64::new(factor, 0.0); slots])]);
     // Forward: the smallest half-width is applied first; inverse: the largest.
@@ -151,8 +157,11 @@ mod tests {
     #[test]
     fn merged_stages_are_the_encoder_transform() {
         let mut rng = ChaCha20Rng::seed_from_u64(3);
-        for (ring_degree, split) in [(256usize, vec![3u32, 2, 2]), (512, vec![1, 6]), (64, vec![2, 1])]
-        {
+        for (ring_degree, split) in [
+            (256usize, vec![3u32, 2, 2]),
+            (512, vec![1, 6]),
+            (64, vec![2, 1]),
+        ] {
             let log_slots: u32 = split.iter().sum();
             let slots = 1usize << log_slots;
             let encoder = Encoder::new(ring_degree, slots).unwrap();
@@ -175,10 +184,18 @@ mod tests {
             let mut x = bit_reversed(&w);
             for (&b, &s) in split.iter().zip(&strides) {
                 let stage = merged_stage(slots, b, s, false, 1.0);
-                assert!(stage.keys().all(|k| k % s as i64 == 0 && k.abs() < (s << b) as i64));
+                assert!(
+                    stage
+                        .keys()
+                        .all(|k| k % s as i64 == 0 && k.abs() < (s << b) as i64)
+                );
                 x = apply(&stage, &x);
             }
-            let err = x.iter().zip(&decoded).map(|(a, b)| (a - b).norm()).fold(0.0, f64::max);
+            let err = x
+                .iter()
+                .zip(&decoded)
+                .map(|(a, b)| (a - b).norm())
+                .fold(0.0, f64::max);
             assert!(err < 1e-9, "N = {ring_degree}: slot-to-coeff error {err}");
             let mut y = decoded;
             for (&b, &s) in split.iter().zip(&strides).rev() {
@@ -186,7 +203,11 @@ mod tests {
             }
             let scale = 2f64.powi(split.len() as i32);
             let want = bit_reversed(&w);
-            let err = y.iter().zip(&want).map(|(a, b)| (a / scale - b).norm()).fold(0.0, f64::max);
+            let err = y
+                .iter()
+                .zip(&want)
+                .map(|(a, b)| (a / scale - b).norm())
+                .fold(0.0, f64::max);
             assert!(err < 1e-9, "N = {ring_degree}: coeff-to-slot error {err}");
         }
     }

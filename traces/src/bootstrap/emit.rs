@@ -54,6 +54,10 @@ pub struct Emitter {
     pub constants: HashMap<ValueId, f64>,
     /// What each plaintext emitted through [`Emitter::mul_plain_of`] holds, by plaintext id.
     pub plains: HashMap<u32, PlainSource>,
+    /// Ops whose result an executor multiplies by i^k afterwards, by op id: the monomial
+    /// X^(k·N/2) (every slot root has ζ^(N/2) = i), exact and without key switch or level, so
+    /// it is not an op of its own (the simulator does not cost it).
+    pub imaginary: HashMap<ValueId, u32>,
     slots: i64,
     next_id: ValueId,
     next_hoist: u32,
@@ -69,6 +73,7 @@ impl Emitter {
             ops: Vec::new(),
             constants: HashMap::new(),
             plains: HashMap::new(),
+            imaginary: HashMap::new(),
             slots: slots as i64,
             next_id: first_id,
             next_hoist: first_hoist,
@@ -189,6 +194,11 @@ impl Emitter {
 
     /// `x × plaintext` for a plaintext whose payload `source` describes (recorded in
     /// [`Emitter::plains`]).
+    /// Records that `x` is to be multiplied by i^`power` (see [`Emitter::imaginary`]).
+    pub fn times_imaginary_unit(&mut self, x: Ct, power: u32) {
+        *self.imaginary.entry(x.id).or_insert(0) += power;
+    }
+
     pub fn mul_plain_of(&mut self, x: Ct, source: PlainSource) -> Ct {
         let (y, id) = self.mul_plain(x);
         self.plains.insert(id, source);

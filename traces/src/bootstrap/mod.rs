@@ -13,9 +13,10 @@
 //!    one `mul_plain`; there are n1−1 baby rotations (by i·σ) and one giant rotation per
 //!    non-zero j (by j·n1·σ); one `rescale` per stage. The ModRaise normalisation constant is
 //!    folded into these plaintext matrices.
-//! 3. **EvalMod**: for full packing a `conjugate` splits real and imaginary parts (`add`,
-//!    `sub`; the ½ and ½i factors are folded into CoeffToSlot and the final ·i is a free
-//!    monomial multiplication), then per part the Chebyshev interpolant of degree
+//! 3. **EvalMod**: a `conjugate` splits real and imaginary parts (`add`, `sub`; the ½ is
+//!    folded into CoeffToSlot, and the ·(−i) of the imaginary part and the final ·i are free
+//!    monomial multiplications, recorded in [`Expansion::imaginary`]; sparse packing splits
+//!    too), then per part the Chebyshev interpolant of degree
 //!    `eval_mod_degree` of cos(2π(K·y − ¼)/2^r) (K = 16), evaluated by BSGS (see
 //!    [`poly::eval_poly`]), and r = `double_angle` steps cos 2θ = 2cos²θ − 1; the parts are
 //!    added back.
@@ -350,7 +351,6 @@ pub fn expand(
         }
     };
     let log_slots = p.slots.trailing_zeros();
-    let full = p.slots == 1 << (log_n - 1);
     phase(e, "mod_raise");
     let mut v = e.mod_raise(x, top);
     let mut width = p.slots as i64;
@@ -363,16 +363,18 @@ pub fn expand(
     v = dft(e, v, log_slots, p.cts_levels, Transform::CoeffToSlot, p);
     phase(e, "eval_mod");
     let coeffs = eval_mod_coefficients(p);
-    v = if full {
-        let conj = e.conjugate(v);
-        let re = e.add(v, conj);
-        let im = e.sub(v, conj);
-        let re = eval_mod(e, re, &coeffs, p);
-        let im = eval_mod(e, im, &coeffs, p);
-        e.add(re, im)
-    } else {
-        eval_mod(e, v, &coeffs, p)
-    };
+    // The coefficients in the slots are complex pairs (c_i + i·c_{i+n}) for full and sparse
+    // packing alike: EvalMod needs them real, so both split. (Sparse packing could pack both
+    // halves into 2n real slots and run EvalMod once, at the price of a rotation and masks in
+    // the DFTs; this expansion does not.)
+    let conj = e.conjugate(v);
+    let re = e.add(v, conj);
+    let im = e.sub(v, conj);
+    e.times_imaginary_unit(im, 3);
+    let re = eval_mod(e, re, &coeffs, p);
+    let im = eval_mod(e, im, &coeffs, p);
+    e.times_imaginary_unit(im, 1);
+    v = e.add(re, im);
     phase(e, "slot_to_coeff");
     v = dft(e, v, log_slots, p.stc_levels, Transform::SlotToCoeff, p);
     e.level_to(v, out_level)
@@ -388,6 +390,8 @@ pub struct Expansion {
     pub plains: HashMap<u32, PlainSource>,
     /// Scalar of every `add_const` / `mul_const` op the expansion emitted, by (new) op id.
     pub constants: HashMap<ValueId, f64>,
+    /// Ops whose result is multiplied by i^k afterwards (see [`Emitter::imaginary`]).
+    pub imaginary: HashMap<ValueId, u32>,
 }
 
 impl From<Emitter> for Expansion {
@@ -396,6 +400,7 @@ impl From<Emitter> for Expansion {
             ops: e.ops,
             plains: e.plains,
             constants: e.constants,
+            imaginary: e.imaginary,
         }
     }
 }

@@ -1,0 +1,58 @@
+//! `hesim ckks bootstrap`: a real bootstrap at a small insecure N (precision measured against
+//! the f64 slot values inside the command), and bad input exits 2 without output.
+
+mod common;
+use common::hesim;
+
+#[test]
+fn bootstrap_small_ring_reports_precision_and_phases() {
+    let (code, out, err) = hesim(&[
+        "ckks",
+        "bootstrap",
+        "--log-n",
+        "10",
+        "--slots",
+        "128",
+        "--hamming-weight",
+        "64",
+        "--levels-after",
+        "1",
+        "--trials",
+        "1",
+        "--allow-insecure",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let r: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(r["worst_bits"].as_f64().unwrap() >= 15.0, "{r}");
+    assert!(r["mean_bits"].as_f64().unwrap() > r["worst_bits"].as_f64().unwrap());
+    assert_eq!(r["output_level"], 1);
+    for phase in ["mod_raise", "coeff_to_slot", "eval_mod", "slot_to_coeff"] {
+        assert!(
+            r["phase_seconds"][phase].as_f64().unwrap() >= 0.0,
+            "{phase}"
+        );
+    }
+    assert!(r["key_bytes"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn bootstrap_bad_input_exits_2_without_output() {
+    let cases: [&[&str]; 4] = [
+        // Slots not a power of two dividing N/2.
+        &["--log-n", "10", "--slots", "96", "--allow-insecure"],
+        // The recipe's level budget does not fit the chain (no level left).
+        &["--log-n", "10", "--levels-after", "0", "--allow-insecure"],
+        // No 128-bit bound for a sparse secret at N = 2^10 without the opt-in.
+        &["--log-n", "10"],
+        &["--log-n", "10", "--trials", "0", "--allow-insecure"],
+    ];
+    for args in cases {
+        let mut all = vec!["ckks", "bootstrap"];
+        all.extend_from_slice(args);
+        let (code, out, err) = hesim(&all);
+        assert_eq!(code, 2, "{args:?}: {out}{err}");
+        assert!(out.is_empty(), "{args:?} printed {out}");
+        assert!(err.contains("error"), "{args:?}: {err}");
+    }
+}

@@ -411,10 +411,10 @@ impl PlainSource for Payloads {
                 }
             }
             Plain::FcDiagonal { s } => {
-                for i in 0..10 {
+                for (i, slot) in v.iter_mut().enumerate().take(10) {
                     let j = i as isize - s as isize + 63;
                     if (0..64).contains(&j) {
-                        v[i] = self.wts.fc_weight[i * 64 + j as usize];
+                        *slot = self.wts.fc_weight[i * 64 + j as usize];
                     }
                 }
             }

@@ -43,7 +43,9 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 
 use super::NnError;
-use super::program::{IoLayout, LayerReport, PlainRecipe, PlainSource, Program};
+use super::program::{
+    IoLayout, LayerReport, PlainSource, Program, cifar_input_positions, external_recipes,
+};
 use super::reference::PruneMasks;
 use crate::boot::{Ct, Emitter, chebyshev_interpolant};
 
@@ -825,14 +827,9 @@ pub fn build(
     b.e.set_layer("output");
     b.e.output(y);
     let input_layout = LeeLayout::new(1, 32, 3, n);
-    let positions = (0..3)
-        .flat_map(|c| (0..32).flat_map(move |y| (0..32).map(move |x| (c, y, x))))
-        .map(|(c, y, x)| {
-            (0..input_layout.p)
-                .map(|copy| (0, input_layout.slot(copy, c, y, x) as u32))
-                .collect()
-        })
-        .collect();
+    let positions = cifar_input_positions(input_layout.p, |copy, c, y, x| {
+        input_layout.slot(copy, c, y, x)
+    });
     let Builder {
         e,
         payloads,
@@ -840,13 +837,8 @@ pub fn build(
         bootstraps,
         ..
     } = b;
-    let source: Arc<Payloads> = Arc::new(payloads);
-    let recipes = (0..source.list.len() as u32)
-        .map(|index| PlainRecipe::External {
-            source: source.clone(),
-            index,
-        })
-        .collect();
+    let count = payloads.list.len();
+    let recipes = external_recipes(Arc::new(payloads), count);
     let mut header = header.clone();
     header.network = "resnet20".into();
     header.packing = "lee".into();

@@ -647,16 +647,11 @@ fn expand_bootstrap(
     in_level: u32,
     out_level: u32,
 ) -> Result<Vec<Task>, SimError> {
+    bp.check(header, out_level)
+        .map_err(|e| SimError::Bootstrap {
+            message: format!("a bootstrap to level {out_level}: {e}"),
+        })?;
     let top = out_level + bp.level_budget();
-    if top > header.max_level() {
-        return Err(SimError::Bootstrap {
-            message: format!(
-                "a bootstrap to level {out_level} consumes {} levels but the chain has only {} limbs",
-                bp.level_budget(),
-                header.max_level()
-            ),
-        });
-    }
     let mut b = ProgramBuilder::new(header.clone(), "bootstrap");
     let input = b.input(in_level);
     let raised = b.mod_raise(input, top);

@@ -361,7 +361,8 @@ fn test_images(net: &Network, args: &InferArgs) -> Result<TestImages> {
             let mnist =
                 nn::mnist::Mnist::load_test(&dir, args.offset, args.images).with_context(|| {
                     format!(
-                        "MNIST test set not found under {} (set HESIM_DATA)",
+                        "cannot load the MNIST test set from {} (HESIM_DATA names the folder \
+                         holding data/mnist)",
                         dir.display()
                     )
                 })?;
@@ -511,11 +512,7 @@ pub fn infer(args: InferArgs) -> Result<ExitCode> {
                 Ok(Outcome {
                     predicted: nn::argmax(&got),
                     plaintext: nn::argmax(&want),
-                    max_error: got
-                        .iter()
-                        .zip(&want)
-                        .map(|(a, b)| (a - b).abs())
-                        .fold(0.0, f64::max),
+                    max_error: nn::max_abs_error(&got, &want),
                     seconds: t.elapsed().as_secs_f64(),
                     cpu_seconds: cpu.elapsed().as_secs_f64(),
                 })
@@ -535,7 +532,7 @@ pub fn infer(args: InferArgs) -> Result<ExitCode> {
         .iter()
         .filter(|o| o.predicted == o.plaintext)
         .count();
-    let max_err = outcomes.iter().map(|o| o.max_error).fold(0.0, f64::max);
+    let max_err = outcomes.iter().map(|o| o.max_error).fold(0.0, nn::nan_max);
     let latency = outcomes.iter().map(|o| o.seconds).sum::<f64>() / n as f64;
     let cpu_latency = outcomes.iter().map(|o| o.cpu_seconds).sum::<f64>() / n as f64;
     let throughput = wall / n as f64;

@@ -21,6 +21,10 @@ pub enum HoistingArg {
     Double,
 }
 
+/// Largest `--act-degree`: far above the degrees used in the literature, and it keeps the
+/// activation's coefficient and op counts small before anything is built.
+const MAX_ACT_DEGREE: usize = 1023;
+
 /// Options of `--net resnet20` and `--net bootstrap`.
 #[derive(Debug, Args)]
 pub struct BootArgs {
@@ -28,10 +32,10 @@ pub struct BootArgs {
     /// SlotToCoeff) instead of single `bootstrap` ops (resnet20, bootstrap).
     #[arg(long)]
     pub expand_boot: bool,
-    /// Degree of the ResNet-20 activation polynomial.
+    /// Degree of the ResNet-20 activation polynomial (1 to 1023).
     #[arg(long, default_value_t = 15)]
     pub act_degree: usize,
-    /// Groups of the grouped block convolutions (resnet20 --packing spencnn).
+    /// Groups of the grouped block convolutions (resnet20 --packing spencnn; at least 1).
     #[arg(long, default_value_t = 4)]
     pub groups: usize,
     /// Kernel taps removed by sub-block pruning in each grouped layer (resnet20 --packing
@@ -96,6 +100,16 @@ impl BootArgs {
             },
             other => bail!("unknown resnet20 packing `{other}`: use multiplexed or spencnn"),
         };
+        if self.groups == 0 {
+            bail!("--groups 0: the grouped convolutions need at least 1 group (default 4)");
+        }
+        if !(1..=MAX_ACT_DEGREE).contains(&self.act_degree) {
+            bail!(
+                "--act-degree {} is outside 1..={MAX_ACT_DEGREE} (the activation polynomials of \
+                 the literature have degree ≤ 27)",
+                self.act_degree
+            );
+        }
         if self.pruned_taps > 8 {
             bail!(
                 "--pruned-taps {} is too many: at most 8 of the 9 taps (the centre stays)",
@@ -120,12 +134,8 @@ pub fn build_resnet(args: &BootArgs, packing: &str, seed: u64) -> Result<Program
 
 /// Writes a trace atomically (temporary file in the target folder, then rename).
 fn write_trace(path: &Path, header: &Header, ops: &[Op]) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let tmp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("cannot write in {}", dir.display()))?;
+    let tmp = hesim_sim::sweep::temp_file_beside(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
     let mut w = TraceWriter::new(std::io::BufWriter::new(tmp.as_file()), header)?;
     for op in ops {
         w.write_op(op)?;

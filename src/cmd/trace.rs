@@ -81,8 +81,13 @@ pub fn run(cmd: TraceCommand) -> Result<ExitCode> {
 
 /// Reads and validates a trace; an invalid one is an error listing its violations.
 pub fn analyze(file: &PathBuf) -> Result<Analysis> {
-    let reader = hesim_traces::open(file)
-        .with_context(|| format!("cannot read trace {}", file.display()))?;
+    let reader = hesim_traces::open(file).map_err(|e| match e {
+        // the error names the file already
+        hesim_traces::TraceError::Open { .. } => anyhow::Error::from(e),
+        other => {
+            anyhow::Error::from(other).context(format!("{} is not a valid trace", file.display()))
+        }
+    })?;
     let analysis = hesim_traces::analyze(reader)
         .with_context(|| format!("cannot read trace {}", file.display()))?;
     if !analysis.is_valid() {

@@ -221,9 +221,9 @@ fn toml_float(v: f64) -> String {
 /// A TOML value of any type for a structured key.
 fn toml_value(c: &mut Choices<'_>) -> String {
     match c.below(8) {
-        0 | 1 | 2 => c.int().to_string(),
+        0..=2 => c.int().to_string(),
         3 => format!("-{}", c.int()),
-        4 | 5 => toml_float(c.float()),
+        4..=5 => toml_float(c.float()),
         6 => c.bool().to_string(),
         _ => format!(
             "{:?}",

@@ -229,6 +229,12 @@ impl SweepSpec {
             if values.is_empty() {
                 return Err(bad(format!("axis `{key}` has no values")));
             }
+            if values.len() > MAX_AXIS_VALUES {
+                return Err(bad(format!(
+                    "axis `{key}` has {} values, more than {MAX_AXIS_VALUES}; split the sweep",
+                    values.len()
+                )));
+            }
             let mut seen = std::collections::HashSet::with_capacity(values.len());
             for v in &values {
                 if !seen.insert(equality_key(v)) {

@@ -139,13 +139,11 @@ pub fn header(
 /// shared check, [`BootstrapParams::check`], which the trace validator and the simulator call
 /// too.
 pub fn check(params: &BootstrapParams, header: &Header) -> Result<(), BootError> {
-    params
-        .check(header, 1)
-        .map_err(|e| BootError::Params {
-            field: e.field,
-            value: e.value,
-            reason: e.reason,
-        })
+    params.check(header, 1).map_err(|e| BootError::Params {
+        field: e.field,
+        value: e.value,
+        reason: e.reason,
+    })
 }
 
 /// The BSGS split of one merged DFT stage of `bits` radix-2 stages: (n1, jmin, jmax).

@@ -384,3 +384,34 @@ fn results_are_readable_by_the_group() {
         assert_eq!(mode & 0o044, 0o044, "{f}: mode {mode:o}");
     }
 }
+
+#[test]
+fn options_that_were_silently_ignored_or_misread_are_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("x.jsonl");
+    let out_s = out.to_str().unwrap();
+    rejects(
+        &["trace", "gen", "--net", "bootstrap", "--limbs", "12", "--out", out_s],
+        &[],
+        &["--limbs 12", "--levels-after"],
+    );
+    rejects(
+        &["trace", "gen", "--net", "lenet", "--sparsity", "-0.5", "--out", out_s],
+        &[],
+        &["sparsity -0.5 must be in [0, 1)"],
+    );
+    assert!(!out.exists());
+}
+
+/// A layer name holding an ESC byte reaches the terminal escaped, not as a control sequence.
+#[test]
+fn control_bytes_from_a_trace_are_escaped_on_stdout() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("esc.jsonl");
+    let small = std::fs::read_to_string(fixture_path("traces/fixtures/valid/small.jsonl")).unwrap();
+    std::fs::write(&path, small.replace("\"conv1\"", "\"\\u001b[2Jconv1\"")).unwrap();
+    let (code, stdout, stderr) = hesim_limited(&["trace", "stats", path.to_str().unwrap()], &[]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("\\u{1b}[2Jconv1"), "{stdout}");
+    assert!(!stdout.contains('\u{1b}'), "{stdout}");
+}

@@ -22,7 +22,7 @@ pub struct NetArgs {
     #[arg(long, default_value = "spencnn")]
     pub packing: String,
     /// Fraction of each conv layer's weights removed by sub-block pruning (spencnn only).
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0.0)]
     pub sparsity: f64,
     /// `random`, `checkpoint` (the built-in network's SpENCNN checkpoint under the data root), or
     /// a safetensors file.
@@ -52,7 +52,7 @@ pub struct GenArgs {
 #[derive(Debug, Args)]
 pub struct TableArgs {
     /// Sparsity of the spencnn rows.
-    #[arg(long, default_value_t = 0.5)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0.5)]
     pub sparsity: f64,
     /// Also write the table as CSV (one row per network, packing and layer).
     #[arg(long)]
@@ -302,7 +302,7 @@ pub struct InferArgs {
     #[arg(long, default_value = "spencnn")]
     pub packing: String,
     /// Sub-block pruning sparsity (spencnn only).
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0.0)]
     pub sparsity: f64,
     /// `checkpoint` (default), `random` or a safetensors file.
     #[arg(long, default_value = "checkpoint")]

@@ -25,6 +25,9 @@ pub enum HoistingArg {
 /// activation's coefficient and op counts small before anything is built.
 const MAX_ACT_DEGREE: usize = 1023;
 
+/// Limbs of the ResNet-20 chain when `--limbs` is not given.
+const DEFAULT_RESNET_LIMBS: u32 = 40;
+
 /// Options of `--net resnet20` and `--net bootstrap`.
 #[derive(Debug, Args)]
 pub struct BootArgs {
@@ -42,9 +45,10 @@ pub struct BootArgs {
     /// spencnn).
     #[arg(long, default_value_t = 3)]
     pub pruned_taps: usize,
-    /// Limbs of the modulus chain (resnet20).
-    #[arg(long, default_value_t = 40)]
-    pub limbs: u32,
+    /// Limbs of the modulus chain (resnet20; default 40). `--net bootstrap` sizes its chain
+    /// from --levels-after instead.
+    #[arg(long)]
+    pub limbs: Option<u32>,
     /// log2 of the ring degree N (bootstrap).
     #[arg(long, default_value_t = 16)]
     pub boot_log_n: u32,
@@ -118,7 +122,7 @@ impl BootArgs {
         }
         let mut o = ResnetOptions::new(packing);
         o.act_degree = self.act_degree;
-        o.limbs = self.limbs;
+        o.limbs = self.limbs.unwrap_or(DEFAULT_RESNET_LIMBS);
         o.allow_insecure = self.allow_insecure;
         o.boot = self.params(1 << (o.log_n - 1));
         Ok(o)
@@ -190,7 +194,16 @@ pub fn generate(args: &GenArgs) -> Result<Option<ExitCode>> {
             (p.header.clone(), ops)
         }
         "bootstrap" => {
-            let slots = 1u64 << (b.boot_log_n.max(1) - 1);
+            if let Some(limbs) = b.limbs {
+                bail!(
+                    "--limbs {limbs} sets the resnet20 chain; a --net bootstrap chain is \
+                     --levels-after plus the bootstrap's own levels: use --levels-after"
+                );
+            }
+            if !(2..=17).contains(&b.boot_log_n) {
+                bail!("--boot-log-n {} is outside 2..=17", b.boot_log_n);
+            }
+            let slots = 1u64 << (b.boot_log_n - 1);
             boot::standalone(
                 b.boot_log_n,
                 &b.params(slots),

@@ -391,12 +391,30 @@ fn options_that_were_silently_ignored_or_misread_are_errors() {
     let out = dir.path().join("x.jsonl");
     let out_s = out.to_str().unwrap();
     rejects(
-        &["trace", "gen", "--net", "bootstrap", "--limbs", "12", "--out", out_s],
+        &[
+            "trace",
+            "gen",
+            "--net",
+            "bootstrap",
+            "--limbs",
+            "12",
+            "--out",
+            out_s,
+        ],
         &[],
         &["--limbs 12", "--levels-after"],
     );
     rejects(
-        &["trace", "gen", "--net", "lenet", "--sparsity", "-0.5", "--out", out_s],
+        &[
+            "trace",
+            "gen",
+            "--net",
+            "lenet",
+            "--sparsity",
+            "-0.5",
+            "--out",
+            out_s,
+        ],
         &[],
         &["sparsity -0.5 must be in [0, 1)"],
     );

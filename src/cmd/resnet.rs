@@ -10,6 +10,7 @@ use clap::{Args, ValueEnum};
 use hesim_sw::boot;
 use hesim_sw::nn::Program;
 use hesim_sw::nn::resnet::{self, ResnetOptions, ResnetPacking, ResnetWeights};
+use hesim_sw::nn::resnet_lee;
 use hesim_traces::{BootstrapParams, Header, Hoisting, Op, OpName, TraceStats, TraceWriter};
 
 use super::nn::GenArgs;
@@ -25,12 +26,23 @@ pub enum HoistingArg {
 /// activation's coefficient and op counts small before anything is built.
 const MAX_ACT_DEGREE: usize = 1023;
 
-/// Limbs of the ResNet-20 chain when `--limbs` is not given.
-const DEFAULT_RESNET_LIMBS: u32 = 40;
+/// Which ResNet-20 program `--net resnet20` builds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ResnetVariant {
+    /// Lee et al.'s exact program (ICML'22): multiplexed parallel convolution, option-A
+    /// shortcuts, AppReLU with a depth-14 composite sign (15/15/27), sparse bootstraps.
+    Lee,
+    /// hesim's own: one polynomial activation, projection shortcuts, full-slot bootstraps,
+    /// `--packing multiplexed|spencnn`.
+    Hesim,
+}
 
 /// Options of `--net resnet20` and `--net bootstrap`.
 #[derive(Debug, Args)]
 pub struct BootArgs {
+    /// ResNet-20 program (resnet20).
+    #[arg(long, value_enum, default_value_t = ResnetVariant::Hesim)]
+    pub variant: ResnetVariant,
     /// Write bootstraps expanded into primitive ops (ModRaise, CoeffToSlot, EvalMod,
     /// SlotToCoeff) instead of single `bootstrap` ops (resnet20, bootstrap).
     #[arg(long)]
@@ -45,13 +57,15 @@ pub struct BootArgs {
     /// spencnn).
     #[arg(long, default_value_t = 3)]
     pub pruned_taps: usize,
-    /// Limbs of the modulus chain (resnet20; default 40). `--net bootstrap` sizes its chain
-    /// from --levels-after instead.
+    /// Limbs of the modulus chain [default: 40 for resnet20 --variant hesim; the bootstrap's
+    /// level budget + 17 for --variant lee (Lee et al.'s 16 levels after each bootstrap: 33
+    /// with the default bootstrap); 25 for helr, which leaves 8 levels after the default
+    /// 16-level bootstrap].
     #[arg(long)]
     pub limbs: Option<u32>,
-    /// log2 of the ring degree N (bootstrap).
+    /// log2 of the ring degree N (bootstrap, helr).
     #[arg(long, default_value_t = 16)]
-    pub boot_log_n: u32,
+    pub log_n: u32,
     /// Levels left after the bootstrap (bootstrap).
     #[arg(long, default_value_t = 8)]
     pub levels_after: u32,
@@ -79,7 +93,7 @@ pub struct BootArgs {
 }
 
 impl BootArgs {
-    fn params(&self, slots: u64) -> BootstrapParams {
+    pub fn params(&self, slots: u64) -> BootstrapParams {
         BootstrapParams {
             slots,
             cts_levels: self.cts_levels,
@@ -122,7 +136,7 @@ impl BootArgs {
         }
         let mut o = ResnetOptions::new(packing);
         o.act_degree = self.act_degree;
-        o.limbs = self.limbs.unwrap_or(DEFAULT_RESNET_LIMBS);
+        o.limbs = self.limbs.unwrap_or(o.limbs);
         o.allow_insecure = self.allow_insecure;
         o.boot = self.params(1 << (o.log_n - 1));
         Ok(o)
@@ -134,6 +148,35 @@ pub fn build_resnet(args: &BootArgs, packing: &str, seed: u64) -> Result<Program
     let opts = args.resnet_options(packing)?;
     let wts = ResnetWeights::random(opts.packing, opts.act_degree, seed);
     resnet::build(&wts, &opts).with_context(|| format!("cannot compile resnet20 under {packing}"))
+}
+
+/// Builds Lee et al.'s ResNet-20 (random weights from `seed`) on a chain of 28-bit primes;
+/// returns the program and a summary of its bootstraps.
+pub fn build_lee(args: &BootArgs, seed: u64) -> Result<(Program, String)> {
+    let recipe = args.params(1 << (args.log_n.max(1) - 1));
+    let limbs = args
+        .limbs
+        .unwrap_or(recipe.level_budget() + 1 + resnet_lee::CONV_DEPTH + resnet_lee::RELU_DEPTH);
+    let header = boot::header(args.log_n, limbs, "resnet20", "lee", args.allow_insecure)
+        .context("--log-n / --limbs")?;
+    let built = resnet_lee::build(&resnet_lee::LeeWeights::random(seed), &header, &recipe)
+        .context("cannot compile resnet20 --variant lee")?;
+    let mut by_slots = std::collections::BTreeMap::new();
+    for s in &built.bootstrap_slots {
+        *by_slots.entry(*s).or_insert(0u32) += 1;
+    }
+    let split: Vec<String> = by_slots
+        .iter()
+        .rev()
+        .map(|(s, n)| format!("{n} on {s} slots"))
+        .collect();
+    let note = format!(
+        "resnet20 (Lee et al.): {} bootstraps ({}), 19 AppReLUs of depth {}",
+        built.bootstrap_slots.len(),
+        split.join(", "),
+        resnet_lee::RELU_DEPTH
+    );
+    Ok((built.program, note))
 }
 
 /// Writes a trace atomically (temporary file in the target folder, then rename).
@@ -150,7 +193,7 @@ fn write_trace(path: &Path, header: &Header, ops: &[Op]) -> Result<()> {
     Ok(())
 }
 
-fn check_and_write(path: &Path, header: &Header, ops: &[Op]) -> Result<TraceStats> {
+pub(super) fn check_and_write(path: &Path, header: &Header, ops: &[Op]) -> Result<TraceStats> {
     let mut a = hesim_traces::Analyzer::new(header.clone());
     for (i, op) in ops.iter().enumerate() {
         a.check(i as u64 + 2, op);
@@ -166,9 +209,13 @@ fn check_and_write(path: &Path, header: &Header, ops: &[Op]) -> Result<TraceStat
     Ok(analysis.stats)
 }
 
-/// Handles `--net resnet20` and `--net bootstrap`; `None` for every other network.
+/// Handles `--net resnet20`, `--net bootstrap` and `--net helr`; `None` for every other
+/// network.
 pub fn generate(args: &GenArgs) -> Result<Option<ExitCode>> {
     let b = &args.boot;
+    if !(2..=17).contains(&b.log_n) {
+        bail!("--log-n {} is outside 2..=17", b.log_n);
+    }
     if b.expand_boot && matches!(b.hoisting, HoistingArg::Double) {
         bail!(
             "--hoisting double cannot be expanded: the trace format has no way to defer a \
@@ -177,7 +224,7 @@ pub fn generate(args: &GenArgs) -> Result<Option<ExitCode>> {
              hoisting), or use --hoisting single"
         );
     }
-    let (header, ops) = match args.net.net.as_str() {
+    let (header, ops, note) = match args.net.net.as_str() {
         "resnet20" => {
             if args.net.sparsity != 0.0 || args.net.weights != "random" {
                 bail!(
@@ -185,32 +232,40 @@ pub fn generate(args: &GenArgs) -> Result<Option<ExitCode>> {
                      not --sparsity or --weights"
                 );
             }
-            let p = build_resnet(b, &args.net.packing, args.net.seed)?;
+            let (p, note) = match b.variant {
+                ResnetVariant::Hesim => (build_resnet(b, &args.net.packing, args.net.seed)?, None),
+                ResnetVariant::Lee => {
+                    let (p, note) = build_lee(b, args.net.seed)?;
+                    (p, Some(note))
+                }
+            };
             let ops = if b.expand_boot {
                 boot::expand_ops(&p.header, &p.ops)?
             } else {
                 p.ops.clone()
             };
-            (p.header.clone(), ops)
+            (p.header.clone(), ops, note)
         }
         "bootstrap" => {
             if let Some(limbs) = b.limbs {
                 bail!(
-                    "--limbs {limbs} sets the resnet20 chain; a --net bootstrap chain is \
-                     --levels-after plus the bootstrap's own levels: use --levels-after"
+                    "--limbs {limbs} sets the resnet20 and helr chains; a --net bootstrap chain \
+                     is --levels-after plus the bootstrap's own levels: use --levels-after"
                 );
             }
-            if !(2..=17).contains(&b.boot_log_n) {
-                bail!("--boot-log-n {} is outside 2..=17", b.boot_log_n);
-            }
-            let slots = 1u64 << (b.boot_log_n - 1);
-            boot::standalone(
-                b.boot_log_n,
+            let slots = 1u64 << (b.log_n - 1);
+            let (header, ops) = boot::standalone(
+                b.log_n,
                 &b.params(slots),
                 b.levels_after,
                 b.expand_boot,
                 b.allow_insecure,
-            )?
+            )?;
+            (header, ops, None)
+        }
+        "helr" => {
+            let (header, ops, note) = super::workloads::helr(args)?;
+            (header, ops, Some(note))
         }
         _ => return Ok(None),
     };
@@ -230,6 +285,9 @@ pub fn generate(args: &GenArgs) -> Result<Option<ExitCode>> {
         s.count(OpName::Bootstrap),
         s.key_switches
     );
+    if let Some(note) = note {
+        outln!("{note}");
+    }
     Ok(Some(ExitCode::SUCCESS))
 }
 

@@ -18,11 +18,12 @@
 //! - **AppReLU** = x·(1 + sign(x))/2 on inputs scaled into [−1, 1] by B = 40 (the image and
 //!   every batch-norm shift are divided by B; the average pooling multiplies B back). sign is
 //!   the composite p3∘p2∘p1 of odd polynomials of degrees 15, 15, 27, each evaluated at the
-//!   optimal depth ⌈log2(d+1)⌉ (4, 4, 5) by an odd baby-step giant-step in the Chebyshev basis
-//!   (see [`odd_chebyshev`]); with the final product the depth is 14. The components are **not**
-//!   Lee et al.'s minimax coefficients (read from a data file in their code): they are the odd
-//!   Chebyshev interpolants of tanh(3x)/tanh(3), a smooth stand-in of the same degrees and
-//!   depth, so the op counts are those of the composite but its ReLU accuracy is not claimed.
+//!   optimal depth ⌈log2(d+1)⌉ (4, 4, 5) by Lee et al.'s odd baby-step giant-step in the
+//!   Chebyshev basis (see [`odd_chebyshev`]); with the final product the depth is 14. The
+//!   components are **not** Lee et al.'s minimax coefficients (read from a data file in their
+//!   code): they are the odd Chebyshev interpolants of tanh(3x)/tanh(3), a smooth stand-in of
+//!   the same degrees and depth, so the op counts are those of the composite but its ReLU
+//!   accuracy is not claimed.
 //! - **Bootstrapping**: a level planner bootstraps a ciphertext before a step that needs more
 //!   levels than it has. With 16 levels after each bootstrap (Lee et al.'s `remaining_level`)
 //!   that is exactly Lee's placement: after every conv (+ residual add), before each of the
@@ -679,54 +680,153 @@ fn depth_of(c: &[f64]) -> u32 {
     usize::BITS - d.leading_zeros()
 }
 
-/// An odd polynomial Σ c_i T_i(x) at the optimal depth m = ⌈log2(d+1)⌉: giant steps T_2,
-/// T_4, ..., T_(2^(m−1)) (T_2G = 2T_G² − 1, depth log2 2G), and p = q·T_G + r split
-/// recursively (q, r odd, degree < G; T_G·T_i = (T_(G+i) + T_(G−i))/2) down to degree-1
-/// leaves c·x (one scalar product, depth 1). A sub-polynomial of degree < 2^j then has depth
-/// j, so the whole has depth m.
-pub fn odd_chebyshev(e: &mut Emitter, x: Ct, c: &[f64]) -> Ct {
-    let m = depth_of(c);
-    assert!(
-        m >= 1 && c.iter().step_by(2).all(|&v| v == 0.0),
-        "an odd, non-constant polynomial"
-    );
-    let mut giants = vec![x];
-    for _ in 1..m.saturating_sub(1) + 1 {
-        let g = *giants.last().expect("T_1");
-        let sq = e.mul_relin_rescale(g, g);
-        let twice = e.add(sq, sq);
-        giants.push(e.add_const(twice, -1.0));
-    }
-    let mut padded = c.to_vec();
-    padded.resize(1 << m, 0.0);
-    odd_split(e, x, &giants, &padded, m).expect("a non-zero polynomial")
+/// The split plan of Lee et al.'s odd baby-step giant-step (`upgrade_oddbaby` in their code,
+/// re-derived): odd baby steps T_1 .. T_(2^l − 1), giants T_2, T_4, .., T_(2^(m−1)), and for
+/// an odd degree i at depth j either a leaf (i ≤ 2^l − 1 and i ≤ 2^(j−1): Σ c_t·T_t, scalar
+/// products only) or p = q·T_g + r with g = 2^k (k < m, k < j, g < i), q of degree i − g at
+/// depth j − 1 and r of degree g − 1 at depth j. `cost[i][j]` counts the q·T_g products; the
+/// plan minimises them plus the 2^(l−1) − 1 baby and m − 1 giant products, at the optimal
+/// depth ⌈log2(d+1)⌉.
+#[derive(Debug)]
+struct OddPlan {
+    /// `split[i][j]`: the giant g chosen for degree i at depth j (0: a leaf).
+    split: Vec<Vec<usize>>,
 }
 
-/// `p` (length 2^j, odd) as a ciphertext, or `None` if it is zero. `giants[i]` is T_(2^i).
-fn odd_split(e: &mut Emitter, x: Ct, giants: &[Ct], p: &[f64], j: u32) -> Option<Ct> {
-    if p.iter().all(|&v| v == 0.0) {
-        return None;
-    }
-    if j == 1 {
-        let m = e.mul_const(x, p[1]);
-        return Some(e.rescale(m));
-    }
-    let g = 1usize << (j - 1);
-    let mut r = p[..g].to_vec();
-    let mut q = vec![0.0; g];
-    for i in (g..2 * g).rev() {
-        let ci = p[i];
-        if ci != 0.0 {
-            q[i - g] += 2.0 * ci;
-            r[2 * g - i] -= ci;
+impl OddPlan {
+    fn new(degree: usize) -> Self {
+        const NONE: u32 = u32::MAX / 4;
+        let depth = (usize::BITS - degree.leading_zeros()) as usize;
+        let mut best: Option<(u32, OddPlan)> = None;
+        let mut l = 1;
+        while (1 << l) - 1 <= degree {
+            let mut m = 1;
+            while 1 << (m - 1) < degree {
+                let baby_max = (1usize << l) - 1;
+                let mut cost = vec![vec![0u32; depth + 1]; degree + 1];
+                let mut split = vec![vec![0usize; depth + 1]; degree + 1];
+                for i in (3..=degree).step_by(2) {
+                    cost[i][1] = NONE;
+                }
+                for j in 2..=depth {
+                    for i in (1..=degree).step_by(2) {
+                        if i <= baby_max && i < 1 << (j - 1) {
+                            continue;
+                        }
+                        cost[i][j] = NONE;
+                        for k in (1..m.min(j)).take_while(|&k| 1 << k < i) {
+                            let g = 1usize << k;
+                            let c = cost[i - g][j - 1] + cost[g - 1][j] + 1;
+                            if c < cost[i][j] {
+                                cost[i][j] = c;
+                                split[i][j] = g;
+                            }
+                        }
+                    }
+                }
+                let total = cost[degree][depth] + (1 << (l - 1)) + m as u32 - 2;
+                if best.as_ref().is_none_or(|(t, _)| total < *t) {
+                    best = Some((total, OddPlan { split }));
+                }
+                m += 1;
+            }
+            l += 1;
         }
+        best.expect("degree ≥ 1 has a plan").1
     }
-    let vq = odd_split(e, x, giants, &q, j - 1);
-    let vr = odd_split(e, x, giants, &r, j - 1);
-    let prod = vq.map(|vq| e.mul_relin_rescale(vq, giants[j as usize - 1]));
-    match (prod, vr) {
-        (Some(a), Some(b)) => Some(e.add(a, b)),
-        (a, b) => a.or(b),
+}
+
+/// An odd polynomial Σ c_i T_i(x) (Chebyshev basis) at the optimal depth ⌈log2(d+1)⌉ with Lee
+/// et al.'s minimum number of ct×ct products ([`OddPlan`]): 8 for degree 15, 10 for 27.
+pub fn odd_chebyshev(e: &mut Emitter, x: Ct, c: &[f64]) -> Ct {
+    let degree = c.iter().rposition(|&v| v != 0.0).unwrap_or(0);
+    assert!(
+        degree % 2 == 1 && c.iter().step_by(2).all(|&v| v == 0.0),
+        "an odd, non-constant polynomial"
+    );
+    let plan = OddPlan::new(degree);
+    let mut eval = OddEval {
+        e,
+        plan: &plan,
+        powers: std::collections::HashMap::from([(1, x)]),
+    };
+    let depth = depth_of(c) as usize;
+    eval.eval(&c[..=degree], degree, depth)
+        .expect("a non-zero polynomial")
+}
+
+struct OddEval<'a> {
+    e: &'a mut Emitter,
+    plan: &'a OddPlan,
+    powers: std::collections::HashMap<usize, Ct>,
+}
+
+impl OddEval<'_> {
+    /// T_i: T_2a = 2T_a² − 1, and for odd i with a the largest power of two below it,
+    /// T_i = 2T_a·T_(i−a) − T_(2a−i).
+    fn power(&mut self, i: usize) -> Ct {
+        if let Some(&t) = self.powers.get(&i) {
+            return t;
+        }
+        let a = 1usize << (usize::BITS - 1 - (i - 1).leading_zeros());
+        let v = if i.is_power_of_two() {
+            let h = self.power(i / 2);
+            let sq = self.e.mul_relin_rescale(h, h);
+            let twice = self.e.add(sq, sq);
+            self.e.add_const(twice, -1.0)
+        } else {
+            let (big, small) = (self.power(a), self.power(i - a));
+            let prod = self.e.mul_relin_rescale(big, small);
+            let twice = self.e.add(prod, prod);
+            let low = self.power(2 * a - i);
+            self.e.sub(twice, low)
+        };
+        self.powers.insert(i, v);
+        v
+    }
+
+    /// `p` (odd, degree ≤ `degree`) at depth `depth`, or `None` if it is zero.
+    fn eval(&mut self, p: &[f64], degree: usize, depth: usize) -> Option<Ct> {
+        if p.iter().all(|&v| v == 0.0) {
+            return None;
+        }
+        let g = self.plan.split[degree][depth];
+        if g == 0 {
+            let terms: Vec<usize> = (1..p.len()).filter(|&t| p[t] != 0.0).collect();
+            let bases: Vec<Ct> = terms.iter().map(|&t| self.power(t)).collect();
+            let level = bases.iter().map(|b| b.level).min().expect("a term");
+            let mut acc = None;
+            for (&t, &b) in terms.iter().zip(&bases) {
+                let b = self.e.level_to(b, level);
+                let m = self.e.mul_const(b, p[t]);
+                acc = Some(self.e.accumulate(acc, m));
+            }
+            return Some(self.e.rescale(acc.expect("a term")));
+        }
+        // p = q·T_g + r, T_g·T_k = (T_(g+k) + T_|g−k|)/2
+        let mut r = p.to_vec();
+        let mut q = vec![0.0; degree - g + 1];
+        for t in (g..p.len()).rev() {
+            let c = r[t];
+            if c == 0.0 {
+                continue;
+            }
+            r[t] = 0.0;
+            let k = t - g;
+            q[k] += 2.0 * c;
+            r[g.abs_diff(k)] -= c;
+        }
+        r.truncate(g);
+        let vq = self.eval(&q, degree - g, depth - 1);
+        let vr = self.eval(&r, g - 1, depth);
+        let prod = vq.map(|vq| {
+            let tg = self.power(g);
+            self.e.mul_relin_rescale(vq, tg)
+        });
+        match (prod, vr) {
+            (Some(a), Some(b)) => Some(self.e.add(a, b)),
+            (a, b) => a.or(b),
+        }
     }
 }
 

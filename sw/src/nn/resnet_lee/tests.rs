@@ -139,15 +139,29 @@ fn eighteen_sparse_bootstraps_and_depth_14_relus() {
     assert_eq!(RELU_DEPTH, 14);
 }
 
-/// The odd evaluator against Clenshaw on a few points (slot interpreter), at depth 5 for
-/// degree 27.
+/// The odd evaluator against Clenshaw on a few points, at the optimal depth with the number
+/// of ct×ct products that Lee et al.'s cost formula (`upgrade_oddbaby`: f[n][d] + 2^(l−1) +
+/// m − 2, evaluated separately by a script over their recursion) gives: 8 for degree 15
+/// (l = 2, m = 4), 10 for degree 27 (l = 3, m = 5).
 #[test]
 fn odd_chebyshev_matches_clenshaw_at_optimal_depth() {
-    let c = sign_component(27);
+    for (degree, depth, products) in [(15, 4, 8), (27, 5, 10)] {
+        odd_case(degree, depth, products);
+    }
+}
+
+fn odd_case(degree: usize, depth: u32, products: usize) {
+    let c = sign_component(degree);
     let mut e = Emitter::new(8, 0, 0, 0);
     let x = e.input(20);
     let y = odd_chebyshev(&mut e, x, &c);
-    assert_eq!(x.level - y.level, 5);
+    assert_eq!(x.level - y.level, depth);
+    let muls = e
+        .ops
+        .iter()
+        .filter(|op| op.kind.name() == OpName::Mul)
+        .count();
+    assert_eq!(muls, products, "degree {degree}");
     let xs = [-1.0, -0.7, -0.1, 0.0, 0.05, 0.3, 0.9, 1.0];
     let mut vals: std::collections::HashMap<u32, Vec<f64>> = std::collections::HashMap::new();
     for op in &e.ops {
@@ -156,6 +170,7 @@ fn odd_chebyshev_matches_clenshaw_at_optimal_depth() {
             OpName::Input => xs.to_vec(),
             OpName::Mul => a(0).iter().zip(a(1)).map(|(p, q)| p * q).collect(),
             OpName::Add => a(0).iter().zip(a(1)).map(|(p, q)| p + q).collect(),
+            OpName::Sub => a(0).iter().zip(a(1)).map(|(p, q)| p - q).collect(),
             OpName::MulConst => a(0).iter().map(|p| p * e.constants[&op.id]).collect(),
             OpName::AddConst => a(0).iter().map(|p| p + e.constants[&op.id]).collect(),
             _ => a(0),

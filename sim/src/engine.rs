@@ -87,6 +87,11 @@ struct Rates {
     bconv_per_cycle: Option<u64>,
     ip_per_cycle: Option<u64>,
     spad_bytes_per_cycle: f64,
+    /// Bytes per cycle leaving clusters, and the share of redistributed data that leaves one:
+    /// (clusters − 1) / clusters.
+    noc_bytes_per_cycle: f64,
+    noc_share: f64,
+    prng_words_per_cycle: u64,
     hbm_bytes_per_cycle: f64,
     latency: [u64; UNITS],
     limb_bytes: u64,
@@ -128,6 +133,9 @@ impl Rates {
                 .dedicated_inner_product
                 .then(|| c * u64::from(arch.keyswitch.inner_product_lanes)),
             spad_bytes_per_cycle: arch.scratchpad.bandwidth_bytes_per_cycle,
+            noc_bytes_per_cycle: arch.noc.bandwidth_bytes_per_cycle,
+            noc_share: (c - 1) as f64 / c as f64,
+            prng_words_per_cycle: u64::from(arch.keyswitch.prng_words_per_cycle.max(1)),
             hbm_bytes_per_cycle: arch.hbm_bytes_per_cycle(),
             latency,
             limb_bytes: n * u64::from(arch.word_bits) / 8,
@@ -159,7 +167,14 @@ impl Rates {
         }
         cyc[Unit::Mul as usize] = (mul * n).div_ceil(self.mul_per_cycle);
         cyc[Unit::Add as usize] = (add * n).div_ceil(self.add_per_cycle);
+        let noc_bytes = (w.redistribute_limbs * self.limb_bytes) as f64 * self.noc_share;
+        cyc[Unit::Noc as usize] = (noc_bytes / self.noc_bytes_per_cycle).ceil() as u64;
         cyc
+    }
+
+    /// Cycles of the PRNG regenerating `limbs` key limbs.
+    fn prng_cycles(&self, limbs: u64) -> u64 {
+        (limbs * self.n).div_ceil(self.prng_words_per_cycle)
     }
 
     /// Modular operations of `w` (roofline ops): butterflies count 3, MACs 2.
@@ -378,13 +393,12 @@ fn schedule(
                 mod_ops: cost.mod_ops,
             }
         } else {
-            // Keys.
-            let mut key_bytes = 0u64;
+            // Keys: the limbs to bring on chip; with a PRNG only their "b" half is loaded and
+            // the uniform "a" half is generated.
+            let mut key_limbs = 0u64;
             if t.key != NONE {
-                let needed = w.key_limbs * limb;
                 match ctx.arch.policy.key_storage {
-                    KeyStorage::Streamed => key_bytes = needed,
-                    KeyStorage::Seeded => key_bytes = needed / 2,
+                    KeyStorage::Streamed => key_limbs = w.key_limbs,
                     KeyStorage::OnChip => {
                         let room = capacity.saturating_sub(live) / ctx.full_key_bytes.max(1);
                         let missing = keys.touch(t.key, w.key_limbs);
@@ -392,12 +406,15 @@ fn schedule(
                         if missing == 0 {
                             mem.key_cache_hits += 1;
                         } else {
-                            key_bytes = missing * limb;
+                            key_limbs = missing;
                             mem.key_cache_misses += 1;
                         }
                     }
                 }
             }
+            let prng = ctx.arch.policy.evk_prng;
+            let key_bytes = if prng { key_limbs / 2 } else { key_limbs } * limb;
+            let generated_limbs = if prng { key_limbs - key_limbs / 2 } else { 0 };
             let plain_bytes = w.plain_limbs * limb;
             let hbm_read = key_bytes + plain_bytes + w.input_limbs * limb + reload;
             let hbm_write = w.output_limbs * limb + spill;
@@ -410,6 +427,7 @@ fn schedule(
 
             // Timing.
             let mut cyc = rates.compute_cycles(w);
+            cyc[Unit::Prng as usize] = rates.prng_cycles(generated_limbs);
             let compute = cyc.iter().any(|&c| c > 0);
             let onchip = if compute {
                 operand_bytes + out_bytes + key_bytes + plain_bytes
@@ -443,6 +461,8 @@ fn schedule(
             if cyc[HBM] > 0 {
                 let earliest = if w.output_limbs > 0 || !compute {
                     ready
+                } else if ctx.arch.policy.key_prefetch {
+                    0
                 } else {
                     deps.clone()
                         .map(|d| start_at[d as usize])
@@ -731,6 +751,8 @@ mod tests {
             LowerOptions {
                 dnum: 0,
                 hoisting: true,
+                of_limb: false,
+                double_prime_unit: false,
             },
         )
         .unwrap();
@@ -821,8 +843,14 @@ mod tests {
         assert_eq!(r.memory.key_bytes, 6_291_456);
         assert_eq!(r.cycles, 157_287 + 629_146 + 100);
         assert_eq!(r.layers[0].bound, Bound::Memory);
-        // Seeded keys halve the key stream.
-        let s = arch(&["hbm.bandwidth_gb_s=10", "policy.key_storage=seeded"]);
+        // Regenerating the uniform halves on chip halves the key stream (the PRNG's 48 limbs
+        // × 2^14 words / 1,024 per cycle = 768 cycles hide under the transfer).
+        let s = arch(&[
+            "hbm.bandwidth_gb_s=10",
+            "policy.key_storage=streamed",
+            "policy.evk_prng=true",
+            "keyswitch.prng_words_per_cycle=1024",
+        ]);
         let r = crate::simulate(&s, &header(), &{
             let mut b = ProgramBuilder::new(header(), "rot");
             let x = b.input(12);
@@ -967,7 +995,7 @@ mod monotonicity {
 
         /// More NTT lanes or units, or more HBM bandwidth, never makes a trace slower — on
         /// random programs, with random scratchpad sizes (so spills are exercised) and key
-        /// policies. (A larger scratchpad is not yet checked here: with spills, rare cases are
+        /// policies (streamed or cached, with or without on-chip generation and prefetch). (A larger scratchpad is not yet checked here: with spills, rare cases are
         /// still a few cycles slower; see the sim README.)
         #[test]
         fn faster_units_never_slow_a_trace(
@@ -976,14 +1004,17 @@ mod monotonicity {
             units in 1u32..4, more_units in 0u32..4,
             bw in 1.0f64..2000.0, more_bw in 0.0f64..4000.0,
             cap in 1.0f64..64.0,
-            policy in 0usize..3,
+            policy in 0usize..8,
         ) {
             let (h, ops) = program(&choices);
-            let storage = ["streamed", "seeded", "on_chip"][policy];
+            let storage = ["streamed", "on_chip"][policy % 2];
             let base = |l: u32, u: u32, b: f64| arch(&[
                 format!("ntt.lanes={l}"), format!("ntt.units={u}"),
                 format!("hbm.bandwidth_gb_s={b}"), format!("scratchpad.capacity_mib={cap}"),
                 format!("policy.key_storage={storage}"),
+                format!("policy.evk_prng={}", policy / 2 % 2 == 1),
+                "keyswitch.prng_words_per_cycle=512".to_owned(),
+                format!("policy.key_prefetch={}", policy / 4 == 1),
             ]);
             let slow = crate::simulate(&base(lanes, units, bw), &h, &ops).unwrap().cycles;
             let faster_ntt =

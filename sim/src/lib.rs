@@ -17,6 +17,7 @@ pub mod lower;
 pub mod pattern;
 pub mod result;
 pub mod sweep;
+pub mod validate;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};

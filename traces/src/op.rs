@@ -28,7 +28,9 @@ pub enum Hoisting {
     Double,
 }
 
-/// Parameters of a `bootstrap` op (ModRaise → CoeffToSlot → EvalMod → SlotToCoeff).
+/// Parameters of a `bootstrap` op (ModRaise → CoeffToSlot → EvalMod → SlotToCoeff). The
+/// fields after `key_reuse` were added later: they default (and are not written) when off, so
+/// older traces load and keep their meaning.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BootstrapParams {
@@ -44,20 +46,43 @@ pub struct BootstrapParams {
     pub double_angle: u32,
     #[serde(default)]
     pub hoisting: Hoisting,
-    /// Key-switch key reuse across the DFT stages (ARK's on-the-fly limb extension).
+    /// Key-switch key reuse across the DFT stages (ARK's minimum key switching, Min-KS).
     #[serde(default)]
     pub key_reuse: bool,
+    /// Baby steps n1 of every BSGS DFT stage (a power of two; SHARP uses 4, the largest whose
+    /// baby steps fit on chip); 0 picks the split that minimises rotations.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub baby_step: u32,
+    /// Double-prime scaling (SHARP's DPS for 36-bit words): CoeffToSlot and EvalMod rescale by
+    /// two primes at a time, so each of their levels consumes two limbs.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub double_prime_scaling: bool,
+}
+
+fn is_zero(v: &u32) -> bool {
+    *v == 0
+}
+
+fn is_false(v: &bool) -> bool {
+    !*v
 }
 
 impl BootstrapParams {
-    /// Limbs the bootstrap consumes from the top of the chain:
-    /// CtS + StC levels, ⌈log2(degree+1)⌉ for EvalMod's polynomial, the double angles, and one
-    /// for the ModRaise scaling.
-    pub fn level_budget(&self) -> u32 {
+    /// Levels of EvalMod: ⌈log2(degree+1)⌉ for the polynomial, one for its leaves' scalar
+    /// multiplies, and the double angles.
+    pub fn eval_mod_levels(&self) -> u32 {
         let poly_depth = u64::from(self.eval_mod_degree)
             .saturating_add(1)
             .next_power_of_two();
-        self.cts_levels + self.stc_levels + poly_depth.trailing_zeros() + self.double_angle + 1
+        poly_depth.trailing_zeros() + 1 + self.double_angle
+    }
+
+    /// Limbs the bootstrap consumes from the top of the chain: CtS + StC levels and EvalMod's
+    /// levels ([`Self::eval_mod_levels`]); with double-prime scaling CtS and EvalMod levels
+    /// take two limbs each.
+    pub fn level_budget(&self) -> u32 {
+        let primes = if self.double_prime_scaling { 2 } else { 1 };
+        primes * (self.cts_levels + self.eval_mod_levels()) + self.stc_levels
     }
 }
 

@@ -569,7 +569,10 @@ impl Arch {
             "scratchpad.bandwidth_bytes_per_cycle",
             self.scratchpad.bandwidth_bytes_per_cycle,
         )?;
-        positive("noc.bandwidth_bytes_per_cycle", self.noc.bandwidth_bytes_per_cycle)?;
+        positive(
+            "noc.bandwidth_bytes_per_cycle",
+            self.noc.bandwidth_bytes_per_cycle,
+        )?;
         if self.policy.evk_prng {
             nonzero(
                 "keyswitch.prng_words_per_cycle",

@@ -829,6 +829,91 @@ mod tests {
         assert_eq!(cycles(&a, &[ntt, ntt]), 128 + 128 + 64);
     }
 
+    /// Redistribution over the inter-cluster network: 8 limbs of 64 KiB, of which 3/4 leave a
+    /// cluster with 4 clusters, at 1,024 B/cycle: 8 · 65,536 · 3/4 / 1,024 = 384 cycles (no
+    /// pipeline latency). One cluster moves nothing.
+    #[test]
+    fn redistribution_uses_the_network() {
+        let w = Work {
+            redistribute_limbs: 8,
+            ..Work::default()
+        };
+        let four = arch(&["clusters=4", "noc.bandwidth_bytes_per_cycle=1024"]);
+        assert_eq!(cycles(&four, &[w]), 384);
+        let one = arch(&["clusters=1", "noc.bandwidth_bytes_per_cycle=1024"]);
+        assert_eq!(cycles(&one, &[w]), 0);
+    }
+
+    /// Min-KS key reuse: five rotations by one step load their key once (96 limbs = 6,291,456 B
+    /// at ℓ = 12, see below) and hit four times; five different steps load five keys.
+    #[test]
+    fn reused_rotation_key_loads_once() {
+        let a = arch(&["policy.key_storage=on_chip"]);
+        let run = |steps: &[i64]| {
+            let mut b = ProgramBuilder::new(header(), "rot");
+            let mut x = b.input(12);
+            for &s in steps {
+                x = b.rotate(x, s, None);
+            }
+            crate::simulate(&a, &header(), &b.into_ops())
+                .unwrap()
+                .memory
+        };
+        let m = run(&[1, 1, 1, 1, 1]);
+        assert_eq!((m.key_cache_misses, m.key_cache_hits), (1, 4));
+        assert_eq!(m.key_bytes, 6_291_456);
+        let m = run(&[1, 2, 3, 4, 5]);
+        assert_eq!((m.key_cache_misses, m.key_bytes), (5, 5 * 6_291_456));
+    }
+
+    /// A slow key generator bounds a key switch: half of the 96 key limbs (48 × 2^14 words) at
+    /// 1 word/cycle is 786,432 cycles, more than anything else the rotation does.
+    #[test]
+    fn key_generator_throughput_counts() {
+        let a = arch(&[
+            "policy.key_storage=streamed",
+            "policy.evk_prng=true",
+            "keyswitch.prng_words_per_cycle=1",
+        ]);
+        let mut b = ProgramBuilder::new(header(), "rot");
+        let x = b.input(12);
+        b.rotate(x, 1, None);
+        let r = crate::simulate(&a, &header(), &b.into_ops()).unwrap();
+        assert_eq!(r.memory.key_bytes, 6_291_456 / 2);
+        let prng = r.units.iter().find(|u| u.unit == Unit::Prng).unwrap();
+        assert_eq!(prng.busy_cycles, 786_432);
+        assert!(r.cycles >= 786_432);
+    }
+
+    /// Key prefetch: a rotation after two compute-only rescales may load its key while they
+    /// run (from cycle 0 instead of when the second rescale starts), so the program finishes
+    /// earlier when the key stream is long.
+    #[test]
+    fn key_prefetch_overlaps_compute() {
+        let time = |prefetch: bool| {
+            let prefetch = format!("policy.key_prefetch={prefetch}");
+            let a = arch(&[
+                "policy.key_storage=streamed",
+                "hbm.bandwidth_gb_s=100",
+                &prefetch,
+            ]);
+            let mut b = ProgramBuilder::new(header(), "p");
+            let x = b.input(12);
+            let x = b.rescale(x);
+            let x = b.rescale(x);
+            b.rotate(x, 1, None);
+            crate::simulate(&a, &header(), &b.into_ops())
+                .unwrap()
+                .cycles
+        };
+        assert!(
+            time(true) < time(false),
+            "{} vs {}",
+            time(true),
+            time(false)
+        );
+    }
+
     /// A rotation whose key streams from a slow HBM: input load then key load, back to back on
     /// the port. N = 2^14, 32-bit words → 64 KiB limbs; ℓ = 12, β = 3, k = 4: the input is
     /// 2·12 = 24 limbs (1,572,864 B), the key 2·3·16 = 96 limbs (6,291,456 B). At 10 GB/s and

@@ -875,6 +875,72 @@ pub(crate) mod tests {
         assert_eq!(off.counts.total.ntt, 240);
     }
 
+    fn lowered(options: LowerOptions, build: impl FnOnce(&mut ProgramBuilder)) -> LowerCounts {
+        let mut b = ProgramBuilder::new(header(), "l");
+        build(&mut b);
+        lower(&header(), &b.into_ops(), options).unwrap().counts
+    }
+
+    /// OF-Limb at ℓ = 12: a `mul_plain` reads 1 plaintext limb instead of 12 and NTTs the 12
+    /// limbs it generates; the 24 multiplies are unchanged.
+    #[test]
+    fn of_limb_plaintexts() {
+        let build = |b: &mut ProgramBuilder| {
+            let x = b.input(12);
+            b.mul_plain(x);
+        };
+        let off = lowered(opts(), build).total;
+        assert_eq!((off.plain_limbs, off.ntt, off.mul), (12, 0, 24));
+        let on = lowered(
+            LowerOptions {
+                of_limb: true,
+                ..opts()
+            },
+            build,
+        )
+        .total;
+        assert_eq!((on.plain_limbs, on.ntt, on.mul), (1, 12, 24));
+    }
+
+    /// Double-prime scaling from ℓ = 12: apart, two rescales cost 2·12 + 2·11 = 46 (I)NTTs; the
+    /// DPS unit fuses them into 2·12 = 24 (I)NTTs plus 4·(12 − 2) = 40 conversion pairs. A third
+    /// rescale in a row opens a new pair (2·10 = 20 more (I)NTTs), it is not fused.
+    #[test]
+    fn double_prime_rescale_pairs() {
+        let two = |b: &mut ProgramBuilder| {
+            let x = b.input(12);
+            let x = b.rescale(x);
+            b.rescale(x);
+        };
+        let apart = lowered(opts(), two).total;
+        assert_eq!((apart.ntt, apart.bconv), (46, 0));
+        let dps = LowerOptions {
+            double_prime_unit: true,
+            ..opts()
+        };
+        let fused = lowered(dps, two).total;
+        assert_eq!((fused.ntt, fused.bconv), (24, 40));
+        let three = lowered(dps, |b| {
+            let x = b.input(12);
+            let x = b.rescale(x);
+            let x = b.rescale(x);
+            b.rescale(x);
+        })
+        .total;
+        assert_eq!((three.ntt, three.bconv), (44, 40));
+    }
+
+    /// Redistribution of one unhoisted rotation at ℓ = 12 (β = 3, k = 4): ModUp's β(ℓ+k) = 48
+    /// limbs and ModDown's 2k + 2ℓ = 32.
+    #[test]
+    fn key_switch_redistribution() {
+        let c = lowered(opts(), |b| {
+            let x = b.input(12);
+            b.rotate(x, 1, None);
+        });
+        assert_eq!(c.total.redistribute_limbs, 80);
+    }
+
     /// Overriding dnum to 1 (α = k = 12, β = 1) at ℓ = 12: (1+2)(12+12) = 72.
     #[test]
     fn dnum_override() {

@@ -37,7 +37,7 @@ pub struct Sensitivity {
     pub trace: Option<(Header, Vec<Op>)>,
 }
 
-/// A result row.
+/// A result row; times and HBM bytes are per `Case::per` (per HELR iteration).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Row {
     pub design: String,
@@ -82,6 +82,7 @@ fn row(case: &Case, change: Option<String>, r: &SimResult) -> Row {
         .iter()
         .max_by(|a, b| a.utilization.total_cmp(&b.utilization));
     let m = &r.memory;
+    let per = u64::from(case.per.max(1));
     Row {
         design: case.design.clone(),
         workload: case.workload.clone(),
@@ -89,12 +90,14 @@ fn row(case: &Case, change: Option<String>, r: &SimResult) -> Row {
         simulated_ms: ms,
         published_ms: case.published_ms,
         error_pct: case.published_ms.map(|p| (ms - p) / p * 100.0),
-        busiest_unit: busiest.map(|u| u.unit.as_str().to_owned()).unwrap_or_default(),
+        busiest_unit: busiest
+            .map(|u| u.unit.as_str().to_owned())
+            .unwrap_or_default(),
         busiest_utilization: busiest.map_or(0.0, |u| u.utilization),
-        hbm_key_bytes: m.key_bytes,
-        hbm_plaintext_bytes: m.plaintext_bytes,
-        hbm_io_bytes: m.io_bytes,
-        hbm_spill_reload_bytes: m.spill_bytes + m.reload_bytes,
+        hbm_key_bytes: m.key_bytes / per,
+        hbm_plaintext_bytes: m.plaintext_bytes / per,
+        hbm_io_bytes: m.io_bytes / per,
+        hbm_spill_reload_bytes: (m.spill_bytes + m.reload_bytes) / per,
         ops: r.trace.ops,
         source: case.source.clone(),
     }
@@ -192,9 +195,9 @@ pub fn to_markdown(rows: &[Row]) -> String {
             "\nSensitivity (one assumption changed per row):\n\n| design | workload | change | simulated | vs baseline | error | busiest unit |\n|---|---|---|---|---|---|---|"
         );
         for r in sens {
-            let base = rows.iter().find(|b| {
-                b.change.is_none() && b.design == r.design && b.workload == r.workload
-            });
+            let base = rows
+                .iter()
+                .find(|b| b.change.is_none() && b.design == r.design && b.workload == r.workload);
             let delta = base.map(|b| (r.simulated_ms / b.simulated_ms - 1.0) * 100.0);
             let _ = writeln!(
                 s,
@@ -216,12 +219,42 @@ pub fn to_markdown(rows: &[Row]) -> String {
 /// Latencies published for the benchmark set (benchmarks.md §4): (design, workload, ms, source).
 /// ARK's and BTS's are held out on purpose: their rows are predictions.
 pub const PUBLISHED: [(&str, &str, f64, &str); 7] = [
-    ("sharp", "bootstrap", 3.12, "SHARP ISCA'23 via HE² Table IV [READ-2nd]"),
-    ("sharp", "helr256", 1.82, "SHARP ISCA'23 via HE² Table IV [READ-2nd], per iteration"),
-    ("sharp", "helr1024", 2.53, "SHARP ISCA'23 via HE² Table IV [READ-2nd], per iteration"),
-    ("sharp", "resnet20", 99.0, "SHARP ISCA'23 via HE² Table IV [READ-2nd]"),
-    ("craterlake", "bootstrap", 3.91, "CraterLake ISCA'22 [S-CL], its own parameters"),
-    ("craterlake", "resnet20", 249.45, "CraterLake ISCA'22 [S-CL], its own ResNet-20"),
+    (
+        "sharp",
+        "bootstrap",
+        3.12,
+        "SHARP ISCA'23 via HE² Table IV [READ-2nd]",
+    ),
+    (
+        "sharp",
+        "helr256",
+        1.82,
+        "SHARP ISCA'23 via HE² Table IV [READ-2nd], per iteration",
+    ),
+    (
+        "sharp",
+        "helr1024",
+        2.53,
+        "SHARP ISCA'23 via HE² Table IV [READ-2nd], per iteration",
+    ),
+    (
+        "sharp",
+        "resnet20",
+        99.0,
+        "SHARP ISCA'23 via HE² Table IV [READ-2nd]",
+    ),
+    (
+        "craterlake",
+        "bootstrap",
+        3.91,
+        "CraterLake ISCA'22 [S-CL], its own parameters",
+    ),
+    (
+        "craterlake",
+        "resnet20",
+        249.45,
+        "CraterLake ISCA'22 [S-CL], its own ResNet-20",
+    ),
     ("f1", "lola-cifar", 241.0, "F1 MICRO'21 [S-F1]"),
 ];
 
@@ -235,7 +268,8 @@ pub fn published(design: &str, workload: &str) -> Option<(f64, &'static str)> {
 
 /// A case for `workload` on `design` with the published number filled in.
 pub fn case(design: &str, workload: &str, header: Header, ops: Vec<Op>, per: u32) -> Case {
-    let (published_ms, source) = published(design, workload).map_or((None, ""), |(m, s)| (Some(m), s));
+    let (published_ms, source) =
+        published(design, workload).map_or((None, ""), |(m, s)| (Some(m), s));
     Case {
         design: design.to_owned(),
         workload: workload.to_owned(),

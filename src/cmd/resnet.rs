@@ -82,9 +82,6 @@ pub struct BootArgs {
     /// Key-switching digits under --recipe (default: the design's).
     #[arg(long)]
     pub dnum: Option<u32>,
-    /// Limbs of the chain under --recipe (default: the design's).
-    #[arg(long)]
-    pub chain_limbs: Option<u32>,
 }
 
 impl BootArgs {
@@ -203,14 +200,15 @@ pub fn generate(args: &GenArgs) -> Result<Option<ExitCode>> {
             let name = b.recipe.as_deref().unwrap_or_default();
             let options = boot::RecipeOptions {
                 slots: b.slots,
-                limbs: b.chain_limbs,
+                limbs: b.limbs,
                 dnum: b.dnum,
                 levels_after: Some(b.levels_after),
                 allow_insecure: b.allow_insecure,
             };
             let r = boot::recipe(name, &options).with_context(|| format!("--recipe {name}"))?;
             let program = boot::bootstrap_program(&r.header, &r.params, b.expand_boot)?;
-            (r.header, program.ops)
+            let note = format!("recipe {name}: {}", r.notes.join("; "));
+            (r.header, program.ops, Some(note))
         }
         "bootstrap" => {
             let slots = 1u64 << (b.log_n.max(1) - 1);

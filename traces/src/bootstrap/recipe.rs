@@ -325,7 +325,11 @@ mod tests {
             a.check(i as u64 + 2, op);
         }
         let a = a.finish();
-        assert!(a.is_valid(), "{:?}", &a.violations[..a.violations.len().min(3)]);
+        assert!(
+            a.is_valid(),
+            "{:?}",
+            &a.violations[..a.violations.len().min(3)]
+        );
     }
 
     /// The published chains come out as published (benchmarks.md §2): SHARP 35 × 36-bit limbs
@@ -395,7 +399,11 @@ mod tests {
         );
         let last = x.ops.iter().rev().nth(1).unwrap();
         assert_eq!(last.level, 8);
-        assert_ne!(last.kind.name(), OpName::LevelDown, "the budget is used exactly");
+        assert_ne!(
+            last.kind.name(),
+            OpName::LevelDown,
+            "the budget is used exactly"
+        );
     }
 
     /// Sparse slots cost less, by hand: SHARP at 2^12 slots has 3 sub-sum rotations (2^12, 2^13,

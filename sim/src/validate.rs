@@ -65,13 +65,13 @@ pub enum ValidateError {
     Simulate {
         design: String,
         workload: String,
-        source: SimError,
+        source: Box<SimError>,
     },
     #[error("{design} × {workload}: {source}")]
     Arch {
         design: String,
         workload: String,
-        source: crate::ArchError,
+        source: Box<crate::ArchError>,
     },
 }
 
@@ -107,7 +107,7 @@ fn arch(case: &Case, sets: &[String]) -> Result<Arch, ValidateError> {
     let wrap = |source| ValidateError::Arch {
         design: case.design.clone(),
         workload: case.workload.clone(),
-        source,
+        source: Box::new(source),
     };
     let mut l = ArchLoader::new(&case.design).map_err(wrap)?;
     for s in sets {
@@ -120,7 +120,7 @@ fn sim(case: &Case, arch: &Arch, header: &Header, ops: &[Op]) -> Result<SimResul
     simulate(arch, header, ops).map_err(|source| ValidateError::Simulate {
         design: case.design.clone(),
         workload: case.workload.clone(),
-        source,
+        source: Box::new(source),
     })
 }
 

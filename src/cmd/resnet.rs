@@ -10,6 +10,7 @@ use clap::{Args, ValueEnum};
 use hesim_sw::boot;
 use hesim_sw::nn::Program;
 use hesim_sw::nn::resnet::{self, ResnetOptions, ResnetPacking, ResnetWeights};
+use hesim_sw::nn::resnet_lee;
 use hesim_traces::{BootstrapParams, Header, Hoisting, Op, OpName, TraceStats, TraceWriter};
 
 use super::nn::GenArgs;
@@ -21,9 +22,23 @@ pub enum HoistingArg {
     Double,
 }
 
+/// Which ResNet-20 program `--net resnet20` builds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ResnetVariant {
+    /// Lee et al.'s exact program (ICML'22): multiplexed parallel convolution, option-A
+    /// shortcuts, AppReLU with a depth-14 composite sign (15/15/27), sparse bootstraps.
+    Lee,
+    /// hesim's own: one polynomial activation, projection shortcuts, full-slot bootstraps,
+    /// `--packing multiplexed|spencnn`.
+    Hesim,
+}
+
 /// Options of `--net resnet20` and `--net bootstrap`.
 #[derive(Debug, Args)]
 pub struct BootArgs {
+    /// ResNet-20 program (resnet20).
+    #[arg(long, value_enum, default_value_t = ResnetVariant::Hesim)]
+    pub variant: ResnetVariant,
     /// Write bootstraps expanded into primitive ops (ModRaise, CoeffToSlot, EvalMod,
     /// SlotToCoeff) instead of single `bootstrap` ops (resnet20, bootstrap).
     #[arg(long)]
@@ -38,8 +53,10 @@ pub struct BootArgs {
     /// spencnn).
     #[arg(long, default_value_t = 3)]
     pub pruned_taps: usize,
-    /// Limbs of the modulus chain [default: 40 for resnet20; 25 for helr, which leaves 8
-    /// levels after the default 16-level bootstrap].
+    /// Limbs of the modulus chain [default: 40 for resnet20 --variant hesim; the bootstrap's
+    /// level budget + 17 for --variant lee (Lee et al.'s 16 levels after each bootstrap: 33
+    /// with the default bootstrap); 25 for helr, which leaves 8 levels after the default
+    /// 16-level bootstrap].
     #[arg(long)]
     pub limbs: Option<u32>,
     /// log2 of the ring degree N (bootstrap, helr).
@@ -134,6 +151,35 @@ pub fn build_resnet(args: &BootArgs, packing: &str, seed: u64) -> Result<Program
     resnet::build(&wts, &opts).with_context(|| format!("cannot compile resnet20 under {packing}"))
 }
 
+/// Builds Lee et al.'s ResNet-20 (random weights from `seed`) on a chain of 28-bit primes;
+/// returns the program and a summary of its bootstraps.
+pub fn build_lee(args: &BootArgs, seed: u64) -> Result<(Program, String)> {
+    let recipe = args.params(1 << (args.log_n.max(1) - 1));
+    let limbs = args
+        .limbs
+        .unwrap_or(recipe.level_budget() + 1 + resnet_lee::CONV_DEPTH + resnet_lee::RELU_DEPTH);
+    let header = boot::header(args.log_n, limbs, "resnet20", "lee", args.allow_insecure)
+        .context("--log-n / --limbs")?;
+    let built = resnet_lee::build(&resnet_lee::LeeWeights::random(seed), &header, &recipe)
+        .context("cannot compile resnet20 --variant lee")?;
+    let mut by_slots = std::collections::BTreeMap::new();
+    for s in &built.bootstrap_slots {
+        *by_slots.entry(*s).or_insert(0u32) += 1;
+    }
+    let split: Vec<String> = by_slots
+        .iter()
+        .rev()
+        .map(|(s, n)| format!("{n} on {s} slots"))
+        .collect();
+    let note = format!(
+        "resnet20 (Lee et al.): {} bootstraps ({}), 19 AppReLUs of depth {}",
+        built.bootstrap_slots.len(),
+        split.join(", "),
+        resnet_lee::RELU_DEPTH
+    );
+    Ok((built.program, note))
+}
+
 /// Writes a trace atomically (temporary file in the target folder, then rename).
 fn write_trace(path: &Path, header: &Header, ops: &[Op]) -> Result<()> {
     let dir = path
@@ -188,13 +234,19 @@ pub fn generate(args: &GenArgs) -> Result<Option<ExitCode>> {
                      not --sparsity or --weights"
                 );
             }
-            let p = build_resnet(b, &args.net.packing, args.net.seed)?;
+            let (p, note) = match b.variant {
+                ResnetVariant::Hesim => (build_resnet(b, &args.net.packing, args.net.seed)?, None),
+                ResnetVariant::Lee => {
+                    let (p, note) = build_lee(b, args.net.seed)?;
+                    (p, Some(note))
+                }
+            };
             let ops = if b.expand_boot {
                 boot::expand_ops(&p.header, &p.ops)?
             } else {
                 p.ops.clone()
             };
-            (p.header.clone(), ops, None)
+            (p.header.clone(), ops, note)
         }
         "bootstrap" if b.recipe.is_some() => {
             let name = b.recipe.as_deref().unwrap_or_default();

@@ -28,6 +28,7 @@ pub enum TraceCommand {
         hesim trace gen --net hefnet --packing dense --out hefnet-dense.jsonl\n  \
         hesim trace gen --net my-net.toml --packing group --weights random --seed 3 --out my.jsonl\n  \
         hesim trace gen --net lenet --packing spencnn --sparsity 0.25 --weights checkpoint --out l.jsonl\n  \
+        hesim trace gen --net resnet20 --variant lee --out resnet20-lee.jsonl   (18 sparse bootstraps)\n  \
         hesim trace gen --net resnet20 --packing multiplexed --out resnet20-mux.jsonl\n  \
         hesim trace gen --net resnet20 --packing spencnn --groups 4 --pruned-taps 3 --out resnet20-sp.jsonl\n  \
         hesim trace gen --net helr --batch 256 --out helr256.jsonl       (32 iterations, 25 limbs)\n  \

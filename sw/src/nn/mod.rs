@@ -11,6 +11,7 @@ mod params;
 mod program;
 pub mod reference;
 pub mod resnet;
+pub mod resnet_lee;
 pub mod weights;
 
 use std::path::PathBuf;

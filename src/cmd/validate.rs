@@ -1,5 +1,5 @@
 //! `hesim validate`: the simulator's validation table (benchmarks.md: bootstrapping, HELR,
-//! LoLa-CIFAR on each design's preset under its own recipe) with sensitivity rows, as Markdown,
+//! Lee et al.'s ResNet-20, LoLa-CIFAR on each design's preset under its own recipe) with sensitivity rows, as Markdown,
 //! CSV, JSON and an SVG figure. It wires the generators (hesim-traces recipes, hesim-sw
 //! workloads, hesim-sim patterns) to `hesim_sim::validate`, which runs and formats.
 
@@ -10,6 +10,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use hesim_sim::validate::{self, BOOTSTRAP_DESIGNS, Case, Sensitivity};
 use hesim_sw::boot::{self, RecipeOptions};
+use hesim_sw::nn::resnet_lee;
 use hesim_sw::workloads::{self, HelrOptions};
 
 #[derive(Debug, Args)]
@@ -41,6 +42,16 @@ fn helr_case(design: &str, batch: u64) -> Result<Case> {
     ))
 }
 
+/// Lee et al.'s ResNet-20 (random weights: the op sequence does not depend on them) under the
+/// design's recipe: its chain sets how often the level planner bootstraps.
+fn resnet_case(design: &str) -> Result<Case> {
+    let r = boot::recipe(design, &RecipeOptions::default())?;
+    let built = resnet_lee::build(&resnet_lee::LeeWeights::random(1), &r.header, &r.params)
+        .with_context(|| format!("resnet20 under the {design} recipe"))?;
+    let p = built.program;
+    Ok(validate::case(design, "resnet20", p.header, p.ops, 1))
+}
+
 /// The table's cases and sensitivities.
 fn plan() -> Result<(Vec<Case>, Vec<Sensitivity>)> {
     let mut cases = Vec::new();
@@ -51,6 +62,9 @@ fn plan() -> Result<(Vec<Case>, Vec<Sensitivity>)> {
         for batch in [256, 1024] {
             cases.push(helr_case(design, batch)?);
         }
+    }
+    for design in BOOTSTRAP_DESIGNS {
+        cases.push(resnet_case(design)?);
     }
     let (h, ops) = hesim_sim::pattern::lola_cifar_trace();
     cases.push(validate::case("f1", "lola-cifar", h, ops, 1));

@@ -252,7 +252,13 @@ impl ArchLoader {
             path: preset_or_file.to_owned(),
             source,
         })?;
-        let mut file = parse(&text, preset_or_file)?;
+        Self::from_text(&text, preset_or_file)
+    }
+
+    /// [`ArchLoader::new`] on the text of an architecture file; `origin` names it in errors.
+    pub fn from_text(text: &str, origin: &str) -> Result<Self, ArchError> {
+        let preset_or_file = origin;
+        let mut file = parse(text, preset_or_file)?;
         match file.remove("preset") {
             Some(Value::String(name)) => {
                 let base = preset_text(&name).ok_or_else(|| unknown_preset(&name))?;
@@ -508,85 +514,140 @@ impl Arch {
         toml::to_string(self).unwrap_or_default()
     }
 
-    /// Range checks: a zero or negative rate, an impossible word size or N, each an error
-    /// naming its key.
+    /// Range checks, each an error naming its key: every number finite and within a physical
+    /// range (the bounds below are far beyond any built or proposed design, and they keep every
+    /// cycle and byte count of the engine well inside 64 bits per task).
     pub fn validate(&self) -> Result<(), ArchError> {
-        let bad = |path: &str, value: String, reason: &str| {
+        let bad = |path: &str, value: String, reason: String| {
             Err(ArchError::InvalidValue {
                 path: path.into(),
                 value,
-                reason: reason.into(),
+                reason,
             })
         };
-        let positive = |path: &str, v: f64| {
-            if v.is_finite() && v > 0.0 {
+        let real = |path: &str, v: f64, lo: f64, hi: f64, unit: &str| {
+            if v.is_finite() && (lo..=hi).contains(&v) {
                 Ok(())
             } else {
-                bad(path, v.to_string(), "must be a positive number")
+                bad(
+                    path,
+                    v.to_string(),
+                    format!("must be a number between {lo} and {hi} {unit}"),
+                )
             }
         };
-        let nonzero = |path: &str, v: u32| {
-            if v > 0 {
-                Ok(())
+        let count = |path: &str, v: u32, lo: u32, hi: u32| {
+            if v < lo {
+                bad(path, v.to_string(), format!("must be at least {lo}"))
+            } else if v > hi {
+                bad(path, v.to_string(), format!("must be at most {hi}"))
             } else {
-                bad(path, "0".into(), "must be at least 1")
+                Ok(())
             }
         };
-        positive("clock_ghz", self.clock_ghz)?;
-        if !(8..=64).contains(&self.word_bits) {
-            return bad(
-                "word_bits",
-                self.word_bits.to_string(),
-                "must be between 8 and 64",
-            );
-        }
-        nonzero("clusters", self.clusters)?;
-        nonzero("ntt.units", self.ntt.units)?;
-        nonzero("ntt.lanes", self.ntt.lanes)?;
-        if !(1..=17).contains(&self.ntt.max_log_n) {
-            return bad(
-                "ntt.max_log_n",
-                self.ntt.max_log_n.to_string(),
-                "must be between 1 and 17",
-            );
-        }
-        nonzero("automorphism.units", self.automorphism.units)?;
-        nonzero("automorphism.lanes", self.automorphism.lanes)?;
-        nonzero("elementwise.mul_units", self.elementwise.mul_units)?;
-        nonzero("elementwise.add_units", self.elementwise.add_units)?;
-        nonzero("elementwise.lanes", self.elementwise.lanes)?;
-        if self.bconv.dedicated {
-            nonzero("bconv.macs_per_cycle", self.bconv.macs_per_cycle)?;
-        }
-        if self.keyswitch.dedicated_inner_product {
-            nonzero(
-                "keyswitch.inner_product_lanes",
-                self.keyswitch.inner_product_lanes,
-            )?;
-        }
-        positive("scratchpad.capacity_mib", self.scratchpad.capacity_mib)?;
-        positive(
+        const MAX_UNITS: u32 = 1 << 16;
+        const MAX_LANES: u32 = 1 << 20;
+        const MAX_MACS: u32 = 1 << 24;
+        const MAX_LATENCY: u32 = 1_000_000;
+        real("clock_ghz", self.clock_ghz, 1e-3, 100.0, "GHz")?;
+        count("word_bits", self.word_bits, 8, 64)?;
+        count("clusters", self.clusters, 1, 4096)?;
+        count("ntt.units", self.ntt.units, 1, MAX_UNITS)?;
+        count("ntt.lanes", self.ntt.lanes, 1, MAX_LANES)?;
+        count(
+            "ntt.latency_cycles",
+            self.ntt.latency_cycles,
+            0,
+            MAX_LATENCY,
+        )?;
+        count("ntt.max_log_n", self.ntt.max_log_n, 1, 17)?;
+        count("automorphism.units", self.automorphism.units, 1, MAX_UNITS)?;
+        count("automorphism.lanes", self.automorphism.lanes, 1, MAX_LANES)?;
+        count(
+            "automorphism.latency_cycles",
+            self.automorphism.latency_cycles,
+            0,
+            MAX_LATENCY,
+        )?;
+        let ew = &self.elementwise;
+        count("elementwise.mul_units", ew.mul_units, 1, MAX_UNITS)?;
+        count("elementwise.add_units", ew.add_units, 1, MAX_UNITS)?;
+        count("elementwise.lanes", ew.lanes, 1, MAX_LANES)?;
+        count(
+            "elementwise.mul_latency_cycles",
+            ew.mul_latency_cycles,
+            0,
+            MAX_LATENCY,
+        )?;
+        count(
+            "elementwise.add_latency_cycles",
+            ew.add_latency_cycles,
+            0,
+            MAX_LATENCY,
+        )?;
+        let min_macs = u32::from(self.bconv.dedicated);
+        count(
+            "bconv.macs_per_cycle",
+            self.bconv.macs_per_cycle,
+            min_macs,
+            MAX_MACS,
+        )?;
+        count(
+            "bconv.latency_cycles",
+            self.bconv.latency_cycles,
+            0,
+            MAX_LATENCY,
+        )?;
+        count(
+            "keyswitch.inner_product_lanes",
+            self.keyswitch.inner_product_lanes,
+            u32::from(self.keyswitch.dedicated_inner_product),
+            MAX_MACS,
+        )?;
+        real(
+            "scratchpad.capacity_mib",
+            self.scratchpad.capacity_mib,
+            1.0 / 1024.0,
+            1024.0 * 1024.0,
+            "MiB (1 KiB to 1 TiB)",
+        )?;
+        real(
             "scratchpad.bandwidth_bytes_per_cycle",
             self.scratchpad.bandwidth_bytes_per_cycle,
+            1.0,
+            f64::from(1u32 << 30),
+            "bytes per cycle",
         )?;
-        positive(
+        real(
             "noc.bandwidth_bytes_per_cycle",
             self.noc.bandwidth_bytes_per_cycle,
+            1.0,
+            f64::from(1u32 << 30),
+            "bytes per cycle",
         )?;
         if self.policy.evk_prng {
-            nonzero(
+            count(
                 "keyswitch.prng_words_per_cycle",
                 self.keyswitch.prng_words_per_cycle,
+                1,
+                MAX_LANES,
             )?;
         }
-        positive("hbm.bandwidth_gb_s", self.hbm.bandwidth_gb_s)?;
-        if !(self.hbm.latency_ns.is_finite() && self.hbm.latency_ns >= 0.0) {
-            return bad(
-                "hbm.latency_ns",
-                self.hbm.latency_ns.to_string(),
-                "must be ≥ 0",
-            );
-        }
+        real(
+            "hbm.bandwidth_gb_s",
+            self.hbm.bandwidth_gb_s,
+            1e-3,
+            1e6,
+            "GB/s (1 MB/s to 1 PB/s)",
+        )?;
+        real(
+            "hbm.latency_ns",
+            self.hbm.latency_ns,
+            0.0,
+            1e6,
+            "ns (up to 1 ms)",
+        )?;
+        count("policy.dnum", self.policy.dnum, 0, 1 << 16)?;
         Ok(())
     }
 

@@ -65,6 +65,13 @@ pub fn check_compatible(arch: &Arch, prog: &LoweredProgram) -> Result<(), SimErr
             max_log_n: arch.ntt.max_log_n,
         });
     }
+    if arch.policy.dnum > h.max_level() {
+        return Err(SimError::DnumTooLarge {
+            arch: arch.name.clone(),
+            dnum: arch.policy.dnum,
+            limbs: h.max_level(),
+        });
+    }
     let wanted = LowerOptions::from_arch(arch);
     if wanted != prog.options {
         return Err(SimError::OptionsMismatch {
@@ -182,6 +189,87 @@ impl Rates {
         let n = self.n;
         w.ntt * (n / 2) * self.log_n * 3 + (w.bconv + w.ks_mul) * n * 2 + (w.mul + w.add) * n
     }
+
+    /// Upper bounds, in f64 (which cannot overflow), on what one task of work `w` adds to the
+    /// makespan, to the bytes moved and to the modular operations: all its compute (every
+    /// limb rounded up a whole unit pass), all its traffic at the slower of HBM and scratchpad,
+    /// and every pipeline latency. `extra_limbs` are limbs of operands and result that may be
+    /// spilled and reloaded.
+    fn task_bounds(&self, w: &Work, extra_limbs: u64) -> Bounds {
+        let f = |v: u64| v as f64;
+        let n = f(self.n);
+        let rate = |r: Option<u64>| f(r.unwrap_or(self.mul_per_cycle.min(self.add_per_cycle)));
+        let elementwise = f(w.mul) + f(w.add) + f(w.bconv) + f(w.ks_mul) + f(w.ks_add);
+        let compute = (f(w.ntt) / f(self.ntt_units) + 1.0) * f(self.ntt_limb_cycles)
+            + (f(w.automorphism) / f(self.auto_units) + 1.0) * f(self.auto_limb_cycles)
+            + f(w.bconv) * n / rate(self.bconv_per_cycle)
+            + f(w.ks_mul) * n / rate(self.ip_per_cycle)
+            + elementwise * n / f(self.mul_per_cycle.min(self.add_per_cycle))
+            + 4.0;
+        let limbs = f(w.key_limbs)
+            + f(w.plain_limbs)
+            + f(w.input_limbs)
+            + f(w.output_limbs)
+            + 3.0 * f(extra_limbs);
+        let bytes = limbs * f(self.limb_bytes);
+        let transfer = bytes / self.hbm_bytes_per_cycle + bytes / self.spad_bytes_per_cycle + 2.0;
+        Bounds {
+            cycles: compute + transfer + self.latency.iter().map(|&l| f(l)).sum::<f64>(),
+            bytes,
+            mod_ops: f(w.ntt) * n * f(self.log_n) * 1.5
+                + (f(w.bconv) + f(w.ks_mul)) * n * 2.0
+                + (f(w.mul) + f(w.add)) * n,
+        }
+    }
+}
+
+/// Bounds on a run's counts ([`Rates::task_bounds`] summed).
+#[derive(Clone, Copy, Debug, Default)]
+struct Bounds {
+    cycles: f64,
+    bytes: f64,
+    mod_ops: f64,
+}
+
+impl Bounds {
+    fn plus(self, o: Bounds) -> Bounds {
+        Bounds {
+            cycles: self.cycles + o.cycles,
+            bytes: self.bytes + o.bytes,
+            mod_ops: self.mod_ops + o.mod_ops,
+        }
+    }
+
+    /// The largest of the three.
+    fn max(&self) -> f64 {
+        self.cycles.max(self.bytes).max(self.mod_ops)
+    }
+}
+
+/// The counts (cycles, bytes, modular operations) a run may reach: far enough below
+/// `u64::MAX` that no sum of the schedule can wrap or saturate.
+const MAX_COUNT: f64 = (1u64 << 62) as f64;
+
+/// Bounds on a whole schedule of `tasks`: list scheduling never exceeds running every task
+/// back to back, each value is spilled and reloaded at most once per use, and a block task
+/// costs its block's own bound.
+fn schedule_bounds(rates: &Rates, tasks: &[crate::lower::Task], blocks: &[Bounds]) -> Bounds {
+    let n_tasks = tasks.len();
+    tasks.iter().fold(Bounds::default(), |acc, t| {
+        let operands: u64 = t
+            .deps
+            .iter()
+            .filter(|&&d| (d as usize) < n_tasks)
+            .map(|&d| tasks[d as usize].out_limbs)
+            .sum();
+        let own = if t.block == NONE {
+            rates.task_bounds(&t.work, operands + t.out_limbs)
+        } else {
+            let spills = rates.task_bounds(&Work::default(), operands + t.out_limbs);
+            blocks[t.block as usize].plus(spills)
+        };
+        acc.plus(own)
+    })
 }
 
 /// Least-recently-used cache of keys, each holding the limbs loaded so far and reserving a
@@ -564,6 +652,19 @@ pub fn run(
         blocks: &prog.blocks,
     };
     let tasks = &prog.tasks;
+    let block_bounds: Vec<Bounds> = prog
+        .blocks
+        .iter()
+        .map(|b| schedule_bounds(&ctx.rates, &b.tasks, &[]))
+        .collect();
+    let bound = schedule_bounds(&ctx.rates, tasks, &block_bounds);
+    if bound.max() > MAX_COUNT {
+        return Err(SimError::CountOverflow {
+            arch: arch.name.clone(),
+            cycles: bound.cycles,
+            bytes: bound.bytes,
+        });
+    }
     let mut mem = MemoryStats {
         scratchpad_bytes: ctx.capacity,
         ..MemoryStats::default()
@@ -1107,6 +1208,95 @@ mod monotonicity {
             let faster_hbm = crate::simulate(&base(lanes, units, bw + more_bw), &h, &ops).unwrap().cycles;
             prop_assert!(faster_ntt <= slow, "NTT {faster_ntt} > {slow}");
             prop_assert!(faster_hbm <= slow, "HBM {faster_hbm} > {slow}");
+        }
+
+        /// Extreme but valid rates (HBM bandwidth 1 MB/s – 1 PB/s, latency 0 – 1 ms,
+        /// scratchpad 1 – 2^30 bytes per cycle): a slower setting never gives fewer cycles
+        /// (no wrap or saturation reduces them), and the run finishes or names the overflow.
+        #[test]
+        fn extreme_rates_never_reduce_cycles(
+            choices in proptest::collection::vec((any::<u8>(), any::<u8>()), 1..60),
+            bw_exp in -3.0f64..6.0, slower_bw in 1.0f64..1e3,
+            latency in 0.0f64..1e6, more_latency in 0.0f64..1e6,
+            spad_exp in 0.0f64..30.0,
+        ) {
+            let (h, ops) = program(&choices);
+            let bw = 10f64.powf(bw_exp);
+            let spad = 2f64.powf(spad_exp);
+            let run = |b: f64, l: f64| crate::simulate(&arch(&[
+                format!("hbm.bandwidth_gb_s={b:?}"),
+                format!("hbm.latency_ns={:?}", l.min(1e6)),
+                format!("scratchpad.bandwidth_bytes_per_cycle={spad:?}"),
+            ]), &h, &ops).unwrap().cycles;
+            let fast = run(bw, latency);
+            let slow = run((bw / slower_bw).max(1e-3), latency + more_latency);
+            prop_assert!(fast <= slow, "{fast} > {slow}");
+            prop_assert!(fast < u64::MAX / 4);
+        }
+    }
+
+    /// Every bootstrap the simulator expands stays within the shared bound
+    /// (`BootstrapParams::expanded_ops_bound`, the cap's basis) across stage splits, EvalMod
+    /// degrees, double angles and sparse and full packing.
+    #[test]
+    fn expanded_bootstraps_stay_within_their_bound() {
+        let a = arch(&["word_bits=64".to_owned()]);
+        for log_n in [6u32, 11] {
+            let h = Header::new(
+                log_n,
+                1 << (log_n - 1),
+                vec![30; 40],
+                vec![30; 4],
+                4,
+                30,
+                "b",
+                "b",
+                "t",
+            );
+            for log_slots in [2, log_n - 1] {
+                for stages in [1, 2, log_slots] {
+                    for (degree, double_angle) in [(2, 0), (31, 3), (255, 1)] {
+                        let p = hesim_traces::BootstrapParams {
+                            slots: 1 << log_slots,
+                            cts_levels: stages,
+                            stc_levels: stages.min(2),
+                            eval_mod_degree: degree,
+                            double_angle,
+                            hoisting: hesim_traces::Hoisting::Single,
+                            key_reuse: stages == 2,
+                        };
+                        p.check(&h, 1).unwrap();
+                        let layer: std::sync::Arc<str> = "b".into();
+                        let ops = vec![
+                            hesim_traces::Op::new(
+                                0,
+                                hesim_traces::OpKind::Input,
+                                vec![],
+                                1,
+                                layer.clone(),
+                            ),
+                            hesim_traces::Op::new(
+                                1,
+                                hesim_traces::OpKind::Bootstrap(p),
+                                vec![0],
+                                1,
+                                layer.clone(),
+                            ),
+                            hesim_traces::Op::new(
+                                2,
+                                hesim_traces::OpKind::Output,
+                                vec![1],
+                                1,
+                                layer,
+                            ),
+                        ];
+                        let prog =
+                            crate::lower::lower(&h, &ops, LowerOptions::from_arch(&a)).unwrap();
+                        let tasks = prog.blocks[0].tasks.len() as u64;
+                        assert!(tasks <= p.expanded_ops_bound(log_n), "{p:?}: {tasks} tasks");
+                    }
+                }
+            }
         }
     }
 }

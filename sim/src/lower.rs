@@ -706,17 +706,11 @@ fn expand_bootstrap(
     in_level: u32,
     out_level: u32,
 ) -> Result<Vec<Task>, SimError> {
-    bootstrap::check(bp, header)?;
+    bp.check(header, out_level)
+        .map_err(|e| SimError::Bootstrap {
+            message: format!("a bootstrap to level {out_level}: {e}"),
+        })?;
     let top = header.max_level();
-    if out_level + bp.level_budget() > top {
-        return Err(SimError::Bootstrap {
-            message: format!(
-                "a bootstrap to level {out_level} consumes {} levels but the chain has only {top} \
-                 limbs",
-                bp.level_budget(),
-            ),
-        });
-    }
     let mut e = Emitter::new(header.slots, 0, 0, 0);
     e.set_layer("bootstrap");
     let input = e.input(in_level);

@@ -22,6 +22,10 @@ pub enum HoistingArg {
     Double,
 }
 
+/// Largest `--act-degree`: far above the degrees used in the literature, and it keeps the
+/// activation's coefficient and op counts small before anything is built.
+const MAX_ACT_DEGREE: usize = 1023;
+
 /// Which ResNet-20 program `--net resnet20` builds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum ResnetVariant {
@@ -43,10 +47,10 @@ pub struct BootArgs {
     /// SlotToCoeff) instead of single `bootstrap` ops (resnet20, bootstrap).
     #[arg(long)]
     pub expand_boot: bool,
-    /// Degree of the ResNet-20 activation polynomial.
+    /// Degree of the ResNet-20 activation polynomial (1 to 1023).
     #[arg(long, default_value_t = 15)]
     pub act_degree: usize,
-    /// Groups of the grouped block convolutions (resnet20 --packing spencnn).
+    /// Groups of the grouped block convolutions (resnet20 --packing spencnn; at least 1).
     #[arg(long, default_value_t = 4)]
     pub groups: usize,
     /// Kernel taps removed by sub-block pruning in each grouped layer (resnet20 --packing
@@ -129,6 +133,16 @@ impl BootArgs {
             },
             other => bail!("unknown resnet20 packing `{other}`: use multiplexed or spencnn"),
         };
+        if self.groups == 0 {
+            bail!("--groups 0: the grouped convolutions need at least 1 group (default 4)");
+        }
+        if !(1..=MAX_ACT_DEGREE).contains(&self.act_degree) {
+            bail!(
+                "--act-degree {} is outside 1..={MAX_ACT_DEGREE} (the activation polynomials of \
+                 the literature have degree ≤ 27)",
+                self.act_degree
+            );
+        }
         if self.pruned_taps > 8 {
             bail!(
                 "--pruned-taps {} is too many: at most 8 of the 9 taps (the centre stays)",
@@ -182,12 +196,8 @@ pub fn build_lee(args: &BootArgs, seed: u64) -> Result<(Program, String)> {
 
 /// Writes a trace atomically (temporary file in the target folder, then rename).
 fn write_trace(path: &Path, header: &Header, ops: &[Op]) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let tmp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("cannot write in {}", dir.display()))?;
+    let tmp = hesim_sim::sweep::temp_file_beside(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
     let mut w = TraceWriter::new(std::io::BufWriter::new(tmp.as_file()), header)?;
     for op in ops {
         w.write_op(op)?;
@@ -218,6 +228,9 @@ pub(super) fn check_and_write(path: &Path, header: &Header, ops: &[Op]) -> Resul
 /// network.
 pub fn generate(args: &GenArgs) -> Result<Option<ExitCode>> {
     let b = &args.boot;
+    if !(2..=17).contains(&b.log_n) {
+        bail!("--log-n {} is outside 2..=17", b.log_n);
+    }
     if b.expand_boot && matches!(b.hoisting, HoistingArg::Double) {
         bail!(
             "--hoisting double cannot be expanded: the trace format has no way to defer a \
@@ -263,7 +276,13 @@ pub fn generate(args: &GenArgs) -> Result<Option<ExitCode>> {
             (r.header, program.ops, Some(note))
         }
         "bootstrap" => {
-            let slots = 1u64 << (b.log_n.max(1) - 1);
+            if let Some(limbs) = b.limbs {
+                bail!(
+                    "--limbs {limbs} sets the resnet20 and helr chains; a --net bootstrap chain \
+                     is --levels-after plus the bootstrap's own levels: use --levels-after"
+                );
+            }
+            let slots = 1u64 << (b.log_n - 1);
             let (header, ops) = boot::standalone(
                 b.log_n,
                 &b.params(slots),

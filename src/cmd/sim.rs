@@ -46,6 +46,16 @@ pub struct SimArgs {
 
 pub fn run(args: SimArgs) -> Result<ExitCode> {
     let started = Instant::now();
+    let outputs: Vec<PathBuf> = args
+        .timeline
+        .iter()
+        .cloned()
+        .chain(args.out.iter().flat_map(|dir| {
+            ["results.json", "resolved.toml", "manifest.json"].map(|f| dir.join(f))
+        }))
+        .collect();
+    hesim_sim::sweep::check_writable(&outputs.iter().map(PathBuf::as_path).collect::<Vec<_>>())
+        .context("cannot write the outputs")?;
     let mut loader = ArchLoader::new(&args.arch)?;
     for s in &args.sets {
         loader.set(s)?;

@@ -84,8 +84,18 @@ pub fn run(cmd: TraceCommand) -> Result<ExitCode> {
 
 /// Reads and validates a trace; an invalid one is an error listing its violations.
 pub fn analyze(file: &PathBuf) -> Result<Analysis> {
-    let reader = hesim_traces::open(file)
-        .with_context(|| format!("cannot read trace {}", file.display()))?;
+    let reader = hesim_traces::open(file).map_err(|e| match e {
+        hesim_traces::TraceError::Invalid(v) => anyhow::anyhow!(
+            "{} is not a valid trace:\n  {}:{}: [{}] {}",
+            file.display(),
+            file.display(),
+            v.line,
+            v.rule,
+            v.message
+        ),
+        // the error names the file already
+        other => anyhow::Error::from(other),
+    })?;
     let analysis = hesim_traces::analyze(reader)
         .with_context(|| format!("cannot read trace {}", file.display()))?;
     if !analysis.is_valid() {

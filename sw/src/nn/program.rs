@@ -285,7 +285,7 @@ impl Program {
 
     /// Writes the trace to `path` atomically (temporary file in the same folder, then rename).
     pub fn write_trace_file(&self, path: &Path) -> Result<(), NnError> {
-        let io = |e: std::io::Error| NnError::Io {
+        let io = |e: std::io::Error| NnError::Write {
             path: path.to_path_buf(),
             message: e.to_string(),
         };

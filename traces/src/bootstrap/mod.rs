@@ -152,60 +152,15 @@ pub fn header(
     ))
 }
 
-/// Checks parameters against a header (the trace validator's rules plus what the expansion
-/// needs).
+/// Checks parameters against a header for a bootstrap that leaves at least one level: the one
+/// shared check, [`BootstrapParams::check`], which the trace validator and the simulator call
+/// too.
 pub fn check(params: &BootstrapParams, header: &Header) -> Result<(), BootError> {
-    let bad = |field, value: u64, reason: &str| {
-        Err(BootError::Params {
-            field,
-            value,
-            reason: reason.into(),
-        })
-    };
-    if !params.slots.is_power_of_two() || params.slots > header.ring_degree() / 2 {
-        return bad("slots", params.slots, "must be a power of two up to N/2");
-    }
-    if params.slots < 2 {
-        return bad("slots", params.slots, "must be at least 2");
-    }
-    let log_slots = params.slots.trailing_zeros();
-    for (field, v) in [
-        ("cts_levels", params.cts_levels),
-        ("stc_levels", params.stc_levels),
-    ] {
-        if v == 0 || v > log_slots {
-            return bad(
-                field,
-                u64::from(v),
-                &format!("must be between 1 and log2(slots) = {log_slots}"),
-            );
-        }
-    }
-    if params.baby_step != 0 && !params.baby_step.is_power_of_two() {
-        return bad(
-            "baby_step",
-            u64::from(params.baby_step),
-            "must be 0 (the rotation-minimising split) or a power of two",
-        );
-    }
-    if params.eval_mod_degree < 2 {
-        return bad(
-            "eval_mod_degree",
-            u64::from(params.eval_mod_degree),
-            "must be at least 2",
-        );
-    }
-    if params.level_budget() >= header.max_level() {
-        return bad(
-            "level_budget",
-            u64::from(params.level_budget()),
-            &format!(
-                "must be below the chain length {} (a bootstrap has to leave a level)",
-                header.max_level()
-            ),
-        );
-    }
-    Ok(())
+    params.check(header, 1).map_err(|e| BootError::Params {
+        field: e.field,
+        value: e.value,
+        reason: e.reason,
+    })
 }
 
 /// The BSGS split of one merged DFT stage of `bits` radix-2 stages: (n1, jmin, jmax) for the

@@ -1264,6 +1264,8 @@ mod monotonicity {
                             double_angle,
                             hoisting: hesim_traces::Hoisting::Single,
                             key_reuse: stages == 2,
+                            baby_step: 0,
+                            double_prime_scaling: false,
                         };
                         p.check(&h, 1).unwrap();
                         let layer: std::sync::Arc<str> = "b".into();

@@ -433,3 +433,43 @@ fn control_bytes_from_a_trace_are_escaped_on_stdout() {
     assert!(stdout.contains("\\u{1b}[2Jconv1"), "{stdout}");
     assert!(!stdout.contains('\u{1b}'), "{stdout}");
 }
+
+/// `report --out D` where `D/index.html` is a directory: refused before any figure is drawn.
+#[test]
+fn report_outputs_are_all_or_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let runs = dir.path().join("runs");
+    let t = fixture_path("traces/fixtures/valid/small.jsonl");
+    let run = runs.join("small");
+    let (code, _, stderr) = hesim_limited(
+        &[
+            "sim",
+            "--trace",
+            &t,
+            "--set",
+            "word_bits=64",
+            "--out",
+            run.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let out = dir.path().join("report");
+    std::fs::create_dir_all(out.join("index.html")).unwrap();
+    rejects(
+        &[
+            "report",
+            runs.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &[],
+        &["index.html", "is a directory"],
+    );
+    let written: Vec<_> = std::fs::read_dir(&out).unwrap().collect();
+    assert_eq!(
+        written.len(),
+        1,
+        "only the directory that was there: {written:?}"
+    );
+}

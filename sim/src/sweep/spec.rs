@@ -458,6 +458,31 @@ mod tests {
         SweepSpec::parse(text, "test.toml", Path::new("/tmp"))
     }
 
+    /// Long explicit axes: 100,000 distinct values parse (the duplicate check is a hash set,
+    /// not quadratic), 300,000 are refused naming the cap, and a duplicate is still found.
+    #[test]
+    fn long_axes_are_checked_linearly_and_capped() {
+        let axis = |n: usize, dup: bool| {
+            let mut values: Vec<String> = (1..=n).map(|v| v.to_string()).collect();
+            if dup {
+                values.push("7".into());
+            }
+            format!(
+                "base = \"default\"\n[[axis]]\nkey = \"ntt.lanes\"\nvalues = [{}]\n\
+                 [[workload]]\ntrace = \"t.jsonl\"\n",
+                values.join(",")
+            )
+        };
+        assert_eq!(
+            parse(&axis(MAX_AXIS_VALUES, false)).unwrap().grid_len(),
+            MAX_AXIS_VALUES
+        );
+        let err = parse(&axis(300_000, false)).unwrap_err().to_string();
+        assert!(err.contains("300000 values, more than 100000"), "{err}");
+        let err = parse(&axis(10, true)).unwrap_err().to_string();
+        assert!(err.contains("value 7 appears twice"), "{err}");
+    }
+
     #[test]
     fn ranges_expand_inclusively() {
         let s = parse(

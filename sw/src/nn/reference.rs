@@ -161,3 +161,17 @@ pub fn argmax(v: &[f64]) -> usize {
         })
         .0
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A NaN logit is an infinitely bad error, never "no error" (f64::max drops NaN).
+    #[test]
+    fn a_nan_logit_makes_the_error_nan() {
+        assert_eq!(max_abs_error(&[1.0, -2.0], &[1.5, -2.0]), 0.5);
+        assert!(max_abs_error(&[1.0, f64::NAN], &[1.0, 0.0]).is_nan());
+        assert!(max_abs_error(&[f64::NAN, 1.0], &[0.0, 9.0]).is_nan());
+        assert!([0.0, f64::NAN, 3.0].into_iter().fold(0.0, nan_max).is_nan());
+    }
+}

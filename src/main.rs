@@ -75,6 +75,13 @@ enum Command {
     /// Real CKKS on the CPU: bootstrap random encrypted vectors and report precision and time.
     #[command(subcommand)]
     Ckks(cmd::ckks::CkksCommand),
+    /// The simulator's validation table: each design's preset on the benchmark workloads under
+    /// its own recipe, against the published latencies, with sensitivity rows.
+    #[command(after_help = "Examples:\n  \
+        hesim validate\n  \
+        hesim validate --json\n  \
+        hesim validate --out validation")]
+    Validate(cmd::validate::ValidateArgs),
     /// Emit, check and synthesize the rust_hdl NTT butterfly (Verilog, Icarus, Verilator, yosys).
     #[command(subcommand)]
     Verilog(cmd::verilog::VerilogCommand),
@@ -89,6 +96,7 @@ fn main() -> ExitCode {
         Command::Report(a) => cmd::report::run(a),
         Command::Demo(a) => cmd::demo::run(a),
         Command::Sim(a) => cmd::sim::run(a),
+        Command::Validate(a) => cmd::validate::run(a),
         Command::Verilog(c) => cmd::verilog::run(c),
         Command::Ckks(c) => cmd::ckks::run(c),
     };

@@ -356,6 +356,9 @@ fn structured_boot(c: &mut Choices<'_>, header: &Header) -> BootstrapParams {
         double_angle: pick(c, double_angle),
         hoisting: c.pick(&[Hoisting::None, Hoisting::Single, Hoisting::Double]),
         key_reuse: c.bool(),
+        // Fixed, so that the stored regression inputs keep their paths.
+        baby_step: 0,
+        double_prime_scaling: false,
     }
 }
 

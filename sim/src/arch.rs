@@ -12,12 +12,13 @@ use serde::{Deserialize, Serialize};
 use toml::{Table, Value};
 
 /// The built-in presets: name and embedded TOML.
-pub const PRESETS: [(&str, &str); 6] = [
+pub const PRESETS: [(&str, &str); 7] = [
     ("default", include_str!("../presets/default.toml")),
     ("f1", include_str!("../presets/f1.toml")),
     ("craterlake", include_str!("../presets/craterlake.toml")),
     ("sharp", include_str!("../presets/sharp.toml")),
     ("ark", include_str!("../presets/ark.toml")),
+    ("bts", include_str!("../presets/bts.toml")),
     ("fpga", include_str!("../presets/fpga.toml")),
 ];
 
@@ -44,6 +45,7 @@ pub struct Arch {
     pub bconv: Bconv,
     pub keyswitch: Keyswitch,
     pub scratchpad: Scratchpad,
+    pub noc: Noc,
     pub hbm: Hbm,
     pub policy: Policy,
 }
@@ -118,6 +120,9 @@ pub struct Keyswitch {
     pub dedicated_inner_product: bool,
     /// Multiply-accumulates per cycle per cluster of that unit (ignored otherwise).
     pub inner_product_lanes: u32,
+    /// Words per cycle (whole machine) of the generator that regenerates the uniform half of
+    /// evaluation keys on chip (used with `policy.evk_prng`).
+    pub prng_words_per_cycle: u32,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -126,6 +131,14 @@ pub struct Scratchpad {
     /// On-chip capacity for ciphertexts, plaintexts and cached keys, in MiB (whole machine).
     pub capacity_mib: f64,
     /// Scratchpad/register-file bandwidth to the units, bytes per cycle (whole machine).
+    pub bandwidth_bytes_per_cycle: f64,
+}
+
+/// The network between clusters, for limb-wise ↔ coefficient-wise redistribution.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Noc {
+    /// Bytes per cycle leaving clusters (whole machine); unused with one cluster.
     pub bandwidth_bytes_per_cycle: f64,
 }
 
@@ -144,9 +157,6 @@ pub struct Hbm {
 pub enum KeyStorage {
     /// Every key switch streams the digits and limbs it needs from HBM.
     Streamed,
-    /// Like `streamed`, but only the "b" half is stored: the uniform "a" half is regenerated on
-    /// chip from a seed (CraterLake KSHGen, ARK), halving key traffic.
-    Seeded,
     /// Keys are cached in the scratchpad (whole key, at the top level) and loaded on a miss;
     /// the cache gets whatever capacity live ciphertexts leave free, least recently used first.
     OnChip,
@@ -161,6 +171,17 @@ pub struct Policy {
     pub hoisting: bool,
     /// Key-switching digits; 0 takes the trace's `dnum` (and its special primes).
     pub dnum: u32,
+    /// Only the "b" half of each key is stored and loaded: the uniform "a" half is regenerated
+    /// on chip from a seed by the PRNG (CraterLake KSHGen, ARK, SHARP), halving key traffic.
+    pub evk_prng: bool,
+    /// Key loads start as soon as the HBM port is free, ahead of the key switch's operands
+    /// (keys do not depend on data; SHARP's "evk-flowing" prefetch). Off: a load starts when
+    /// the operands' producers start (one task ahead).
+    pub key_prefetch: bool,
+    /// Plaintexts are stored as one limb and extended on chip (ARK's OF-Limb).
+    pub of_limb: bool,
+    /// A double-prime-scaling unit fuses two `rescale`s in a row (SHARP's DPS).
+    pub double_prime_unit: bool,
 }
 
 /// Errors of building an architecture description.
@@ -597,6 +618,21 @@ impl Arch {
             f64::from(1u32 << 30),
             "bytes per cycle",
         )?;
+        real(
+            "noc.bandwidth_bytes_per_cycle",
+            self.noc.bandwidth_bytes_per_cycle,
+            1.0,
+            f64::from(1u32 << 30),
+            "bytes per cycle",
+        )?;
+        if self.policy.evk_prng {
+            count(
+                "keyswitch.prng_words_per_cycle",
+                self.keyswitch.prng_words_per_cycle,
+                1,
+                MAX_LANES,
+            )?;
+        }
         real(
             "hbm.bandwidth_gb_s",
             self.hbm.bandwidth_gb_s,

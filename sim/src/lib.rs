@@ -17,6 +17,7 @@ pub mod lower;
 pub mod pattern;
 pub mod result;
 pub mod sweep;
+pub mod validate;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -85,8 +86,6 @@ pub enum SimError {
     },
     #[error("bootstrap: {message}")]
     Bootstrap { message: String },
-    #[error(transparent)]
-    BootstrapParams(#[from] hesim_traces::bootstrap::BootError),
     #[error(
         "the program was lowered with {lowered:?} but the architecture asks for {wanted:?}; \
          lower it again with `LowerOptions::from_arch`"

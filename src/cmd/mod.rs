@@ -8,6 +8,7 @@ pub mod resnet;
 pub mod sim;
 pub mod sweep;
 pub mod trace;
+pub mod validate;
 pub mod verilog;
 pub mod workloads;
 

@@ -90,6 +90,19 @@ pub struct BootArgs {
     /// Skip the 128-bit security check of the parameters.
     #[arg(long)]
     pub allow_insecure: bool,
+    /// A design's bootstrapping recipe (sharp, ark, bts, craterlake, f1): its chain, digits and
+    /// bootstrap parameters, documented in `hesim_traces::bootstrap::recipe`; replaces
+    /// --boot-log-n, --cts-levels, --stc-levels, --eval-mod-degree, --double-angle, --hoisting
+    /// and --key-reuse (bootstrap).
+    #[arg(long)]
+    pub recipe: Option<String>,
+    /// Slots bootstrapped under --recipe (a power of two up to N/2; fewer is sparse-slot
+    /// bootstrapping).
+    #[arg(long)]
+    pub slots: Option<u64>,
+    /// Key-switching digits under --recipe (default: the design's).
+    #[arg(long)]
+    pub dnum: Option<u32>,
 }
 
 impl BootArgs {
@@ -106,6 +119,8 @@ impl BootArgs {
                 HoistingArg::Double => Hoisting::Double,
             },
             key_reuse: self.key_reuse,
+            baby_step: 0,
+            double_prime_scaling: false,
         }
     }
 
@@ -245,6 +260,20 @@ pub fn generate(args: &GenArgs) -> Result<Option<ExitCode>> {
                 p.ops.clone()
             };
             (p.header.clone(), ops, note)
+        }
+        "bootstrap" if b.recipe.is_some() => {
+            let name = b.recipe.as_deref().unwrap_or_default();
+            let options = boot::RecipeOptions {
+                slots: b.slots,
+                limbs: b.limbs,
+                dnum: b.dnum,
+                levels_after: Some(b.levels_after),
+                allow_insecure: b.allow_insecure,
+            };
+            let r = boot::recipe(name, &options).with_context(|| format!("--recipe {name}"))?;
+            let program = boot::bootstrap_program(&r.header, &r.params, b.expand_boot)?;
+            let note = format!("recipe {name}: {}", r.notes.join("; "));
+            (r.header, program.ops, Some(note))
         }
         "bootstrap" => {
             if let Some(limbs) = b.limbs {

@@ -309,6 +309,8 @@ mod tests {
                     double_angle: 2,
                     hoisting: Default::default(),
                     key_reuse: false,
+                    baby_step: 0,
+                    double_prime_scaling: false,
                 }),
                 vec![3],
                 "b",

@@ -29,7 +29,9 @@ pub enum Hoisting {
     Double,
 }
 
-/// Parameters of a `bootstrap` op (ModRaise → CoeffToSlot → EvalMod → SlotToCoeff).
+/// Parameters of a `bootstrap` op (ModRaise → CoeffToSlot → EvalMod → SlotToCoeff). The
+/// fields after `key_reuse` were added later: they default (and are not written) when off, so
+/// older traces load and keep their meaning.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BootstrapParams {
@@ -45,9 +47,25 @@ pub struct BootstrapParams {
     pub double_angle: u32,
     #[serde(default)]
     pub hoisting: Hoisting,
-    /// Key-switch key reuse across the DFT stages (ARK's on-the-fly limb extension).
+    /// Key-switch key reuse across the DFT stages (ARK's minimum key switching, Min-KS).
     #[serde(default)]
     pub key_reuse: bool,
+    /// Baby steps n1 of every BSGS DFT stage (a power of two; SHARP uses 4, the largest whose
+    /// baby steps fit on chip); 0 picks the split that minimises rotations.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub baby_step: u32,
+    /// Double-prime scaling (SHARP's DPS for 36-bit words): CoeffToSlot and EvalMod rescale by
+    /// two primes at a time, so each of their levels consumes two limbs.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub double_prime_scaling: bool,
+}
+
+fn is_zero(v: &u32) -> bool {
+    *v == 0
+}
+
+fn is_false(v: &bool) -> bool {
+    !*v
 }
 
 /// Largest EvalMod polynomial degree a bootstrap may ask for: 12 levels for the polynomial
@@ -70,20 +88,26 @@ pub struct BootstrapParamsError {
 }
 
 impl BootstrapParams {
-    /// Limbs the bootstrap consumes from the top of the chain:
-    /// CtS + StC levels, ⌈log2(degree+1)⌉ for EvalMod's polynomial, the double angles, and one
-    /// for the ModRaise scaling. `None` if that does not fit in a `u32` (only crafted
-    /// parameters get there; [`BootstrapParams::check`] rejects them).
-    pub fn checked_level_budget(&self) -> Option<u32> {
+    /// Levels of EvalMod: ⌈log2(degree+1)⌉ for the polynomial, one for its leaves' scalar
+    /// multiplies, and the double angles (`None` on overflow).
+    pub fn checked_eval_mod_levels(&self) -> Option<u32> {
         let poly_depth = u64::from(self.eval_mod_degree)
             .saturating_add(1)
             .next_power_of_two()
             .trailing_zeros();
+        poly_depth.checked_add(1)?.checked_add(self.double_angle)
+    }
+
+    /// Limbs the bootstrap consumes from the top of the chain: CtS + StC levels and EvalMod's
+    /// levels; with double-prime scaling CtS and EvalMod levels take two limbs each. `None` if
+    /// that does not fit in a `u32` (only crafted parameters get there;
+    /// [`BootstrapParams::check`] rejects them).
+    pub fn checked_level_budget(&self) -> Option<u32> {
+        let primes = if self.double_prime_scaling { 2 } else { 1 };
         self.cts_levels
-            .checked_add(self.stc_levels)?
-            .checked_add(poly_depth)?
-            .checked_add(self.double_angle)?
-            .checked_add(1)
+            .checked_add(self.checked_eval_mod_levels()?)?
+            .checked_mul(primes)?
+            .checked_add(self.stc_levels)
     }
 
     /// [`BootstrapParams::checked_level_budget`], saturating at `u32::MAX` so that parameters
@@ -159,6 +183,13 @@ impl BootstrapParams {
                 );
             }
         }
+        if self.baby_step != 0 && !self.baby_step.is_power_of_two() {
+            return bad(
+                "baby_step",
+                u64::from(self.baby_step),
+                "must be 0 (the rotation-minimising split) or a power of two".into(),
+            );
+        }
         if !(2..=MAX_EVAL_MOD_DEGREE).contains(&self.eval_mod_degree) {
             return bad(
                 "eval_mod_degree",
@@ -175,8 +206,9 @@ impl BootstrapParams {
                 "level_budget",
                 self.checked_level_budget().map_or(u64::MAX, u64::from),
                 format!(
-                    "levels (cts + stc + ⌈log2(eval_mod_degree + 1)⌉ + double_angle + 1) do \
-                     not fit a {max_level}-prime chain above output level {out_level}: use \
+                    "levels (cts + stc + ⌈log2(eval_mod_degree + 1)⌉ + double_angle + 1, CtS and \
+                     EvalMod doubled under double-prime scaling) do not fit a \
+                     {max_level}-prime chain above output level {out_level}: use \
                      fewer stages or double angles, or a longer chain"
                 ),
             );

@@ -375,8 +375,8 @@ impl<const W: usize> Logic for AutomorphismUnit<W> {
 
         // Stage 2: A_t = g·U_t + (g−1)/2 mod N; read input row bitrev(A_t mod N/P) in every
         // bank; a_t = A_t >> log2(N/P) steers the network.
-        self.source.next = (self.product.q.val().get_bits::<16>(0) + self.galois_half.q.val())
-            & self.n_mask.val();
+        self.source.next =
+            (self.product.q.val().get_bits::<16>(0) + self.galois_half.q.val()) & self.n_mask.val();
         self.source_reverse.value.next = self.source.val() & self.row_mask.val();
         self.read_valid.d.next = self.product_valid.q.val();
         self.read_row.d.next = self.product_row.q.val();
@@ -404,9 +404,8 @@ impl<const W: usize> Logic for AutomorphismUnit<W> {
                 + ((self.galois_low.q.val() << 3) & self.mask_bits[6 * v + 3].val())
                 + ((self.galois_low.q.val() << 4) & self.mask_bits[6 * v + 4].val())
                 + ((self.galois_low.q.val() << 5) & self.mask_bits[6 * v + 5].val());
-            self.route_unused_low[v].next = (self.galois_multiples[v].val()
-                + self.read_shift.q.val())
-                & self.lane_mask.val();
+            self.route_unused_low[v].next =
+                (self.galois_multiples[v].val() + self.read_shift.q.val()) & self.lane_mask.val();
         }
         // `p` is bound to P by a one-iteration loop: rust-hdl evaluates array indices with loop
         // variables only. Stage j: switch s joins z = (s / 2^j)·2^(j+1) + s mod 2^j and z + 2^j.
@@ -532,7 +531,7 @@ impl<const W: usize> Logic for AutomorphismUnit<W> {
                 self.row.d.next = self.zero.val();
                 self.galois_low.d.next = self.galois.val().get_bits::<16>(0);
                 self.galois_half.d.next = self.galois.val().get_bits::<16>(1);
-                    }
+            }
         } else if self.issuing.q.val() {
             self.row.d.next = self.row.q.val() + self.one.val();
             if self.row.q.val() == self.last_row.val() {

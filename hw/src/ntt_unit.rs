@@ -1120,7 +1120,10 @@ pub fn write_unit_dir(
     })?;
     std::fs::create_dir_all(dir).map_err(HwError::io(dir))?;
     let mut files = unit_files(config, &plan);
-    files.push((UNIT_TESTBENCH_FILE.into(), unit_testbench(config, transforms)));
+    files.push((
+        UNIT_TESTBENCH_FILE.into(),
+        unit_testbench(config, transforms),
+    ));
     files.push((UNIT_VECTORS_FILE.into(), hex));
     files.push((UNIT_MANIFEST_FILE.into(), json + "\n"));
     let files: Vec<(&str, String)> = files.iter().map(|(n, t)| (n.as_str(), t.clone())).collect();

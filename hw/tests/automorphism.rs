@@ -23,7 +23,8 @@ fn golden(input: &[u64], g: u64) -> Vec<u64> {
 fn every_odd_element<const W: usize>(log_n: u32, lanes: u32, width: Width) {
     let config = AutomorphismConfig::new(log_n, lanes, width).expect("shape");
     let n = config.n();
-    let mut sim = ClockedSim::new(AutomorphismUnit::<W>::new(config), |u| &mut u.clock).expect("sim");
+    let mut sim =
+        ClockedSim::new(AutomorphismUnit::<W>::new(config), |u| &mut u.clock).expect("sim");
     let mut rng = ChaCha20Rng::seed_from_u64(n + u64::from(lanes));
     let input: Vec<u64> = (0..n).map(|_| rng.random_range(0..1u64 << 31)).collect();
     for g in [3, 2 * n - 1, 5 * 5 * 5 % (2 * n)] {
@@ -35,7 +36,11 @@ fn every_odd_element<const W: usize>(log_n: u32, lanes: u32, width: Width) {
     for g in (1..2 * n).step_by(2) {
         let cycles = run_automorphism(&mut sim, g, n).expect("runs");
         assert_eq!(cycles, config.transform_cycles(), "{config}, g = {g}");
-        assert_eq!(sim.uut().output_limb(), golden(&input, g), "{config}, g = {g}");
+        assert_eq!(
+            sim.uut().output_limb(),
+            golden(&input, g),
+            "{config}, g = {g}"
+        );
     }
 }
 

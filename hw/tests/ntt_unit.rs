@@ -11,7 +11,11 @@ use hesim_hw::rtl_sim::ClockedSim;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 
-fn unit_matches_golden<U: NttUnitPorts>(config: NttUnitConfig, bits: u32, unit: impl Fn(&hesim_sw::ring::NttPlan) -> U) {
+fn unit_matches_golden<U: NttUnitPorts>(
+    config: NttUnitConfig,
+    bits: u32,
+    unit: impl Fn(&hesim_sw::ring::NttPlan) -> U,
+) {
     let plan = unit_plan(config, bits).expect("plan");
     let q = plan.modulus().value();
     let mut sim = ClockedSim::new(unit(&plan), U::clock_port).expect("sim");
@@ -22,12 +26,20 @@ fn unit_matches_golden<U: NttUnitPorts>(config: NttUnitConfig, bits: u32, unit: 
         plan.forward_golden(&mut expected);
         let (got, cycles) = simulate_unit_transform(&mut sim, &input, false).expect("runs");
         assert_eq!(got, expected, "forward, {config}, round {round}");
-        assert_eq!(cycles, config.transform_cycles(), "forward cycles, {config}");
+        assert_eq!(
+            cycles,
+            config.transform_cycles(),
+            "forward cycles, {config}"
+        );
         let mut expected = input.clone();
         plan.inverse_golden(&mut expected);
         let (got, cycles) = simulate_unit_transform(&mut sim, &input, true).expect("runs");
         assert_eq!(got, expected, "inverse, {config}, round {round}");
-        assert_eq!(cycles, config.transform_cycles(), "inverse cycles, {config}");
+        assert_eq!(
+            cycles,
+            config.transform_cycles(),
+            "inverse cycles, {config}"
+        );
     }
 }
 

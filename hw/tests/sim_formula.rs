@@ -26,7 +26,17 @@ fn sim_cycles_per_limb(log_n: u32, lanes: u32) -> u64 {
         loader.set(&setting).expect("setting");
     }
     let arch = loader.build().expect("architecture");
-    let header = Header::new(log_n, 1 << (log_n - 1), vec![25; 3], vec![25], 1, 25, "t", "t", "t");
+    let header = Header::new(
+        log_n,
+        1 << (log_n - 1),
+        vec![25; 3],
+        vec![25],
+        1,
+        25,
+        "t",
+        "t",
+        "t",
+    );
     let layer: Arc<str> = Arc::from("l");
     let ops = vec![
         Op::new(0, OpKind::Input, vec![], 2, layer.clone()),
@@ -41,7 +51,10 @@ fn sim_cycles_per_limb(log_n: u32, lanes: u32) -> u64 {
         .expect("NTT unit stats")
         .busy_cycles;
     let limbs = result.counts.total.ntt;
-    assert!(limbs > 0 && busy % limbs == 0, "{busy} busy cycles for {limbs} limbs");
+    assert!(
+        limbs > 0 && busy % limbs == 0,
+        "{busy} busy cycles for {limbs} limbs"
+    );
     busy / limbs
 }
 
@@ -58,7 +71,10 @@ fn measured_transform_cycles_equal_the_simulator_formula() {
         let input: Vec<u64> = (0..plan.n() as u64).collect();
         let (_, measured) = simulate_unit_transform(&mut sim, &input, false).expect("runs");
         let per_limb = sim_cycles_per_limb(log_n, lanes);
-        assert_eq!(per_limb, (1u64 << log_n) / 2 * u64::from(log_n) / u64::from(lanes));
+        assert_eq!(
+            per_limb,
+            (1u64 << log_n) / 2 * u64::from(log_n) / u64::from(lanes)
+        );
         assert_eq!(
             measured,
             per_limb + config.latency_cycles(),

@@ -1,4 +1,4 @@
-//! `hesim trace gen --net resnet20|bootstrap` feeds `hesim trace validate` and `hesim sim`.
+//! `hesim trace gen --net resnet20|bootstrap|helr` feeds `hesim trace validate` and `hesim sim`.
 //! References: the trace validator (19 rules), sw/RESNET.md's op counts (8 bootstraps for the
 //! 19 activations under both packings; sub-block pruning removes rotations), and the published
 //! CraterLake ResNet-20 latency (249.45 ms) as an order-of-magnitude bound.
@@ -104,6 +104,14 @@ fn impossible_resnet_and_bootstrap_options_exit_2() {
             ][..],
             "cannot be expanded",
         ),
+        (
+            &["--net", "helr", "--batch", "100"][..],
+            "batch = 100 is out of bounds: must be a positive multiple of the 128 samples",
+        ),
+        (
+            &["--net", "helr", "--limbs", "21"][..],
+            "limbs = 21 is out of bounds: at least 22",
+        ),
     ] {
         let mut all = vec!["trace", "gen"];
         all.extend_from_slice(args);
@@ -113,4 +121,21 @@ fn impossible_resnet_and_bootstrap_options_exit_2() {
         assert!(err.contains(needle), "{all:?}: {err}");
         assert!(!dir.path().join("x.jsonl").exists(), "{all:?} left a file");
     }
+}
+
+/// HELR256 with one iteration per bootstrap (the default 25 limbs): 31 sparse bootstraps for
+/// 32 iterations, 39 rotations per iteration (sw/src/workloads/helr/tests.rs derives them).
+#[test]
+fn helr_generates_a_valid_trace_with_one_bootstrap_per_iteration() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = gen_trace(
+        dir.path(),
+        "helr.jsonl",
+        &["--net", "helr", "--batch", "256"],
+    );
+    let s = stats(&path);
+    let kinds = &s["stats"]["by_kind"];
+    assert_eq!(kinds["bootstrap"], 31, "{kinds}");
+    assert_eq!(kinds["rotate"], 32 * 39, "{kinds}");
+    assert_eq!(s["header"]["network"], "helr256");
 }

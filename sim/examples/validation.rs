@@ -2,10 +2,27 @@
 //! prediction moves with the workload and policy choices the comparison cannot pin down:
 //! `cargo run --release -p hesim-sim --example validation`.
 //!
-//! Workloads are synthetic traces from `hesim_sim::pattern` (documented there); presets are the
+//! Workloads are the shared bootstrap expansion (`hesim_traces::bootstrap`) and synthetic traces
+//! from `hesim_sim::pattern` (documented there); presets are the
 //! embedded ones. No calibration: the table reports whatever the model predicts.
 
 use hesim_sim::{Arch, ArchLoader, SimResult, pattern, simulate};
+use hesim_traces::bootstrap::{default_params, standalone};
+
+/// The packed bootstrap at N = 2^16, 2^15 slots, on a chain of `limbs` 28-bit limbs.
+fn packed_bootstrap_trace(
+    limbs: u32,
+    expanded: bool,
+) -> Result<(hesim_traces::Header, Vec<hesim_traces::Op>), Box<dyn std::error::Error>> {
+    let p = default_params(1 << 15);
+    Ok(standalone(
+        16,
+        &p,
+        limbs - p.level_budget(),
+        expanded,
+        false,
+    )?)
+}
 
 fn arch(preset: &str, sets: &[&str]) -> Result<Arch, Box<dyn std::error::Error>> {
     let mut l = ArchLoader::new(preset)?;
@@ -36,7 +53,7 @@ fn traffic(r: &SimResult) -> String {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let cl = arch("craterlake", &[])?;
-    let (bh, boot) = pattern::packed_bootstrap_trace(32, true);
+    let (bh, boot) = packed_bootstrap_trace(32, true)?;
     let boot_result = simulate(&cl, &bh, &boot)?;
     let f1 = arch("f1", &[])?;
     let (lh, lola) = pattern::lola_cifar_trace();
@@ -96,7 +113,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Ok(())
     };
     for limbs in [24, 40] {
-        let t = pattern::packed_bootstrap_trace(limbs, true);
+        let t = packed_bootstrap_trace(limbs, true)?;
         sensitivity(
             "craterlake",
             &format!("chain of {limbs} limbs"),
@@ -131,7 +148,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "craterlake",
         "bootstrap as one `bootstrap` op",
         &[],
-        &pattern::packed_bootstrap_trace(32, false),
+        &packed_bootstrap_trace(32, false)?,
         3.91,
     )?;
     let t = (lh.clone(), lola.clone());

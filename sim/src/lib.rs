@@ -68,6 +68,8 @@ pub enum SimError {
     },
     #[error("bootstrap: {message}")]
     Bootstrap { message: String },
+    #[error(transparent)]
+    BootstrapParams(#[from] hesim_traces::bootstrap::BootError),
     #[error(
         "the program was lowered with {lowered:?} but the architecture asks for {wanted:?}; \
          lower it again with `LowerOptions::from_arch`"

@@ -17,19 +17,19 @@
 //!
 //! Resulting limb-(I)NTT counts (tested below): HMult (mul + relin + rescale) (β+2)(ℓ+k) + 2ℓ,
 //! HRot (β+2)(ℓ+k), PMult + rescale 2ℓ. A bootstrap op is expanded into primitive ops by
-//! [`crate::pattern::bootstrap`] and each of those is lowered as here, so a trace may carry
+//! [`hesim_traces::bootstrap::expand`] (the same op sequence `hesim trace gen --expand-boot`
+//! writes and `sw::ckks` executes) and each of those is lowered as here, so a trace may carry
 //! either the single op or its expansion.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use hesim_traces::bootstrap::{self, Emitter};
 use hesim_traces::{BootstrapParams, Header, Op, OpKind, OpName, TraceError};
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::SimError;
-use crate::pattern::ProgramBuilder;
-
 /// Unit work of one task, in limb vectors (each N coefficients) or limbs moved.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Work {
@@ -638,8 +638,9 @@ fn key_id(kind: &OpKind) -> u32 {
     }
 }
 
-/// Lowers the bootstrap pattern (ModRaise of the operand, then the body) into tasks; task 0
-/// is an empty stand-in for the operand.
+/// Lowers the shared bootstrap expansion (ModRaise to the top of the chain, CoeffToSlot,
+/// EvalMod, SlotToCoeff, down to `out_level`) into tasks; task 0 is an empty stand-in for the
+/// operand.
 fn expand_bootstrap(
     header: &Header,
     options: LowerOptions,
@@ -647,25 +648,26 @@ fn expand_bootstrap(
     in_level: u32,
     out_level: u32,
 ) -> Result<Vec<Task>, SimError> {
-    let top = out_level + bp.level_budget();
-    if top > header.max_level() {
+    bootstrap::check(bp, header)?;
+    let top = header.max_level();
+    if out_level + bp.level_budget() > top {
         return Err(SimError::Bootstrap {
             message: format!(
-                "a bootstrap to level {out_level} consumes {} levels but the chain has only {} limbs",
+                "a bootstrap to level {out_level} consumes {} levels but the chain has only {top} \
+                 limbs",
                 bp.level_budget(),
-                header.max_level()
             ),
         });
     }
-    let mut b = ProgramBuilder::new(header.clone(), "bootstrap");
-    let input = b.input(in_level);
-    let raised = b.mod_raise(input, top);
-    crate::pattern::bootstrap(&mut b, raised, bp, out_level);
+    let mut e = Emitter::new(header.slots, 0, 0, 0);
+    e.set_layer("bootstrap");
+    let input = e.input(in_level);
+    bootstrap::expand(&mut e, input, bp, header.log_n, top, out_level, false);
     let mut inner = Lowerer::new(header, options);
-    for op in &b.into_ops() {
+    for op in &e.ops {
         inner.push(op)?;
     }
-    // The pattern's last op defines the refreshed ciphertext, so its last task is the result.
+    // The expansion's last op defines the refreshed ciphertext, so its last task is the result.
     let mut tasks = inner.prog.tasks;
     // Task 0 stands for the bootstrap's operand, which the block task itself depends on: it
     // does no work and occupies nothing.
@@ -830,11 +832,13 @@ pub(crate) mod tests {
         assert_eq!(p.counts.total.ntt, 72);
     }
 
-    /// A `bootstrap` op and its expansion (with a `mod_raise` op) lower to the same work.
+    /// A `bootstrap` op and the shared expansion `hesim-traces` writes (with a `mod_raise` op)
+    /// lower to the same work.
     #[test]
     fn bootstrap_op_matches_its_expansion() {
-        let (h, single) = crate::pattern::packed_bootstrap_trace(32, false);
-        let (_, expanded) = crate::pattern::packed_bootstrap_trace(32, true);
+        let p = bootstrap::default_params(1 << 15);
+        let (h, single) = bootstrap::standalone(16, &p, 16, false, false).unwrap();
+        let (_, expanded) = bootstrap::standalone(16, &p, 16, true, false).unwrap();
         let a = lower(&h, &single, opts()).unwrap().counts;
         let b = lower(&h, &expanded, opts()).unwrap().counts;
         assert_eq!(a.bootstraps, 1);

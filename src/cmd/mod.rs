@@ -8,6 +8,7 @@ pub mod sim;
 pub mod sweep;
 pub mod trace;
 pub mod verilog;
+pub mod workloads;
 
 use std::io::Write as _;
 use std::path::Path;

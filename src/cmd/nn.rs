@@ -15,7 +15,8 @@ use hesim_traces::{OpName, TraceStats};
 
 #[derive(Debug, Args)]
 pub struct NetArgs {
-    /// Network: lenet, vgg5, hefnet, or a TOML file.
+    /// Network: lenet, vgg5, hefnet, a TOML file, or the bootstrapped workloads resnet20,
+    /// helr and bootstrap.
     #[arg(long)]
     pub net: String,
     /// Packing: dense, group or spencnn.
@@ -47,6 +48,8 @@ pub struct GenArgs {
     pub word_bits: Option<u32>,
     #[command(flatten)]
     pub boot: super::resnet::BootArgs,
+    #[command(flatten)]
+    pub helr: super::workloads::HelrArgs,
 }
 
 #[derive(Debug, Args)]
@@ -295,7 +298,8 @@ pub fn table(args: TableArgs) -> Result<ExitCode> {
 
 #[derive(Debug, Args)]
 pub struct InferArgs {
-    /// Network: lenet, vgg5, hefnet, or a TOML file.
+    /// Network: lenet, vgg5, hefnet, a TOML file, or the bootstrapped workloads resnet20,
+    /// helr and bootstrap.
     #[arg(long, default_value = "lenet")]
     pub net: String,
     /// Packing: dense, group or spencnn.

@@ -38,12 +38,13 @@ pub struct BootArgs {
     /// spencnn).
     #[arg(long, default_value_t = 3)]
     pub pruned_taps: usize,
-    /// Limbs of the modulus chain (resnet20).
-    #[arg(long, default_value_t = 40)]
-    pub limbs: u32,
-    /// log2 of the ring degree N (bootstrap).
+    /// Limbs of the modulus chain [default: 40 for resnet20; 25 for helr, which leaves 8
+    /// levels after the default 16-level bootstrap].
+    #[arg(long)]
+    pub limbs: Option<u32>,
+    /// log2 of the ring degree N (bootstrap, helr).
     #[arg(long, default_value_t = 16)]
-    pub boot_log_n: u32,
+    pub log_n: u32,
     /// Levels left after the bootstrap (bootstrap).
     #[arg(long, default_value_t = 8)]
     pub levels_after: u32,
@@ -71,7 +72,7 @@ pub struct BootArgs {
 }
 
 impl BootArgs {
-    fn params(&self, slots: u64) -> BootstrapParams {
+    pub fn params(&self, slots: u64) -> BootstrapParams {
         BootstrapParams {
             slots,
             cts_levels: self.cts_levels,
@@ -104,7 +105,7 @@ impl BootArgs {
         }
         let mut o = ResnetOptions::new(packing);
         o.act_degree = self.act_degree;
-        o.limbs = self.limbs;
+        o.limbs = self.limbs.unwrap_or(o.limbs);
         o.allow_insecure = self.allow_insecure;
         o.boot = self.params(1 << (o.log_n - 1));
         Ok(o)
@@ -136,7 +137,7 @@ fn write_trace(path: &Path, header: &Header, ops: &[Op]) -> Result<()> {
     Ok(())
 }
 
-fn check_and_write(path: &Path, header: &Header, ops: &[Op]) -> Result<TraceStats> {
+pub(super) fn check_and_write(path: &Path, header: &Header, ops: &[Op]) -> Result<TraceStats> {
     let mut a = hesim_traces::Analyzer::new(header.clone());
     for (i, op) in ops.iter().enumerate() {
         a.check(i as u64 + 2, op);
@@ -152,7 +153,8 @@ fn check_and_write(path: &Path, header: &Header, ops: &[Op]) -> Result<TraceStat
     Ok(analysis.stats)
 }
 
-/// Handles `--net resnet20` and `--net bootstrap`; `None` for every other network.
+/// Handles `--net resnet20`, `--net bootstrap` and `--net helr`; `None` for every other
+/// network.
 pub fn generate(args: &GenArgs) -> Result<Option<ExitCode>> {
     let b = &args.boot;
     if b.expand_boot && matches!(b.hoisting, HoistingArg::Double) {
@@ -163,7 +165,7 @@ pub fn generate(args: &GenArgs) -> Result<Option<ExitCode>> {
              hoisting), or use --hoisting single"
         );
     }
-    let (header, ops) = match args.net.net.as_str() {
+    let (header, ops, note) = match args.net.net.as_str() {
         "resnet20" => {
             if args.net.sparsity != 0.0 || args.net.weights != "random" {
                 bail!(
@@ -177,17 +179,22 @@ pub fn generate(args: &GenArgs) -> Result<Option<ExitCode>> {
             } else {
                 p.ops.clone()
             };
-            (p.header.clone(), ops)
+            (p.header.clone(), ops, None)
         }
         "bootstrap" => {
-            let slots = 1u64 << (b.boot_log_n.max(1) - 1);
-            boot::standalone(
-                b.boot_log_n,
+            let slots = 1u64 << (b.log_n.max(1) - 1);
+            let (header, ops) = boot::standalone(
+                b.log_n,
                 &b.params(slots),
                 b.levels_after,
                 b.expand_boot,
                 b.allow_insecure,
-            )?
+            )?;
+            (header, ops, None)
+        }
+        "helr" => {
+            let (header, ops, note) = super::workloads::helr(args)?;
+            (header, ops, Some(note))
         }
         _ => return Ok(None),
     };
@@ -207,6 +214,9 @@ pub fn generate(args: &GenArgs) -> Result<Option<ExitCode>> {
         s.count(OpName::Bootstrap),
         s.key_switches
     );
+    if let Some(note) = note {
+        outln!("{note}");
+    }
     Ok(Some(ExitCode::SUCCESS))
 }
 

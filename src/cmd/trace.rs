@@ -30,6 +30,8 @@ pub enum TraceCommand {
         hesim trace gen --net lenet --packing spencnn --sparsity 0.25 --weights checkpoint --out l.jsonl\n  \
         hesim trace gen --net resnet20 --packing multiplexed --out resnet20-mux.jsonl\n  \
         hesim trace gen --net resnet20 --packing spencnn --groups 4 --pruned-taps 3 --out resnet20-sp.jsonl\n  \
+        hesim trace gen --net helr --batch 256 --out helr256.jsonl       (32 iterations, 25 limbs)\n  \
+        hesim trace gen --net helr --batch 1024 --limbs 40 --iterations 8 --out helr1024.jsonl\n  \
         hesim trace gen --net bootstrap --out boot.jsonl                 (one bootstrap op, N = 2^16)\n  \
         hesim trace gen --net bootstrap --expand-boot --key-reuse --out boot-ops.jsonl")]
     Gen(super::nn::GenArgs),

@@ -10,6 +10,7 @@
 //! level is ≥ 1. `rescale` drops exactly one limb.
 
 mod analysis;
+pub mod bootstrap;
 mod error;
 mod fastpath;
 mod header;

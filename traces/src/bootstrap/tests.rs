@@ -1,6 +1,6 @@
 use std::collections::HashMap;
 
-use hesim_traces::{Analyzer, Hoisting, Op, OpKind, OpName};
+use crate::{Analyzer, Hoisting, Op, OpKind, OpName};
 
 use super::*;
 
@@ -8,7 +8,7 @@ fn count(ops: &[Op], name: OpName) -> usize {
     ops.iter().filter(|o| o.kind.name() == name).count()
 }
 
-fn analyze(header: &Header, ops: &[Op]) -> hesim_traces::Analysis {
+fn analyze(header: &Header, ops: &[Op]) -> crate::Analysis {
     let mut a = Analyzer::new(header.clone());
     for (i, op) in ops.iter().enumerate() {
         a.check(i as u64 + 2, op);
@@ -253,4 +253,54 @@ fn bad_parameters_are_reported() {
     let p = default_params(1 << 15);
     let err = standalone(16, &p, 60, true, false).unwrap_err();
     assert!(matches!(err, BootError::Insecure { .. }), "{err}");
+}
+
+/// Every plaintext of the expansion says what it holds: per DFT stage of b bits exactly the
+/// 2^(b+1) − 1 diagonals |k| < 2^b, each once, with giant_shift = j·n1·stride for the BSGS
+/// split of [`bsgs_split`] (derived independently here from k: j = ⌊k / n1⌋).
+#[test]
+fn every_plaintext_is_a_described_diagonal() {
+    let p = small_params();
+    let (_, x) = standalone_program(5, &p, 1, true, true).unwrap();
+    let plain_ids: Vec<u32> = x
+        .ops
+        .iter()
+        .filter_map(|o| match o.kind {
+            OpKind::MulPlain { plain } => Some(plain.id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(plain_ids.len(), 28);
+    let mut seen = std::collections::HashSet::new();
+    for id in plain_ids {
+        let PlainSource::Diagonal {
+            transform,
+            stage,
+            stages,
+            log_slots,
+            bits,
+            stride,
+            diagonal,
+            giant_shift,
+        } = x.plains[&id];
+        assert_eq!((stages, log_slots, bits), (2, 4, 2));
+        let (n1, _, _) = bsgs_split(bits);
+        assert_eq!(giant_shift, diagonal.div_euclid(n1) * n1 * stride);
+        assert!(diagonal.abs() < 4);
+        // CoeffToSlot starts from the largest stride, SlotToCoeff from the smallest.
+        let first_stride = if transform == Transform::CoeffToSlot {
+            4
+        } else {
+            1
+        };
+        assert_eq!(stride == first_stride, stage == 0);
+        assert!(seen.insert((transform, stage, diagonal)));
+    }
+    assert_eq!(seen.len(), 28);
+    // Every constant op has its scalar.
+    for o in &x.ops {
+        if matches!(o.kind, OpKind::AddConst | OpKind::MulConst) {
+            assert!(x.constants.contains_key(&o.id));
+        }
+    }
 }

@@ -1,4 +1,6 @@
-//! `sw::boot`: CKKS bootstrapping as a trace. A `bootstrap` op is expanded into the primitive
+//! CKKS bootstrapping as a trace: the ONE bootstrap op sequence that the software stack
+//! (`sw::ckks` executes it, `sw::nn` emits it) and the simulator (it lowers a `bootstrap` op
+//! through it) share. A `bootstrap` op is expanded into the primitive
 //! ops of the packed bootstrapping of Cheon–Han–Kim–Kim–Song / Bossuat et al.:
 //!
 //! 1. **ModRaise**: one `mod_raise` op from the input level to the top of the chain. For sparse
@@ -33,9 +35,11 @@
 pub mod emit;
 pub mod poly;
 
-use hesim_traces::{BootstrapParams, Header, Hoisting, Op, OpKind, ValueId};
+use std::collections::HashMap;
 
-pub use emit::{Ct, Emitter};
+use crate::{BootstrapParams, Header, Hoisting, Op, OpKind, ValueId};
+
+pub use emit::{Ct, Emitter, PlainSource, Transform};
 pub use poly::{Basis, chebyshev_interpolant, eval_poly, poly_depth};
 
 /// The EvalMod input range factor K: |I| < K for the ModRaise overflow I.
@@ -127,7 +131,7 @@ pub fn header(
         PRIME_BITS,
         network,
         packing,
-        concat!("hesim-sw ", env!("CARGO_PKG_VERSION")),
+        concat!("hesim-traces ", env!("CARGO_PKG_VERSION")),
     ))
 }
 
@@ -196,8 +200,25 @@ pub fn bsgs_split(bits: u32) -> (i64, i64, i64) {
     (best.1, best.2, best.3)
 }
 
+/// Where one merged DFT stage sits: which transform, its index in evaluation order, and the
+/// whole DFT's shape (for [`PlainSource::Diagonal`]).
+#[derive(Clone, Copy)]
+struct StageAt {
+    transform: Transform,
+    stage: u32,
+    stages: u32,
+    log_slots: u32,
+}
+
 /// One merged DFT stage: the 2^(bits+1)−1 diagonals at stride `stride`, one level.
-fn dft_stage(e: &mut Emitter, x: Ct, bits: u32, stride: i64, p: &BootstrapParams) -> Ct {
+fn dft_stage(
+    e: &mut Emitter,
+    x: Ct,
+    bits: u32,
+    stride: i64,
+    at: StageAt,
+    p: &BootstrapParams,
+) -> Ct {
     let kmax = (1i64 << bits) - 1;
     let (n1, jmin, jmax) = bsgs_split(bits);
     let group = (p.hoisting != Hoisting::None && !p.key_reuse && n1 > 2).then(|| e.hoist_group());
@@ -215,7 +236,17 @@ fn dft_stage(e: &mut Emitter, x: Ct, bits: u32, stride: i64, p: &BootstrapParams
         for i in 0..n1 {
             let k = j * n1 + i;
             if k.abs() <= kmax {
-                let (m, _) = e.mul_plain(baby[i as usize]);
+                let source = PlainSource::Diagonal {
+                    transform: at.transform,
+                    stage: at.stage,
+                    stages: at.stages,
+                    log_slots: at.log_slots,
+                    bits,
+                    stride,
+                    diagonal: k,
+                    giant_shift: j * n1 * stride,
+                };
+                let m = e.mul_plain_of(baby[i as usize], source);
                 acc = Some(e.accumulate(acc, m));
             }
         }
@@ -249,13 +280,14 @@ pub fn stage_bits(log_slots: u32, levels: u32) -> Vec<u32> {
         .collect()
 }
 
-/// A homomorphic DFT in `levels` BSGS stages; `descending` starts from the largest stride.
+/// A homomorphic DFT in `levels` BSGS stages; CoeffToSlot starts from the largest stride,
+/// SlotToCoeff from the smallest.
 fn dft(
     e: &mut Emitter,
     x: Ct,
     log_slots: u32,
     levels: u32,
-    descending: bool,
+    transform: Transform,
     p: &BootstrapParams,
 ) -> Ct {
     let bits = stage_bits(log_slots, levels);
@@ -266,12 +298,18 @@ fn dft(
         done += b;
     }
     let mut order: Vec<usize> = (0..bits.len()).collect();
-    if descending {
+    if transform == Transform::CoeffToSlot {
         order.reverse();
     }
-    order
-        .into_iter()
-        .fold(x, |v, s| dft_stage(e, v, bits[s], strides[s], p))
+    order.into_iter().enumerate().fold(x, |v, (stage, s)| {
+        let at = StageAt {
+            transform,
+            stage: stage as u32,
+            stages: levels,
+            log_slots,
+        };
+        dft_stage(e, v, bits[s], strides[s], at, p)
+    })
 }
 
 /// The coefficients EvalMod evaluates: cos(2π(K·y − ¼)/2^r) on [−1, 1].
@@ -322,7 +360,7 @@ pub fn expand(
         width *= 2;
     }
     phase(e, "coeff_to_slot");
-    v = dft(e, v, log_slots, p.cts_levels, true, p);
+    v = dft(e, v, log_slots, p.cts_levels, Transform::CoeffToSlot, p);
     phase(e, "eval_mod");
     let coeffs = eval_mod_coefficients(p);
     v = if full {
@@ -336,13 +374,40 @@ pub fn expand(
         eval_mod(e, v, &coeffs, p)
     };
     phase(e, "slot_to_coeff");
-    v = dft(e, v, log_slots, p.stc_levels, false, p);
+    v = dft(e, v, log_slots, p.stc_levels, Transform::SlotToCoeff, p);
     e.level_to(v, out_level)
+}
+
+/// A program with its bootstraps expanded, and what the expansion's plaintexts and constants
+/// hold (the program's own plaintexts and constants are not described here: their payloads
+/// are the program's).
+#[derive(Debug)]
+pub struct Expansion {
+    pub ops: Vec<Op>,
+    /// Payload of every plaintext the expansion emitted, by plaintext id.
+    pub plains: HashMap<u32, PlainSource>,
+    /// Scalar of every `add_const` / `mul_const` op the expansion emitted, by (new) op id.
+    pub constants: HashMap<ValueId, f64>,
+}
+
+impl From<Emitter> for Expansion {
+    fn from(e: Emitter) -> Self {
+        Self {
+            ops: e.ops,
+            plains: e.plains,
+            constants: e.constants,
+        }
+    }
 }
 
 /// Replaces every `bootstrap` op of `ops` by its expansion, renumbering value ids densely;
 /// plaintext ids and hoist groups of the expansion follow the largest ones in `ops`.
 pub fn expand_ops(header: &Header, ops: &[Op]) -> Result<Vec<Op>, BootError> {
+    Ok(expand_program(header, ops)?.ops)
+}
+
+/// [`expand_ops`], also returning what the expansion's plaintexts and constants hold.
+pub fn expand_program(header: &Header, ops: &[Op]) -> Result<Expansion, BootError> {
     let mut first_plain = 0;
     let mut first_hoist = 0;
     for op in ops {
@@ -358,7 +423,7 @@ pub fn expand_ops(header: &Header, ops: &[Op]) -> Result<Vec<Op>, BootError> {
         }
     }
     let mut e = Emitter::new(header.slots, 0, first_hoist, first_plain);
-    let mut map: std::collections::HashMap<ValueId, Ct> = std::collections::HashMap::new();
+    let mut map: HashMap<ValueId, Ct> = HashMap::new();
     for op in ops {
         e.set_layer(&op.layer);
         let args: Vec<Ct> = op.args.iter().map(|a| map[a]).collect();
@@ -376,7 +441,7 @@ pub fn expand_ops(header: &Header, ops: &[Op]) -> Result<Vec<Op>, BootError> {
         };
         map.insert(op.id, result);
     }
-    Ok(e.ops)
+    Ok(e.into())
 }
 
 /// A standalone trace of one bootstrap at ring degree 2^`log_n` with `params`: one input at
@@ -389,6 +454,18 @@ pub fn standalone(
     expanded: bool,
     allow_insecure: bool,
 ) -> Result<(Header, Vec<Op>), BootError> {
+    standalone_program(log_n, params, levels_after, expanded, allow_insecure)
+        .map(|(h, x)| (h, x.ops))
+}
+
+/// [`standalone`], also returning what the expansion's plaintexts and constants hold.
+pub fn standalone_program(
+    log_n: u32,
+    params: &BootstrapParams,
+    levels_after: u32,
+    expanded: bool,
+    allow_insecure: bool,
+) -> Result<(Header, Expansion), BootError> {
     let limbs = params.level_budget() + levels_after.max(1);
     let packing = if expanded { "expanded" } else { "single-op" };
     let header = header(log_n, limbs, "bootstrap", packing, allow_insecure)?;
@@ -405,7 +482,7 @@ pub fn standalone(
     };
     e.set_layer("output");
     e.output(y);
-    Ok((header, e.ops))
+    Ok((header, e.into()))
 }
 
 #[cfg(test)]

@@ -4,13 +4,45 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use hesim_traces::{BootstrapParams, Op, OpKind, PlainRef, ValueId};
+use crate::{BootstrapParams, Op, OpKind, PlainRef, ValueId};
 
 /// A ciphertext value and its level (active limbs).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Ct {
     pub id: ValueId,
     pub level: u32,
+}
+
+/// Which homomorphic DFT of a bootstrap a plaintext diagonal belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Transform {
+    CoeffToSlot,
+    SlotToCoeff,
+}
+
+/// What the payload of one plaintext operand is, so that an executor computes exactly the
+/// plaintexts the simulator costs (the trace itself carries only ids and levels).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum PlainSource {
+    /// Diagonal `diagonal` of merged DFT stage `stage` (0 = the first one evaluated) of
+    /// `transform`, out of `stages` stages covering `log_slots` radix-2 butterfly stages. The
+    /// stage merges `bits` radix-2 stages at slot stride `stride` (so it has the diagonals
+    /// k·stride, |k| < 2^bits, and this is k = `diagonal`). BSGS: the plaintext multiplies the
+    /// baby step rotated by (k − j·n1)·stride and its product is rotated by `giant_shift` =
+    /// j·n1·stride slots afterwards, so the payload is the diagonal rotated by −`giant_shift`.
+    /// The ModRaise normalisation and, for full packing, the ½ of the real/imaginary split are
+    /// folded into CoeffToSlot's matrices; where is the executor's choice (they are scalars).
+    Diagonal {
+        transform: Transform,
+        stage: u32,
+        stages: u32,
+        log_slots: u32,
+        bits: u32,
+        stride: i64,
+        diagonal: i64,
+        giant_shift: i64,
+    },
 }
 
 /// Appends SSA ops; every helper keeps the trace rules (operands at one level, `relin` after
@@ -20,6 +52,8 @@ pub struct Emitter {
     pub ops: Vec<Op>,
     /// Scalars of the `add_const` / `mul_const` ops, by op id.
     pub constants: HashMap<ValueId, f64>,
+    /// What each plaintext emitted through [`Emitter::mul_plain_of`] holds, by plaintext id.
+    pub plains: HashMap<u32, PlainSource>,
     slots: i64,
     next_id: ValueId,
     next_hoist: u32,
@@ -34,6 +68,7 @@ impl Emitter {
         Self {
             ops: Vec::new(),
             constants: HashMap::new(),
+            plains: HashMap::new(),
             slots: slots as i64,
             next_id: first_id,
             next_hoist: first_hoist,
@@ -150,6 +185,14 @@ impl Emitter {
             self.push(OpKind::MulPlain { plain }, vec![x.id], x.level),
             id,
         )
+    }
+
+    /// `x × plaintext` for a plaintext whose payload `source` describes (recorded in
+    /// [`Emitter::plains`]).
+    pub fn mul_plain_of(&mut self, x: Ct, source: PlainSource) -> Ct {
+        let (y, id) = self.mul_plain(x);
+        self.plains.insert(id, source);
+        y
     }
 
     /// `x + plaintext`; returns the sum and the plaintext's id.

@@ -152,11 +152,6 @@ fn unbuildable_units_exit_2_with_the_constraint() {
             vec!["automorphism", "--lanes", "1"],
             "P (--lanes) must be a power of two in 2 ..= 64",
         ),
-        (
-            vec!["fit", "--word", "70"],
-            "no unit word holds 70-bit primes",
-        ),
-        (vec!["fit", "--device", "vu9p"], "unknown device `vu9p`"),
     ] {
         let mut full = vec!["verilog"];
         full.extend(args);

@@ -72,6 +72,13 @@ enum Command {
     Demo(cmd::demo::DemoArgs),
     /// Simulate a trace on an accelerator architecture (preset or TOML, with overrides).
     Sim(cmd::sim::SimArgs),
+    /// The simulator's validation table: each design's preset on the benchmark workloads under
+    /// its own recipe, against the published latencies, with sensitivity rows.
+    #[command(after_help = "Examples:\n  \
+        hesim validate\n  \
+        hesim validate --json\n  \
+        hesim validate --out validation")]
+    Validate(cmd::validate::ValidateArgs),
     /// Emit, check and synthesize the rust_hdl NTT butterfly (Verilog, Icarus, Verilator, yosys).
     #[command(subcommand)]
     Verilog(cmd::verilog::VerilogCommand),
@@ -86,13 +93,32 @@ fn main() -> ExitCode {
         Command::Report(a) => cmd::report::run(a),
         Command::Demo(a) => cmd::demo::run(a),
         Command::Sim(a) => cmd::sim::run(a),
+        Command::Validate(a) => cmd::validate::run(a),
         Command::Verilog(c) => cmd::verilog::run(c),
     };
     match result {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", error_message(&err));
             ExitCode::from(EXIT_BAD_INPUT)
         }
     }
+}
+
+/// The error and its causes joined by ": ", each cause once: many library errors already
+/// print their source in their own message, and `{:#}` would repeat it. Control characters
+/// (from file contents such as layer names) are escaped so they cannot drive the terminal.
+fn error_message(err: &anyhow::Error) -> String {
+    let mut message = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if message.contains(&text) {
+            continue;
+        }
+        if !message.is_empty() {
+            message.push_str(": ");
+        }
+        message.push_str(&text);
+    }
+    cmd::escape_controls(&message)
 }

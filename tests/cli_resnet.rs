@@ -105,6 +105,10 @@ fn impossible_resnet_and_bootstrap_options_exit_2() {
             "cannot be expanded",
         ),
         (
+            &["--net", "resnet20", "--variant", "lee", "--limbs", "20"][..],
+            "limbs = 20 is out of bounds",
+        ),
+        (
             &["--net", "helr", "--batch", "100"][..],
             "batch = 100 is out of bounds: must be a positive multiple of the 128 samples",
         ),
@@ -138,4 +142,22 @@ fn helr_generates_a_valid_trace_with_one_bootstrap_per_iteration() {
     assert_eq!(kinds["bootstrap"], 31, "{kinds}");
     assert_eq!(kinds["rotate"], 32 * 39, "{kinds}");
     assert_eq!(s["header"]["network"], "helr256");
+}
+
+/// Lee et al.'s ResNet-20: 18 bootstraps, and the linear layers' 1,830 rotations (key
+/// switches) and 2,267 plaintext multiplies that sw/src/nn/resnet_lee/tests.rs derives from
+/// their code's loops.
+#[test]
+fn resnet20_lee_has_eighteen_bootstraps_and_lee_et_al_linear_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = gen_trace(
+        dir.path(),
+        "lee.jsonl",
+        &["--net", "resnet20", "--variant", "lee"],
+    );
+    let s = stats(&path);
+    let kinds = &s["stats"]["by_kind"];
+    assert_eq!(kinds["bootstrap"], 18, "{kinds}");
+    assert_eq!(kinds["rotate"], 1830, "{kinds}");
+    assert_eq!(kinds["mul_plain"], 2267, "{kinds}");
 }

@@ -761,6 +761,45 @@ pub fn speedup(runs: &[Run], out: &Path) -> Result<Option<Figure>, ReportError> 
     }))
 }
 
+/// `hesim validate`'s figure: each row's simulated latency divided by the published one, with
+/// the published value (1.0) as the reference mark; `rows` are (label, simulated ms,
+/// published ms) and rows without a published number are left out (predictions).
+pub fn validation(rows: &[(String, f64, Option<f64>)], out: &Path) -> Result<Figure, ReportError> {
+    let kept: Vec<&(String, f64, Option<f64>)> = rows
+        .iter()
+        .filter(|r| r.2.is_some_and(|p| p > 0.0))
+        .collect();
+    let ratio: Vec<Option<f64>> = kept.iter().map(|r| r.2.map(|p| r.1 / p)).collect();
+    let plot = GroupedBars {
+        title: "Simulated vs published latency".into(),
+        y_desc: "simulated ÷ published".into(),
+        legend_title: "".into(),
+        categories: kept.iter().map(|r| r.0.clone()).collect(),
+        series: vec![("simulated ÷ published".into(), ratio)],
+        marks: Some(("published".into(), vec![Some(1.0); kept.len()])),
+        value_format: |v| format!("{v:.2}"),
+    };
+    render(out, "validation", &plot)?;
+    let table_rows: Vec<Vec<String>> = kept
+        .iter()
+        .map(|r| {
+            vec![
+                r.0.clone(),
+                format!("{:.3}", r.1),
+                r.2.map_or_else(|| "–".into(), |p| format!("{p:.2}")),
+            ]
+        })
+        .collect();
+    Ok(Figure {
+        name: "validation".into(),
+        title: plot.title,
+        caption: "Each design's simulated latency on a benchmark workload over its published                   latency (red mark = 1). Nothing is calibrated; rows without a published                   number (ARK, BTS: held out) are predictions and are not drawn."
+            .into(),
+        series: vec!["simulated ÷ published".into(), "published".into()],
+        table: md_table(&["design × workload", "simulated (ms)", "published (ms)"], &table_rows),
+    })
+}
+
 fn file_stem(label: &str) -> String {
     label
         .chars()

@@ -19,7 +19,7 @@ mod page;
 
 use std::path::{Path, PathBuf};
 
-pub use charts::{pareto_front, peak_ops_per_cycle};
+pub use charts::{pareto_front, peak_ops_per_cycle, register_font, validation};
 pub use load::{Inputs, Run, SweepRow, SweepTable};
 
 /// SpENCNN's published overall speedups (Ran et al., "SpENCNN", ICML 2023, PMLR v202, as
@@ -96,7 +96,7 @@ pub fn report(results: &Path, out: &Path, opts: &ReportOptions) -> Result<Report
         path: out.to_owned(),
         source,
     })?;
-    charts::register_font();
+    register_font();
     let mut figures = Vec::new();
     if !inputs.runs.is_empty() {
         figures.push(charts::latency_by_kind(&inputs.runs, out)?);

@@ -41,6 +41,25 @@ fn bench(c: &mut Criterion) {
         });
     });
 
+    // Lee et al.'s ResNet-20 with every bootstrap expanded, under each design's recipe on its
+    // preset (target: ≤ 50 ms each).
+    for design in ["sharp", "ark", "bts", "craterlake"] {
+        use hesim_traces::bootstrap::{RecipeOptions, expand_ops, recipe};
+        let r = recipe(design, &RecipeOptions::default()).unwrap();
+        let wts = nn::resnet_lee::LeeWeights::random(1);
+        let p = nn::resnet_lee::build(&wts, &r.header, &r.params)
+            .unwrap()
+            .program;
+        let ops = expand_ops(&p.header, &p.ops).unwrap();
+        let a = Arch::preset(design).unwrap();
+        g.bench_function(
+            format!("simulate/resnet20-lee-expanded-{}/{design}", ops.len()),
+            |b| {
+                b.iter(|| simulate(&a, &p.header, &ops).unwrap().cycles);
+            },
+        );
+    }
+
     let sharp = Arch::preset("sharp").unwrap();
     let h = hesim_traces::synthetic::header();
     let ops = hesim_traces::synthetic::generate(100_000, 7);

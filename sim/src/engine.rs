@@ -65,6 +65,13 @@ pub fn check_compatible(arch: &Arch, prog: &LoweredProgram) -> Result<(), SimErr
             max_log_n: arch.ntt.max_log_n,
         });
     }
+    if arch.policy.dnum > h.max_level() {
+        return Err(SimError::DnumTooLarge {
+            arch: arch.name.clone(),
+            dnum: arch.policy.dnum,
+            limbs: h.max_level(),
+        });
+    }
     let wanted = LowerOptions::from_arch(arch);
     if wanted != prog.options {
         return Err(SimError::OptionsMismatch {
@@ -87,6 +94,11 @@ struct Rates {
     bconv_per_cycle: Option<u64>,
     ip_per_cycle: Option<u64>,
     spad_bytes_per_cycle: f64,
+    /// Bytes per cycle leaving clusters, and the share of redistributed data that leaves one:
+    /// (clusters − 1) / clusters.
+    noc_bytes_per_cycle: f64,
+    noc_share: f64,
+    prng_words_per_cycle: u64,
     hbm_bytes_per_cycle: f64,
     latency: [u64; UNITS],
     limb_bytes: u64,
@@ -128,6 +140,9 @@ impl Rates {
                 .dedicated_inner_product
                 .then(|| c * u64::from(arch.keyswitch.inner_product_lanes)),
             spad_bytes_per_cycle: arch.scratchpad.bandwidth_bytes_per_cycle,
+            noc_bytes_per_cycle: arch.noc.bandwidth_bytes_per_cycle,
+            noc_share: (c - 1) as f64 / c as f64,
+            prng_words_per_cycle: u64::from(arch.keyswitch.prng_words_per_cycle.max(1)),
             hbm_bytes_per_cycle: arch.hbm_bytes_per_cycle(),
             latency,
             limb_bytes: n * u64::from(arch.word_bits) / 8,
@@ -159,7 +174,14 @@ impl Rates {
         }
         cyc[Unit::Mul as usize] = (mul * n).div_ceil(self.mul_per_cycle);
         cyc[Unit::Add as usize] = (add * n).div_ceil(self.add_per_cycle);
+        let noc_bytes = (w.redistribute_limbs * self.limb_bytes) as f64 * self.noc_share;
+        cyc[Unit::Noc as usize] = (noc_bytes / self.noc_bytes_per_cycle).ceil() as u64;
         cyc
+    }
+
+    /// Cycles of the PRNG regenerating `limbs` key limbs.
+    fn prng_cycles(&self, limbs: u64) -> u64 {
+        (limbs * self.n).div_ceil(self.prng_words_per_cycle)
     }
 
     /// Modular operations of `w` (roofline ops): butterflies count 3, MACs 2.
@@ -167,6 +189,87 @@ impl Rates {
         let n = self.n;
         w.ntt * (n / 2) * self.log_n * 3 + (w.bconv + w.ks_mul) * n * 2 + (w.mul + w.add) * n
     }
+
+    /// Upper bounds, in f64 (which cannot overflow), on what one task of work `w` adds to the
+    /// makespan, to the bytes moved and to the modular operations: all its compute (every
+    /// limb rounded up a whole unit pass), all its traffic at the slower of HBM and scratchpad,
+    /// and every pipeline latency. `extra_limbs` are limbs of operands and result that may be
+    /// spilled and reloaded.
+    fn task_bounds(&self, w: &Work, extra_limbs: u64) -> Bounds {
+        let f = |v: u64| v as f64;
+        let n = f(self.n);
+        let rate = |r: Option<u64>| f(r.unwrap_or(self.mul_per_cycle.min(self.add_per_cycle)));
+        let elementwise = f(w.mul) + f(w.add) + f(w.bconv) + f(w.ks_mul) + f(w.ks_add);
+        let compute = (f(w.ntt) / f(self.ntt_units) + 1.0) * f(self.ntt_limb_cycles)
+            + (f(w.automorphism) / f(self.auto_units) + 1.0) * f(self.auto_limb_cycles)
+            + f(w.bconv) * n / rate(self.bconv_per_cycle)
+            + f(w.ks_mul) * n / rate(self.ip_per_cycle)
+            + elementwise * n / f(self.mul_per_cycle.min(self.add_per_cycle))
+            + 4.0;
+        let limbs = f(w.key_limbs)
+            + f(w.plain_limbs)
+            + f(w.input_limbs)
+            + f(w.output_limbs)
+            + 3.0 * f(extra_limbs);
+        let bytes = limbs * f(self.limb_bytes);
+        let transfer = bytes / self.hbm_bytes_per_cycle + bytes / self.spad_bytes_per_cycle + 2.0;
+        Bounds {
+            cycles: compute + transfer + self.latency.iter().map(|&l| f(l)).sum::<f64>(),
+            bytes,
+            mod_ops: f(w.ntt) * n * f(self.log_n) * 1.5
+                + (f(w.bconv) + f(w.ks_mul)) * n * 2.0
+                + (f(w.mul) + f(w.add)) * n,
+        }
+    }
+}
+
+/// Bounds on a run's counts ([`Rates::task_bounds`] summed).
+#[derive(Clone, Copy, Debug, Default)]
+struct Bounds {
+    cycles: f64,
+    bytes: f64,
+    mod_ops: f64,
+}
+
+impl Bounds {
+    fn plus(self, o: Bounds) -> Bounds {
+        Bounds {
+            cycles: self.cycles + o.cycles,
+            bytes: self.bytes + o.bytes,
+            mod_ops: self.mod_ops + o.mod_ops,
+        }
+    }
+
+    /// The largest of the three.
+    fn max(&self) -> f64 {
+        self.cycles.max(self.bytes).max(self.mod_ops)
+    }
+}
+
+/// The counts (cycles, bytes, modular operations) a run may reach: far enough below
+/// `u64::MAX` that no sum of the schedule can wrap or saturate.
+const MAX_COUNT: f64 = (1u64 << 62) as f64;
+
+/// Bounds on a whole schedule of `tasks`: list scheduling never exceeds running every task
+/// back to back, each value is spilled and reloaded at most once per use, and a block task
+/// costs its block's own bound.
+fn schedule_bounds(rates: &Rates, tasks: &[crate::lower::Task], blocks: &[Bounds]) -> Bounds {
+    let n_tasks = tasks.len();
+    tasks.iter().fold(Bounds::default(), |acc, t| {
+        let operands: u64 = t
+            .deps
+            .iter()
+            .filter(|&&d| (d as usize) < n_tasks)
+            .map(|&d| tasks[d as usize].out_limbs)
+            .sum();
+        let own = if t.block == NONE {
+            rates.task_bounds(&t.work, operands + t.out_limbs)
+        } else {
+            let spills = rates.task_bounds(&Work::default(), operands + t.out_limbs);
+            blocks[t.block as usize].plus(spills)
+        };
+        acc.plus(own)
+    })
 }
 
 /// Least-recently-used cache of keys, each holding the limbs loaded so far and reserving a
@@ -378,13 +481,12 @@ fn schedule(
                 mod_ops: cost.mod_ops,
             }
         } else {
-            // Keys.
-            let mut key_bytes = 0u64;
+            // Keys: the limbs to bring on chip; with a PRNG only their "b" half is loaded and
+            // the uniform "a" half is generated.
+            let mut key_limbs = 0u64;
             if t.key != NONE {
-                let needed = w.key_limbs * limb;
                 match ctx.arch.policy.key_storage {
-                    KeyStorage::Streamed => key_bytes = needed,
-                    KeyStorage::Seeded => key_bytes = needed / 2,
+                    KeyStorage::Streamed => key_limbs = w.key_limbs,
                     KeyStorage::OnChip => {
                         let room = capacity.saturating_sub(live) / ctx.full_key_bytes.max(1);
                         let missing = keys.touch(t.key, w.key_limbs);
@@ -392,12 +494,15 @@ fn schedule(
                         if missing == 0 {
                             mem.key_cache_hits += 1;
                         } else {
-                            key_bytes = missing * limb;
+                            key_limbs = missing;
                             mem.key_cache_misses += 1;
                         }
                     }
                 }
             }
+            let prng = ctx.arch.policy.evk_prng;
+            let key_bytes = if prng { key_limbs / 2 } else { key_limbs } * limb;
+            let generated_limbs = if prng { key_limbs - key_limbs / 2 } else { 0 };
             let plain_bytes = w.plain_limbs * limb;
             let hbm_read = key_bytes + plain_bytes + w.input_limbs * limb + reload;
             let hbm_write = w.output_limbs * limb + spill;
@@ -410,6 +515,7 @@ fn schedule(
 
             // Timing.
             let mut cyc = rates.compute_cycles(w);
+            cyc[Unit::Prng as usize] = rates.prng_cycles(generated_limbs);
             let compute = cyc.iter().any(|&c| c > 0);
             let onchip = if compute {
                 operand_bytes + out_bytes + key_bytes + plain_bytes
@@ -443,6 +549,8 @@ fn schedule(
             if cyc[HBM] > 0 {
                 let earliest = if w.output_limbs > 0 || !compute {
                     ready
+                } else if ctx.arch.policy.key_prefetch {
+                    0
                 } else {
                     deps.clone()
                         .map(|d| start_at[d as usize])
@@ -544,6 +652,19 @@ pub fn run(
         blocks: &prog.blocks,
     };
     let tasks = &prog.tasks;
+    let block_bounds: Vec<Bounds> = prog
+        .blocks
+        .iter()
+        .map(|b| schedule_bounds(&ctx.rates, &b.tasks, &[]))
+        .collect();
+    let bound = schedule_bounds(&ctx.rates, tasks, &block_bounds);
+    if bound.max() > MAX_COUNT {
+        return Err(SimError::CountOverflow {
+            arch: arch.name.clone(),
+            cycles: bound.cycles,
+            bytes: bound.bytes,
+        });
+    }
     let mut mem = MemoryStats {
         scratchpad_bytes: ctx.capacity,
         ..MemoryStats::default()
@@ -731,6 +852,8 @@ mod tests {
             LowerOptions {
                 dnum: 0,
                 hoisting: true,
+                of_limb: false,
+                double_prime_unit: false,
             },
         )
         .unwrap();
@@ -807,6 +930,91 @@ mod tests {
         assert_eq!(cycles(&a, &[ntt, ntt]), 128 + 128 + 64);
     }
 
+    /// Redistribution over the inter-cluster network: 8 limbs of 64 KiB, of which 3/4 leave a
+    /// cluster with 4 clusters, at 1,024 B/cycle: 8 · 65,536 · 3/4 / 1,024 = 384 cycles (no
+    /// pipeline latency). One cluster moves nothing.
+    #[test]
+    fn redistribution_uses_the_network() {
+        let w = Work {
+            redistribute_limbs: 8,
+            ..Work::default()
+        };
+        let four = arch(&["clusters=4", "noc.bandwidth_bytes_per_cycle=1024"]);
+        assert_eq!(cycles(&four, &[w]), 384);
+        let one = arch(&["clusters=1", "noc.bandwidth_bytes_per_cycle=1024"]);
+        assert_eq!(cycles(&one, &[w]), 0);
+    }
+
+    /// Min-KS key reuse: five rotations by one step load their key once (96 limbs = 6,291,456 B
+    /// at ℓ = 12, see below) and hit four times; five different steps load five keys.
+    #[test]
+    fn reused_rotation_key_loads_once() {
+        let a = arch(&["policy.key_storage=on_chip"]);
+        let run = |steps: &[i64]| {
+            let mut b = ProgramBuilder::new(header(), "rot");
+            let mut x = b.input(12);
+            for &s in steps {
+                x = b.rotate(x, s, None);
+            }
+            crate::simulate(&a, &header(), &b.into_ops())
+                .unwrap()
+                .memory
+        };
+        let m = run(&[1, 1, 1, 1, 1]);
+        assert_eq!((m.key_cache_misses, m.key_cache_hits), (1, 4));
+        assert_eq!(m.key_bytes, 6_291_456);
+        let m = run(&[1, 2, 3, 4, 5]);
+        assert_eq!((m.key_cache_misses, m.key_bytes), (5, 5 * 6_291_456));
+    }
+
+    /// A slow key generator bounds a key switch: half of the 96 key limbs (48 × 2^14 words) at
+    /// 1 word/cycle is 786,432 cycles, more than anything else the rotation does.
+    #[test]
+    fn key_generator_throughput_counts() {
+        let a = arch(&[
+            "policy.key_storage=streamed",
+            "policy.evk_prng=true",
+            "keyswitch.prng_words_per_cycle=1",
+        ]);
+        let mut b = ProgramBuilder::new(header(), "rot");
+        let x = b.input(12);
+        b.rotate(x, 1, None);
+        let r = crate::simulate(&a, &header(), &b.into_ops()).unwrap();
+        assert_eq!(r.memory.key_bytes, 6_291_456 / 2);
+        let prng = r.units.iter().find(|u| u.unit == Unit::Prng).unwrap();
+        assert_eq!(prng.busy_cycles, 786_432);
+        assert!(r.cycles >= 786_432);
+    }
+
+    /// Key prefetch: a rotation after two compute-only rescales may load its key while they
+    /// run (from cycle 0 instead of when the second rescale starts), so the program finishes
+    /// earlier when the key stream is long.
+    #[test]
+    fn key_prefetch_overlaps_compute() {
+        let time = |prefetch: bool| {
+            let prefetch = format!("policy.key_prefetch={prefetch}");
+            let a = arch(&[
+                "policy.key_storage=streamed",
+                "hbm.bandwidth_gb_s=100",
+                &prefetch,
+            ]);
+            let mut b = ProgramBuilder::new(header(), "p");
+            let x = b.input(12);
+            let x = b.rescale(x);
+            let x = b.rescale(x);
+            b.rotate(x, 1, None);
+            crate::simulate(&a, &header(), &b.into_ops())
+                .unwrap()
+                .cycles
+        };
+        assert!(
+            time(true) < time(false),
+            "{} vs {}",
+            time(true),
+            time(false)
+        );
+    }
+
     /// A rotation whose key streams from a slow HBM: input load then key load, back to back on
     /// the port. N = 2^14, 32-bit words → 64 KiB limbs; ℓ = 12, β = 3, k = 4: the input is
     /// 2·12 = 24 limbs (1,572,864 B), the key 2·3·16 = 96 limbs (6,291,456 B). At 10 GB/s and
@@ -821,8 +1029,14 @@ mod tests {
         assert_eq!(r.memory.key_bytes, 6_291_456);
         assert_eq!(r.cycles, 157_287 + 629_146 + 100);
         assert_eq!(r.layers[0].bound, Bound::Memory);
-        // Seeded keys halve the key stream.
-        let s = arch(&["hbm.bandwidth_gb_s=10", "policy.key_storage=seeded"]);
+        // Regenerating the uniform halves on chip halves the key stream (the PRNG's 48 limbs
+        // × 2^14 words / 1,024 per cycle = 768 cycles hide under the transfer).
+        let s = arch(&[
+            "hbm.bandwidth_gb_s=10",
+            "policy.key_storage=streamed",
+            "policy.evk_prng=true",
+            "keyswitch.prng_words_per_cycle=1024",
+        ]);
         let r = crate::simulate(&s, &header(), &{
             let mut b = ProgramBuilder::new(header(), "rot");
             let x = b.input(12);
@@ -967,7 +1181,7 @@ mod monotonicity {
 
         /// More NTT lanes or units, or more HBM bandwidth, never makes a trace slower — on
         /// random programs, with random scratchpad sizes (so spills are exercised) and key
-        /// policies. (A larger scratchpad is not yet checked here: with spills, rare cases are
+        /// policies (streamed or cached, with or without on-chip generation and prefetch). (A larger scratchpad is not yet checked here: with spills, rare cases are
         /// still a few cycles slower; see the sim README.)
         #[test]
         fn faster_units_never_slow_a_trace(
@@ -976,14 +1190,17 @@ mod monotonicity {
             units in 1u32..4, more_units in 0u32..4,
             bw in 1.0f64..2000.0, more_bw in 0.0f64..4000.0,
             cap in 1.0f64..64.0,
-            policy in 0usize..3,
+            policy in 0usize..8,
         ) {
             let (h, ops) = program(&choices);
-            let storage = ["streamed", "seeded", "on_chip"][policy];
+            let storage = ["streamed", "on_chip"][policy % 2];
             let base = |l: u32, u: u32, b: f64| arch(&[
                 format!("ntt.lanes={l}"), format!("ntt.units={u}"),
                 format!("hbm.bandwidth_gb_s={b}"), format!("scratchpad.capacity_mib={cap}"),
                 format!("policy.key_storage={storage}"),
+                format!("policy.evk_prng={}", policy / 2 % 2 == 1),
+                "keyswitch.prng_words_per_cycle=512".to_owned(),
+                format!("policy.key_prefetch={}", policy / 4 == 1),
             ]);
             let slow = crate::simulate(&base(lanes, units, bw), &h, &ops).unwrap().cycles;
             let faster_ntt =
@@ -991,6 +1208,97 @@ mod monotonicity {
             let faster_hbm = crate::simulate(&base(lanes, units, bw + more_bw), &h, &ops).unwrap().cycles;
             prop_assert!(faster_ntt <= slow, "NTT {faster_ntt} > {slow}");
             prop_assert!(faster_hbm <= slow, "HBM {faster_hbm} > {slow}");
+        }
+
+        /// Extreme but valid rates (HBM bandwidth 1 MB/s – 1 PB/s, latency 0 – 1 ms,
+        /// scratchpad 1 – 2^30 bytes per cycle): a slower setting never gives fewer cycles
+        /// (no wrap or saturation reduces them), and the run finishes or names the overflow.
+        #[test]
+        fn extreme_rates_never_reduce_cycles(
+            choices in proptest::collection::vec((any::<u8>(), any::<u8>()), 1..60),
+            bw_exp in -3.0f64..6.0, slower_bw in 1.0f64..1e3,
+            latency in 0.0f64..1e6, more_latency in 0.0f64..1e6,
+            spad_exp in 0.0f64..30.0,
+        ) {
+            let (h, ops) = program(&choices);
+            let bw = 10f64.powf(bw_exp);
+            let spad = 2f64.powf(spad_exp);
+            let run = |b: f64, l: f64| crate::simulate(&arch(&[
+                format!("hbm.bandwidth_gb_s={b:?}"),
+                format!("hbm.latency_ns={:?}", l.min(1e6)),
+                format!("scratchpad.bandwidth_bytes_per_cycle={spad:?}"),
+            ]), &h, &ops).unwrap().cycles;
+            let fast = run(bw, latency);
+            let slow = run((bw / slower_bw).max(1e-3), latency + more_latency);
+            prop_assert!(fast <= slow, "{fast} > {slow}");
+            prop_assert!(fast < u64::MAX / 4);
+        }
+    }
+
+    /// Every bootstrap the simulator expands stays within the shared bound
+    /// (`BootstrapParams::expanded_ops_bound`, the cap's basis) across stage splits, EvalMod
+    /// degrees, double angles and sparse and full packing.
+    #[test]
+    fn expanded_bootstraps_stay_within_their_bound() {
+        let a = arch(&["word_bits=64".to_owned()]);
+        for log_n in [6u32, 11] {
+            let h = Header::new(
+                log_n,
+                1 << (log_n - 1),
+                vec![30; 40],
+                vec![30; 4],
+                4,
+                30,
+                "b",
+                "b",
+                "t",
+            );
+            for log_slots in [2, log_n - 1] {
+                for stages in [1, 2, log_slots] {
+                    for (degree, double_angle) in [(2, 0), (31, 3), (255, 1)] {
+                        let p = hesim_traces::BootstrapParams {
+                            slots: 1 << log_slots,
+                            cts_levels: stages,
+                            stc_levels: stages.min(2),
+                            eval_mod_degree: degree,
+                            double_angle,
+                            hoisting: hesim_traces::Hoisting::Single,
+                            key_reuse: stages == 2,
+                            baby_step: 0,
+                            double_prime_scaling: false,
+                        };
+                        p.check(&h, 1).unwrap();
+                        let layer: std::sync::Arc<str> = "b".into();
+                        let ops = vec![
+                            hesim_traces::Op::new(
+                                0,
+                                hesim_traces::OpKind::Input,
+                                vec![],
+                                1,
+                                layer.clone(),
+                            ),
+                            hesim_traces::Op::new(
+                                1,
+                                hesim_traces::OpKind::Bootstrap(p),
+                                vec![0],
+                                1,
+                                layer.clone(),
+                            ),
+                            hesim_traces::Op::new(
+                                2,
+                                hesim_traces::OpKind::Output,
+                                vec![1],
+                                1,
+                                layer,
+                            ),
+                        ];
+                        let prog =
+                            crate::lower::lower(&h, &ops, LowerOptions::from_arch(&a)).unwrap();
+                        let tasks = prog.blocks[0].tasks.len() as u64;
+                        assert!(tasks <= p.expanded_ops_bound(log_n), "{p:?}: {tasks} tasks");
+                    }
+                }
+            }
         }
     }
 }

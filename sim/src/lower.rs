@@ -55,6 +55,10 @@ pub struct Work {
     pub input_limbs: u64,
     /// Ciphertext limbs written off chip (program outputs).
     pub output_limbs: u64,
+    /// Limbs a clustered design moves between limb-wise and coefficient-wise distribution
+    /// (ARK's alternating distribution: base conversion needs every limb of a coefficient);
+    /// the engine charges the (clusters − 1)/clusters share that leaves a cluster to the NoC.
+    pub redistribute_limbs: u64,
 }
 
 impl Work {
@@ -71,6 +75,7 @@ impl Work {
             plain_limbs: self.plain_limbs + o.plain_limbs,
             input_limbs: self.input_limbs + o.input_limbs,
             output_limbs: self.output_limbs + o.output_limbs,
+            redistribute_limbs: self.redistribute_limbs + o.redistribute_limbs,
         }
     }
 
@@ -121,7 +126,8 @@ impl Params {
 
     /// ModUp of one polynomial of ℓ limbs: INTT each digit (ℓ INTTs), pre-scale by q̂⁻¹ (ℓ
     /// multiplies), base-convert digit j of α_j limbs to the other ℓ+k−α_j limbs, and NTT the new
-    /// limbs (β(ℓ+k) − ℓ NTTs). Result: β digits of ℓ+k limbs.
+    /// limbs (β(ℓ+k) − ℓ NTTs). Result: β digits of ℓ+k limbs. Redistribution: the ℓ input limbs
+    /// go coefficient-wise for the conversion, the β(ℓ+k) − ℓ new limbs back limb-wise.
     pub fn mod_up(&self, l: u64) -> Work {
         let (alpha, k) = (u64::from(self.alpha), u64::from(self.k));
         let beta = self.beta(l);
@@ -135,6 +141,7 @@ impl Params {
             ntt: l + (beta * (l + k) - l),
             bconv,
             mul: l,
+            redistribute_limbs: beta * (l + k),
             ..Work::default()
         }
     }
@@ -154,7 +161,8 @@ impl Params {
 
     /// ModDown of the two inner-product polynomials back to ℓ limbs: INTT the k special limbs
     /// (2k), pre-scale (2k multiplies), base-convert k → ℓ (2kℓ pairs), NTT (2ℓ), then
-    /// (x − conv)·P⁻¹ (2ℓ multiplies, 2ℓ subtractions).
+    /// (x − conv)·P⁻¹ (2ℓ multiplies, 2ℓ subtractions). Redistribution: the 2k special limbs
+    /// go coefficient-wise, the 2ℓ converted limbs back limb-wise.
     pub fn mod_down(&self, l: u64) -> Work {
         let k = u64::from(self.k);
         Work {
@@ -162,6 +170,7 @@ impl Params {
             bconv: 2 * k * l,
             mul: 2 * k + 2 * l,
             add: 2 * l,
+            redistribute_limbs: 2 * k + 2 * l,
             ..Work::default()
         }
     }
@@ -197,6 +206,30 @@ impl Params {
             ntt: 2 + 2 * (l_in - 1),
             mul: 2 * (l_in - 1),
             add: 2 * (l_in - 1),
+            ..Work::default()
+        }
+    }
+
+    /// The second `rescale` of a double-prime pair on a double-prime-scaling unit (SHARP's DPS),
+    /// from ℓ limbs before the pair. The fused pair, per polynomial: INTT the two dropped limbs,
+    /// base-convert them to the ℓ−2 others (2(ℓ−2) pairs), NTT, then (x − conv)·(q₁q₂)⁻¹:
+    /// 2ℓ (I)NTTs and 4(ℓ−2) conversion pairs for both polynomials. The first rescale of the
+    /// pair is already charged as a plain rescale from ℓ (2ℓ (I)NTTs and the 2(ℓ−1) multiplies
+    /// and subtractions, which cover the fused pair's 2(ℓ−2)), so the second adds only the
+    /// conversion.
+    pub fn fused_second_rescale(&self, l: u64) -> Work {
+        Work {
+            bconv: 4 * l.saturating_sub(2),
+            ..Work::default()
+        }
+    }
+
+    /// A plaintext generated on chip from one stored limb (ARK's OF-Limb): the limb is read and
+    /// reduced into the ℓ limbs in coefficient form, then each is NTT'd (ℓ NTTs).
+    pub fn on_the_fly_plain(&self, l: u64) -> Work {
+        Work {
+            ntt: l,
+            plain_limbs: 1,
             ..Work::default()
         }
     }
@@ -385,6 +418,10 @@ pub struct LowerOptions {
     pub dnum: u32,
     /// Share ModUp within hoist groups.
     pub hoisting: bool,
+    /// Generate plaintext limbs on chip from one stored limb (ARK's OF-Limb).
+    pub of_limb: bool,
+    /// Fuse two `rescale`s in a row into one double-prime rescale (SHARP's DPS unit).
+    pub double_prime_unit: bool,
 }
 
 impl LowerOptions {
@@ -392,6 +429,8 @@ impl LowerOptions {
         Self {
             dnum: arch.policy.dnum,
             hoisting: arch.policy.hoisting,
+            of_limb: arch.policy.of_limb,
+            double_prime_unit: arch.policy.double_prime_unit,
         }
     }
 }
@@ -432,6 +471,9 @@ pub struct Lowerer {
     last_layer: u32,
     /// Expanded bootstraps by (params, input level, output level) → index in `blocks`.
     boot_cache: FxHashMap<(BootstrapParams, u32, u32), u32>,
+    /// The task of the previous op if it was a `rescale` that a second one may fuse with
+    /// (double-prime scaling), else [`NONE`].
+    open_rescale: u32,
 }
 
 impl Lowerer {
@@ -459,6 +501,7 @@ impl Lowerer {
             last_layer: NONE,
             kind_counts: Default::default(),
             boot_cache: FxHashMap::default(),
+            open_rescale: NONE,
         }
     }
 
@@ -523,6 +566,18 @@ impl Lowerer {
                 let key = key_id(&op.kind);
                 self.task(origin, [args[0], modup], p.hoisted_rotate(l), 2 * l, key)
             }
+            OpKind::MulPlain { .. } | OpKind::AddPlain { .. } if self.prog.options.of_limb => {
+                let mut w = p.op_work(&op.kind, op.level);
+                w.plain_limbs = 0;
+                w.accumulate(&p.on_the_fly_plain(l));
+                self.task(origin, args, w, 2 * l, NONE)
+            }
+            OpKind::Rescale
+                if self.prog.options.double_prime_unit && self.open_rescale == args[0] =>
+            {
+                let w = p.fused_second_rescale(l + 2);
+                self.task(origin, args, w, 2 * l, NONE)
+            }
             kind => {
                 let out = match kind {
                     OpKind::Mul => 3 * l,
@@ -532,6 +587,9 @@ impl Lowerer {
             }
         };
         self.values.insert(op.id, result);
+        // A rescale that did not close a pair opens one (read by the next op only).
+        let opens = kind == OpName::Rescale && self.open_rescale != args[0];
+        self.open_rescale = if opens { result } else { NONE };
         let c = &mut self.prog.counts;
         c.ops += 1;
         c.key_switches += u64::from(kind.is_key_switch());
@@ -648,17 +706,11 @@ fn expand_bootstrap(
     in_level: u32,
     out_level: u32,
 ) -> Result<Vec<Task>, SimError> {
-    bootstrap::check(bp, header)?;
+    bp.check(header, out_level)
+        .map_err(|e| SimError::Bootstrap {
+            message: format!("a bootstrap to level {out_level}: {e}"),
+        })?;
     let top = header.max_level();
-    if out_level + bp.level_budget() > top {
-        return Err(SimError::Bootstrap {
-            message: format!(
-                "a bootstrap to level {out_level} consumes {} levels but the chain has only {top} \
-                 limbs",
-                bp.level_budget(),
-            ),
-        });
-    }
     let mut e = Emitter::new(header.slots, 0, 0, 0);
     e.set_layer("bootstrap");
     let input = e.input(in_level);
@@ -726,6 +778,8 @@ pub(crate) mod tests {
         LowerOptions {
             dnum: 0,
             hoisting: true,
+            of_limb: false,
+            double_prime_unit: false,
         }
     }
 
@@ -807,10 +861,78 @@ pub(crate) mod tests {
             LowerOptions {
                 dnum: 0,
                 hoisting: false,
+                of_limb: false,
+                double_prime_unit: false,
             },
         )
         .unwrap();
         assert_eq!(off.counts.total.ntt, 240);
+    }
+
+    fn lowered(options: LowerOptions, build: impl FnOnce(&mut ProgramBuilder)) -> LowerCounts {
+        let mut b = ProgramBuilder::new(header(), "l");
+        build(&mut b);
+        lower(&header(), &b.into_ops(), options).unwrap().counts
+    }
+
+    /// OF-Limb at ℓ = 12: a `mul_plain` reads 1 plaintext limb instead of 12 and NTTs the 12
+    /// limbs it generates; the 24 multiplies are unchanged.
+    #[test]
+    fn of_limb_plaintexts() {
+        let build = |b: &mut ProgramBuilder| {
+            let x = b.input(12);
+            b.mul_plain(x);
+        };
+        let off = lowered(opts(), build).total;
+        assert_eq!((off.plain_limbs, off.ntt, off.mul), (12, 0, 24));
+        let on = lowered(
+            LowerOptions {
+                of_limb: true,
+                ..opts()
+            },
+            build,
+        )
+        .total;
+        assert_eq!((on.plain_limbs, on.ntt, on.mul), (1, 12, 24));
+    }
+
+    /// Double-prime scaling from ℓ = 12: apart, two rescales cost 2·12 + 2·11 = 46 (I)NTTs; the
+    /// DPS unit fuses them into 2·12 = 24 (I)NTTs plus 4·(12 − 2) = 40 conversion pairs. A third
+    /// rescale in a row opens a new pair (2·10 = 20 more (I)NTTs), it is not fused.
+    #[test]
+    fn double_prime_rescale_pairs() {
+        let two = |b: &mut ProgramBuilder| {
+            let x = b.input(12);
+            let x = b.rescale(x);
+            b.rescale(x);
+        };
+        let apart = lowered(opts(), two).total;
+        assert_eq!((apart.ntt, apart.bconv), (46, 0));
+        let dps = LowerOptions {
+            double_prime_unit: true,
+            ..opts()
+        };
+        let fused = lowered(dps, two).total;
+        assert_eq!((fused.ntt, fused.bconv), (24, 40));
+        let three = lowered(dps, |b| {
+            let x = b.input(12);
+            let x = b.rescale(x);
+            let x = b.rescale(x);
+            b.rescale(x);
+        })
+        .total;
+        assert_eq!((three.ntt, three.bconv), (44, 40));
+    }
+
+    /// Redistribution of one unhoisted rotation at ℓ = 12 (β = 3, k = 4): ModUp's β(ℓ+k) = 48
+    /// limbs and ModDown's 2k + 2ℓ = 32.
+    #[test]
+    fn key_switch_redistribution() {
+        let c = lowered(opts(), |b| {
+            let x = b.input(12);
+            b.rotate(x, 1, None);
+        });
+        assert_eq!(c.total.redistribute_limbs, 80);
     }
 
     /// Overriding dnum to 1 (α = k = 12, β = 1) at ℓ = 12: (1+2)(12+12) = 72.
@@ -825,6 +947,8 @@ pub(crate) mod tests {
             LowerOptions {
                 dnum: 1,
                 hoisting: true,
+                of_limb: false,
+                double_prime_unit: false,
             },
         )
         .unwrap();

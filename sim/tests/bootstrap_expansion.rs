@@ -55,3 +55,19 @@ fn single_op_and_expansion_agree_inside_resnet20() {
     }
     assert!(ran >= 4, "only {ran} presets hold N = 2^16");
 }
+
+/// Each design's own recipe on its own preset (SHARP's double-prime scaling and Min-KS, ARK's
+/// Min-KS and OF-Limb, BTS at N = 2^17): the single op and the expansion agree too.
+#[test]
+fn single_op_and_expansion_agree_under_each_design_recipe() {
+    use hesim_traces::bootstrap::{RecipeOptions, bootstrap_program, recipe};
+    for design in ["sharp", "ark", "bts", "craterlake"] {
+        let arch = Arch::preset(design).unwrap();
+        let r = recipe(design, &RecipeOptions::default()).unwrap();
+        let single = bootstrap_program(&r.header, &r.params, false).unwrap();
+        let expanded = bootstrap_program(&r.header, &r.params, true).unwrap();
+        let x = simulate(&arch, &r.header, &single.ops).unwrap();
+        let y = simulate(&arch, &r.header, &expanded.ops).unwrap();
+        agree(design, "recipe bootstrap", x.cycles as f64, y.cycles as f64);
+    }
+}

@@ -23,7 +23,7 @@ pub struct NetArgs {
     #[arg(long, default_value = "spencnn")]
     pub packing: String,
     /// Fraction of each conv layer's weights removed by sub-block pruning (spencnn only).
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0.0)]
     pub sparsity: f64,
     /// `random`, `checkpoint` (the built-in network's SpENCNN checkpoint under the data root), or
     /// a safetensors file.
@@ -55,7 +55,7 @@ pub struct GenArgs {
 #[derive(Debug, Args)]
 pub struct TableArgs {
     /// Sparsity of the spencnn rows.
-    #[arg(long, default_value_t = 0.5)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0.5)]
     pub sparsity: f64,
     /// Also write the table as CSV (one row per network, packing and layer).
     #[arg(long)]
@@ -306,7 +306,7 @@ pub struct InferArgs {
     #[arg(long, default_value = "spencnn")]
     pub packing: String,
     /// Sub-block pruning sparsity (spencnn only).
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0.0)]
     pub sparsity: f64,
     /// `checkpoint` (default), `random` or a safetensors file.
     #[arg(long, default_value = "checkpoint")]
@@ -365,7 +365,8 @@ fn test_images(net: &Network, args: &InferArgs) -> Result<TestImages> {
             let mnist =
                 nn::mnist::Mnist::load_test(&dir, args.offset, args.images).with_context(|| {
                     format!(
-                        "MNIST test set not found under {} (set HESIM_DATA)",
+                        "cannot load the MNIST test set from {} (HESIM_DATA names the folder \
+                         holding data/mnist)",
                         dir.display()
                     )
                 })?;
@@ -515,11 +516,7 @@ pub fn infer(args: InferArgs) -> Result<ExitCode> {
                 Ok(Outcome {
                     predicted: nn::argmax(&got),
                     plaintext: nn::argmax(&want),
-                    max_error: got
-                        .iter()
-                        .zip(&want)
-                        .map(|(a, b)| (a - b).abs())
-                        .fold(0.0, f64::max),
+                    max_error: nn::max_abs_error(&got, &want),
                     seconds: t.elapsed().as_secs_f64(),
                     cpu_seconds: cpu.elapsed().as_secs_f64(),
                 })
@@ -539,7 +536,7 @@ pub fn infer(args: InferArgs) -> Result<ExitCode> {
         .iter()
         .filter(|o| o.predicted == o.plaintext)
         .count();
-    let max_err = outcomes.iter().map(|o| o.max_error).fold(0.0, f64::max);
+    let max_err = outcomes.iter().map(|o| o.max_error).fold(0.0, nn::nan_max);
     let latency = outcomes.iter().map(|o| o.seconds).sum::<f64>() / n as f64;
     let cpu_latency = outcomes.iter().map(|o| o.cpu_seconds).sum::<f64>() / n as f64;
     let throughput = wall / n as f64;

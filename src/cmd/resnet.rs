@@ -10,6 +10,7 @@ use clap::{Args, ValueEnum};
 use hesim_sw::boot;
 use hesim_sw::nn::Program;
 use hesim_sw::nn::resnet::{self, ResnetOptions, ResnetPacking, ResnetWeights};
+use hesim_sw::nn::resnet_lee;
 use hesim_traces::{BootstrapParams, Header, Hoisting, Op, OpName, TraceStats, TraceWriter};
 
 use super::nn::GenArgs;
@@ -21,25 +22,45 @@ pub enum HoistingArg {
     Double,
 }
 
+/// Largest `--act-degree`: far above the degrees used in the literature, and it keeps the
+/// activation's coefficient and op counts small before anything is built.
+const MAX_ACT_DEGREE: usize = 1023;
+
+/// Which ResNet-20 program `--net resnet20` builds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ResnetVariant {
+    /// Lee et al.'s exact program (ICML'22): multiplexed parallel convolution, option-A
+    /// shortcuts, AppReLU with a depth-14 composite sign (15/15/27), sparse bootstraps.
+    Lee,
+    /// hesim's own: one polynomial activation, projection shortcuts, full-slot bootstraps,
+    /// `--packing multiplexed|spencnn`.
+    Hesim,
+}
+
 /// Options of `--net resnet20` and `--net bootstrap`.
 #[derive(Debug, Args)]
 pub struct BootArgs {
+    /// ResNet-20 program (resnet20).
+    #[arg(long, value_enum, default_value_t = ResnetVariant::Hesim)]
+    pub variant: ResnetVariant,
     /// Write bootstraps expanded into primitive ops (ModRaise, CoeffToSlot, EvalMod,
     /// SlotToCoeff) instead of single `bootstrap` ops (resnet20, bootstrap).
     #[arg(long)]
     pub expand_boot: bool,
-    /// Degree of the ResNet-20 activation polynomial.
+    /// Degree of the ResNet-20 activation polynomial (1 to 1023).
     #[arg(long, default_value_t = 15)]
     pub act_degree: usize,
-    /// Groups of the grouped block convolutions (resnet20 --packing spencnn).
+    /// Groups of the grouped block convolutions (resnet20 --packing spencnn; at least 1).
     #[arg(long, default_value_t = 4)]
     pub groups: usize,
     /// Kernel taps removed by sub-block pruning in each grouped layer (resnet20 --packing
     /// spencnn).
     #[arg(long, default_value_t = 3)]
     pub pruned_taps: usize,
-    /// Limbs of the modulus chain [default: 40 for resnet20; 25 for helr, which leaves 8
-    /// levels after the default 16-level bootstrap].
+    /// Limbs of the modulus chain [default: 40 for resnet20 --variant hesim; the bootstrap's
+    /// level budget + 17 for --variant lee (Lee et al.'s 16 levels after each bootstrap: 33
+    /// with the default bootstrap); 25 for helr, which leaves 8 levels after the default
+    /// 16-level bootstrap].
     #[arg(long)]
     pub limbs: Option<u32>,
     /// log2 of the ring degree N (bootstrap, helr).
@@ -69,6 +90,19 @@ pub struct BootArgs {
     /// Skip the 128-bit security check of the parameters.
     #[arg(long)]
     pub allow_insecure: bool,
+    /// A design's bootstrapping recipe (sharp, ark, bts, craterlake, f1): its chain, digits and
+    /// bootstrap parameters, documented in `hesim_traces::bootstrap::recipe`; replaces
+    /// --boot-log-n, --cts-levels, --stc-levels, --eval-mod-degree, --double-angle, --hoisting
+    /// and --key-reuse (bootstrap).
+    #[arg(long)]
+    pub recipe: Option<String>,
+    /// Slots bootstrapped under --recipe (a power of two up to N/2; fewer is sparse-slot
+    /// bootstrapping).
+    #[arg(long)]
+    pub slots: Option<u64>,
+    /// Key-switching digits under --recipe (default: the design's).
+    #[arg(long)]
+    pub dnum: Option<u32>,
 }
 
 impl BootArgs {
@@ -85,6 +119,8 @@ impl BootArgs {
                 HoistingArg::Double => Hoisting::Double,
             },
             key_reuse: self.key_reuse,
+            baby_step: 0,
+            double_prime_scaling: false,
         }
     }
 
@@ -97,6 +133,16 @@ impl BootArgs {
             },
             other => bail!("unknown resnet20 packing `{other}`: use multiplexed or spencnn"),
         };
+        if self.groups == 0 {
+            bail!("--groups 0: the grouped convolutions need at least 1 group (default 4)");
+        }
+        if !(1..=MAX_ACT_DEGREE).contains(&self.act_degree) {
+            bail!(
+                "--act-degree {} is outside 1..={MAX_ACT_DEGREE} (the activation polynomials of \
+                 the literature have degree ≤ 27)",
+                self.act_degree
+            );
+        }
         if self.pruned_taps > 8 {
             bail!(
                 "--pruned-taps {} is too many: at most 8 of the 9 taps (the centre stays)",
@@ -119,14 +165,39 @@ pub fn build_resnet(args: &BootArgs, packing: &str, seed: u64) -> Result<Program
     resnet::build(&wts, &opts).with_context(|| format!("cannot compile resnet20 under {packing}"))
 }
 
+/// Builds Lee et al.'s ResNet-20 (random weights from `seed`) on a chain of 28-bit primes;
+/// returns the program and a summary of its bootstraps.
+pub fn build_lee(args: &BootArgs, seed: u64) -> Result<(Program, String)> {
+    let recipe = args.params(1 << (args.log_n.max(1) - 1));
+    let limbs = args
+        .limbs
+        .unwrap_or(recipe.level_budget() + 1 + resnet_lee::CONV_DEPTH + resnet_lee::RELU_DEPTH);
+    let header = boot::header(args.log_n, limbs, "resnet20", "lee", args.allow_insecure)
+        .context("--log-n / --limbs")?;
+    let built = resnet_lee::build(&resnet_lee::LeeWeights::random(seed), &header, &recipe)
+        .context("cannot compile resnet20 --variant lee")?;
+    let mut by_slots = std::collections::BTreeMap::new();
+    for s in &built.bootstrap_slots {
+        *by_slots.entry(*s).or_insert(0u32) += 1;
+    }
+    let split: Vec<String> = by_slots
+        .iter()
+        .rev()
+        .map(|(s, n)| format!("{n} on {s} slots"))
+        .collect();
+    let note = format!(
+        "resnet20 (Lee et al.): {} bootstraps ({}), 19 AppReLUs of depth {}",
+        built.bootstrap_slots.len(),
+        split.join(", "),
+        resnet_lee::RELU_DEPTH
+    );
+    Ok((built.program, note))
+}
+
 /// Writes a trace atomically (temporary file in the target folder, then rename).
 fn write_trace(path: &Path, header: &Header, ops: &[Op]) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let tmp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("cannot write in {}", dir.display()))?;
+    let tmp = hesim_sim::sweep::temp_file_beside(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
     let mut w = TraceWriter::new(std::io::BufWriter::new(tmp.as_file()), header)?;
     for op in ops {
         w.write_op(op)?;
@@ -157,6 +228,9 @@ pub(super) fn check_and_write(path: &Path, header: &Header, ops: &[Op]) -> Resul
 /// network.
 pub fn generate(args: &GenArgs) -> Result<Option<ExitCode>> {
     let b = &args.boot;
+    if !(2..=17).contains(&b.log_n) {
+        bail!("--log-n {} is outside 2..=17", b.log_n);
+    }
     if b.expand_boot && matches!(b.hoisting, HoistingArg::Double) {
         bail!(
             "--hoisting double cannot be expanded: the trace format has no way to defer a \
@@ -173,16 +247,42 @@ pub fn generate(args: &GenArgs) -> Result<Option<ExitCode>> {
                      not --sparsity or --weights"
                 );
             }
-            let p = build_resnet(b, &args.net.packing, args.net.seed)?;
+            let (p, note) = match b.variant {
+                ResnetVariant::Hesim => (build_resnet(b, &args.net.packing, args.net.seed)?, None),
+                ResnetVariant::Lee => {
+                    let (p, note) = build_lee(b, args.net.seed)?;
+                    (p, Some(note))
+                }
+            };
             let ops = if b.expand_boot {
                 boot::expand_ops(&p.header, &p.ops)?
             } else {
                 p.ops.clone()
             };
-            (p.header.clone(), ops, None)
+            (p.header.clone(), ops, note)
+        }
+        "bootstrap" if b.recipe.is_some() => {
+            let name = b.recipe.as_deref().unwrap_or_default();
+            let options = boot::RecipeOptions {
+                slots: b.slots,
+                limbs: b.limbs,
+                dnum: b.dnum,
+                levels_after: Some(b.levels_after),
+                allow_insecure: b.allow_insecure,
+            };
+            let r = boot::recipe(name, &options).with_context(|| format!("--recipe {name}"))?;
+            let program = boot::bootstrap_program(&r.header, &r.params, b.expand_boot)?;
+            let note = format!("recipe {name}: {}", r.notes.join("; "));
+            (r.header, program.ops, Some(note))
         }
         "bootstrap" => {
-            let slots = 1u64 << (b.log_n.max(1) - 1);
+            if let Some(limbs) = b.limbs {
+                bail!(
+                    "--limbs {limbs} sets the resnet20 and helr chains; a --net bootstrap chain \
+                     is --levels-after plus the bootstrap's own levels: use --levels-after"
+                );
+            }
+            let slots = 1u64 << (b.log_n - 1);
             let (header, ops) = boot::standalone(
                 b.log_n,
                 &b.params(slots),

@@ -28,6 +28,7 @@ pub enum TraceCommand {
         hesim trace gen --net hefnet --packing dense --out hefnet-dense.jsonl\n  \
         hesim trace gen --net my-net.toml --packing group --weights random --seed 3 --out my.jsonl\n  \
         hesim trace gen --net lenet --packing spencnn --sparsity 0.25 --weights checkpoint --out l.jsonl\n  \
+        hesim trace gen --net resnet20 --variant lee --out resnet20-lee.jsonl   (18 sparse bootstraps)\n  \
         hesim trace gen --net resnet20 --packing multiplexed --out resnet20-mux.jsonl\n  \
         hesim trace gen --net resnet20 --packing spencnn --groups 4 --pruned-taps 3 --out resnet20-sp.jsonl\n  \
         hesim trace gen --net helr --batch 256 --out helr256.jsonl       (32 iterations, 25 limbs)\n  \
@@ -83,8 +84,18 @@ pub fn run(cmd: TraceCommand) -> Result<ExitCode> {
 
 /// Reads and validates a trace; an invalid one is an error listing its violations.
 pub fn analyze(file: &PathBuf) -> Result<Analysis> {
-    let reader = hesim_traces::open(file)
-        .with_context(|| format!("cannot read trace {}", file.display()))?;
+    let reader = hesim_traces::open(file).map_err(|e| match e {
+        hesim_traces::TraceError::Invalid(v) => anyhow::anyhow!(
+            "{} is not a valid trace:\n  {}:{}: [{}] {}",
+            file.display(),
+            file.display(),
+            v.line,
+            v.rule,
+            v.message
+        ),
+        // the error names the file already
+        other => anyhow::Error::from(other),
+    })?;
     let analysis = hesim_traces::analyze(reader)
         .with_context(|| format!("cannot read trace {}", file.display()))?;
     if !analysis.is_valid() {

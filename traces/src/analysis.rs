@@ -135,6 +135,7 @@ pub struct Analyzer {
 impl Analyzer {
     pub fn new(header: Header) -> Self {
         Self {
+            level_counts: vec![0; header.max_level() as usize + 1],
             header,
             values: ValueTable::default(),
             hoist_sources: FxHashMap::default(),
@@ -142,7 +143,6 @@ impl Analyzer {
             last_layer: None,
             stats: TraceStats::default(),
             kind_counts: [0; OpName::ALL.len()],
-            level_counts: Vec::new(),
             layer_kind_counts: Vec::new(),
             conjugates: false,
             violations: Vec::new(),
@@ -156,6 +156,11 @@ impl Analyzer {
         if self.violations.len() < MAX_KEPT_VIOLATIONS {
             self.violations.push(v);
         }
+    }
+
+    /// Violations found so far (a caller can stop using ops once this grows).
+    pub fn violation_count(&self) -> u64 {
+        self.violation_count
     }
 
     /// Checks one op read at `line` and adds it to the stats.
@@ -416,27 +421,10 @@ impl Analyzer {
             }
             OpKind::Bootstrap(p) => {
                 needs_size2(found);
-                let budget = p.level_budget();
-                if !p.slots.is_power_of_two() || p.slots > self.header.ring_degree() / 2 {
+                if let Err(e) = p.check(&self.header, op.level) {
                     found.push(bad(
                         Rule::BootstrapParams,
-                        format!(
-                            "op {} bootstraps {} slots; that must be a power of two up to N/2",
-                            op.id, p.slots
-                        ),
-                    ));
-                }
-                if op.level + budget > self.header.max_level() {
-                    found.push(bad(
-                        Rule::BootstrapParams,
-                        format!(
-                            "op {} bootstraps to level {} but the bootstrap itself consumes {budget} \
-                             levels of a {}-prime chain (at most level {} is reachable)",
-                            op.id,
-                            op.level,
-                            self.header.max_level(),
-                            self.header.max_level().saturating_sub(budget)
-                        ),
+                        format!("op {} bootstraps to level {}: {e}", op.id, op.level),
                     ));
                 }
                 result.depth = 0;
@@ -449,11 +437,12 @@ impl Analyzer {
         let s = &mut self.stats;
         s.ops += 1;
         self.kind_counts[name as usize] += 1;
-        let level = op.level as usize;
-        if level >= self.level_counts.len() {
-            self.level_counts.resize(level + 1, 0);
+        // Levels beyond the chain are violations; they are counted in a map so that a huge
+        // level cannot size the vector.
+        match self.level_counts.get_mut(op.level as usize) {
+            Some(n) => *n += 1,
+            None => *s.by_level.entry(op.level).or_insert(0) += 1,
         }
-        self.level_counts[level] += 1;
         let ks = u64::from(name.is_key_switch());
         s.key_switches += ks;
         let idx = match &self.last_layer {
@@ -490,11 +479,12 @@ impl Analyzer {
         for (layer, counts) in self.stats.by_layer.iter_mut().zip(&self.layer_kind_counts) {
             layer.by_kind = nonzero(counts);
         }
-        self.stats.by_level = (0u32..)
-            .zip(&self.level_counts)
-            .filter(|&(_, &n)| n > 0)
-            .map(|(l, &n)| (l, n))
-            .collect();
+        self.stats.by_level.extend(
+            (0u32..)
+                .zip(&self.level_counts)
+                .filter(|&(_, &n)| n > 0)
+                .map(|(l, &n)| (l, n)),
+        );
         self.stats.galois_keys =
             self.stats.rotation_steps.len() as u64 + u64::from(self.conjugates);
         Analysis {

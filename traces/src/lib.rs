@@ -21,7 +21,10 @@ mod writer;
 
 pub use analysis::{Analysis, Analyzer, TraceStats, analyze};
 pub use error::{Rule, TraceError, Violation};
-pub use header::{FORMAT_NAME, FORMAT_VERSION, Header, Scheme};
-pub use op::{BootstrapParams, Hoisting, Op, OpKind, OpName, PlainRef, ValueId};
+pub use header::{FORMAT_NAME, FORMAT_VERSION, Header, MAX_PRIMES, Scheme};
+pub use op::{
+    BootstrapParams, BootstrapParamsError, Hoisting, MAX_BOOTSTRAP_OPS, MAX_EVAL_MOD_DEGREE, Op,
+    OpKind, OpName, PlainRef, ValueId,
+};
 pub use reader::{TraceReader, open};
 pub use writer::{TraceWriter, create};

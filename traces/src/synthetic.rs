@@ -53,6 +53,8 @@ pub fn build(choices: impl IntoIterator<Item = Choice>) -> Vec<Op> {
         double_angle: 2,
         hoisting: Hoisting::Single,
         key_reuse: false,
+        baby_step: 0,
+        double_prime_scaling: false,
     };
     let boot_level = top - boot.level_budget();
     let layers: Vec<Arc<str>> = (0..8).map(|i| Arc::from(format!("layer{i}"))).collect();

@@ -11,6 +11,7 @@ mod params;
 mod program;
 pub mod reference;
 pub mod resnet;
+pub mod resnet_lee;
 pub mod weights;
 
 use std::path::PathBuf;
@@ -19,7 +20,7 @@ pub use builder::{Packing, build};
 pub use network::{BUILTINS, Layer, LayerKind, Network, Shape};
 pub use params::{HeParams, max_log_qp};
 pub use program::{IoLayout, LayerReport, Program};
-pub use reference::{PruneMasks, argmax, forward};
+pub use reference::{PruneMasks, argmax, forward, max_abs_error, nan_max};
 pub use weights::{Params, Tensor, checkpoint_path, data_root, synthetic_input};
 
 /// Errors of network loading and program building.
@@ -28,6 +29,8 @@ pub use weights::{Params, Tensor, checkpoint_path, data_root, synthetic_input};
 pub enum NnError {
     #[error("cannot read {path}: {message}")]
     Io { path: PathBuf, message: String },
+    #[error("cannot write {path}: {message}")]
+    Write { path: PathBuf, message: String },
     #[error("{source_name}: {message}")]
     Parse {
         source_name: String,

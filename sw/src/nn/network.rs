@@ -14,13 +14,28 @@ pub struct Shape {
     pub w: usize,
 }
 
+/// Most elements a network's input or any layer's output may have (ResNet-20's largest
+/// tensor has 16,384, VGG-5's 65,536): a cap that keeps every buffer hesim allocates for a
+/// network small, checked before anything is allocated.
+pub const MAX_TENSOR_ELEMENTS: usize = 1 << 24;
+
+/// Most weights one conv or linear layer may have (VGG-5's largest layer has 2^24).
+pub const MAX_LAYER_WEIGHTS: usize = 1 << 26;
+
 impl Shape {
     pub fn new(c: usize, h: usize, w: usize) -> Self {
         Self { c, h, w }
     }
 
+    /// c·h·w. Shapes of a checked [`Network`] are at most [`MAX_TENSOR_ELEMENTS`]; use
+    /// [`Shape::checked_len`] on unchecked ones.
     pub fn len(&self) -> usize {
         self.c * self.h * self.w
+    }
+
+    /// c·h·w, or `None` if it overflows.
+    pub fn checked_len(&self) -> Option<usize> {
+        self.c.checked_mul(self.h)?.checked_mul(self.w)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -268,12 +283,37 @@ impl Network {
     /// The output shape of every layer, checking each layer against its input.
     pub fn shapes(&self) -> Result<Vec<Shape>, NnError> {
         let mut shapes: Vec<Shape> = Vec::with_capacity(self.layers.len());
-        if self.input.is_empty() {
-            return Err(NnError::Shape {
-                layer: "input".into(),
-                message: format!("input shape {} is empty", self.input),
-            });
+        let too_large = |shape: Shape| {
+            format!(
+                "shape {shape} has more than {MAX_TENSOR_ELEMENTS} elements (the cap on any \
+                 tensor of a network); use smaller dimensions"
+            )
+        };
+        match self.input.checked_len() {
+            Some(0) => {
+                return Err(NnError::Shape {
+                    layer: "input".into(),
+                    message: format!("input shape {} is empty", self.input),
+                });
+            }
+            Some(n) if n <= MAX_TENSOR_ELEMENTS => {}
+            _ => {
+                return Err(NnError::Shape {
+                    layer: "input".into(),
+                    message: too_large(self.input),
+                });
+            }
         }
+        let weights_fit = |layer: &str, weights: Option<usize>| match weights {
+            Some(n) if n <= MAX_LAYER_WEIGHTS => Ok(()),
+            _ => Err(NnError::Shape {
+                layer: layer.to_owned(),
+                message: format!(
+                    "the layer would have more than {MAX_LAYER_WEIGHTS} weights (the cap per \
+                     layer); use fewer channels, outputs or a smaller kernel"
+                ),
+            }),
+        };
         let mut cur = self.input;
         let mut seen = std::collections::HashSet::new();
         for (i, layer) in self.layers.iter().enumerate() {
@@ -308,22 +348,28 @@ impl Network {
                             cur.c
                         )));
                     }
-                    if cur.h + 2 * pad < *kernel || cur.w + 2 * pad < *kernel {
-                        return Err(bad(format!(
-                            "kernel {kernel} (pad {pad}) is larger than the {}×{} input map",
-                            cur.h, cur.w
-                        )));
-                    }
                     if *pad >= *kernel {
                         return Err(bad(format!(
                             "pad = {pad} must be smaller than kernel = {kernel}"
                         )));
                     }
-                    Shape::new(
-                        *out,
-                        (cur.h + 2 * pad - kernel) / stride + 1,
-                        (cur.w + 2 * pad - kernel) / stride + 1,
-                    )
+                    let padded = |side: usize| pad.checked_mul(2)?.checked_add(side);
+                    let (Some(ph), Some(pw)) = (padded(cur.h), padded(cur.w)) else {
+                        return Err(bad(format!("pad = {pad} is too large")));
+                    };
+                    if ph < *kernel || pw < *kernel {
+                        return Err(bad(format!(
+                            "kernel {kernel} (pad {pad}) is larger than the {}×{} input map",
+                            cur.h, cur.w
+                        )));
+                    }
+                    weights_fit(
+                        &layer.name,
+                        out.checked_mul(cur.c / groups)
+                            .and_then(|n| n.checked_mul(*kernel))
+                            .and_then(|n| n.checked_mul(*kernel)),
+                    )?;
+                    Shape::new(*out, (ph - kernel) / stride + 1, (pw - kernel) / stride + 1)
                 }
                 LayerKind::AvgPool { kernel } => {
                     if *kernel == 0 || *kernel > cur.h || *kernel > cur.w {
@@ -340,6 +386,9 @@ impl Network {
                             "poly needs 1 to 3 coefficients [c0, c1, c2] (degree ≤ 2), got {}",
                             coefficients.len()
                         )));
+                    }
+                    if let Some(c) = coefficients.iter().find(|c| !c.is_finite()) {
+                        return Err(bad(format!("poly coefficient {c} is not a finite number")));
                     }
                     if coefficients.iter().skip(1).all(|&c| c == 0.0) {
                         return Err(bad("poly is constant: c1 and c2 are both zero".into()));
@@ -359,8 +408,8 @@ impl Network {
                                 .into(),
                         ));
                     }
-                    if *eps <= 0.0 {
-                        return Err(bad(format!("eps = {eps} must be positive")));
+                    if !(eps.is_finite() && *eps > 0.0) {
+                        return Err(bad(format!("eps = {eps} must be a positive finite number")));
                     }
                     cur
                 }
@@ -374,6 +423,7 @@ impl Network {
                     if *out == 0 {
                         return Err(bad("out must be positive".into()));
                     }
+                    weights_fit(&layer.name, out.checked_mul(cur.c))?;
                     Shape::new(*out, 1, 1)
                 }
                 LayerKind::Residual { from } => {
@@ -391,6 +441,9 @@ impl Network {
                     cur
                 }
             };
+            if cur.checked_len().is_none_or(|n| n > MAX_TENSOR_ELEMENTS) {
+                return Err(bad(too_large(cur)));
+            }
             shapes.push(cur);
         }
         Ok(shapes)

@@ -134,6 +134,24 @@ pub fn forward(net: &Network, params: &Params, pruned: &PruneMasks, input: &[f64
         .unwrap_or_else(|| input.to_vec())
 }
 
+/// The largest |a − b| over paired logits, NaN if any difference is NaN (a NaN logit must
+/// never look like "no error", which `f64::max` would make it).
+pub fn max_abs_error(a: &[f64], b: &[f64]) -> f64 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, nan_max)
+}
+
+/// `max` that propagates NaN (unlike `f64::max`, which drops it).
+pub fn nan_max(a: f64, b: f64) -> f64 {
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else {
+        a.max(b)
+    }
+}
+
 /// Index of the largest value (the predicted class).
 pub fn argmax(v: &[f64]) -> usize {
     v.iter()
@@ -142,4 +160,18 @@ pub fn argmax(v: &[f64]) -> usize {
             if x > bv { (i, x) } else { (bi, bv) }
         })
         .0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A NaN logit is an infinitely bad error, never "no error" (f64::max drops NaN).
+    #[test]
+    fn a_nan_logit_makes_the_error_nan() {
+        assert_eq!(max_abs_error(&[1.0, -2.0], &[1.5, -2.0]), 0.5);
+        assert!(max_abs_error(&[1.0, f64::NAN], &[1.0, 0.0]).is_nan());
+        assert!(max_abs_error(&[f64::NAN, 1.0], &[0.0, 9.0]).is_nan());
+        assert!([0.0, f64::NAN, 3.0].into_iter().fold(0.0, nan_max).is_nan());
+    }
 }

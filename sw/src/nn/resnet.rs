@@ -17,7 +17,9 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 
 use super::NnError;
-use super::program::{IoLayout, LayerReport, PlainRecipe, PlainSource, Program};
+use super::program::{
+    IoLayout, LayerReport, PlainSource, Program, cifar_input_positions, external_recipes,
+};
 use super::reference::PruneMasks;
 use crate::boot::{self, Basis, Ct, Emitter, chebyshev_interpolant, eval_poly, poly_depth};
 
@@ -880,27 +882,17 @@ pub fn build(wts: &ResnetWeights, opts: &ResnetOptions) -> Result<Program, NnErr
     b.e.set_layer("output");
     b.e.output(y);
     let input_layout = Mux::new(3, 32, slots);
-    let input_positions = (0..3)
-        .flat_map(|c| (0..32).flat_map(move |y| (0..32).map(move |x| (c, y, x))))
-        .map(|(c, y, x)| {
-            (0..input_layout.copies)
-                .map(|copy| (0, input_layout.slot(copy, c, y, x) as u32))
-                .collect()
-        })
-        .collect();
+    let input_positions = cifar_input_positions(input_layout.copies, |copy, c, y, x| {
+        input_layout.slot(copy, c, y, x)
+    });
     let Builder {
         e,
         payloads,
         reports,
         ..
     } = b;
-    let source: Arc<Payloads> = Arc::new(payloads);
-    let recipes = (0..source.list.len() as u32)
-        .map(|index| PlainRecipe::External {
-            source: source.clone(),
-            index,
-        })
-        .collect();
+    let count = payloads.list.len();
+    let recipes = external_recipes(Arc::new(payloads), count);
     let input_ids = vec![input.id];
     let output_ids = vec![y.id];
     Ok(Program {

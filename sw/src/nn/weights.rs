@@ -203,10 +203,18 @@ impl Params {
                     t.dtype()
                 )));
             }
-            Ok(t.data()
+            let values: Vec<f32> = t
+                .data()
                 .chunks_exact(4)
                 .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect())
+                .collect();
+            if let Some((i, v)) = values.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+                return Err(bad(format!(
+                    "tensor `{key}` holds {v} at index {i}: weights must be finite numbers (the \
+                     checkpoint is corrupt or was saved after training diverged)"
+                )));
+            }
+            Ok(values)
         };
         let has = |key: &str| st.tensor(key).is_ok();
         let to64 = |v: Vec<f32>| v.into_iter().map(f64::from).collect::<Vec<f64>>();

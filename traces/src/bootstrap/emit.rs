@@ -59,6 +59,8 @@ pub struct Emitter {
     next_hoist: u32,
     next_plain: u32,
     layer: Arc<str>,
+    /// Primes each [`Emitter::rescale`] divides by (2 under double-prime scaling).
+    rescale_primes: u32,
 }
 
 impl Emitter {
@@ -74,6 +76,7 @@ impl Emitter {
             next_hoist: first_hoist,
             next_plain: first_plain,
             layer: Arc::from(""),
+            rescale_primes: 1,
         }
     }
 
@@ -219,8 +222,19 @@ impl Emitter {
         y
     }
 
+    /// Makes each following [`Emitter::rescale`] divide by `primes` primes (2 for double-prime
+    /// scaling: two `rescale` ops in a row, which a DPS unit fuses).
+    pub fn set_rescale_primes(&mut self, primes: u32) {
+        self.rescale_primes = primes.max(1);
+    }
+
+    /// Divides by the scale: `rescale_primes` `rescale` ops, one limb each.
     pub fn rescale(&mut self, x: Ct) -> Ct {
-        self.push(OpKind::Rescale, vec![x.id], x.level - 1)
+        let mut y = x;
+        for _ in 0..self.rescale_primes {
+            y = self.push(OpKind::Rescale, vec![y.id], y.level - 1);
+        }
+        y
     }
 
     /// `x × y`, relinearised and rescaled (one level).

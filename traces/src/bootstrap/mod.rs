@@ -22,7 +22,16 @@
 //! 4. **SlotToCoeff**: the inverse DFT in `stc_levels` BSGS stages (smallest strides first).
 //!
 //! Level use is exactly [`BootstrapParams::level_budget`] when eval_mod_degree + 1 is a power
-//! of two: cts + stc + (⌈log2(d+1)⌉ + 1) + r.
+//! of two: cts + stc + (⌈log2(d+1)⌉ + 1) + r; otherwise the slack is dropped by a free
+//! `level_down` at the end. **Double-prime scaling** (SHARP's DPS) makes every rescale of
+//! CoeffToSlot and EvalMod two `rescale` ops (two limbs per level).
+//!
+//! **Sparse slots** (slots < N/2): the ModRaise sub-sum folds the N/(2·slots) copies, the DFTs
+//! cover log2(slots) radix-2 stages (fewer or narrower merged stages, fewer diagonals), and
+//! EvalMod runs once (real and imaginary parts share the 2·slots ≤ N/2 slots).
+//!
+//! **Baby steps**: `baby_step` 0 picks the BSGS split minimising rotations; a recipe may fix it
+//! (SHARP: 4, the largest whose baby-step ciphertexts fit on chip).
 //!
 //! **Hoisting**: `none` gives every rotation its own key switch; `single` and `double` put the
 //! baby-step rotations of a stage in one hoist group (one shared ModUp). The trace format has no
@@ -34,6 +43,7 @@
 
 pub mod emit;
 pub mod poly;
+pub mod recipe;
 
 use std::collections::HashMap;
 
@@ -41,6 +51,7 @@ use crate::{BootstrapParams, Header, Hoisting, Op, OpKind, ValueId};
 
 pub use emit::{Ct, Emitter, PlainSource, Transform};
 pub use poly::{Basis, chebyshev_interpolant, eval_poly, poly_depth};
+pub use recipe::{RECIPES, Recipe, RecipeOptions, recipe};
 
 /// The EvalMod input range factor K: |I| < K for the ModRaise overflow I.
 pub const EVAL_MOD_K: f64 = 16.0;
@@ -60,6 +71,8 @@ pub enum BootError {
          use fewer levels"
     )]
     Insecure { log_n: u32, log_qp: u32, bound: u32 },
+    #[error("unknown bootstrap recipe {name:?}; the recipes are: {available}")]
+    UnknownRecipe { name: String, available: String },
 }
 
 /// Bootstrapping parameters in the style of Bossuat et al. (Eurocrypt'21) and Lattigo's default
@@ -74,11 +87,13 @@ pub fn default_params(slots: u64) -> BootstrapParams {
         double_angle: 3,
         hoisting: Hoisting::Single,
         key_reuse: false,
+        baby_step: 0,
+        double_prime_scaling: false,
     }
 }
 
 /// 128-bit bound on log2(QP): the HE standard's table for N = 2^12..2^15 (109/218/438/881),
-/// and twice the 2^15 value for 2^16 (the table's bound doubles with N; 1762 is slightly
+/// and twice the previous value for 2^16 and 2^17 (the table's bound doubles with N; 1762 is slightly
 /// below the 1772 of OpenFHE's extended table, so it is conservative).
 pub fn max_log_qp(log_n: u32) -> Option<u32> {
     match log_n {
@@ -87,6 +102,8 @@ pub fn max_log_qp(log_n: u32) -> Option<u32> {
         14 => Some(438),
         15 => Some(881),
         16 => Some(1762),
+        // Twice 2^16's again (the same extrapolation), for BTS's N = 2^17.
+        17 => Some(3524),
         _ => None,
     }
 }
@@ -135,62 +152,33 @@ pub fn header(
     ))
 }
 
-/// Checks parameters against a header (the trace validator's rules plus what the expansion
-/// needs).
+/// Checks parameters against a header for a bootstrap that leaves at least one level: the one
+/// shared check, [`BootstrapParams::check`], which the trace validator and the simulator call
+/// too.
 pub fn check(params: &BootstrapParams, header: &Header) -> Result<(), BootError> {
-    let bad = |field, value: u64, reason: &str| {
-        Err(BootError::Params {
-            field,
-            value,
-            reason: reason.into(),
-        })
-    };
-    if !params.slots.is_power_of_two() || params.slots > header.ring_degree() / 2 {
-        return bad("slots", params.slots, "must be a power of two up to N/2");
-    }
-    if params.slots < 2 {
-        return bad("slots", params.slots, "must be at least 2");
-    }
-    let log_slots = params.slots.trailing_zeros();
-    for (field, v) in [
-        ("cts_levels", params.cts_levels),
-        ("stc_levels", params.stc_levels),
-    ] {
-        if v == 0 || v > log_slots {
-            return bad(
-                field,
-                u64::from(v),
-                &format!("must be between 1 and log2(slots) = {log_slots}"),
-            );
-        }
-    }
-    if params.eval_mod_degree < 2 {
-        return bad(
-            "eval_mod_degree",
-            u64::from(params.eval_mod_degree),
-            "must be at least 2",
-        );
-    }
-    if params.level_budget() >= header.max_level() {
-        return bad(
-            "level_budget",
-            u64::from(params.level_budget()),
-            &format!(
-                "must be below the chain length {} (a bootstrap has to leave a level)",
-                header.max_level()
-            ),
-        );
-    }
-    Ok(())
+    params.check(header, 1).map_err(|e| BootError::Params {
+        field: e.field,
+        value: e.value,
+        reason: e.reason,
+    })
 }
 
-/// The BSGS split of one merged DFT stage of `bits` radix-2 stages: (n1, jmin, jmax).
-pub fn bsgs_split(bits: u32) -> (i64, i64, i64) {
+/// The BSGS split of one merged DFT stage of `bits` radix-2 stages: (n1, jmin, jmax) for the
+/// diagonals k = j·n1 + i, |k| < 2^bits, 0 ≤ i < n1. `baby_step` 0 picks the power of two n1
+/// minimising rotations (ties to the smaller); otherwise n1 = `baby_step`, capped at 2^bits
+/// (more baby steps than diagonals on one side would rotate for nothing).
+pub fn bsgs_split(bits: u32, baby_step: u32) -> (i64, i64, i64) {
     let kmax = (1i64 << bits) - 1;
+    let split = |n1: i64| ((-kmax).div_euclid(n1), kmax.div_euclid(n1));
+    if baby_step > 0 {
+        let n1 = i64::from(baby_step).min(kmax + 1);
+        let (jmin, jmax) = split(n1);
+        return (n1, jmin, jmax);
+    }
     let mut best = (i64::MAX, 1, 0, 0);
     let mut n1 = 1i64;
     while n1 <= 2 * (kmax + 1) {
-        let (jmin, jmax) = ((-kmax).div_euclid(n1), kmax.div_euclid(n1));
+        let (jmin, jmax) = split(n1);
         let rots = (n1 - 1) + (jmax - jmin);
         if rots < best.0 {
             best = (rots, n1, jmin, jmax);
@@ -220,7 +208,7 @@ fn dft_stage(
     p: &BootstrapParams,
 ) -> Ct {
     let kmax = (1i64 << bits) - 1;
-    let (n1, jmin, jmax) = bsgs_split(bits);
+    let (n1, jmin, jmax) = bsgs_split(bits, p.baby_step);
     let group = (p.hoisting != Hoisting::None && !p.key_reuse && n1 > 2).then(|| e.hoist_group());
     let mut baby = vec![x];
     for i in 1..n1 {
@@ -360,6 +348,7 @@ pub fn expand(
         width *= 2;
     }
     phase(e, "coeff_to_slot");
+    e.set_rescale_primes(if p.double_prime_scaling { 2 } else { 1 });
     v = dft(e, v, log_slots, p.cts_levels, Transform::CoeffToSlot, p);
     phase(e, "eval_mod");
     let coeffs = eval_mod_coefficients(p);
@@ -373,6 +362,7 @@ pub fn expand(
     } else {
         eval_mod(e, v, &coeffs, p)
     };
+    e.set_rescale_primes(1);
     phase(e, "slot_to_coeff");
     v = dft(e, v, log_slots, p.stc_levels, Transform::SlotToCoeff, p);
     e.level_to(v, out_level)
@@ -469,20 +459,32 @@ pub fn standalone_program(
     let limbs = params.level_budget() + levels_after.max(1);
     let packing = if expanded { "expanded" } else { "single-op" };
     let header = header(log_n, limbs, "bootstrap", packing, allow_insecure)?;
-    check(params, &header)?;
-    let out_level = limbs - params.level_budget();
+    let program = bootstrap_program(&header, params, expanded)?;
+    Ok((header, program))
+}
+
+/// One bootstrap on `header`'s chain: an input at level 1, the bootstrap (a single op, or
+/// `expanded` with its phases as layers) to the top minus the level budget, an output.
+pub fn bootstrap_program(
+    header: &Header,
+    params: &BootstrapParams,
+    expanded: bool,
+) -> Result<Expansion, BootError> {
+    check(params, header)?;
+    let top = header.max_level();
+    let out_level = top - params.level_budget();
     let mut e = Emitter::new(header.slots, 0, 0, 0);
     e.set_layer("input");
     let x = e.input(1);
     let y = if expanded {
-        expand(&mut e, x, params, log_n, limbs, out_level, true)
+        expand(&mut e, x, params, header.log_n, top, out_level, true)
     } else {
         e.set_layer("bootstrap");
         e.bootstrap(x, *params, out_level)
     };
     e.set_layer("output");
     e.output(y);
-    Ok((header, e.into()))
+    Ok(e.into())
 }
 
 #[cfg(test)]

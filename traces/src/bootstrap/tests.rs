@@ -25,6 +25,8 @@ fn small_params() -> BootstrapParams {
         double_angle: 1,
         hoisting: Hoisting::Single,
         key_reuse: false,
+        baby_step: 0,
+        double_prime_scaling: false,
     }
 }
 
@@ -284,7 +286,7 @@ fn every_plaintext_is_a_described_diagonal() {
             giant_shift,
         } = x.plains[&id];
         assert_eq!((stages, log_slots, bits), (2, 4, 2));
-        let (n1, _, _) = bsgs_split(bits);
+        let (n1, _, _) = bsgs_split(bits, 0);
         assert_eq!(giant_shift, diagonal.div_euclid(n1) * n1 * stride);
         assert!(diagonal.abs() < 4);
         // CoeffToSlot starts from the largest stride, SlotToCoeff from the smallest.

@@ -1,0 +1,79 @@
+//! `hesim validate` and `hesim trace gen --net bootstrap --recipe`. References: the published
+//! latencies of benchmarks.md §4 (the table must carry them, and ARK's and BTS's must stay
+//! null), hand-derived recipe chains, and the bad-input contract (exit 2, no output file).
+
+mod common;
+use common::hesim;
+
+#[test]
+fn validate_reports_every_design_with_published_numbers_and_sensitivities() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().to_str().unwrap();
+    let (code, json, err) = hesim(&["validate", "--json", "--out", out]);
+    assert_eq!(code, 0, "{err}");
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&json).unwrap();
+    let find = |d: &str, w: &str| {
+        rows.iter()
+            .find(|r| r["design"] == d && r["workload"] == w && r["change"].is_null())
+            .unwrap_or_else(|| panic!("no {d} × {w} row"))
+    };
+    assert_eq!(find("sharp", "bootstrap")["published_ms"], 3.12);
+    assert_eq!(find("sharp", "helr1024")["published_ms"], 2.53);
+    assert_eq!(find("craterlake", "bootstrap")["published_ms"], 3.91);
+    for held_out in ["ark", "bts"] {
+        let r = find(held_out, "bootstrap");
+        assert!(r["published_ms"].is_null() && r["error_pct"].is_null());
+        assert!(r["simulated_ms"].as_f64().unwrap() > 0.0);
+    }
+    assert!(rows.iter().filter(|r| !r["change"].is_null()).count() >= 5);
+    for file in [
+        "validation.csv",
+        "validation.md",
+        "validation.svg",
+        "validation.png",
+    ] {
+        assert!(dir.path().join(file).exists(), "{file}");
+    }
+    let csv = std::fs::read_to_string(dir.path().join("validation.csv")).unwrap();
+    assert!(csv.starts_with("design,workload,change,simulated_ms,published_ms,error_pct"));
+}
+
+#[test]
+fn recipe_traces_generate_and_bad_recipes_exit_2_naming_the_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sharp.jsonl");
+    let p = path.to_str().unwrap();
+    let gen_args = [
+        "trace",
+        "gen",
+        "--net",
+        "bootstrap",
+        "--recipe",
+        "sharp",
+        "--out",
+        p,
+    ];
+    let (code, _, err) = hesim(&gen_args);
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = hesim(&["trace", "stats", p, "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let stats: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(stats["header"]["q_bits"].as_array().unwrap().len(), 35);
+    let bad: [(&[&str], &str); 5] = [
+        (&["--recipe", "sharp", "--slots", "65536"], "32768"),
+        (&["--recipe", "sharp", "--levels-after", "35"], "l_eff"),
+        (&["--recipe", "sharp", "--dnum", "0"], "dnum"),
+        (&["--recipe", "sharp", "--limbs", "30"], "35"),
+        (&["--recipe", "tpu"], "sharp, ark, bts"),
+    ];
+    for (extra, needle) in bad {
+        let bad_path = dir.path().join("bad.jsonl");
+        let mut args = vec!["trace", "gen", "--net", "bootstrap", "--out"];
+        args.push(bad_path.to_str().unwrap());
+        args.extend_from_slice(extra);
+        let (code, _, err) = hesim(&args);
+        assert_eq!(code, 2, "{extra:?}: {err}");
+        assert!(err.contains(needle), "{extra:?}: {err}");
+        assert!(!bad_path.exists(), "{extra:?} left a file");
+    }
+}

@@ -118,3 +118,47 @@ fn bad_arguments_exit_2_with_a_clear_message_and_no_output() {
     assert_eq!(code, 2);
     assert!(stderr.contains("use xc7, xcup or ice40"), "{stderr}");
 }
+
+/// The NTT unit and the automorphism unit reject shapes they cannot build with exit 2 and the
+/// constraint, writing nothing.
+#[test]
+fn unbuildable_units_exit_2_with_the_constraint() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("unit");
+    let out_arg = out.to_str().unwrap();
+    for (args, needle) in [
+        (
+            vec!["ntt-unit", "--lanes", "12"],
+            "P (--lanes) must be a power of two in 1 ..= 64",
+        ),
+        (
+            vec!["ntt-unit", "--lanes", "128"],
+            "P (--lanes) must be a power of two in 1 ..= 64",
+        ),
+        (
+            vec!["ntt-unit", "--log-n", "17"],
+            "log2 N (--log-n) must be in 4 ..= 16",
+        ),
+        (
+            vec!["ntt-unit", "--log-n", "6", "--lanes", "32"],
+            "N must be at least 4P",
+        ),
+        (vec!["ntt-unit", "--width", "54"], "unsupported width 54"),
+        (
+            vec!["ntt-unit", "--modulus-bits", "40"],
+            "--modulus-bits = 40 is out of range",
+        ),
+        (
+            vec!["automorphism", "--lanes", "1"],
+            "P (--lanes) must be a power of two in 2 ..= 64",
+        ),
+    ] {
+        let mut full = vec!["verilog"];
+        full.extend(args);
+        full.extend(["--out", out_arg]);
+        let (code, _, stderr) = hesim(&full);
+        assert_eq!(code, 2, "{full:?}: {stderr}");
+        assert!(stderr.contains(needle), "{full:?}: {stderr}");
+        assert!(!out.exists(), "{full:?}: nothing written");
+    }
+}

@@ -4,9 +4,16 @@
 use std::path::Path;
 
 use crate::HwError;
+use crate::automorphism::{
+    AUTOMORPHISM_DESIGN_FILE, AUTOMORPHISM_MANIFEST_FILE, AUTOMORPHISM_TESTBENCH_FILE,
+    AUTOMORPHISM_VECTORS_FILE, AutomorphismManifest,
+};
 use crate::emit::{DESIGN_FILE, Manifest, TESTBENCH_FILE, TOP_MODULE, VECTORS_FILE};
 use crate::ntt_core::{
     NTT_DESIGN_FILE, NTT_MANIFEST_FILE, NTT_TESTBENCH_FILE, NTT_VECTORS_FILE, NttManifest,
+};
+use crate::ntt_unit::{
+    UNIT_DESIGN_FILE, UNIT_MANIFEST_FILE, UNIT_TESTBENCH_FILE, UNIT_VECTORS_FILE, UnitManifest,
 };
 use crate::tools::{Tool, tail};
 
@@ -51,10 +58,36 @@ struct DesignFiles {
     vectors: &'static str,
 }
 
-/// Runs every check on `dir` (a butterfly or an NTT-core directory): latches, lint, Icarus,
+/// Runs every check on `dir` (a butterfly, NTT-core, NTT-unit or automorphism directory): latches, lint, Icarus,
 /// Verilator.
 pub fn check_dir(dir: &Path) -> Result<CheckReport, HwError> {
-    let (design, expected_passes, files) = if dir.join(NTT_MANIFEST_FILE).is_file() {
+    let (design, expected_passes, files) = if dir.join(AUTOMORPHISM_MANIFEST_FILE).is_file() {
+        let m = AutomorphismManifest::read(dir)?;
+        let design = format!(
+            "automorphism unit {}, {} Galois elements, {} cycles per limb",
+            m.config,
+            m.galois.len(),
+            m.cycles_per_limb
+        );
+        let files = DesignFiles {
+            design: AUTOMORPHISM_DESIGN_FILE,
+            testbench: AUTOMORPHISM_TESTBENCH_FILE,
+            vectors: AUTOMORPHISM_VECTORS_FILE,
+        };
+        (design, m.galois.len() << m.config.log_n, files)
+    } else if dir.join(UNIT_MANIFEST_FILE).is_file() {
+        let m = UnitManifest::read(dir)?;
+        let design = format!(
+            "NTT unit {}, q = {}, {} transforms, {} cycles each ({} issue cycles)",
+            m.config, m.q, m.transforms, m.cycles_per_transform, m.issue_cycles
+        );
+        let files = DesignFiles {
+            design: UNIT_DESIGN_FILE,
+            testbench: UNIT_TESTBENCH_FILE,
+            vectors: UNIT_VECTORS_FILE,
+        };
+        (design, m.transforms << m.config.log_n, files)
+    } else if dir.join(NTT_MANIFEST_FILE).is_file() {
         let m = NttManifest::read(dir)?;
         let design = format!(
             "NTT core N = {}, q = {}, {} transforms, {} cycles each",

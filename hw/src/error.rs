@@ -34,6 +34,16 @@ pub enum HwError {
         /// The requested log2 N.
         log_n: u32,
     },
+    /// An NTT-unit shape the generator cannot build.
+    #[error("cannot build an NTT unit with N = 2^{log_n}, P = {lanes}: {constraint}")]
+    UnsupportedNttUnit {
+        /// The requested log2 N.
+        log_n: u32,
+        /// The requested number of butterflies.
+        lanes: u32,
+        /// The constraint it breaks.
+        constraint: &'static str,
+    },
     /// A required external program is not installed.
     #[error("`{program}` not found on PATH: install it with `apt-get install -y {package}`")]
     ToolMissing {

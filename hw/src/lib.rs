@@ -8,14 +8,18 @@
 //! * [`vectors`]: test vectors computed by `hesim_sw::ring`, hex files for testbenches.
 //! * [`emit`]: Verilog, self-checking testbench and vectors written to a directory.
 //! * [`ntt_core`]: a small iterative NTT core (N ≤ 1024) around the 32-bit butterfly.
+//! * [`ntt_unit`]: the parametric NTT unit: P butterflies, banked memories, N ≤ 2^16.
+//! * [`automorphism`]: the automorphism unit σ_g on an NTT-form limb, P lanes, swap network.
 //! * [`tools`], [`check`], [`area`]: yosys / Icarus / Verilator runs and the area table.
 
 pub mod area;
+pub mod automorphism;
 pub mod butterfly;
 pub mod check;
 pub mod emit;
 mod error;
 pub mod ntt_core;
+pub mod ntt_unit;
 pub mod rtl_sim;
 pub mod shoup;
 pub mod special_prime;

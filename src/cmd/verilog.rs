@@ -7,9 +7,11 @@ use std::process::ExitCode;
 use anyhow::{Result, bail};
 use clap::Subcommand;
 use hesim_hw::area::{TABLE_FAMILIES, regenerate_area_table, synth_dir};
+use hesim_hw::automorphism::{AutomorphismConfig, write_automorphism_dir};
 use hesim_hw::check::check_dir;
 use hesim_hw::emit::write_design_dir;
 use hesim_hw::ntt_core::write_ntt_dir;
+use hesim_hw::ntt_unit::{NttUnitConfig, write_unit_dir};
 use hesim_hw::vectors::{fresh_seed, generate};
 use hesim_hw::{Family, Variant, Width, area_table};
 
@@ -55,6 +57,60 @@ pub enum VerilogCommand {
         #[arg(long, default_value_t = 4)]
         transforms: usize,
         /// Seed of the input generator (ChaCha20); drawn from the OS when absent.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Output directory.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Write the parametric NTT unit (P butterflies, 2P banks, per-lane twiddle ROMs) for
+    /// N = 2^log-n and the largest NTT prime below 2^modulus-bits, with a self-checking
+    /// testbench and forward/inverse transforms computed by the golden model.
+    #[command(after_help = "Examples:\n  \
+        hesim verilog ntt-unit --log-n 12 --lanes 8 --out build/unit && hesim verilog check build/unit\n  \
+        hesim verilog ntt-unit --log-n 16 --lanes 32 --width 64 --transforms 2 --out build/unit64")]
+    NttUnit {
+        /// log2 N, 4 ..= 16 (and N ≥ 4P).
+        #[arg(long, default_value_t = 12)]
+        log_n: u32,
+        /// Butterflies per cycle P: a power of two, 1 ..= 64.
+        #[arg(long, default_value_t = 8)]
+        lanes: u32,
+        /// Datapath word: 32 (odd q < 2^31) or 64 (odd q < 2^62).
+        #[arg(long, default_value_t = 32)]
+        width: u32,
+        /// Bit size of the prime (default: the word's largest, 31 or 62).
+        #[arg(long)]
+        modulus_bits: Option<u32>,
+        /// Random transforms to check (even: forward, odd: inverse).
+        #[arg(long, default_value_t = 2)]
+        transforms: usize,
+        /// Seed of the input generator (ChaCha20); drawn from the OS when absent.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Output directory.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Write the automorphism unit (P lanes, log-stage swap network) for N = 2^log-n with a
+    /// self-checking testbench: random limbs permuted by random odd Galois elements (the
+    /// first is 2N − 1), expected slots from the golden model.
+    #[command(after_help = "Example:\n  \
+        hesim verilog automorphism --log-n 16 --lanes 16 --cases 100 --out build/auto && hesim verilog check build/auto")]
+    Automorphism {
+        /// log2 N, 4 ..= 16 (and N ≥ 4P).
+        #[arg(long, default_value_t = 10)]
+        log_n: u32,
+        /// Lanes P: a power of two, 2 ..= 64.
+        #[arg(long, default_value_t = 8)]
+        lanes: u32,
+        /// Datapath word: 32 or 64.
+        #[arg(long, default_value_t = 32)]
+        width: u32,
+        /// Galois elements (limbs) to check.
+        #[arg(long, default_value_t = 4)]
+        cases: usize,
+        /// Seed of the generator (ChaCha20); drawn from the OS when absent.
         #[arg(long)]
         seed: Option<u64>,
         /// Output directory.
@@ -140,6 +196,56 @@ pub fn run(cmd: VerilogCommand) -> Result<ExitCode> {
                 m.q,
                 m.transforms,
                 m.cycles_per_transform,
+                seed
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        VerilogCommand::NttUnit {
+            log_n,
+            lanes,
+            width,
+            modulus_bits,
+            transforms,
+            seed,
+            out,
+        } => {
+            let width = Width::from_bits(width)?;
+            let config = NttUnitConfig::new(log_n, lanes, width)?;
+            let bits = modulus_bits.unwrap_or_else(|| width.max_modulus_bits());
+            let seed = seed.unwrap_or_else(fresh_seed);
+            let m = write_unit_dir(&out, config, bits, transforms, seed)?;
+            outln!(
+                "{}: NTT unit {}, q = {}, {} transforms; {} issue cycles ((N/2)·log2 N / P), \
+                 {} idle cycles between stages, {} cycles per transform; seed {}",
+                out.display(),
+                m.config,
+                m.q,
+                m.transforms,
+                m.issue_cycles,
+                config.stage_gap(),
+                m.cycles_per_transform,
+                seed
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        VerilogCommand::Automorphism {
+            log_n,
+            lanes,
+            width,
+            cases,
+            seed,
+            out,
+        } => {
+            let config = AutomorphismConfig::new(log_n, lanes, Width::from_bits(width)?)?;
+            let seed = seed.unwrap_or_else(fresh_seed);
+            let m = write_automorphism_dir(&out, config, cases, seed)?;
+            outln!(
+                "{}: automorphism unit {}, {} Galois elements, {} cycles per limb (N/P = {}); seed {}",
+                out.display(),
+                m.config,
+                m.galois.len(),
+                m.cycles_per_limb,
+                config.issue_cycles(),
                 seed
             );
             Ok(ExitCode::SUCCESS)

@@ -358,7 +358,7 @@ impl Analyzer {
                             op.id, op.args[0]
                         ),
                     ));
-                } else if op.level + 1 != from {
+                } else if op.level.checked_add(1) != Some(from) {
                     found.push(bad(
                         Rule::LevelDrop,
                         format!(

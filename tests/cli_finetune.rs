@@ -71,7 +71,10 @@ fn a_short_run_writes_a_checkpoint_that_infer_reads() {
         "--json",
     ]);
     assert_eq!(code, 0, "{err}");
-    assert!(err.contains("finetune: epoch 1/1: loss"), "no epoch line: {err}");
+    assert!(
+        err.contains("finetune: epoch 1/1: loss"),
+        "no epoch line: {err}"
+    );
     let r: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(r["train_images"], 300);
     assert_eq!(r["eval_images"], 200);
@@ -112,7 +115,10 @@ fn a_short_run_writes_a_checkpoint_that_infer_reads() {
     let infer_accuracy = infer["accuracy"].as_f64().unwrap();
     if r["split_kind"] == "TestHalves" {
         // the naive reference on the written file reproduces candle's accuracy on these images
-        assert!((infer_accuracy - fine).abs() < 0.011, "infer {infer_accuracy}, candle {fine}");
+        assert!(
+            (infer_accuracy - fine).abs() < 0.011,
+            "infer {infer_accuracy}, candle {fine}"
+        );
     }
 }
 
@@ -122,9 +128,18 @@ fn bad_sparsity_and_settings_exit_2() {
     let out = dir.path().join("x.safetensors");
     for (args, reason) in [
         (vec!["--sparsity", "1"], "sparsity 1 must be in [0, 1)"),
-        (vec!["--sparsity", "-0.1"], "sparsity -0.1 must be in [0, 1)"),
-        (vec!["--sparsity", "0.5,1.5"], "sparsity 1.5 must be in [0, 1)"),
-        (vec!["--sparsity", "0.5", "--epochs", "0"], "--epochs must be at least 1"),
+        (
+            vec!["--sparsity", "-0.1"],
+            "sparsity -0.1 must be in [0, 1)",
+        ),
+        (
+            vec!["--sparsity", "0.5,1.5"],
+            "sparsity 1.5 must be in [0, 1)",
+        ),
+        (
+            vec!["--sparsity", "0.5", "--epochs", "0"],
+            "--epochs must be at least 1",
+        ),
     ] {
         let mut all = vec!["finetune", "--out", out.to_str().unwrap()];
         all.extend(args);
@@ -159,7 +174,13 @@ fn networks_without_trainable_layers_or_mnist_shape_exit_2() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("has no trainable layer"), "{err}");
     let (code, _, err) = common::hesim(&[
-        "finetune", "--net", "vgg5", "--sparsity", "0.5", "--out", out_s,
+        "finetune",
+        "--net",
+        "vgg5",
+        "--sparsity",
+        "0.5",
+        "--out",
+        out_s,
     ]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("takes 3×32×32 inputs"), "{err}");
@@ -193,7 +214,13 @@ fn a_missing_data_path_exits_2_naming_it() {
     // the default checkpoint under a data root without one
     let (code, _, err) = hesim_with_data(
         data.path(),
-        &["finetune", "--sparsity", "0.25", "--out", out.to_str().unwrap()],
+        &[
+            "finetune",
+            "--sparsity",
+            "0.25",
+            "--out",
+            out.to_str().unwrap(),
+        ],
     );
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("lenet_specnn.safetensors"), "{err}");
@@ -222,7 +249,9 @@ fn a_checkpoint_of_the_wrong_shape_exits_2() {
     ]);
     assert_eq!(code, 2, "{err}");
     assert!(
-        err.contains("tensor `conv1.weight` has shape [32, 1, 5, 5], the network needs [64, 1, 5, 5]"),
+        err.contains(
+            "tensor `conv1.weight` has shape [32, 1, 5, 5], the network needs [64, 1, 5, 5]"
+        ),
         "{err}"
     );
     assert!(!out.exists());

@@ -458,7 +458,10 @@ impl Plot for AccuracyLines {
             .map_err(e2s)?;
         for (i, (_, points)) in self.series.iter().enumerate() {
             chart
-                .draw_series(LineSeries::new(points.iter().copied(), color(i).stroke_width(3)))
+                .draw_series(LineSeries::new(
+                    points.iter().copied(),
+                    color(i).stroke_width(3),
+                ))
                 .map_err(e2s)?;
             chart
                 .draw_series(points.iter().map(|&p| Circle::new(p, 5, color(i).filled())))
@@ -492,9 +495,15 @@ pub fn accuracy_vs_sparsity(
         ),
         x_desc: "sub-block sparsity (fraction of the pruned layers' weights)".into(),
         series: vec![
-            ("fine-tuned, masks fixed".into(), line(|p| p.finetuned_accuracy)),
+            (
+                "fine-tuned, masks fixed".into(),
+                line(|p| p.finetuned_accuracy),
+            ),
             ("pruned, not fine-tuned".into(), line(|p| p.pruned_accuracy)),
-            ("unpruned checkpoint".into(), line(|p| p.checkpoint_accuracy)),
+            (
+                "unpruned checkpoint".into(),
+                line(|p| p.checkpoint_accuracy),
+            ),
         ],
     };
     render(out, &name, &plot)?;

@@ -8,7 +8,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use clap::Args;
 use hesim_sw::nn::{self, Params};
-use hesim_train::{FinetuneConfig, Model, MnistSplit, Progress};
+use hesim_train::{FinetuneConfig, MnistSplit, Model, Progress};
 
 /// The curve file `hesim finetune` writes beside its checkpoints, and `hesim report` plots.
 pub const CURVE_FILE: &str = "finetune.json";
@@ -19,14 +19,19 @@ pub struct FinetuneArgs {
     #[arg(long, default_value = "lenet")]
     pub net: String,
     /// Sub-block sparsity in [0, 1), or a comma-separated list (then --out is a directory).
-    #[arg(long, allow_negative_numbers = true, value_delimiter = ',', required = true)]
+    #[arg(
+        long,
+        allow_negative_numbers = true,
+        value_delimiter = ',',
+        required = true
+    )]
     pub sparsity: Vec<f64>,
     /// The fine-tuned checkpoint (safetensors); with several sparsities, a directory that
     /// receives `NET-sS.safetensors` per sparsity and the curve `finetune.json`.
     #[arg(long)]
     pub out: PathBuf,
     /// Passes over the training images.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 3)]
     pub epochs: usize,
     /// Seed of the training-image order (the only randomness).
     #[arg(long, default_value_t = 1)]
@@ -89,22 +94,22 @@ pub fn run(args: FinetuneArgs) -> Result<ExitCode> {
     }
     hesim_sim::sweep::check_writable(&targets).context("cannot write the output")?;
     let dir = nn::data_root().join("data/mnist");
-    let data = hesim_train::load_mnist(&dir, args.train_images, args.eval_images)
-        .with_context(|| {
+    let data =
+        hesim_train::load_mnist(&dir, args.train_images, args.eval_images).with_context(|| {
             format!(
                 "cannot load MNIST from {} (HESIM_DATA names the folder holding data/mnist)",
                 dir.display()
             )
         })?;
     eprintln!("finetune: {}", data.description);
-    let checkpoint_accuracy = Model::new(&net, &params, &nn::PruneMasks::new())?.accuracy(&data.eval)?;
+    let checkpoint_accuracy =
+        Model::new(&net, &params, &nn::PruneMasks::new())?.accuracy(&data.eval)?;
     let mut records = Vec::new();
     for (&sparsity, out) in args.sparsity.iter().zip(&outs) {
-        let record = finetune_one(&net, &params, &data, &config, sparsity, out)
-            .map(|mut r| {
-                r["checkpoint_accuracy"] = checkpoint_accuracy.into();
-                r
-            })?;
+        let record = finetune_one(&net, &params, &data, &config, sparsity, out).map(|mut r| {
+            r["checkpoint_accuracy"] = checkpoint_accuracy.into();
+            r
+        })?;
         if !args.json {
             print_record(&record);
         }
@@ -141,7 +146,10 @@ fn finetune_one(
     let cpu = cpu_time::ProcessTime::now();
     let masks = hesim_train::sub_block_masks(net, params, sparsity)
         .with_context(|| format!("cannot compute the sub-block masks at sparsity {sparsity}"))?;
-    let pruned_weights: usize = masks.values().map(|m| m.iter().filter(|&&p| p).count()).sum();
+    let pruned_weights: usize = masks
+        .values()
+        .map(|m| m.iter().filter(|&&p| p).count())
+        .sum();
     let mut pruned_layers: Vec<&str> = masks
         .keys()
         .map(|&li| net.layers[li].name.as_str())
@@ -154,7 +162,11 @@ fn finetune_one(
         "finetune: {} at sparsity {sparsity}: {pruned_weights}/{weights_in_pruned_layers} weights \
          of {} pruned, accuracy {:.2}% before fine-tuning",
         net.name,
-        if pruned_layers.is_empty() { "no layer".into() } else { pruned_layers.join(", ") },
+        if pruned_layers.is_empty() {
+            "no layer".into()
+        } else {
+            pruned_layers.join(", ")
+        },
         100.0 * pruned_accuracy
     );
     let batches = data.train.len().div_ceil(config.batch) as u64;
@@ -240,8 +252,12 @@ fn print_record(r: &serde_json::Value) {
         pct("checkpoint_accuracy"),
         r["eval_images"],
         r["eval_offset"],
-        r["wall_seconds"].as_f64().map_or("?".into(), |s| format!("{s:.1}")),
-        r["cpu_seconds"].as_f64().map_or("?".into(), |s| format!("{s:.1}")),
+        r["wall_seconds"]
+            .as_f64()
+            .map_or("?".into(), |s| format!("{s:.1}")),
+        r["cpu_seconds"]
+            .as_f64()
+            .map_or("?".into(), |s| format!("{s:.1}")),
         r["out"].as_str().unwrap_or("?")
     );
 }

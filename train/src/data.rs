@@ -67,19 +67,21 @@ impl Dataset {
         let mut at = range.start;
         while at < range.end {
             let take = CHUNK.min(range.end - at);
-            let chunk = Mnist::from_gz_bytes(&image_bytes, &label_bytes, at, take).map_err(
-                |message| TrainError::Data {
-                    path: images.to_path_buf(),
-                    message,
-                },
-            )?;
+            let chunk =
+                Mnist::from_gz_bytes(&image_bytes, &label_bytes, at, take).map_err(|message| {
+                    TrainError::Data {
+                        path: images.to_path_buf(),
+                        message,
+                    }
+                })?;
             if chunk.images.is_empty() {
                 break;
             }
             for image in &chunk.images {
                 set.images.extend(image.iter().map(|&p| p as f32));
             }
-            set.labels.extend(chunk.labels.iter().map(|&l| u32::from(l)));
+            set.labels
+                .extend(chunk.labels.iter().map(|&l| u32::from(l)));
             at += take;
         }
         Ok(set)
@@ -124,21 +126,18 @@ pub fn load_mnist(
         file("train-images-idx3-ubyte.gz"),
         file("train-labels-idx1-ubyte.gz"),
     );
-    match (train_images.exists(), train_labels.exists()) {
-        (true, false) | (false, true) => {
-            let missing = if train_images.exists() {
-                &train_labels
-            } else {
-                &train_images
-            };
-            return Err(TrainError::Data {
-                path: missing.clone(),
-                message: "the other MNIST training file is present but this one is missing; \
-                          add it or remove both to fine-tune on the test-set halves"
-                    .into(),
-            });
-        }
-        _ => {}
+    if train_images.exists() != train_labels.exists() {
+        let missing = if train_images.exists() {
+            &train_labels
+        } else {
+            &train_images
+        };
+        return Err(TrainError::Data {
+            path: missing.clone(),
+            message: "the other MNIST training file is present but this one is missing; add it \
+                      or remove both to fine-tune on the test-set halves"
+                .into(),
+        });
     }
     let limit = |n: usize, l: Option<usize>| l.map_or(n, |l| l.min(n));
     let (train, eval, kind, eval_offset) = if train_images.exists() {
@@ -216,8 +215,16 @@ mod tests {
         let mut labels = vec![0, 0, 8, 1];
         labels.extend((n as u32).to_be_bytes());
         labels.extend((0..n).map(|i| (i % 10) as u8));
-        std::fs::write(dir.join(format!("{prefix}-images-idx3-ubyte.gz")), gz(&images)).unwrap();
-        std::fs::write(dir.join(format!("{prefix}-labels-idx1-ubyte.gz")), gz(&labels)).unwrap();
+        std::fs::write(
+            dir.join(format!("{prefix}-images-idx3-ubyte.gz")),
+            gz(&images),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join(format!("{prefix}-labels-idx1-ubyte.gz")),
+            gz(&labels),
+        )
+        .unwrap();
     }
 
     /// Image `i` of a set written by [`write_idx`] has pixel value `(i mod 256)/255`.
@@ -232,12 +239,26 @@ mod tests {
 
         let halves = load_mnist(dir.path(), None, None).unwrap();
         assert_eq!(halves.kind, SplitKind::TestHalves);
-        assert_eq!((halves.train.len(), halves.eval.len()), (MNIST_TEST_HALF, 12));
+        assert_eq!(
+            (halves.train.len(), halves.eval.len()),
+            (MNIST_TEST_HALF, 12)
+        );
         assert_eq!(halves.eval_offset, MNIST_TEST_HALF);
         assert_eq!(halves.eval.labels[0], (MNIST_TEST_HALF % 10) as u32);
-        assert_eq!(first_pixel(&halves.eval, 3), ((MNIST_TEST_HALF + 3) % 256) as f32 / 255.0);
-        assert!(halves.description.contains("test images 0–4999"), "{}", halves.description);
-        assert!(halves.description.contains("5000–5011"), "{}", halves.description);
+        assert_eq!(
+            first_pixel(&halves.eval, 3),
+            ((MNIST_TEST_HALF + 3) % 256) as f32 / 255.0
+        );
+        assert!(
+            halves.description.contains("test images 0–4999"),
+            "{}",
+            halves.description
+        );
+        assert!(
+            halves.description.contains("5000–5011"),
+            "{}",
+            halves.description
+        );
 
         let limited = load_mnist(dir.path(), Some(30), Some(5)).unwrap();
         assert_eq!((limited.train.len(), limited.eval.len()), (30, 5));
@@ -245,12 +266,18 @@ mod tests {
         write_idx(dir.path(), "train", 40);
         let full = load_mnist(dir.path(), None, Some(7)).unwrap();
         assert_eq!(full.kind, SplitKind::Full);
-        assert_eq!((full.train.len(), full.eval.len(), full.eval_offset), (40, 7, 0));
+        assert_eq!(
+            (full.train.len(), full.eval.len(), full.eval_offset),
+            (40, 7, 0)
+        );
         assert_eq!(first_pixel(&full.train, 39), 39.0 / 255.0);
 
         std::fs::remove_file(dir.path().join("train-labels-idx1-ubyte.gz")).unwrap();
         let err = load_mnist(dir.path(), None, None).unwrap_err().to_string();
-        assert!(err.contains("train-labels-idx1-ubyte.gz") && err.contains("missing"), "{err}");
+        assert!(
+            err.contains("train-labels-idx1-ubyte.gz") && err.contains("missing"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -260,6 +287,9 @@ mod tests {
         assert!(err.contains("t10k-images-idx3-ubyte.gz"), "{err}");
         write_idx(dir.path(), "t10k", 100);
         let err = load_mnist(dir.path(), None, None).unwrap_err().to_string();
-        assert!(err.contains("found 100 training and 0 evaluation images"), "{err}");
+        assert!(
+            err.contains("found 100 training and 0 evaluation images"),
+            "{err}"
+        );
     }
 }

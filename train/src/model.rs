@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use candle_core::backprop::GradStore;
 use candle_core::{D, DType, Device, Tensor, Var};
 use hesim_sw::nn::weights::LayerParams;
-use hesim_sw::nn::{LayerKind, Network, Params, PruneMasks, Shape};
+use hesim_sw::nn::{LayerKind, Network, Params, PruneMasks, Shape, Source};
 
 use super::{Dataset, TrainError};
 
@@ -25,6 +25,7 @@ enum Step {
         bias: Option<Var>,
     },
     AvgPool(usize),
+    GlobalAvgPool,
     Flatten,
     /// Trainable `c + beta·x + alpha·x²` (the SpENCNN `polynom_act`), each a `[1]` tensor.
     Poly {
@@ -86,7 +87,14 @@ impl Model {
                         bias: has_bias
                             .then(|| var(b.iter().copied(), &[*out]))
                             .transpose()?,
-                        unfold: Unfold::new(inputs[li], outputs[li], *kernel, *stride, *pad, *groups)?,
+                        unfold: Unfold::new(
+                            inputs[li],
+                            outputs[li],
+                            *kernel,
+                            *stride,
+                            *pad,
+                            *groups,
+                        )?,
                     }
                 }
                 LayerKind::Linear {
@@ -103,16 +111,25 @@ impl Model {
                     }
                 }
                 LayerKind::AvgPool { kernel } => Step::AvgPool(*kernel),
+                LayerKind::GlobalAvgPool => Step::GlobalAvgPool,
                 LayerKind::Flatten => Step::Flatten,
-                LayerKind::Poly { .. } => {
-                    let [c0, c1, c2] = params.poly(li);
-                    Step::Poly {
-                        c: scalar(c0)?,
-                        beta: scalar(c1)?,
-                        alpha: scalar(c2)?,
+                LayerKind::Poly { .. } | LayerKind::Relu { .. } => {
+                    let Some([c0, c1, c2]) = params.quadratic(li) else {
+                        return Err(TrainError::UnsupportedLayer {
+                            layer: layer.name.clone(),
+                            kind: "an activation of degree above 2".into(),
+                        });
+                    };
+                    if matches!(layer.kind, LayerKind::Poly { .. }) {
+                        Step::Poly {
+                            c: scalar(c0)?,
+                            beta: scalar(c1)?,
+                            alpha: scalar(c2)?,
+                        }
+                    } else {
+                        Step::FixedPoly([c0, c1, c2])
                     }
                 }
-                LayerKind::Relu => Step::FixedPoly(params.poly(li)),
                 other => unreachable!("check_network admits no {} layer", other.type_name()),
             };
             if let (Some(mask), Step::Conv { weight, .. } | Step::Linear { weight, .. }) =
@@ -144,7 +161,7 @@ impl Model {
                 Step::Poly { c, beta, alpha } => {
                     vars.extend([c.clone(), beta.clone(), alpha.clone()]);
                 }
-                Step::AvgPool(_) | Step::Flatten | Step::FixedPoly(_) => {}
+                Step::AvgPool(_) | Step::GlobalAvgPool | Step::Flatten | Step::FixedPoly(_) => {}
             }
         }
         vars
@@ -161,7 +178,9 @@ impl Model {
     /// Zeroes the gradients of the pruned weights, so the masks stay fixed.
     pub fn mask_gradients(&self, grads: &mut GradStore) -> candle_core::Result<()> {
         for (&li, kept) in &self.keep {
-            let weight = self.weight(li).expect("masks are only kept for weighted layers");
+            let weight = self
+                .weight(li)
+                .expect("masks are only kept for weighted layers");
             if let Some(g) = grads.get(weight) {
                 let masked = g.mul(kept)?;
                 grads.insert(weight, masked);
@@ -194,6 +213,12 @@ impl Model {
                     }
                 }
                 Step::AvgPool(k) => avg_pool(&x, *k)?,
+                Step::GlobalAvgPool => {
+                    let (c, h, w, n) = x.dims4()?;
+                    x.reshape((c, h * w, n))?
+                        .mean_keepdim(1)?
+                        .reshape((c, 1, 1, n))?
+                }
                 Step::Flatten => {
                     let batch = x.dim(D::Minus1)?;
                     x.reshape(((), batch))?
@@ -236,10 +261,7 @@ impl Model {
 
     /// The model as a safetensors checkpoint with PyTorch state-dict keys (`conv1.weight`,
     /// `relu1.alpha`, …), the layout hesim-sw's loader reads. `metadata` goes in the header.
-    pub fn to_safetensors(
-        &self,
-        metadata: HashMap<String, String>,
-    ) -> Result<Vec<u8>, TrainError> {
+    pub fn to_safetensors(&self, metadata: HashMap<String, String>) -> Result<Vec<u8>, TrainError> {
         let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
         let mut put = |name: String, t: &Tensor| -> candle_core::Result<()> {
             let values = t.flatten_all()?.to_vec1::<f32>()?;
@@ -260,7 +282,7 @@ impl Model {
                     put(format!("{name}.beta"), beta)?;
                     put(format!("{name}.alpha"), alpha)?;
                 }
-                Step::AvgPool(_) | Step::Flatten | Step::FixedPoly(_) => {}
+                Step::AvgPool(_) | Step::GlobalAvgPool | Step::Flatten | Step::FixedPoly(_) => {}
             }
         }
         let views = tensors
@@ -349,9 +371,9 @@ impl Unfold {
         };
         let rows = x.reshape(((), n))?;
         let positions = self.out.h * self.out.w;
-        let columns = rows
-            .index_select(&self.index, 0)?
-            .reshape((self.groups, self.depth, positions * n))?;
+        let columns =
+            rows.index_select(&self.index, 0)?
+                .reshape((self.groups, self.depth, positions * n))?;
         let kernels = weight.reshape((self.groups, self.out.c / self.groups, self.depth))?;
         kernels
             .matmul(&columns)?
@@ -382,21 +404,29 @@ pub fn check_network(net: &Network) -> Result<(), TrainError> {
             network: net.name.clone(),
         });
     }
-    if let Some(layer) = net.layers.iter().find(|l| {
-        !matches!(
-            l.kind,
+    for (i, layer) in net.layers.iter().enumerate() {
+        let supported = matches!(
+            layer.kind,
             LayerKind::Conv { .. }
                 | LayerKind::Linear { .. }
                 | LayerKind::AvgPool { .. }
+                | LayerKind::GlobalAvgPool
                 | LayerKind::Flatten
                 | LayerKind::Poly { .. }
-                | LayerKind::Relu
-        )
-    }) {
-        return Err(TrainError::UnsupportedLayer {
-            layer: layer.name.clone(),
-            kind: format!("a {} layer", layer.kind.type_name()),
-        });
+                | LayerKind::Relu { .. }
+        );
+        let chained = net.source(i) == i.checked_sub(1).map_or(Source::Input, Source::Layer);
+        if !supported || !chained {
+            let kind = if supported {
+                "not fed by the layer before it (fine-tuning runs chains of layers)".into()
+            } else {
+                format!("a {} layer", layer.kind.type_name())
+            };
+            return Err(TrainError::UnsupportedLayer {
+                layer: layer.name.clone(),
+                kind,
+            });
+        }
     }
     let classes = net.shapes()?.last().map_or(0, |s| s.len());
     if net.input != Shape::new(1, 28, 28) || classes != 10 {

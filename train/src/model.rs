@@ -311,9 +311,10 @@ impl Model {
 }
 
 /// Convolution as one gather and one batched matrix product, on activations laid out
-/// `[channels, height, width, batch]`. candle's own `conv2d` differentiates through a direct
-/// (loop) transposed convolution that made a LeNet epoch ~10× slower; a gather's gradient is a
-/// scatter-add and a product's is two products, both fast on the CPU.
+/// `[channels, height, width, batch]`; its gradients are a scatter-add and two products.
+/// (candle's own `conv2d` differentiates through a direct-loop transposed convolution, and
+/// computes the unused gradient of the input images too. The two gave identical epochs; their
+/// speeds were not told apart on the loaded machine, where page faults dominated.)
 #[derive(Debug)]
 struct Unfold {
     /// For each (group, in-group channel, kernel row, kernel column, output row, output column),

@@ -16,7 +16,7 @@ use hesim_sim::sweep::{
     Workload, WorkloadSpec,
 };
 
-use hesim_sw::nn::{HeParams, Packing, Program};
+use hesim_sw::nn::{CompileOptions, HeParams, Program};
 
 use super::nn::{load_network, load_params};
 
@@ -187,13 +187,12 @@ pub fn compile(net: &str, packing: &str, sparsity: f64, word_bits: u32) -> Resul
     }
     let network = load_network(net)?;
     let params = load_params(&network, &weights, 1)?;
-    let packing = Packing::parse(packing, sparsity)?;
-    Ok(hesim_sw::nn::build(
-        &network,
-        &params,
-        packing,
-        &he_params_for_word(word_bits),
-    )?)
+    let options = CompileOptions {
+        sparsity,
+        he: he_params_for_word(word_bits),
+        ..CompileOptions::default()
+    };
+    Ok(hesim_sw::nn::strategy(packing, &options)?.compile(&network, &params)?)
 }
 
 /// hesim-sw's default CKKS parameters (q0 50 bits, ≤ 36-bit rescaling primes, a 60-bit special

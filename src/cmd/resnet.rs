@@ -161,12 +161,7 @@ impl BootArgs {
 /// Builds hesim's ResNet-20 (the built-in network description with a degree-`--act-degree`
 /// Chebyshev ReLU, random weights from `seed`) under `packing`: `multiplexed`, or `spencnn`
 /// = grouped block convs with pruned taps on the multiplexed layout.
-pub fn build_resnet(
-    args: &BootArgs,
-    packing: &str,
-    seed: u64,
-    bootstrap: bool,
-) -> Result<Program> {
+pub fn build_resnet(args: &BootArgs, packing: &str, seed: u64, bootstrap: bool) -> Result<Program> {
     let (mut opts, groups) = args.resnet_options(packing)?;
     opts.bootstrap = bootstrap;
     let approx = ReluApprox::Chebyshev {

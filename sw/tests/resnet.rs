@@ -135,7 +135,10 @@ fn unsupported_layers_name_the_layer() {
     let params = Params::random(&net, 1).unwrap();
     let e = multiplexed::build(&net, &params, &MuxOptions::default()).unwrap_err();
     let text = e.to_string();
-    assert!(text.contains("`p`") && text.contains("not supported"), "{text}");
+    assert!(
+        text.contains("`p`") && text.contains("not supported"),
+        "{text}"
+    );
 }
 
 /// ResNet-20 with Lee et al.'s AppReLU on Lee's chain (16 levels after each bootstrap, one
@@ -167,7 +170,9 @@ fn deep_toml_network_gets_bootstraps() {
              [[layers]]\ntype = \"poly\"\nname = \"a{i}\"\ncoefficients = [0.05, 0.6, 0.1]\n"
         ));
     }
-    text.push_str("[[layers]]\ntype = \"global_avgpool\"\n[[layers]]\ntype = \"linear\"\nout = 3\n");
+    text.push_str(
+        "[[layers]]\ntype = \"global_avgpool\"\n[[layers]]\ntype = \"linear\"\nout = 3\n",
+    );
     let net = Network::from_toml(&text, "deep").unwrap();
     let boot = hesim_sw::boot::default_params(1 << 11);
     let opts = MuxOptions {
@@ -178,7 +183,10 @@ fn deep_toml_network_gets_bootstraps() {
         ..MuxOptions::default()
     };
     let p = check(&net, &opts, 6);
-    assert!(multiplexed::bootstraps(&p) >= 2, "12 × 3 levels need bootstraps");
+    assert!(
+        multiplexed::bootstraps(&p) >= 2,
+        "12 × 3 levels need bootstraps"
+    );
     let params = Params::random(&net, 6).unwrap();
     let e = multiplexed::build(
         &net,

@@ -6,13 +6,13 @@
 //! - `multiplexed`: Lee et al.'s multiplexed parallel convolution with bootstrapping
 //!   ([`super::multiplexed`]).
 
+use super::NnError;
 use super::builder::{Packing, build};
 use super::multiplexed::{self, MuxOptions};
 use super::network::Network;
 use super::params::HeParams;
 use super::program::Program;
 use super::weights::Params;
-use super::NnError;
 
 /// The packings by name.
 pub const PACKINGS: [&str; 4] = ["dense", "group", "spencnn", "multiplexed"];

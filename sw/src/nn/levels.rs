@@ -52,17 +52,27 @@ pub struct Plan {
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum LevelError {
-    /// Step `step` needs `depth` levels but even a fresh tensor has only `available`.
+    /// Step `step` consumes more levels than even a freshly bootstrapped tensor keeps.
     #[error(
-        "it consumes {depth} levels but a tensor keeps at most {available} usable levels{}",
-        if *bootstrapping { " after a bootstrap" } else { " (bootstrapping is off)" }
+        "it consumes {depth} levels but a bootstrapped tensor keeps only {available} usable levels"
     )]
     TooDeep {
         step: usize,
         depth: u32,
         available: u32,
-        bootstrapping: bool,
     },
+    /// Bootstrapping is off and the chain's levels run out at step `step`.
+    #[error("the chain's {available} usable levels run out here and bootstrapping is off")]
+    OutOfLevels { step: usize, available: u32 },
+}
+
+impl LevelError {
+    /// The step that cannot be placed.
+    pub fn step(&self) -> usize {
+        match self {
+            Self::TooDeep { step, .. } | Self::OutOfLevels { step, .. } => *step,
+        }
+    }
 }
 
 /// Live tensors and their levels, sorted by tensor id.
@@ -112,10 +122,7 @@ pub fn plan(p: &Problem) -> Result<Plan, LevelError> {
                     if booted.contains(&t) {
                         p.refreshed
                     } else {
-                        state
-                            .iter()
-                            .find(|e| e.0 == t)
-                            .map_or(0, |e| e.1)
+                        state.iter().find(|e| e.0 == t).map_or(0, |e| e.1)
                     }
                 };
                 let low = inputs.iter().map(|&t| level_of(t)).min().unwrap_or(0);
@@ -152,15 +159,17 @@ pub fn plan(p: &Problem) -> Result<Plan, LevelError> {
             }
         }
         if next.is_empty() {
-            return Err(LevelError::TooDeep {
-                step: s,
-                depth: step.depth,
-                available: if p.allow_bootstrap {
-                    p.refreshed.saturating_sub(1)
-                } else {
-                    p.input_level.saturating_sub(1)
-                },
-                bootstrapping: p.allow_bootstrap,
+            return Err(if p.allow_bootstrap {
+                LevelError::TooDeep {
+                    step: s,
+                    depth: step.depth,
+                    available: p.refreshed.saturating_sub(1),
+                }
+            } else {
+                LevelError::OutOfLevels {
+                    step: s,
+                    available: p.input_level.saturating_sub(1),
+                }
             });
         }
         frontier = next;
@@ -271,10 +280,26 @@ mod tests {
             // x -> a (d1) -> b (d2) ; add(b, x) ; c (d3)
             let d: Vec<u32> = (0..3).map(|_| rng.random_range(1..=3)).collect();
             let steps = vec![
-                Step { inputs: vec![0], depth: d[0], output: 1 },
-                Step { inputs: vec![1], depth: d[1], output: 2 },
-                Step { inputs: vec![2, 0], depth: 0, output: 3 },
-                Step { inputs: vec![3], depth: d[2], output: 4 },
+                Step {
+                    inputs: vec![0],
+                    depth: d[0],
+                    output: 1,
+                },
+                Step {
+                    inputs: vec![1],
+                    depth: d[1],
+                    output: 2,
+                },
+                Step {
+                    inputs: vec![2, 0],
+                    depth: 0,
+                    output: 3,
+                },
+                Step {
+                    inputs: vec![3],
+                    depth: d[2],
+                    output: 4,
+                },
             ];
             let p = Problem {
                 steps,
@@ -291,9 +316,8 @@ mod tests {
         }
     }
 
-    /// Without bootstrapping a program deeper than the chain is `TooDeep`; with it, a uniform
-    /// cost chain needs ⌈excess / usable⌉-style counts (here: depth 3 steps, 7 usable levels
-    /// after a bootstrap hold two steps each).
+    /// Without bootstrapping a program deeper than the chain runs out of levels; with it, six
+    /// 3-level steps on 7-level tensors (6 usable) need two bootstraps, before steps 2 and 4.
     #[test]
     fn forbidding_bootstraps_makes_deep_programs_fail() {
         let p = Problem {
@@ -303,7 +327,10 @@ mod tests {
             cost: vec![1.0; 7],
             allow_bootstrap: false,
         };
-        assert!(matches!(plan(&p), Err(LevelError::TooDeep { step: 2, .. })));
+        assert!(matches!(
+            plan(&p),
+            Err(LevelError::OutOfLevels { step: 2, .. })
+        ));
         let plan = plan(&Problem {
             allow_bootstrap: true,
             ..p

@@ -16,11 +16,11 @@ use super::NnError;
 use super::activation::{ReluApprox, sign_components};
 use super::levels::{self, Problem, Step};
 use super::network::{LayerKind, Network, Source};
-use super::resnet_lee::odd_chebyshev;
 use super::program::{IoLayout, LayerReport, PlainSource, Program, external_recipes};
 use super::reference::PruneMasks;
+use super::resnet_lee::odd_chebyshev;
 use super::weights::Params;
-use crate::boot::{self, Basis, Ct, Emitter, eval_poly, poly_depth};
+use crate::boot::{self, Basis, Ct, Emitter, eval_poly};
 
 /// SpENCNN's ResNet-20 setting on the multiplexed layout: groups in every stride-1 block conv.
 pub const SPENCNN_GROUPS: usize = 4;
@@ -118,8 +118,6 @@ impl Mux {
 /// One convolution with batch norm folded into its weights and bias.
 #[derive(Clone, Debug)]
 struct MuxConv {
-    name: String,
-    layer: usize,
     cin: usize,
     cout: usize,
     kernel: usize,
@@ -405,7 +403,10 @@ impl Builder<'_> {
         if s.h != s.w || !(s.h / stride).is_power_of_two() || s.h % stride != 0 {
             return Err(self.unsupported(
                 li,
-                format!("a {}×{} input map: needs square power-of-two maps", s.h, s.w),
+                format!(
+                    "a {}×{} input map: needs square power-of-two maps",
+                    s.h, s.w
+                ),
             ));
         }
         let (w, b) = self.params.affine(li);
@@ -420,8 +421,6 @@ impl Builder<'_> {
             }
         }
         let mut conv = MuxConv {
-            name: self.net.layers[li].name.clone(),
-            layer: li,
             cin: s.c,
             cout: out,
             kernel,
@@ -596,7 +595,11 @@ impl Builder<'_> {
     fn act(&mut self, li: usize, x: Ct) -> Ct {
         let y = Self::activation(&mut self.e, self.params, li, x);
         let detail = match self.params.polynomial(li) {
-            Some(c) => format!("degree {} polynomial, {} levels", c.len() - 1, x.level - y.level),
+            Some(c) => format!(
+                "degree {} polynomial, {} levels",
+                c.len() - 1,
+                x.level - y.level
+            ),
             None => format!("AppReLU (composite sign), {} levels", x.level - y.level),
         };
         self.report(li, detail);
@@ -694,8 +697,14 @@ pub fn build(net: &Network, params: &Params, opts: &MuxOptions) -> Result<Progra
     } else {
         "multiplexed"
     };
-    let header = boot::header(opts.log_n, opts.limbs, &net.name, label, opts.allow_insecure)
-        .map_err(|e| option(e.to_string()))?;
+    let header = boot::header(
+        opts.log_n,
+        opts.limbs,
+        &net.name,
+        label,
+        opts.allow_insecure,
+    )
+    .map_err(|e| option(e.to_string()))?;
     boot::check(&opts.boot, &header).map_err(|e| option(e.to_string()))?;
     let slots = header.slots as usize;
     if opts.boot.slots as usize != slots {
@@ -793,15 +802,11 @@ pub fn build(net: &Network, params: &Params, opts: &MuxOptions) -> Result<Progra
         allow_bootstrap: opts.bootstrap,
     };
     let plan = levels::plan(&problem).map_err(|e| {
-        let layer = match &e {
-            levels::LevelError::TooDeep { step, .. } => {
-                net.layers[steps[*step].first].name.clone()
-            }
-        };
+        let layer = net.layers[steps[e.step()].first].name.clone();
         let hint = if opts.bootstrap {
             "use more limbs or a shallower activation"
         } else {
-            "allow bootstrapping or use more limbs"
+            "drop --no-bootstrap or use more limbs"
         };
         NnError::Levels {
             layer,
@@ -909,7 +914,10 @@ fn plan_steps(net: &Network, params: &Params) -> Result<Vec<StepLayers>, NnError
         if steps.last().is_some_and(|s: &StepLayers| {
             matches!(net.layers[s.first].kind, LayerKind::GlobalAvgPool)
         }) {
-            return Err(unsupported(li, "layers after the final linear layer".into()));
+            return Err(unsupported(
+                li,
+                "layers after the final linear layer".into(),
+            ));
         }
         let input = tensor_of(net.source(li));
         let bn = matches!(
@@ -942,7 +950,10 @@ fn plan_steps(net: &Network, params: &Params) -> Result<Vec<StepLayers>, NnError
             }
             LayerKind::GlobalAvgPool => {
                 let mut fc = li + 1;
-                if matches!(net.layers.get(fc).map(|l| &l.kind), Some(LayerKind::Flatten)) {
+                if matches!(
+                    net.layers.get(fc).map(|l| &l.kind),
+                    Some(LayerKind::Flatten)
+                ) {
                     fc += 1;
                 }
                 let linear_follows = matches!(

@@ -35,7 +35,7 @@ pub enum TraceCommand {
         hesim trace gen --net helr --batch 1024 --limbs 40 --iterations 8 --out helr1024.jsonl\n  \
         hesim trace gen --net bootstrap --out boot.jsonl                 (one bootstrap op, N = 2^16)\n  \
         hesim trace gen --net bootstrap --expand-boot --key-reuse --out boot-ops.jsonl")]
-    Gen(super::nn::GenArgs),
+    Gen(Box<super::nn::GenArgs>),
     /// Op counts of every built-in network under its packings, ResNet-20 with bootstraps
     /// included (CSV and markdown).
     #[command(after_help = "Example:\n  hesim trace table --csv ops.csv --markdown ops.md")]
@@ -44,7 +44,7 @@ pub enum TraceCommand {
 
 pub fn run(cmd: TraceCommand) -> Result<ExitCode> {
     match cmd {
-        TraceCommand::Gen(args) => super::nn::generate(args),
+        TraceCommand::Gen(args) => super::nn::generate(*args),
         TraceCommand::Table(args) => super::nn::table(args),
         TraceCommand::Validate { file } => {
             let analysis = analyze(&file)?;

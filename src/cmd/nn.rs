@@ -106,7 +106,7 @@ pub fn load_with_params(name: &str, weights: &str, seed: u64) -> Result<(Network
         );
     }
     let model = nn::onnx::Model::load(Path::new(name))?;
-    let imported = nn::onnx::to_network(&model)?;
+    let imported = nn::onnx::to_network(&model, &nn::ReluApprox::Quadratic)?;
     for note in &imported.notes {
         eprintln!("note: {}", super::escape_controls(note));
     }

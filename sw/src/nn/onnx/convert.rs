@@ -1,20 +1,22 @@
-//! A checked ONNX [`Model`] → a hesim [`Network`] and its [`Params`].
+//! A checked ONNX [`Model`] → a hesim [`Network`] (the graph IR: layers with named edges)
+//! and its [`Params`].
 //!
-//! The network description is a chain of layers with residual adds, so the graph must be
-//! one: every layer reads the previous layer's output, an `Add` of two computed tensors is a
-//! residual from an earlier layer. Element-wise `Add` and `Mul` nodes on one tensor (by
-//! scalar constants, or of the tensor by itself) are fused into one polynomial activation —
-//! the form `torch.onnx.export` gives a learned `α·x² + β·x + c` activation; an `Add` or
-//! `Mul` by a per-channel constant right after a conv or linear layer is folded into its
-//! weights and bias.
+//! Each supported node becomes one layer reading the layer that produced its input.
+//! Element-wise `Add` and `Mul` nodes on one tensor (by scalar constants, or of the tensor
+//! by itself) are fused into one polynomial activation — the form `torch.onnx.export` gives
+//! a learned `α·x² + β·x + c` activation; an `Add` or `Mul` by a per-channel constant right
+//! after a conv or linear layer is folded into its weights and bias; an `Add` of two
+//! computed tensors is a residual, `Concat` a channel concatenation, `Relu` the chosen named
+//! approximation.
 
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use super::{Model, Node, OnnxError, Op, Problem};
-use crate::nn::network::{Layer, LayerKind, Network, Shape};
-use crate::nn::weights::{LayerParams, Params, Tensor};
+use super::{Constant, Model, Node, OnnxError, Op, Problem};
+use crate::nn::ReluApprox;
+use crate::nn::network::{INPUT, Layer, LayerKind, MAX_POLY_COEFFICIENTS, Network, Shape, Source};
+use crate::nn::weights::{LayerParams, Params, Tensor, relu_params};
 
 /// An imported network, its parameters (the initializers) and what the import changed.
 #[derive(Clone, Debug)]
@@ -26,21 +28,14 @@ pub struct Imported {
     pub notes: Vec<String>,
 }
 
-/// Highest polynomial degree the network description's activation layer holds.
-const MAX_POLY_DEGREE: usize = 2;
-
-/// Highest degree a fused polynomial may reach while it is being built (each `Mul` of a
-/// tensor by itself doubles it; the cap keeps the coefficient lists small).
-const MAX_FUSED_DEGREE: usize = 64;
-
 /// What a tensor of the graph is, in terms of the layers built so far.
 #[derive(Clone, Debug)]
 enum Value {
-    /// The output of layer `i`, or the network input (`None`).
-    Layer(Option<usize>),
-    /// `Σ cₖ·xᵏ` of a layer output (or the input), not yet a layer; `nodes` made it.
+    /// The network input or a layer's output.
+    Tensor(Source),
+    /// `Σ cₖ·xᵏ` of a tensor, not yet a layer; `nodes` made it.
     Poly {
-        of: Option<usize>,
+        of: Source,
         coefficients: Vec<f64>,
         nodes: Vec<String>,
     },
@@ -48,6 +43,7 @@ enum Value {
 
 struct Builder<'a> {
     model: &'a Model,
+    relu: &'a ReluApprox,
     layers: Vec<Layer>,
     params: Vec<LayerParams>,
     values: HashMap<String, Value>,
@@ -56,8 +52,9 @@ struct Builder<'a> {
     notes: Vec<String>,
 }
 
-/// Converts a checked model; errors name the node that does not fit.
-pub fn to_network(model: &Model) -> Result<Imported, OnnxError> {
+/// Converts a checked model, each `Relu` becoming `relu`; errors name the node that does
+/// not fit.
+pub fn to_network(model: &Model, relu: &ReluApprox) -> Result<Imported, OnnxError> {
     let fail = |problem| OnnxError {
         source_name: model.source.clone(),
         problem,
@@ -68,9 +65,10 @@ pub fn to_network(model: &Model) -> Result<Imported, OnnxError> {
     }
     let mut b = Builder {
         model,
+        relu,
         layers: Vec::new(),
         params: Vec::new(),
-        values: HashMap::from([(model.input.clone(), Value::Layer(None))]),
+        values: HashMap::from([(model.input.clone(), Value::Tensor(Source::Input))]),
         readers,
         notes: Vec::new(),
     };
@@ -81,7 +79,15 @@ pub fn to_network(model: &Model) -> Result<Imported, OnnxError> {
         .nodes
         .last()
         .expect("a graph with an output has a node");
-    b.current(&model.output, last).map_err(fail)?;
+    let output = b.materialize(&model.output, last).map_err(fail)?;
+    if output != Source::Layer(b.layers.len().wrapping_sub(1)) {
+        return Err(fail(Problem::Graph {
+            message: format!(
+                "the graph output `{}` is not computed by a layer of its own",
+                model.output
+            ),
+        }));
+    }
     let input = match model.input_shape.as_slice() {
         &[_, c, h, w] => Shape::new(c, h, w),
         &[_, k] => Shape::new(k, 1, 1),
@@ -114,20 +120,34 @@ impl<'a> Builder<'a> {
         }
     }
 
-    fn last(&self) -> Option<usize> {
-        self.layers.len().checked_sub(1)
+    /// The edge name of a tensor source.
+    fn source_name(&self, source: Source) -> String {
+        match source {
+            Source::Input => INPUT.to_owned(),
+            Source::Layer(i) => self.layers[i].name.clone(),
+        }
     }
 
-    fn push(&mut self, name: &str, kind: LayerKind, params: LayerParams) -> usize {
+    /// Appends a layer reading `input`, named after `name` (made unique).
+    fn push(&mut self, name: &str, kind: LayerKind, params: LayerParams, input: Source) -> Source {
         let mut unique = name.to_owned();
         let mut k = 1;
-        while self.layers.iter().any(|l| l.name == unique) {
+        while unique == INPUT || self.layers.iter().any(|l| l.name == unique) {
             k += 1;
             unique = format!("{name}_{k}");
         }
-        self.layers.push(Layer { name: unique, kind });
+        let previous = match self.layers.len() {
+            0 => Source::Input,
+            n => Source::Layer(n - 1),
+        };
+        let input = (input != previous).then(|| self.source_name(input));
+        self.layers.push(Layer {
+            name: unique,
+            kind,
+            input,
+        });
         self.params.push(params);
-        self.layers.len() - 1
+        Source::Layer(self.layers.len() - 1)
     }
 
     fn value(&self, tensor: &str) -> &Value {
@@ -136,81 +156,65 @@ impl<'a> Builder<'a> {
             .expect("nodes are visited in topological order")
     }
 
-    /// Makes `tensor` the current layer output (materialising a pending polynomial), or
-    /// explains why the graph is not a chain there.
-    fn current(&mut self, tensor: &str, node: &Node) -> Result<(), Problem> {
-        let last = self.last();
-        match self.value(tensor).clone() {
-            Value::Layer(i) if i == last => Ok(()),
+    /// The layer (or input) holding `tensor`, making a pending polynomial a layer first.
+    fn materialize(&mut self, tensor: &str, node: &Node) -> Result<Source, Problem> {
+        let (of, coefficients, nodes) = match self.value(tensor) {
+            Value::Tensor(s) => return Ok(*s),
             Value::Poly {
                 of,
                 coefficients,
                 nodes,
-            } if of == last => {
-                if coefficients.len() > MAX_POLY_DEGREE + 1 {
-                    return Err(Self::problem(
-                        node,
-                        format!(
-                            "the polynomial built by {} has degree {}; hesim's activation layer \
-                             holds degree ≤ {MAX_POLY_DEGREE}",
-                            nodes.join(", "),
-                            coefficients.len() - 1
-                        ),
-                    ));
-                }
-                let is_identity = coefficients.len() == 2 && coefficients == [0.0, 1.0];
-                if !is_identity {
-                    let name = nodes.last().expect("a polynomial has a node").clone();
-                    self.notes.push(format!(
-                        "{name}: element-wise nodes {} fused into the polynomial {}",
-                        nodes.join(", "),
-                        poly_text(&coefficients)
-                    ));
-                    let mut c = [0.0; 3];
-                    c[..coefficients.len()].copy_from_slice(&coefficients);
-                    let i = self.push(
-                        &name,
-                        LayerKind::Poly {
-                            coefficients: coefficients.clone(),
-                        },
-                        LayerParams::Poly { coefficients: c },
-                    );
-                    self.values.insert(tensor.to_owned(), Value::Layer(Some(i)));
-                }
-                Ok(())
-            }
-            _ => Err(Self::problem(
+            } => (*of, coefficients.clone(), nodes.clone()),
+        };
+        if coefficients == [0.0, 1.0] {
+            return Ok(of);
+        }
+        if coefficients.len() > MAX_POLY_COEFFICIENTS {
+            return Err(Self::problem(
                 node,
                 format!(
-                    "reads `{tensor}`, which is not the previous layer's output: hesim's network \
-                     description is a chain of layers with residual adds, and this graph \
-                     branches here"
+                    "the polynomial built by {} has degree {}; hesim's activation layer holds \
+                     degree ≤ {}",
+                    nodes.join(", "),
+                    coefficients.len() - 1,
+                    MAX_POLY_COEFFICIENTS - 1
                 ),
-            )),
+            ));
         }
+        let name = nodes.last().expect("a polynomial has a node").clone();
+        self.notes.push(format!(
+            "{name}: element-wise nodes {} fused into the polynomial {}",
+            nodes.join(", "),
+            poly_text(&coefficients)
+        ));
+        let kind = LayerKind::Poly {
+            coefficients: coefficients.clone(),
+        };
+        let layer = self.push(&name, kind, LayerParams::Poly { coefficients }, of);
+        self.values.insert(tensor.to_owned(), Value::Tensor(layer));
+        Ok(layer)
     }
 
     fn node(&mut self, node: &'a Node) -> Result<(), Problem> {
         let model = self.model;
         let input = |i: usize| node.inputs.get(i).and_then(Option::as_deref);
         let x = input(0).expect("every operator has a first input");
+        let constant = |i: usize| input(i).map(|t| model.constant(t).expect("checked"));
         let out_shape = model.shape(&node.output).expect("inferred");
         let bad = |message: String| Self::problem(node, message);
-        let value = match &node.op {
+        let (kind, params) = match &node.op {
             Op::Add | Op::Mul => return self.elementwise(node),
+            Op::Concat { .. } => return self.concat(node),
             Op::Conv {
                 kernel,
                 strides,
                 pads,
                 group,
             } => {
-                self.current(x, node)?;
-                let [kh, kw] = *kernel;
-                let weight = model.constant(input(1).expect("weight")).expect("checked");
-                let (kh, kw) = if kh == 0 {
-                    (weight.dims[2], weight.dims[3])
-                } else {
-                    (kh, kw)
+                let weight = constant(1).expect("required");
+                let [kh, kw] = match kernel {
+                    [0, 0] => [weight.dims[2], weight.dims[3]],
+                    k => *k,
                 };
                 if kh != kw || strides[0] != strides[1] || pads.iter().any(|&p| p != pads[0]) {
                     return Err(bad(format!(
@@ -219,7 +223,7 @@ impl<'a> Builder<'a> {
                     )));
                 }
                 let out = weight.dims[0];
-                let bias = input(2).map(|b| model.constant(b).expect("checked").values.clone());
+                let bias = constant(2).map(|b| b.values.clone());
                 let kind = LayerKind::Conv {
                     out,
                     kernel: kh,
@@ -229,40 +233,36 @@ impl<'a> Builder<'a> {
                     bias: bias.is_some(),
                 };
                 let params = affine(&weight.values, 1.0, bias.unwrap_or_else(|| vec![0.0; out]));
-                self.push(&node.name, kind, params)
+                (kind, params)
             }
             Op::Gemm {
                 alpha,
                 beta,
                 trans_b,
             } => {
-                self.current(x, node)?;
-                let b = model.constant(input(1).expect("weight")).expect("checked");
+                let b = constant(1).expect("required");
                 let weight = if *trans_b {
                     b.values.clone()
                 } else {
                     transpose(&b.values, b.dims[0], b.dims[1])
                 };
                 let out = out_shape[1];
-                let bias = match input(2) {
-                    Some(c) => {
-                        let c = model.constant(c).expect("checked");
+                let bias: Option<Vec<f64>> = match constant(2) {
+                    Some(c) => Some(
                         channel_vector(&c.values, out)
                             .ok_or_else(|| bad(format!("bias of shape {:?}", c.dims)))?
                             .into_iter()
                             .map(|v| beta * v)
-                            .collect()
-                    }
-                    None => vec![0.0; out],
+                            .collect(),
+                    ),
+                    None => None,
                 };
-                self.linear(node, out, &weight, *alpha, bias, input(2).is_some())?
+                self.linear(node, out, &weight, *alpha, bias)?
             }
             Op::MatMul => {
-                self.current(x, node)?;
-                let b = model.constant(input(1).expect("weight")).expect("checked");
+                let b = constant(1).expect("required");
                 let weight = transpose(&b.values, b.dims[0], b.dims[1]);
-                let out = b.dims[1];
-                self.linear(node, out, &weight, 1.0, vec![0.0; out], false)?
+                self.linear(node, b.dims[1], &weight, 1.0, None)?
             }
             Op::AveragePool {
                 kernel,
@@ -270,43 +270,17 @@ impl<'a> Builder<'a> {
                 pads,
                 ..
             } => {
-                self.current(x, node)?;
                 if kernel[0] != kernel[1] || *strides != *kernel || pads.iter().any(|&p| p != 0) {
                     return Err(bad(format!(
                         "kernel {kernel:?}, strides {strides:?}, pads {pads:?}: hesim's average \
                          pooling has a square kernel, stride = kernel and no padding"
                     )));
                 }
-                self.push(
-                    &node.name,
-                    LayerKind::AvgPool { kernel: kernel[0] },
-                    LayerParams::None,
-                )
+                (LayerKind::AvgPool { kernel: kernel[0] }, LayerParams::None)
             }
-            Op::GlobalAveragePool => {
-                self.current(x, node)?;
-                let s = model.shape(x).expect("inferred");
-                if s[2] != s[3] {
-                    return Err(bad(format!(
-                        "global pooling of a {}×{} map: hesim's average pooling is square",
-                        s[2], s[3]
-                    )));
-                }
-                self.push(
-                    &node.name,
-                    LayerKind::AvgPool { kernel: s[2] },
-                    LayerParams::None,
-                )
-            }
+            Op::GlobalAveragePool => (LayerKind::GlobalAvgPool, LayerParams::None),
             Op::BatchNormalization { epsilon } => {
-                self.current(x, node)?;
-                let v = |i: usize| {
-                    model
-                        .constant(input(i).expect("required"))
-                        .expect("checked")
-                        .values
-                        .clone()
-                };
+                let v = |i: usize| constant(i).expect("required").values.clone();
                 let params = LayerParams::BatchNorm {
                     gamma: v(1),
                     beta: v(2),
@@ -314,17 +288,15 @@ impl<'a> Builder<'a> {
                     var: v(4),
                     eps: *epsilon,
                 };
-                self.push(&node.name, LayerKind::BatchNorm { eps: *epsilon }, params)
+                (LayerKind::BatchNorm { eps: *epsilon }, params)
             }
-            Op::Relu => {
-                self.current(x, node)?;
-                let params = LayerParams::Poly {
-                    coefficients: crate::nn::network::relu_polynomial(),
-                };
-                self.push(&node.name, LayerKind::Relu, params)
-            }
+            Op::Relu => (
+                LayerKind::Relu {
+                    approx: self.relu.clone(),
+                },
+                relu_params(self.relu),
+            ),
             Op::Flatten | Op::Reshape => {
-                self.current(x, node)?;
                 let s = model.shape(x).expect("inferred");
                 if out_shape.len() != 2 || out_shape[0] != 1 {
                     return Err(bad(format!(
@@ -333,35 +305,30 @@ impl<'a> Builder<'a> {
                     )));
                 }
                 if s.len() == 2 {
-                    // Already flat: nothing to do.
-                    self.values
-                        .insert(node.output.clone(), self.value(x).clone());
+                    // Already flat: the same tensor.
+                    let value = self.value(x).clone();
+                    self.values.insert(node.output.clone(), value);
                     return Ok(());
                 }
-                self.push(&node.name, LayerKind::Flatten, LayerParams::None)
-            }
-            Op::Concat { .. } => {
-                return Err(bad(
-                    "Concat joins branches, which hesim's chain network description cannot \
-                     express yet"
-                        .into(),
-                ));
+                (LayerKind::Flatten, LayerParams::None)
             }
         };
+        let source = self.materialize(x, node)?;
+        let layer = self.push(&node.name, kind, params, source);
         self.values
-            .insert(node.output.clone(), Value::Layer(Some(value)));
+            .insert(node.output.clone(), Value::Tensor(layer));
         Ok(())
     }
 
+    /// A linear layer (weight `[out, in]`, scaled by `scale`) from Gemm or MatMul.
     fn linear(
-        &mut self,
+        &self,
         node: &Node,
         out: usize,
         weight: &[f64],
         scale: f64,
-        bias: Vec<f64>,
-        has_bias: bool,
-    ) -> Result<usize, Problem> {
+        bias: Option<Vec<f64>>,
+    ) -> Result<(LayerKind, LayerParams), Problem> {
         let s = self
             .model
             .shape(node.inputs[0].as_deref().expect("input"))
@@ -372,17 +339,35 @@ impl<'a> Builder<'a> {
                 format!("input has shape {s:?}: hesim imports one row (batch 1)"),
             ));
         }
-        Ok(self.push(
-            &node.name,
-            LayerKind::Linear {
-                out,
-                bias: has_bias,
-            },
-            affine(weight, scale, bias),
+        let kind = LayerKind::Linear {
+            out,
+            bias: bias.is_some(),
+        };
+        Ok((
+            kind,
+            affine(weight, scale, bias.unwrap_or_else(|| vec![0.0; out])),
         ))
     }
 
-    /// `Add` / `Mul`: polynomial fusion, constant folding into the previous layer, or a
+    /// `Concat` on channels: the first input, then the others' channels.
+    fn concat(&mut self, node: &Node) -> Result<(), Problem> {
+        let mut sources = Vec::with_capacity(node.inputs.len());
+        for t in node.inputs.iter().flatten() {
+            sources.push(self.materialize(t, node)?);
+        }
+        let from = sources[1..].iter().map(|&s| self.source_name(s)).collect();
+        let layer = self.push(
+            &node.name,
+            LayerKind::Concat { from },
+            LayerParams::None,
+            sources[0],
+        );
+        self.values
+            .insert(node.output.clone(), Value::Tensor(layer));
+        Ok(())
+    }
+
+    /// `Add` / `Mul`: polynomial fusion, constant folding into the producing layer, or a
     /// residual.
     fn elementwise(&mut self, node: &'a Node) -> Result<(), Problem> {
         let model = self.model;
@@ -395,9 +380,10 @@ impl<'a> Builder<'a> {
             (None, None) => {
                 let (pa, pb) = (self.poly_of(a), self.poly_of(b));
                 if pa.0 == pb.0 {
-                    if is_mul && pa.1.len() + pb.1.len() - 2 > MAX_FUSED_DEGREE {
+                    if is_mul && pa.1.len() + pb.1.len() - 1 > MAX_POLY_COEFFICIENTS {
                         return Err(bad(format!(
-                            "the polynomial activation would pass degree {MAX_FUSED_DEGREE}"
+                            "the polynomial activation would pass degree {}",
+                            MAX_POLY_COEFFICIENTS - 1
                         )));
                     }
                     let coefficients = if is_mul {
@@ -423,7 +409,15 @@ impl<'a> Builder<'a> {
                          a constant, or of a tensor by itself in a polynomial activation"
                     )));
                 } else {
-                    return self.residual(node, a, b);
+                    let current = self.materialize(a, node)?;
+                    let other = self.materialize(b, node)?;
+                    let from = self.source_name(other);
+                    Value::Tensor(self.push(
+                        &node.name,
+                        LayerKind::Residual { from },
+                        LayerParams::None,
+                        current,
+                    ))
                 }
             }
             (Some(c), None) | (None, Some(c)) => {
@@ -452,10 +446,10 @@ impl<'a> Builder<'a> {
         Ok(())
     }
 
-    /// The tensor as a polynomial of a layer output: (layer, coefficients, nodes).
-    fn poly_of(&self, tensor: &str) -> (Option<usize>, Vec<f64>, Vec<String>) {
+    /// The tensor as a polynomial of a materialised one: (source, coefficients, nodes).
+    fn poly_of(&self, tensor: &str) -> (Source, Vec<f64>, Vec<String>) {
         match self.value(tensor) {
-            Value::Layer(i) => (*i, vec![0.0, 1.0], Vec::new()),
+            Value::Tensor(s) => (*s, vec![0.0, 1.0], Vec::new()),
             Value::Poly {
                 of,
                 coefficients,
@@ -464,35 +458,38 @@ impl<'a> Builder<'a> {
         }
     }
 
-    /// A per-channel constant added to or multiplying the output of the conv or linear layer
-    /// just built, read by nothing else: folded into that layer's weights and bias.
+    /// A per-channel constant added to or multiplying the output of a conv or linear layer
+    /// that nothing else reads: folded into that layer's weights and bias.
     fn fold_into_layer(
         &mut self,
         node: &Node,
         tensor: &str,
-        c: &super::Constant,
+        c: &Constant,
     ) -> Result<Value, Problem> {
-        let model = self.model;
-        let shape = model.shape(tensor).expect("inferred");
+        let shape = self.model.shape(tensor).expect("inferred");
         let channels = shape[1];
-        let last = self.last();
-        let foldable = matches!(self.value(tensor), Value::Layer(i) if *i == last)
-            && last.is_some_and(|l| {
-                matches!(
-                    self.layers[l].kind,
+        let target = match self.value(tensor) {
+            Value::Tensor(Source::Layer(l))
+                if matches!(
+                    self.layers[*l].kind,
                     LayerKind::Conv { .. } | LayerKind::Linear { .. }
-                )
-            })
-            && self.readers.get(tensor) == Some(&1);
+                ) && self.readers.get(tensor) == Some(&1) =>
+            {
+                Some(*l)
+            }
+            _ => None,
+        };
         // The constant must vary along channels only: shape […, C, 1, 1] or [C] for a row.
-        let per_channel = per_channel(&c.dims, shape).then(|| channel_vector(&c.values, channels));
-        let (Some(l), Some(Some(vector))) = (last.filter(|_| foldable), per_channel) else {
+        let vector = per_channel(&c.dims, shape)
+            .then(|| channel_vector(&c.values, channels))
+            .flatten();
+        let (Some(l), Some(vector)) = (target, vector) else {
             return Err(Self::problem(
                 node,
                 format!(
                     "{} `{tensor}` by a constant of shape {:?} that is not one number: hesim \
                      folds per-channel constants only into the conv, Gemm or MatMul layer that \
-                     directly produced the tensor",
+                     produced the tensor (and that nothing else reads)",
                     if matches!(node.op, Op::Mul) {
                         "multiplies"
                     } else {
@@ -529,37 +526,10 @@ impl<'a> Builder<'a> {
             },
             self.layers[l].name
         ));
-        Ok(Value::Layer(Some(l)))
-    }
-
-    /// `a + b` of two computed tensors: one is the current layer output, the other an
-    /// earlier layer's.
-    fn residual(&mut self, node: &Node, a: &str, b: &str) -> Result<(), Problem> {
-        let last = self.last();
-        let is_current = |t: &str| match self.value(t) {
-            Value::Layer(i) => *i == last,
-            Value::Poly { of, .. } => *of == last,
-        };
-        let (current, earlier) = if is_current(a) { (a, b) } else { (b, a) };
-        self.current(current, node)?;
-        let Value::Layer(Some(from)) = *self.value(earlier) else {
-            return Err(Self::problem(
-                node,
-                format!(
-                    "adds `{a}` and `{b}`: a residual adds the output of an earlier layer (not the \
-                     network input or a pending activation) to the previous layer's output"
-                ),
-            ));
-        };
-        let from = self.layers[from].name.clone();
-        let i = self.push(&node.name, LayerKind::Residual { from }, LayerParams::None);
-        self.values
-            .insert(node.output.clone(), Value::Layer(Some(i)));
-        Ok(())
+        Ok(Value::Tensor(Source::Layer(l)))
     }
 }
 
-/// Whether a constant of shape `c` is constant except along axis 1 of a tensor of shape `t`.
 fn per_channel(c: &[usize], t: &[usize]) -> bool {
     let offset = t.len() - c.len();
     c.iter()

@@ -13,7 +13,7 @@ use super::proto::{
 };
 use super::*;
 use crate::nn::reference::{PruneMasks, forward, max_abs_error};
-use crate::nn::{Network, Params};
+use crate::nn::{LayerKind, Network, Params, ReluApprox};
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -22,7 +22,12 @@ fn fixture(name: &str) -> PathBuf {
 }
 
 fn import(name: &str) -> Result<Imported, OnnxError> {
-    to_network(&Model::load(&fixture(name))?)
+    convert(&Model::load(&fixture(name))?)
+}
+
+/// ReLU as the quadratic substitute, as the fixtures' expected outputs assume.
+fn convert(model: &Model) -> Result<Imported, OnnxError> {
+    to_network(model, &ReluApprox::Quadratic)
 }
 
 fn problem(name: &str) -> String {
@@ -187,12 +192,17 @@ fn truncated_bytes_are_corrupt() {
 }
 
 #[test]
-fn concat_is_refused_by_the_chain_network_naming_the_node() {
-    // Decodes fine (shapes inferred), but the chain description cannot join branches.
-    let model = Model::load(&fixture("concat.onnx")).unwrap();
-    assert_eq!(model.shape("ab"), Some([1, 5, 4, 4].as_slice()));
-    let e = to_network(&model).unwrap_err().to_string();
-    assert!(e.contains("branch_b") || e.contains("join"), "{e}");
+fn concat_branches_match_the_onnx_reference() {
+    matches_reference("concat");
+    let imported = import("concat.onnx").unwrap();
+    let concat = &imported.network.layers[2];
+    assert_eq!(
+        concat.kind,
+        LayerKind::Concat {
+            from: vec!["branch_b".into()]
+        }
+    );
+    assert_eq!(concat.input.as_deref(), Some("branch_a"));
 }
 
 /// Every single-byte corruption and every truncation of a valid model gives a result or an
@@ -201,13 +211,13 @@ fn concat_is_refused_by_the_chain_network_naming_the_node() {
 fn mutated_and_truncated_models_never_panic() {
     let bytes = std::fs::read(fixture("tiny_conv.onnx")).unwrap();
     for cut in 0..bytes.len() {
-        let _ = Model::decode(&bytes[..cut], "cut").map(|m| to_network(&m));
+        let _ = Model::decode(&bytes[..cut], "cut").map(|m| convert(&m));
     }
     for i in 0..bytes.len() {
         for v in [0x00, 0x01, 0x7f, 0x80, 0xff] {
             let mut b = bytes.clone();
             b[i] = v;
-            let _ = Model::decode(&b, "mutated").map(|m| to_network(&m));
+            let _ = Model::decode(&b, "mutated").map(|m| convert(&m));
         }
     }
 }
@@ -291,7 +301,7 @@ fn gemm_model(weight: TensorProto, extra: Vec<NodeProto>) -> ModelProto {
 }
 
 fn decode_err(m: &ModelProto) -> String {
-    match Model::decode(&m.encode_to_vec(), "test.onnx").and_then(|m| to_network(&m)) {
+    match Model::decode(&m.encode_to_vec(), "test.onnx").and_then(|m| convert(&m)) {
         Ok(_) => panic!("accepted"),
         Err(e) => e.to_string(),
     }
@@ -305,7 +315,7 @@ fn weight_3x4() -> TensorProto {
 fn a_hand_made_gemm_imports() {
     let m = gemm_model(weight_3x4(), Vec::new());
     let model = Model::decode(&m.encode_to_vec(), "test.onnx").unwrap();
-    let imported = to_network(&model).unwrap();
+    let imported = convert(&model).unwrap();
     let y = forward(
         &imported.network,
         &imported.params,
@@ -397,7 +407,7 @@ fn a_run_time_reshape_target_is_a_dynamic_shape() {
 
 #[test]
 fn a_polynomial_beyond_the_degree_cap_is_refused() {
-    // y·y = y², then squaring 6 times more: degree 128.
+    // y·y = y², then squaring again and again: sq5 would make y^64.
     let mut extra = vec![node("sq0", "Mul", &["y", "y"], "p0")];
     for i in 1..7 {
         let (a, b) = (format!("p{}", i - 1), format!("p{i}"));
@@ -406,7 +416,7 @@ fn a_polynomial_beyond_the_degree_cap_is_refused() {
     let mut m = gemm_model(weight_3x4(), extra);
     m.graph.as_mut().unwrap().output = vec![value_info("p6", &[1, 3])];
     let e = decode_err(&m);
-    assert!(e.contains("degree 64"), "{e}");
+    assert!(e.contains("`sq5` (Mul)") && e.contains("degree 63"), "{e}");
 }
 
 #[test]
@@ -435,4 +445,41 @@ fn the_decoded_size_bound_covers_what_prost_allocates_for_real_models() {
         bound >= bytes.len() as u64 && bound < 8 * bytes.len() as u64,
         "{bound}"
     );
+}
+
+/// The imported networks compile under every diagonal packing, and the slot interpreter
+/// equals the plaintext network computed directly (within 1e-9 relative), as for the
+/// built-in networks.
+#[test]
+fn imported_networks_compile_and_the_slots_equal_the_direct_network() {
+    use crate::nn::{HeParams, Packing, build};
+    for stem in ["lenet_specnn", "tiny_conv", "residual"] {
+        let imported = import(&format!("{stem}.onnx")).unwrap();
+        let (inputs, _) = expected(stem);
+        for (name, sparsity) in [("dense", 0.0), ("group", 0.0), ("spencnn", 0.5)] {
+            let packing = Packing::parse(name, sparsity).unwrap();
+            let program = build(
+                &imported.network,
+                &imported.params,
+                packing,
+                &HeParams::default(),
+            )
+            .unwrap();
+            assert!(program.analyze().is_valid(), "{stem} {name}");
+            let want = forward(
+                &imported.network,
+                &imported.params,
+                &program.pruned,
+                &inputs[0],
+            );
+            let got = crate::slots::infer(&program, &inputs[0]);
+            assert_eq!(got.len(), want.len());
+            for (g, w) in got.iter().zip(&want) {
+                assert!(
+                    (g - w).abs() <= 1e-9 * w.abs().max(1.0),
+                    "{stem} {name}: {g} vs {w}"
+                );
+            }
+        }
+    }
 }

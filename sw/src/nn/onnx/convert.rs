@@ -88,9 +88,9 @@ pub fn to_network(model: &Model, relu: &ReluApprox) -> Result<Imported, OnnxErro
             ),
         }));
     }
-    let input = match model.input_shape.as_slice() {
-        &[_, c, h, w] => Shape::new(c, h, w),
-        &[_, k] => Shape::new(k, 1, 1),
+    let input = match model.input_shape[..] {
+        [_, c, h, w] => Shape::new(c, h, w),
+        [_, k] => Shape::new(k, 1, 1),
         _ => unreachable!("input rank checked when decoded"),
     };
     let name = Path::new(&model.source)

@@ -728,7 +728,8 @@ fn parse_node(n: &NodeProto, name: String) -> Result<Node, Problem> {
         "GlobalAveragePool" => (Op::GlobalAveragePool, 1..=1),
         "BatchNormalization" => {
             let epsilon = at.float("epsilon", 1e-5)?;
-            if !(epsilon > 0.0) {
+            // Finite (checked by `float`), so NaN cannot slip through.
+            if epsilon <= 0.0 {
                 return Err(at.problem(format!("epsilon = {epsilon} must be positive")));
             }
             at.float("momentum", 0.9)?;
@@ -1074,14 +1075,11 @@ fn infer_shape(
                 return Err(bad(format!("input has shape {a:?}; Gemm needs a matrix")));
             };
             let b = constant(1, "weight")?.expect("required input");
-            let (bk, n) = match (b.dims.as_slice(), trans_b) {
-                (&[n, k], true) | (&[k, n], false) => (k, n),
-                _ => {
-                    return Err(bad(format!(
-                        "weight has shape {:?}; expected a matrix",
-                        b.dims
-                    )));
-                }
+            let ((&[n, bk], true) | (&[bk, n], false)) = (b.dims.as_slice(), *trans_b) else {
+                return Err(bad(format!(
+                    "weight has shape {:?}; expected a matrix",
+                    b.dims
+                )));
             };
             if bk != k {
                 return Err(bad(format!(
@@ -1280,7 +1278,7 @@ fn reshape(input: &[usize], target: &Constant) -> Result<Vec<usize>, String> {
         .filter(|&n| n > 0)
         .ok_or("the target shape overflows")?;
     if let Some(i) = infer {
-        if total % known != 0 {
+        if !total.is_multiple_of(known) {
             return Err(format!(
                 "cannot reshape {input:?} ({total} elements) to {:?}",
                 target.values

@@ -326,6 +326,19 @@ fn a_hand_made_gemm_imports() {
 }
 
 #[test]
+fn a_weight_that_does_not_fit_the_input_names_the_node() {
+    // 3×5 (transB) against an input of 4 columns.
+    let e = decode_err(&gemm_model(
+        float_tensor("w", &[3, 5], &[0.5; 15]),
+        Vec::new(),
+    ));
+    assert!(
+        e.contains("`fc` (Gemm)") && e.contains("input of 4 columns"),
+        "{e}"
+    );
+}
+
+#[test]
 fn non_finite_weights_name_the_tensor() {
     let mut w = weight_3x4();
     w.float_data[5] = f32::NAN;

@@ -11,6 +11,7 @@ pub mod levels;
 pub mod mnist;
 pub mod multiplexed;
 pub mod network;
+pub mod onnx;
 mod params;
 mod program;
 pub mod reference;

@@ -9,8 +9,34 @@ use common::hesim;
 fn validate_reports_every_design_with_published_numbers_and_sensitivities() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().to_str().unwrap();
-    let (code, json, err) = hesim(&["validate", "--json", "--out", out]);
+    let traces = dir.path().join("traces");
+    let (code, json, err) = hesim(&[
+        "validate",
+        "--json",
+        "--out",
+        out,
+        "--traces",
+        traces.to_str().unwrap(),
+    ]);
     assert_eq!(code, 0, "{err}");
+    // SHARP's chain leaves 8 levels after a bootstrap: Lee et al.'s depth-14 AppReLU plus a
+    // depth-2 conv take two bootstraps per activation (at levels 8, 4 | 8 as the SNU group's
+    // `cheddar-ae` ResNet-20 evaluates the sign components), 18 × 2 after the stem's, on the
+    // layout's period: 12 each on 2^14, 2^13 and 2^12 slots.
+    let trace = std::fs::read_to_string(traces.join("sharp-resnet20.jsonl")).unwrap();
+    let mut slots = std::collections::BTreeMap::new();
+    for line in trace.lines().skip(1) {
+        let op: serde_json::Value = serde_json::from_str(line).unwrap();
+        if op["op"] == "bootstrap" {
+            *slots
+                .entry(op["boot"]["slots"].as_u64().unwrap())
+                .or_insert(0) += 1;
+        }
+    }
+    assert_eq!(
+        slots.into_iter().collect::<Vec<_>>(),
+        [(4096, 12), (8192, 12), (16384, 12)]
+    );
     let rows: Vec<serde_json::Value> = serde_json::from_str(&json).unwrap();
     let find = |d: &str, w: &str| {
         rows.iter()
@@ -58,12 +84,12 @@ fn recipe_traces_generate_and_bad_recipes_exit_2_naming_the_bound() {
     let (code, out, err) = hesim(&["trace", "stats", p, "--json"]);
     assert_eq!(code, 0, "{err}");
     let stats: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(stats["header"]["q_bits"].as_array().unwrap().len(), 35);
+    assert_eq!(stats["header"]["q_bits"].as_array().unwrap().len(), 36);
     let bad: [(&[&str], &str); 5] = [
         (&["--recipe", "sharp", "--slots", "65536"], "32768"),
         (&["--recipe", "sharp", "--levels-after", "35"], "l_eff"),
         (&["--recipe", "sharp", "--dnum", "0"], "dnum"),
-        (&["--recipe", "sharp", "--limbs", "30"], "35"),
+        (&["--recipe", "sharp", "--limbs", "30"], "36"),
         (&["--recipe", "tpu"], "sharp, ark, bts"),
     ];
     for (extra, needle) in bad {

@@ -12,6 +12,7 @@ use hesim_sim::validate::{self, BOOTSTRAP_DESIGNS, Case, Sensitivity};
 use hesim_sw::boot::{self, RecipeOptions};
 use hesim_sw::nn::resnet_lee;
 use hesim_sw::workloads::{self, HelrOptions};
+use hesim_traces::{BootstrapParams, Op, OpKind};
 
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
@@ -22,6 +23,10 @@ pub struct ValidateArgs {
     /// directory.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Also write each row's workload trace into this directory as `DESIGN-WORKLOAD.jsonl`
+    /// (per-layer and per-unit detail: `hesim sim --arch DESIGN --trace FILE`).
+    #[arg(long)]
+    pub traces: Option<PathBuf>,
 }
 
 /// HELR as the benchmark runs it: `batch` samples, 32 iterations, reported per iteration.
@@ -41,6 +46,11 @@ fn helr_case(design: &str, batch: u64) -> Result<Case> {
         opts.iterations,
     ))
 }
+
+/// Slots of every bootstrap in the SNU group's GPU ResNet-20 (`scale-snu/cheddar-ae`
+/// `unittest/ResNet.cpp`: `PrepareBoot(1 << 14, ...)` only), where Lee et al.'s layout period
+/// gives 2^14, 2^13 and 2^12 in stages 1, 2 and 3.
+const CHEDDAR_RESNET_SLOTS: u64 = 1 << 14;
 
 /// Lee et al.'s ResNet-20 (random weights: the op sequence does not depend on them) under the
 /// design's recipe: its chain sets how often the level planner bootstraps.
@@ -159,7 +169,37 @@ fn plan() -> Result<(Vec<Case>, Vec<Sensitivity>)> {
     let program = boot::bootstrap_program(&limbs32.header, &limbs32.params, false)?;
     sens.push(Sensitivity {
         trace: Some((limbs32.header, program.ops)),
-        ..set(cl, "chain of 32 limbs instead of budget + 8", &[])
+        ..set(cl, "chain of 32 limbs instead of budget + 9", &[])
+    });
+    sens.push(set(
+        sharp,
+        "scratchpad 192 MiB instead of 188.8 (room for one more full key)",
+        &["scratchpad.capacity_mib=192"],
+    ));
+    let sharp_resnet = index("sharp", "resnet20");
+    let case = &cases[sharp_resnet];
+    let widened: Vec<Op> = case
+        .ops
+        .iter()
+        .map(|op| match &op.kind {
+            OpKind::Bootstrap(p) => {
+                let mut op = op.clone();
+                op.kind = OpKind::Bootstrap(BootstrapParams {
+                    slots: p.slots.max(CHEDDAR_RESNET_SLOTS),
+                    ..*p
+                });
+                op
+            }
+            _ => op.clone(),
+        })
+        .collect();
+    sens.push(Sensitivity {
+        trace: Some((case.header.clone(), widened)),
+        ..set(
+            sharp_resnet,
+            "every bootstrap on 2^14 slots (Cheddar's GPU ResNet-20)",
+            &[],
+        )
     });
     let f1 = index("f1", "lola-cifar");
     sens.push(set(f1, "keys streamed", &["policy.key_storage=streamed"]));
@@ -169,6 +209,13 @@ fn plan() -> Result<(Vec<Case>, Vec<Sensitivity>)> {
 pub fn run(args: ValidateArgs) -> Result<ExitCode> {
     let (cases, sens) = plan()?;
     let rows = validate::run(&cases, &sens)?;
+    if let Some(dir) = &args.traces {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        for c in &cases {
+            let path = dir.join(format!("{}-{}.jsonl", c.design, c.workload));
+            super::resnet::check_and_write(&path, &c.header, &c.ops)?;
+        }
+    }
     let markdown = validate::to_markdown(&rows);
     if let Some(dir) = &args.out {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;

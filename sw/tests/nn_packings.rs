@@ -72,10 +72,11 @@ fn hefnet_all_packings_match_direct() {
     }
 }
 
-/// Three small networks from the TOML format: strided and padded convs, grouped convs in a
-/// multi-ciphertext layout, batch norm, affine and quadratic activations, a residual add and a
-/// network ending in a conv.
-const SMALL_NETS: [&str; 3] = [
+/// Four small networks from the TOML format: strided and padded convs, grouped convs in a
+/// multi-ciphertext layout, batch norm, affine and quadratic activations, a residual add, a
+/// network ending in a conv, and a graph with a branch (projection shortcut read by name),
+/// an AESPA activation and global average pooling.
+const SMALL_NETS: [&str; 4] = [
     r#"
 name = "small-a"
 input = [3, 12, 12]
@@ -163,6 +164,51 @@ out = 4
 kernel = 3
 pad = 1
 groups = 2
+"#,
+    r#"
+name = "small-d"
+input = [4, 8, 8]
+[[layers]]
+type = "conv"
+out = 8
+kernel = 3
+pad = 1
+[[layers]]
+type = "relu"
+name = "x"
+approx = "aespa"
+[[layers]]
+type = "conv"
+name = "sc"
+input = "x"
+out = 16
+kernel = 1
+stride = 2
+[[layers]]
+type = "conv"
+name = "c1"
+input = "x"
+out = 16
+kernel = 3
+stride = 2
+pad = 1
+[[layers]]
+type = "poly"
+coefficients = [0.1, 0.9, 0.2]
+[[layers]]
+type = "conv"
+out = 16
+kernel = 3
+pad = 1
+groups = 2
+[[layers]]
+type = "residual"
+from = "sc"
+[[layers]]
+type = "global_avgpool"
+[[layers]]
+type = "linear"
+out = 3
 "#,
 ];
 

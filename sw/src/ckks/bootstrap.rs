@@ -11,10 +11,12 @@
 //! 2π·m/q_0 slot-wise. SlotToCoeff multiplies by D·P and q_0/(2π·Δ_in), so the output's slots
 //! are the input's on the canonical scale of the output level.
 //!
-//! **Real/imaginary split.** `re = v + conj(v)` is real; `im = v − conj(v)` is i times a real
-//! vector, so the executor multiplies it by −i, and the imaginary branch's EvalMod result by
-//! +i before the final add (monomials X^{±N/2}: no key switch, no level; the expansion records
-//! where, see [`Payloads::imaginary_power`]).
+//! **Real/imaginary split.** Full packing: `re = v + conj(v)` is real; `im = v − conj(v)` is i
+//! times a real vector, so the executor multiplies it by −i, and the imaginary branch's EvalMod
+//! result by +i before the final add (monomials X^{±N/2}: no key switch, no level; the
+//! expansion records where, see [`Payloads::imaginary_power`]). Sparse packing merges the parts
+//! into 2n real slots instead; the ±i sit in two stages' diagonals
+//! ([`PlainSource::Diagonal`]'s `merged_parts`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -109,7 +111,9 @@ impl Payloads for BootstrapPayloads {
     }
 
     /// Diagonal k·stride of its merged stage, replicated over the full slots (sparse packing
-    /// repeats the n slots) and rotated by −giant_shift for the BSGS giant step.
+    /// repeats the n slots) and rotated by −giant_shift for the BSGS giant step. A stage that
+    /// merges real and imaginary parts has period 2n: the diagonal, then the diagonal times −i
+    /// (CoeffToSlot) or +i (SlotToCoeff) ([`PlainSource::Diagonal`]).
     fn complex_plaintext(&self, id: u32) -> Option<Vec<Complex64>> {
         let PlainSource::Diagonal {
             transform,
@@ -117,6 +121,7 @@ impl Payloads for BootstrapPayloads {
             stride,
             diagonal,
             giant_shift,
+            merged_parts,
             ..
         } = *self.plains.get(&id)?
         else {
@@ -127,9 +132,21 @@ impl Payloads for BootstrapPayloads {
             .get(&(transform, stage))?
             .get(&(diagonal * stride))?;
         let n = self.slots as i64;
+        let (period, twist) = match (merged_parts, transform) {
+            (false, _) => (n, Complex64::new(1.0, 0.0)),
+            (true, Transform::CoeffToSlot) => (2 * n, Complex64::new(0.0, -1.0)),
+            (true, Transform::SlotToCoeff) => (2 * n, Complex64::new(0.0, 1.0)),
+        };
         Some(
             (0..self.full_slots as i64)
-                .map(|p| values[(p - giant_shift).rem_euclid(n) as usize])
+                .map(|p| {
+                    let q = (p - giant_shift).rem_euclid(period);
+                    if q < n {
+                        values[q as usize]
+                    } else {
+                        values[(q - n) as usize] * twist
+                    }
+                })
                 .collect(),
         )
     }

@@ -14,7 +14,7 @@ use hesim_traces::{Op, OpKind, PlainRef, ValueId};
 
 use super::NnError;
 use super::layout::{Geometry, SpatialLayout, assign, group_order, pooled};
-use super::network::{LayerKind, Network, Shape};
+use super::network::{LayerKind, Network, Shape, Source};
 use super::params::HeParams;
 use super::program::{
     ConvStage, ConvTerm, IoLayout, LayerReport, LinearStage, PlainRecipe, Program, Stage,
@@ -363,46 +363,65 @@ impl<'a> Builder<'a> {
     fn run(&mut self) -> Result<(IoLayout, (IoLayout, Vec<ValueId>)), NnError> {
         let x = self.input()?;
         let input = self.io_layout(&x, true);
-        let keep: HashSet<usize> = self
-            .net
-            .layers
-            .iter()
-            .filter_map(|l| match &l.kind {
-                LayerKind::Residual { from } => self.net.layer_index(from),
-                _ => None,
-            })
-            .collect();
+        let keep: HashSet<usize> = self.net.branch_sources();
+        let network_input = x.clone();
         let mut cur = x;
         let mut li = 0;
         while li < self.net.layers.len() {
             let layer = &self.net.layers[li];
             self.layer = Arc::from(layer.name.as_str());
+            if !self.net.reads_previous(li) {
+                cur = match self.net.source(li) {
+                    Source::Input => network_input.clone(),
+                    Source::Layer(j) => self.saved[&j].clone(),
+                };
+            }
+            let bn = matches!(
+                self.net.layers.get(li + 1).map(|l| &l.kind),
+                Some(LayerKind::BatchNorm { .. })
+            );
+            if bn && keep.contains(&li) {
+                return Err(NnError::Unsupported {
+                    layer: layer.name.clone(),
+                    message: "another layer reads this layer's output before the batchnorm \
+                              folded into it"
+                        .into(),
+                });
+            }
             let mut consumed = 1;
+            let operand = |name: &str| match self.net.layer_index(name) {
+                Some(j) => self.saved[&j].clone(),
+                None => network_input.clone(),
+            };
             cur = match &layer.kind {
                 LayerKind::Conv { .. } => {
-                    let bn = matches!(
-                        self.net.layers.get(li + 1).map(|l| &l.kind),
-                        Some(LayerKind::BatchNorm { .. })
-                    );
                     consumed += usize::from(bn);
                     self.conv(li, cur, bn)?
                 }
                 LayerKind::Linear { .. } => {
-                    let bn = matches!(
-                        self.net.layers.get(li + 1).map(|l| &l.kind),
-                        Some(LayerKind::BatchNorm { .. })
-                    );
                     consumed += usize::from(bn);
                     self.linear(li, cur, bn)?
                 }
                 LayerKind::AvgPool { kernel } => self.pool(li, cur, *kernel)?,
-                LayerKind::Poly { .. } | LayerKind::Relu => self.activation(li, cur),
+                LayerKind::GlobalAvgPool => {
+                    let kernel = self.global_pool_kernel(li)?;
+                    self.pool(li, cur, kernel)?
+                }
+                LayerKind::Poly { .. } | LayerKind::Relu { .. } => self.activation(li, cur)?,
                 LayerKind::Flatten => self.flatten(cur),
                 LayerKind::BatchNorm { .. } => unreachable!("folded into the previous layer"),
                 LayerKind::Residual { from } => {
-                    let j = self.net.layer_index(from).expect("checked network");
-                    let other = self.saved[&j].clone();
+                    let other = operand(from);
                     self.residual(li, cur, other)?
+                }
+                LayerKind::Concat { .. } => {
+                    return Err(NnError::Unsupported {
+                        layer: layer.name.clone(),
+                        message: format!(
+                            "concat is not supported by the {} packing yet",
+                            self.packing.name()
+                        ),
+                    });
                 }
             };
             for k in li..li + consumed {
@@ -529,6 +548,23 @@ impl<'a> Builder<'a> {
         }
     }
 
+    /// The window of global pooling layer `li`: its whole (square) input map.
+    fn global_pool_kernel(&self, li: usize) -> Result<usize, NnError> {
+        let s = self.in_shapes[li];
+        if s.h != s.w {
+            return Err(NnError::Unsupported {
+                layer: self.net.layers[li].name.clone(),
+                message: format!(
+                    "global pooling of a non-square {}×{} map is not supported by the {} packing",
+                    s.h,
+                    s.w,
+                    self.packing.name()
+                ),
+            });
+        }
+        Ok(s.h)
+    }
+
     /// Whether pooling layer `li` interlaces its output (some conv or linear layer follows).
     fn interlaces(&self, li: usize) -> bool {
         self.net.layers[li + 1..]
@@ -547,8 +583,11 @@ impl<'a> Builder<'a> {
     fn consumer_order(&self, from: usize, geom: &Geometry) -> Option<Vec<usize>> {
         let mut g = geom.clone();
         for j in from..self.net.layers.len() {
+            if j > 0 && !self.net.reads_previous(j) {
+                break;
+            }
             match &self.net.layers[j].kind {
-                LayerKind::Poly { .. } | LayerKind::Relu | LayerKind::BatchNorm { .. } => {}
+                LayerKind::Poly { .. } | LayerKind::Relu { .. } | LayerKind::BatchNorm { .. } => {}
                 LayerKind::AvgPool { kernel } => g = pooled(&g, *kernel, self.interlaces(j)).0,
                 LayerKind::Conv { .. } => return Some(self.desired_input_order(j, &g)),
                 _ => break,
@@ -765,11 +804,20 @@ impl<'a> Builder<'a> {
     fn target_factor(&self, li: usize, outs_factor: Option<f64>) -> f64 {
         let mut mult = 1.0;
         for j in li + 1..self.net.layers.len() {
+            if !self.net.reads_previous(j) {
+                break;
+            }
             match &self.net.layers[j].kind {
                 LayerKind::BatchNorm { .. } | LayerKind::Flatten => {}
                 LayerKind::AvgPool { kernel } => mult *= (kernel * kernel) as f64,
-                LayerKind::Poly { .. } | LayerKind::Relu => {
-                    let [_, c1, c2] = self.params.poly(j);
+                LayerKind::GlobalAvgPool => {
+                    let s = self.in_shapes[j];
+                    mult *= (s.h * s.w) as f64;
+                }
+                LayerKind::Poly { .. } | LayerKind::Relu { .. } => {
+                    let Some([_, c1, c2]) = self.params.quadratic(j) else {
+                        break;
+                    };
                     return if c2 != 0.0 {
                         c2.abs().sqrt() / mult
                     } else {
@@ -1273,8 +1321,17 @@ impl<'a> Builder<'a> {
 
     /// `c0 + c1·x + c2·x²` in one level when the input factor is √|c2| (the previous linear
     /// layer arranges that): with y = a·x, σ = sign(c2), the output is σ·(y·(y + σc1/a) + σc0).
-    fn activation(&mut self, li: usize, x: HeTensor) -> HeTensor {
-        let [c0, c1, c2] = self.params.poly(li);
+    fn activation(&mut self, li: usize, x: HeTensor) -> Result<HeTensor, NnError> {
+        let Some([c0, c1, c2]) = self.params.quadratic(li) else {
+            return Err(NnError::Unsupported {
+                layer: self.net.layers[li].name.clone(),
+                message: format!(
+                    "the {} packing evaluates activations of degree ≤ 2 in one level; this one \
+                     needs a multi-level polynomial evaluation",
+                    self.packing.name()
+                ),
+            });
+        };
         let mut factor = x.factor;
         let cts = if c2 != 0.0 {
             let a = c2.abs().sqrt();
@@ -1315,7 +1372,7 @@ impl<'a> Builder<'a> {
             out
         };
         self.report(li, format!("poly [{c0:.4}, {c1:.4}, {c2:.4}]"));
-        HeTensor { cts, factor, ..x }
+        Ok(HeTensor { cts, factor, ..x })
     }
 
     fn residual(&mut self, li: usize, x: HeTensor, other: HeTensor) -> Result<HeTensor, NnError> {

@@ -2,6 +2,7 @@
 //! `spencnn`) and the one program builder. The packing interpretation is documented in
 //! `sw/PACKING.md`.
 
+pub mod activation;
 mod builder;
 pub mod encrypted;
 pub mod layout;
@@ -16,8 +17,9 @@ pub mod weights;
 
 use std::path::PathBuf;
 
+pub use activation::ReluApprox;
 pub use builder::{Packing, build};
-pub use network::{BUILTINS, Layer, LayerKind, Network, Shape};
+pub use network::{BUILTINS, INPUT, Layer, LayerKind, Network, Shape, Source};
 pub use params::{HeParams, max_log_qp};
 pub use program::{IoLayout, LayerReport, Program};
 pub use reference::{PruneMasks, argmax, forward, max_abs_error, nan_max};
@@ -38,7 +40,7 @@ pub enum NnError {
     },
     #[error("layer `{layer}`: {message}")]
     Shape { layer: String, message: String },
-    #[error("unknown network `{name}`: use one of lenet, vgg5, hefnet or a .toml file")]
+    #[error("unknown network `{name}`: use one of lenet, vgg5, hefnet, resnet20 or a .toml file")]
     UnknownNetwork { name: String },
     #[error("weights {source_name}: {message}")]
     Weights {

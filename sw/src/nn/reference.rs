@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use super::network::{LayerKind, Network};
+use super::network::{LayerKind, Network, Source};
 use super::weights::Params;
 
 /// Weights zeroed by sub-block pruning: layer index → mask over the weight tensor (true =
@@ -20,11 +20,19 @@ pub fn forward_all(
     input: &[f64],
 ) -> Vec<Vec<f64>> {
     let shapes = net.shapes().expect("checked network");
+    let in_shapes = net.input_shapes().expect("checked network");
     let mut outs: Vec<Vec<f64>> = Vec::with_capacity(net.layers.len());
-    let mut cur = input.to_vec();
-    let mut shape = net.input;
+    let named = |outs: &[Vec<f64>], name: &str| -> Vec<f64> {
+        net.layer_index(name)
+            .map_or_else(|| input.to_vec(), |j| outs[j].clone())
+    };
     for (li, layer) in net.layers.iter().enumerate() {
         let out_shape = shapes[li];
+        let shape = in_shapes[li];
+        let cur: &[f64] = match net.source(li) {
+            Source::Input => input,
+            Source::Layer(j) => &outs[j],
+        };
         let next = match &layer.kind {
             LayerKind::Conv {
                 out,
@@ -102,9 +110,14 @@ pub fn forward_all(
                 }
                 y
             }
-            LayerKind::Poly { .. } | LayerKind::Relu => {
-                let [c0, c1, c2] = params.poly(li);
-                cur.iter().map(|&x| c0 + c1 * x + c2 * x * x).collect()
+            LayerKind::GlobalAvgPool => {
+                let hw = shape.h * shape.w;
+                cur.chunks(hw)
+                    .map(|c| c.iter().sum::<f64>() / hw as f64)
+                    .collect()
+            }
+            LayerKind::Poly { .. } | LayerKind::Relu { .. } => {
+                cur.iter().map(|&x| params.activate(li, x)).collect()
             }
             LayerKind::BatchNorm { .. } => {
                 let (scale, shift) = params.batchnorm_affine(li);
@@ -114,15 +127,20 @@ pub fn forward_all(
                     .map(|(i, &x)| scale[i / hw] * x + shift[i / hw])
                     .collect()
             }
-            LayerKind::Flatten => cur.clone(),
+            LayerKind::Flatten => cur.to_vec(),
             LayerKind::Residual { from } => {
-                let j = net.layer_index(from).expect("checked network");
-                cur.iter().zip(&outs[j]).map(|(a, b)| a + b).collect()
+                let other = named(&outs, from);
+                cur.iter().zip(&other).map(|(a, b)| a + b).collect()
+            }
+            LayerKind::Concat { from } => {
+                let mut y = cur.to_vec();
+                for f in from {
+                    y.extend(named(&outs, f));
+                }
+                y
             }
         };
-        outs.push(next.clone());
-        cur = next;
-        shape = out_shape;
+        outs.push(next);
     }
     outs
 }

@@ -21,14 +21,14 @@ use super::program::{
     IoLayout, LayerReport, PlainSource, Program, cifar_input_positions, external_recipes,
 };
 use super::reference::PruneMasks;
-use crate::boot::{self, Basis, Ct, Emitter, chebyshev_interpolant, eval_poly, poly_depth};
+use crate::boot::{self, Basis, Ct, Emitter, eval_poly, poly_depth};
 
 /// Raster width of every multiplexed channel block (the CIFAR image width).
 const RASTER: usize = 32;
 /// Slots of one multiplexed block (32 × 32).
 const BLOCK: usize = RASTER * RASTER;
 /// ReLU is approximated on [−ACT_RANGE, ACT_RANGE].
-pub const ACT_RANGE: f64 = 4.0;
+pub use super::activation::RELU_RANGE as ACT_RANGE;
 
 /// How the convolutions are packed.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -196,33 +196,7 @@ pub struct ResnetWeights {
 
 /// Power-basis coefficients of the degree-`degree` Chebyshev interpolant of ReLU on
 /// [−`ACT_RANGE`, `ACT_RANGE`].
-pub fn relu_poly(degree: usize) -> Vec<f64> {
-    let cheb = chebyshev_interpolant(|y| (y * ACT_RANGE).max(0.0), degree);
-    // Σ c_j T_j(x/R) in the power basis of x
-    let mut out = vec![0.0; degree + 1];
-    let (mut t0, mut t1) = (vec![1.0], vec![0.0, 1.0]);
-    for (j, &c) in cheb.iter().enumerate() {
-        let t = match j {
-            0 => t0.clone(),
-            1 => t1.clone(),
-            _ => {
-                let mut t2 = vec![0.0; j + 1];
-                for (i, &a) in t1.iter().enumerate() {
-                    t2[i + 1] += 2.0 * a;
-                }
-                for (i, &a) in t0.iter().enumerate() {
-                    t2[i] -= a;
-                }
-                t0 = std::mem::replace(&mut t1, t2);
-                t1.clone()
-            }
-        };
-        for (i, &a) in t.iter().enumerate() {
-            out[i] += c * a / ACT_RANGE.powi(i as i32);
-        }
-    }
-    out
-}
+pub use super::activation::chebyshev_relu as relu_poly;
 
 impl ResnetWeights {
     /// Uniform weights scaled by 1/√fan-in (so activations stay O(1)), uniform biases in

@@ -48,12 +48,12 @@ use super::program::{
     IoLayout, LayerReport, PlainSource, Program, cifar_input_positions, external_recipes,
 };
 use super::reference::PruneMasks;
-use crate::boot::{Ct, Emitter, chebyshev_interpolant};
+use crate::boot::{Ct, Emitter};
 
 /// Inputs are scaled into [−1, 1] by this bound (Lee et al.'s `B`).
-pub const INPUT_BOUND: f64 = 40.0;
-/// Degrees of the composite sign's odd component polynomials.
-pub const SIGN_DEGREES: [usize; 3] = [15, 15, 27];
+pub use super::activation::APPRELU_BOUND as INPUT_BOUND;
+use super::activation::chebyshev_value;
+pub use super::activation::{SIGN_DEGREES, sign_component};
 /// Levels of the AppReLU: ⌈log2(d+1)⌉ per component plus the final product.
 pub const RELU_DEPTH: u32 = 4 + 4 + 5 + 1;
 /// Levels of a convolution.
@@ -141,17 +141,6 @@ pub struct LeeWeights {
     pub sign: [Vec<f64>; 3],
 }
 
-/// The odd Chebyshev interpolant of degree `degree` of tanh(3x)/tanh(3).
-pub fn sign_component(degree: usize) -> Vec<f64> {
-    let mut c = chebyshev_interpolant(|x| (3.0 * x).tanh() / 3f64.tanh(), degree);
-    for (i, v) in c.iter_mut().enumerate() {
-        if i % 2 == 0 {
-            *v = 0.0;
-        }
-    }
-    c
-}
-
 /// Conv order: the stem, then per block c1, c2.
 fn conv_shapes() -> Vec<(String, usize, usize, usize, usize)> {
     let mut v = vec![("conv1".to_owned(), 3, 16, 1, 32)];
@@ -208,15 +197,6 @@ impl LeeWeights {
 }
 
 // ---- plaintext reference ---------------------------------------------------------------------
-
-/// Σ c_i T_i(x) by Clenshaw's recurrence.
-fn chebyshev_value(c: &[f64], x: f64) -> f64 {
-    let (mut b1, mut b2) = (0.0, 0.0);
-    for &ci in c.iter().skip(1).rev() {
-        (b1, b2) = (2.0 * x * b1 - b2 + ci, b1);
-    }
-    x * b1 - b2 + c[0]
-}
 
 /// AppReLU on one value.
 pub fn app_relu(wts: &LeeWeights, x: f64) -> f64 {

@@ -31,8 +31,15 @@ pub enum PlainSource {
     /// k·stride, |k| < 2^bits, and this is k = `diagonal`). BSGS: the plaintext multiplies the
     /// baby step rotated by (k − j·n1)·stride and its product is rotated by `giant_shift` =
     /// j·n1·stride slots afterwards, so the payload is the diagonal rotated by −`giant_shift`.
-    /// The ModRaise normalisation and, for full packing, the ½ of the real/imaginary split are
-    /// folded into CoeffToSlot's matrices; where is the executor's choice (they are scalars).
+    /// The ModRaise normalisation and the ½ of the real/imaginary split are folded into
+    /// CoeffToSlot's matrices; where is the executor's choice (they are scalars).
+    ///
+    /// `merged_parts` (sparse packing, n = 2^`log_slots` < N/2 slots): this stage works on 2n
+    /// slots whose first half holds the n-slot stage's result and whose second half holds it
+    /// times −i (CoeffToSlot's last stage) or the stage applied to the imaginary parts times +i
+    /// (SlotToCoeff's first stage), so the payload has period 2n: the diagonal, then the
+    /// diagonal times −i (CoeffToSlot) or +i (SlotToCoeff). Real and imaginary parts then share
+    /// one EvalMod (Cheddar's `BootContext::Boot`, the SNU group's GPU library).
     Diagonal {
         transform: Transform,
         stage: u32,
@@ -42,6 +49,7 @@ pub enum PlainSource {
         stride: i64,
         diagonal: i64,
         giant_shift: i64,
+        merged_parts: bool,
     },
 }
 

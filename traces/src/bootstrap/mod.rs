@@ -13,10 +13,10 @@
 //!    one `mul_plain`; there are n1−1 baby rotations (by i·σ) and one giant rotation per
 //!    non-zero j (by j·n1·σ); one `rescale` per stage. The ModRaise normalisation constant is
 //!    folded into these plaintext matrices.
-//! 3. **EvalMod**: a `conjugate` splits real and imaginary parts (`add`, `sub`; the ½ is
-//!    folded into CoeffToSlot, and the ·(−i) of the imaginary part and the final ·i are free
-//!    monomial multiplications, recorded in [`Expansion::imaginary`]; sparse packing splits
-//!    too), then per part the Chebyshev interpolant of degree
+//! 3. **EvalMod**: for full packing a `conjugate` splits real and imaginary parts (`add`, `sub`;
+//!    the ½ is folded into CoeffToSlot, and the ·(−i) of the imaginary part and the final ·i
+//!    are free monomial multiplications, recorded in [`Expansion::imaginary`]); sparse packing
+//!    merges them instead (below). Then per part the Chebyshev interpolant of degree
 //!    `eval_mod_degree` of cos(2π(K·y − ¼)/2^r) (K = `eval_mod_range`), evaluated by BSGS (see
 //!    [`poly::eval_poly`]), and r = `double_angle` steps cos 2θ = 2cos²θ − 1; the parts are
 //!    added back.
@@ -27,9 +27,11 @@
 //! `level_down` at the end. **Double-prime scaling** (SHARP's DPS) makes every rescale of
 //! CoeffToSlot and EvalMod two `rescale` ops (two limbs per level).
 //!
-//! **Sparse slots** (slots < N/2): the ModRaise sub-sum folds the N/(2·slots) copies, the DFTs
-//! cover log2(slots) radix-2 stages (fewer or narrower merged stages, fewer diagonals), and
-//! EvalMod runs once (real and imaginary parts share the 2·slots ≤ N/2 slots).
+//! **Sparse slots** (n = slots < N/2): the ModRaise sub-sum folds the N/(2n) copies, the DFTs
+//! cover log2(n) radix-2 stages (fewer or narrower merged stages, fewer diagonals), and EvalMod
+//! runs once: CoeffToSlot's last stage writes the real and imaginary parts into 2n real slots
+//! (`conjugate` + `add`), SlotToCoeff's first stage takes them back and one rotation by n adds
+//! the halves (as the SNU group's Cheddar `BootContext::Boot` and Lattigo do).
 //!
 //! **Baby steps**: `baby_step` 0 picks the BSGS split minimising rotations; a recipe may fix it
 //! (SHARP: 4, the largest whose baby-step ciphertexts fit on chip).
@@ -199,6 +201,8 @@ struct StageAt {
     stage: u32,
     stages: u32,
     log_slots: u32,
+    /// The stage moves between n complex and 2n real slots (see [`PlainSource::Diagonal`]).
+    merged_parts: bool,
 }
 
 /// One merged DFT stage: the 2^(bits+1)−1 diagonals at stride `stride`, one level.
@@ -236,6 +240,7 @@ fn dft_stage(
                     stride,
                     diagonal: k,
                     giant_shift: j * n1 * stride,
+                    merged_parts: at.merged_parts,
                 };
                 let m = e.mul_plain_of(baby[i as usize], source);
                 acc = Some(e.accumulate(acc, m));
@@ -272,7 +277,8 @@ pub fn stage_bits(log_slots: u32, levels: u32) -> Vec<u32> {
 }
 
 /// A homomorphic DFT in `levels` BSGS stages; CoeffToSlot starts from the largest stride,
-/// SlotToCoeff from the smallest.
+/// SlotToCoeff from the smallest. With `merged_parts` CoeffToSlot's last stage and SlotToCoeff's
+/// first one move between n complex and 2n real slots.
 fn dft(
     e: &mut Emitter,
     x: Ct,
@@ -280,6 +286,7 @@ fn dft(
     levels: u32,
     transform: Transform,
     p: &BootstrapParams,
+    merged_parts: bool,
 ) -> Ct {
     let bits = stage_bits(log_slots, levels);
     let mut strides = Vec::with_capacity(bits.len());
@@ -293,11 +300,16 @@ fn dft(
         order.reverse();
     }
     order.into_iter().enumerate().fold(x, |v, (stage, s)| {
+        let edge = match transform {
+            Transform::CoeffToSlot => stage + 1 == levels as usize,
+            Transform::SlotToCoeff => stage == 0,
+        };
         let at = StageAt {
             transform,
             stage: stage as u32,
             stages: levels,
             log_slots,
+            merged_parts: merged_parts && edge,
         };
         dft_stage(e, v, bits[s], strides[s], at, p)
     })
@@ -350,26 +362,54 @@ pub fn expand(
         v = e.add(v, r);
         width *= 2;
     }
+    // The coefficients in the slots are complex pairs (c_i + i·c_{i+n}); EvalMod needs them
+    // real. Full packing splits them into two ciphertexts with an EvalMod each; sparse packing
+    // (n < N/2) has room for both parts in 2n real slots: CoeffToSlot's last stage writes z and
+    // −i·z into the two halves, z + conj(z) holds 2·Re z and 2·Im z, one EvalMod serves both,
+    // SlotToCoeff's first stage recombines them (the imaginary half times +i) and a rotation by
+    // n adds the halves (Cheddar's `BootContext::Boot`).
+    let merged = p.slots < 1 << (log_n - 1);
     phase(e, "coeff_to_slot");
     e.set_rescale_primes(if p.double_prime_scaling { 2 } else { 1 });
-    v = dft(e, v, log_slots, p.cts_levels, Transform::CoeffToSlot, p);
+    v = dft(
+        e,
+        v,
+        log_slots,
+        p.cts_levels,
+        Transform::CoeffToSlot,
+        p,
+        merged,
+    );
     phase(e, "eval_mod");
     let coeffs = eval_mod_coefficients(p);
-    // The coefficients in the slots are complex pairs (c_i + i·c_{i+n}) for full and sparse
-    // packing alike: EvalMod needs them real, so both split. (Sparse packing could pack both
-    // halves into 2n real slots and run EvalMod once, at the price of a rotation and masks in
-    // the DFTs; this expansion does not.)
     let conj = e.conjugate(v);
-    let re = e.add(v, conj);
-    let im = e.sub(v, conj);
-    e.times_imaginary_unit(im, 3);
-    let re = eval_mod(e, re, &coeffs, p);
-    let im = eval_mod(e, im, &coeffs, p);
-    e.times_imaginary_unit(im, 1);
-    v = e.add(re, im);
+    if merged {
+        let real = e.add(v, conj);
+        v = eval_mod(e, real, &coeffs, p);
+    } else {
+        let re = e.add(v, conj);
+        let im = e.sub(v, conj);
+        e.times_imaginary_unit(im, 3);
+        let re = eval_mod(e, re, &coeffs, p);
+        let im = eval_mod(e, im, &coeffs, p);
+        e.times_imaginary_unit(im, 1);
+        v = e.add(re, im);
+    }
     e.set_rescale_primes(1);
     phase(e, "slot_to_coeff");
-    v = dft(e, v, log_slots, p.stc_levels, Transform::SlotToCoeff, p);
+    v = dft(
+        e,
+        v,
+        log_slots,
+        p.stc_levels,
+        Transform::SlotToCoeff,
+        p,
+        merged,
+    );
+    if merged {
+        let halves = e.rotate(v, p.slots as i64, None);
+        v = e.add(v, halves);
+    }
     e.level_to(v, out_level)
 }
 

@@ -8,7 +8,11 @@
 //!   (CHED `BootParameter.cpp`): an even cosine polynomial of degree 30 and 3 double angles
 //!   (with the leaves' scalar level: 9 levels).
 //! - **A2 output level**: the benchmark's L_eff = 8 levels after bootstrapping (its definition,
-//!   benchmarks.md §1); a design whose chain is not published gets budget + 8 limbs.
+//!   benchmarks.md §1), i.e. a ciphertext of 8 + 1 limbs; a design whose chain is not published
+//!   gets budget + 9 limbs.
+//!
+//! Chains follow the papers' convention: "L" is the top level, so the chain has L + 1 limbs (ARK:
+//! L = 23, 24 = dnum · α = 4 · 6 limbs; SHARP: L = 35, 36 = 3 · 12; BTS: L = 27, 28 limbs).
 //! - **A3 prime width**: where only the word is published, the widest primes (at most 60 bits in
 //!   a 64-bit word, the usual ~60-bit RNS primes) that keep log QP within the 128-bit bound.
 //! - **A4 digits**: where dnum is not published, dnum 3 with k = ⌈limbs/3⌉ special primes.
@@ -28,7 +32,7 @@ pub struct Recipe {
     /// The chain the design runs (full-slot ring; `params.slots` may be sparse).
     pub header: Header,
     pub params: BootstrapParams,
-    /// Limbs the application needs after a bootstrap (the benchmark's L_eff).
+    /// Levels the application has after a bootstrap (the benchmark's L_eff; one limb more).
     pub levels_after: u32,
     /// Where each number comes from, one line each.
     pub notes: Vec<&'static str>,
@@ -50,7 +54,7 @@ pub struct RecipeOptions {
     pub limbs: Option<u32>,
     /// Key-switching digits.
     pub dnum: Option<u32>,
-    /// Limbs left for the application (L_eff).
+    /// Levels left for the application (L_eff): the bootstrap refreshes to L_eff + 1 limbs.
     pub levels_after: Option<u32>,
     /// Skip the 128-bit security check (F1's published chain does not meet it).
     pub allow_insecure: bool,
@@ -59,7 +63,7 @@ pub struct RecipeOptions {
 /// A design's published (or assumed) numbers before options apply.
 struct Spec {
     log_n: u32,
-    /// Limbs of the chain; `None`: budget + `levels_after` (A2).
+    /// Limbs of the chain; `None`: budget + `levels_after` + 1 (A2).
     limbs: Option<u32>,
     /// Prime width; `None`: A3 in a word of `word_bits`.
     prime_bits: Option<u32>,
@@ -97,7 +101,7 @@ fn spec(design: &str) -> Option<Spec> {
     Some(match design {
         "sharp" => Spec {
             log_n: 16,
-            limbs: Some(35),
+            limbs: Some(36),
             prime_bits: Some(36),
             word_bits: 36,
             dnum: 3,
@@ -111,12 +115,15 @@ fn spec(design: &str) -> Option<Spec> {
             levels_after: LEVELS_AFTER,
             notes: vec![
                 "SHARP (ISCA'23) as HE² re-implements it [READ-2nd HE2 Table II]: N = 2^16, \
-                 full slots, 36-bit primes, L = 35 limbs, L_eff = 8, dnum 3, α = k = 12",
+                 full slots, 36-bit primes, L = 35, L_eff = 8, dnum 3, α = k = 12",
+                "L = 35 is the top level, so the chain has L + 1 = 36 limbs (levels 0..35) and \
+                 dnum · α = 3 · 12 = 36, the convention of ARK's L = 23 (24 = 4 · 6 limbs) and \
+                 BTS's L = 27 (28 limbs); L_eff = 8 levels is a 9-limb ciphertext",
                 "FFT-like CtS / StC in 3 + 3 stages, Min-KS BSGS with baby step 4, no hoisting \
                  [READ-2nd HE2 §III-D, §VI-A, Fig. 5]",
                 "double-prime scaling: each CtS level drops 2 limbs (H-IDFT at 35, 33, 31) \
                  [Falcon notes]; EvalMod (A1) assumed double-prime too, StC single: \
-                 2·(3 + 9) + 3 = 27 = 35 − 8 limbs, exactly the published L_eff",
+                 2·(3 + 9) + 3 = 27 = 35 − 8 levels, exactly the published L_eff",
                 "EvalMod: A1 (CHED degree 30 + 3 double angles), not SHARP's published number",
             ],
         },
@@ -170,12 +177,12 @@ fn spec(design: &str) -> Option<Spec> {
             notes: vec![
                 "CraterLake (ISCA'22) [S-CL]: N = 2^16, 28-bit words; its own bootstrap \
                  parameters are not in any stored source",
-                "A2 chain (budget + 8 limbs), A4 digits, A5 CtS / StC 4 / 3, A1 EvalMod",
+                "A2 chain (budget + 9 limbs), A4 digits, A5 CtS / StC 4 / 3, A1 EvalMod",
             ],
         },
         "f1" => Spec {
             log_n: 14,
-            limbs: Some(24),
+            limbs: Some(25),
             prime_bits: Some(32),
             word_bits: 32,
             dnum: 3,
@@ -184,8 +191,8 @@ fn spec(design: &str) -> Option<Spec> {
             levels_after: LEVELS_AFTER,
             notes: vec![
                 "F1 (MICRO'21) [S-F1]: non-packed CKKS bootstrapping (HEAAN) at Lmax = 24, \
-                 N = 2^14, 32-bit words [RECALLED]; below the 128-bit bound only with \
-                 allow_insecure",
+                 N = 2^14, 32-bit words [RECALLED]: 25 limbs; below the 128-bit bound only \
+                 with allow_insecure",
                 "non-packed taken as 2 slots (the fewest the expansion takes), CtS / StC 1 / 1, \
                  A1 EvalMod, A4 digits",
             ],
@@ -233,7 +240,7 @@ pub fn recipe(design: &str, options: &RecipeOptions) -> Result<Recipe, BootError
     let limbs = options
         .limbs
         .or(spec.limbs)
-        .unwrap_or(p.level_budget() + levels_after);
+        .unwrap_or(p.level_budget() + levels_after + 1);
     if dnum == 0 || dnum > limbs {
         return Err(bad(
             "dnum",
@@ -241,22 +248,23 @@ pub fn recipe(design: &str, options: &RecipeOptions) -> Result<Recipe, BootError
             format!("must be between 1 and the chain's {limbs} limbs"),
         ));
     }
-    if levels_after == 0 || levels_after >= limbs {
+    if levels_after == 0 || levels_after + 1 >= limbs {
         return Err(bad(
             "l_eff",
             u64::from(levels_after),
-            format!("must be between 1 and L − 1 = {}", limbs - 1),
+            format!("must be between 1 and L − 1 = {}", limbs.saturating_sub(2)),
         ));
     }
-    let needed = p.level_budget() + levels_after;
+    let needed = p.level_budget() + levels_after + 1;
     if needed > limbs {
         return Err(bad(
             "limbs",
             u64::from(limbs),
             format!(
-                "the {design} bootstrap consumes {} limbs and L_eff = {levels_after} more: the \
-                 chain needs at least {needed}",
-                p.level_budget()
+                "the {design} bootstrap consumes {} limbs and L_eff = {levels_after} levels need \
+                 {} more: the chain needs at least {needed}",
+                p.level_budget(),
+                levels_after + 1
             ),
         ));
     }
@@ -333,17 +341,18 @@ mod tests {
         );
     }
 
-    /// The published chains come out as published (benchmarks.md §2): SHARP 35 × 36-bit limbs
-    /// with 12 special primes and exactly 8 limbs left; ARK 24 + 6, BTS 28 + 28 at N = 2^17
-    /// with L_boot = 19; A3 widths by hand: ⌊1762 / 30⌋ = 58, min(60, ⌊3524 / 56⌋ = 62) = 60.
+    /// The published chains come out as published (benchmarks.md §2): SHARP L = 35, i.e. 36 ×
+    /// 36-bit limbs (3 digits of α = 12) with 12 special primes and exactly L_eff = 8 levels (9
+    /// limbs) left; ARK 24 + 6, BTS 28 + 28 at N = 2^17 with L_boot = 19, both also 8 levels
+    /// left; A3 widths by hand: ⌊1762 / 30⌋ = 58, min(60, ⌊3524 / 56⌋ = 62) = 60.
     #[test]
     fn published_chains() {
         let o = RecipeOptions::default();
         let s = recipe("sharp", &o).unwrap();
-        assert_eq!((s.header.max_level(), s.header.p_bits.len()), (35, 12));
+        assert_eq!((s.header.max_level(), s.header.p_bits.len()), (36, 12));
         assert_eq!((s.header.q_bits[0], s.header.dnum), (36, 3));
         assert_eq!(s.params.level_budget(), 27);
-        assert_eq!(s.out_level(), 8);
+        assert_eq!(s.out_level(), 9);
         let a = recipe("ark", &o).unwrap();
         assert_eq!((a.header.max_level(), a.header.p_bits.len()), (24, 6));
         assert_eq!((a.header.q_bits[0], a.header.dnum), (58, 4));
@@ -352,8 +361,9 @@ mod tests {
         assert_eq!((b.header.log_n, b.header.max_level()), (17, 28));
         assert_eq!((b.header.p_bits.len(), b.header.q_bits[0]), (28, 60));
         assert_eq!(b.params.level_budget(), 19);
+        assert_eq!(b.out_level(), 9);
         let c = recipe("craterlake", &o).unwrap();
-        assert_eq!(c.header.max_level(), 16 + 8);
+        assert_eq!(c.header.max_level(), 16 + 9);
         assert!(matches!(recipe("f1", &o), Err(BootError::Insecure { .. })));
         let f = recipe(
             "f1",
@@ -399,7 +409,7 @@ mod tests {
             2 * count(&y.ops, OpName::Rescale) - 3
         );
         let last = x.ops.iter().rev().nth(1).unwrap();
-        assert_eq!(last.level, 8);
+        assert_eq!(last.level, 9);
         assert_ne!(
             last.kind.name(),
             OpName::LevelDown,
@@ -408,9 +418,10 @@ mod tests {
     }
 
     /// Sparse slots cost less, by hand: SHARP at 2^12 slots has 3 sub-sum rotations (2^12, 2^13,
-    /// 2^14), 3 stages of 4 bits (31 diagonals: 6 · 31 = 186 `mul_plain`), the same real/imaginary
-    /// split as full slots (one conjugation, two EvalMods: the cosine of a complex pair is not
-    /// the pair of cosines, so one EvalMod cannot bootstrap), and the same level budget.
+    /// 2^14), 3 stages of 4 bits (31 diagonals: 6 · 31 = 186 `mul_plain`), real and imaginary
+    /// parts merged into 2^13 real slots (one conjugation, ONE EvalMod: half the full-slot
+    /// bootstrap's relinearisations), one rotation by 2^12 after SlotToCoeff folding the halves
+    /// back, and the same level budget.
     #[test]
     fn sparse_slots_by_hand() {
         let o = RecipeOptions {
@@ -428,10 +439,23 @@ mod tests {
             .filter(|o| &*o.layer == "mod_raise" && o.kind.name() == OpName::Rotate)
             .count();
         assert_eq!(subsum, 3);
+        let fold: Vec<&Op> = x
+            .ops
+            .iter()
+            .filter(|o| &*o.layer == "slot_to_coeff" && o.kind.name() == OpName::Rotate)
+            .collect();
+        let fold = fold.last().unwrap();
+        assert!(matches!(
+            fold.kind,
+            crate::OpKind::Rotate { step: 4096, .. }
+        ));
         assert_eq!(s.params.level_budget(), 27);
         let full = recipe("sharp", &RecipeOptions::default()).unwrap();
         let y = bootstrap_program(&full.header, &full.params, true).unwrap();
-        assert_eq!(count(&x.ops, OpName::Relin), count(&y.ops, OpName::Relin));
+        assert_eq!(
+            2 * count(&x.ops, OpName::Relin),
+            count(&y.ops, OpName::Relin)
+        );
         assert!(count(&x.ops, OpName::MulPlain) < count(&y.ops, OpName::MulPlain));
     }
 
@@ -456,7 +480,7 @@ mod tests {
             limbs: Some(30),
             ..o
         });
-        assert!(e.contains("limbs") && e.contains("35"), "{e}");
+        assert!(e.contains("limbs") && e.contains("36"), "{e}");
         let e = recipe("tpu", &o).unwrap_err().to_string();
         assert!(e.contains("sharp, ark"), "{e}");
         let mut p = recipe("sharp", &o).unwrap();

@@ -285,8 +285,10 @@ fn every_plaintext_is_a_described_diagonal() {
             stride,
             diagonal,
             giant_shift,
+            merged_parts,
         } = x.plains[&id];
         assert_eq!((stages, log_slots, bits), (2, 4, 2));
+        assert!(!merged_parts, "full packing splits the parts instead");
         let (n1, _, _) = bsgs_split(bits, 0);
         assert_eq!(giant_shift, diagonal.div_euclid(n1) * n1 * stride);
         assert!(diagonal.abs() < 4);

@@ -15,8 +15,8 @@ use hesim_traces::{OpName, TraceStats};
 
 #[derive(Debug, Args)]
 pub struct NetArgs {
-    /// Network: lenet, vgg5, hefnet, a TOML file, or the bootstrapped workloads resnet20,
-    /// helr and bootstrap.
+    /// Network: lenet, vgg5, hefnet, a TOML file, an ONNX file (weights from its
+    /// initializers), or the bootstrapped workloads resnet20, helr and bootstrap.
     #[arg(long)]
     pub net: String,
     /// Packing: dense, group or spencnn.
@@ -90,9 +90,31 @@ pub fn load_params(net: &Network, weights: &str, seed: u64) -> Result<Params> {
     })
 }
 
+/// A network and its parameters. An ONNX file carries its weights (its initializers), so
+/// `--weights` keeps its default for it; the import's notes (ReLU substitutes, fused
+/// element-wise nodes) go to stderr.
+pub fn load_with_params(name: &str, weights: &str, seed: u64) -> Result<(Network, Params)> {
+    if !name.ends_with(".onnx") {
+        let net = load_network(name)?;
+        let params = load_params(&net, weights, seed)?;
+        return Ok((net, params));
+    }
+    if !matches!(weights, "random" | "checkpoint") {
+        bail!(
+            "--weights {weights}: an ONNX network carries its own weights (its initializers); \
+             drop --weights"
+        );
+    }
+    let model = nn::onnx::Model::load(Path::new(name))?;
+    let imported = nn::onnx::to_network(&model, &nn::ReluApprox::Quadratic)?;
+    for note in &imported.notes {
+        eprintln!("note: {}", super::escape_controls(note));
+    }
+    Ok((imported.network, imported.params))
+}
+
 pub fn build(args: &NetArgs, he: &HeParams) -> Result<(Network, Params, Program)> {
-    let net = load_network(&args.net)?;
-    let params = load_params(&net, &args.weights, args.seed)?;
+    let (net, params) = load_with_params(&args.net, &args.weights, args.seed)?;
     let packing = Packing::parse(&args.packing, args.sparsity)?;
     if args.sparsity > 0.0 && !matches!(packing, Packing::Spencnn { .. }) {
         bail!(
@@ -122,12 +144,16 @@ pub fn generate(args: GenArgs) -> Result<ExitCode> {
     }
     program.write_trace_file(&args.out)?;
     let s = &analysis.stats;
+    let weights = if args.net.net.ends_with(".onnx") {
+        "onnx"
+    } else {
+        &args.net.weights
+    };
     outln!(
-        "{}: {} under {} ({} weights): {} ops, {} rotate, {} mul_plain, {} key switches, depth {}",
+        "{}: {} under {} ({weights} weights): {} ops, {} rotate, {} mul_plain, {} key switches, depth {}",
         args.out.display(),
         net.name,
         args.net.packing,
-        args.net.weights,
         s.ops,
         s.count(OpName::Rotate),
         s.count(OpName::MulPlain),
@@ -298,8 +324,8 @@ pub fn table(args: TableArgs) -> Result<ExitCode> {
 
 #[derive(Debug, Args)]
 pub struct InferArgs {
-    /// Network: lenet, vgg5, hefnet, a TOML file, or the bootstrapped workloads resnet20,
-    /// helr and bootstrap.
+    /// Network: lenet, vgg5, hefnet, a TOML file, an ONNX file (weights from its
+    /// initializers), or the bootstrapped workloads resnet20, helr and bootstrap.
     #[arg(long, default_value = "lenet")]
     pub net: String,
     /// Packing: dense, group or spencnn.

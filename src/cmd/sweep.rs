@@ -18,7 +18,7 @@ use hesim_sim::sweep::{
 
 use hesim_sw::nn::{HeParams, Packing, Program};
 
-use super::nn::{load_network, load_params};
+use super::nn::load_with_params;
 
 /// Exit code of a run stopped by SIGINT/SIGTERM (128 + SIGINT), finished points kept.
 const EXIT_INTERRUPTED: u8 = 130;
@@ -185,8 +185,7 @@ pub fn compile(net: &str, packing: &str, sparsity: f64, word_bits: u32) -> Resul
         eprintln!("note: {note}");
         noted.push(note);
     }
-    let network = load_network(net)?;
-    let params = load_params(&network, &weights, 1)?;
+    let (network, params) = load_with_params(net, &weights, 1)?;
     let packing = Packing::parse(packing, sparsity)?;
     Ok(hesim_sw::nn::build(
         &network,

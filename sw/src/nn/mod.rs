@@ -8,6 +8,7 @@ pub mod encrypted;
 pub mod layout;
 pub mod mnist;
 pub mod network;
+pub mod onnx;
 mod params;
 mod program;
 pub mod reference;

@@ -90,7 +90,7 @@ pub struct Params {
 }
 
 /// The parameters of a `relu` layer: its polynomial, or the composite approximation itself.
-fn relu_params(approx: &ReluApprox) -> LayerParams {
+pub(crate) fn relu_params(approx: &ReluApprox) -> LayerParams {
     match approx.polynomial() {
         Some(coefficients) => LayerParams::Poly { coefficients },
         None => LayerParams::Composite(approx.clone()),

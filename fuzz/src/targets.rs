@@ -862,25 +862,16 @@ fn onnx_tensor(c: &mut Choices<'_>, name: &str) -> Pb {
     t
 }
 
-/// Operator types the structured target draws from: the supported ones and a few others.
-const ONNX_OPS: [&str; 16] = [
-    "Conv",
-    "Gemm",
-    "MatMul",
-    "Add",
-    "Mul",
-    "AveragePool",
-    "GlobalAveragePool",
-    "BatchNormalization",
-    "Relu",
-    "Flatten",
-    "Reshape",
-    "Concat",
-    "Constant",
-    "MaxPool",
-    "Loop",
-    "Identity",
-];
+/// An operator type: one hesim imports or one of a few it refuses.
+fn onnx_op(c: &mut Choices<'_>) -> &'static str {
+    const OTHERS: [&str; 3] = ["MaxPool", "Loop", "Identity"];
+    let supported = &nn::onnx::SUPPORTED_OPS;
+    let i = c.below(supported.len() + OTHERS.len());
+    supported
+        .get(i)
+        .copied()
+        .unwrap_or_else(|| OTHERS[i - supported.len()])
+}
 
 /// Attribute names the structured target sets (INTS or INT or FLOAT, by a choice).
 const ONNX_ATTRIBUTES: [&str; 14] = [
@@ -910,7 +901,7 @@ pub fn onnx_structured(data: &[u8]) {
     let mut tensors = vec!["x".to_owned()];
     let node_count = 1 + c.below(8);
     for i in 0..node_count {
-        let op = c.pick(&ONNX_OPS);
+        let op = onnx_op(&mut c);
         let mut node = Pb::default();
         for k in 0..1 + c.below(5) {
             let input = match c.below(10) {

@@ -362,6 +362,7 @@ fn structured_boot(c: &mut Choices<'_>, header: &Header) -> BootstrapParams {
         // Fixed, so that the stored regression inputs keep their paths.
         baby_step: 0,
         double_prime_scaling: false,
+        eval_mod_range: hesim_traces::LEGACY_EVAL_MOD_RANGE,
     }
 }
 

@@ -121,6 +121,7 @@ impl BootArgs {
             key_reuse: self.key_reuse,
             baby_step: 0,
             double_prime_scaling: false,
+            eval_mod_range: hesim_traces::LEGACY_EVAL_MOD_RANGE,
         }
     }
 

@@ -40,6 +40,8 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("sweep_structured", sweep_structured),
     ("mnist", mnist),
     ("safetensors", safetensors),
+    ("onnx", onnx),
+    ("onnx_structured", onnx_structured),
 ];
 
 /// The seed corpus of each byte-level target: folders relative to the repository root, the
@@ -68,6 +70,7 @@ pub const SEEDS: &[(&str, &[&str])] = &[
     ),
     ("sweep_spec", &["sweeps", "tests/fixtures/robustness"]),
     ("safetensors", &["tests/fixtures/robustness"]),
+    ("onnx", &["tests/fixtures/onnx"]),
 ];
 
 /// Largest ring degree (log2) whose valid traces the targets also lower and simulate: larger
@@ -359,6 +362,7 @@ fn structured_boot(c: &mut Choices<'_>, header: &Header) -> BootstrapParams {
         // Fixed, so that the stored regression inputs keep their paths.
         baby_step: 0,
         double_prime_scaling: false,
+        eval_mod_range: hesim_traces::LEGACY_EVAL_MOD_RANGE,
     }
 }
 
@@ -743,4 +747,249 @@ pub fn safetensors(data: &[u8]) {
     static LENET: OnceLock<Network> = OnceLock::new();
     let net = LENET.get_or_init(|| Network::builtin("lenet").expect("built-in"));
     let _ = Params::from_safetensors_bytes(net, data, "fuzz.safetensors");
+}
+
+// ---------------------------------------------------------------------------------------------
+// ONNX
+
+/// What hesim does with an imported model: the shapes, and (when small) the plaintext
+/// network and a compiled program, so parameters that disagree with the network panic here.
+fn use_onnx(bytes: &[u8]) {
+    let Ok(model) = nn::onnx::Model::decode(bytes, "fuzz.onnx") else {
+        return;
+    };
+    let Ok(imported) = nn::onnx::to_network(&model, &nn::ReluApprox::Quadratic) else {
+        return;
+    };
+    let net = &imported.network;
+    let Ok(shapes) = net.shapes() else {
+        return;
+    };
+    if net.layers.len() <= 8 && net.input.len() <= 1024 && shapes.iter().all(|s| s.len() <= 1024) {
+        let x = nn::synthetic_input(net.input.len(), 0);
+        let _ = nn::forward(net, &imported.params, &nn::PruneMasks::new(), &x);
+        let _ = nn::build(net, &imported.params, Packing::Dense, &HeParams::default());
+    }
+}
+
+/// Byte-level: an ONNX model file.
+pub fn onnx(data: &[u8]) {
+    use_onnx(data);
+}
+
+/// A protobuf message under construction (ONNX's wire format, written by hand so the
+/// structured target needs no protobuf crate of its own).
+#[derive(Default)]
+struct Pb(Vec<u8>);
+
+impl Pb {
+    fn varint(&mut self, mut v: u64) {
+        while v >= 0x80 {
+            self.0.push(v as u8 | 0x80);
+            v >>= 7;
+        }
+        self.0.push(v as u8);
+    }
+
+    fn int(&mut self, tag: u32, v: i64) {
+        self.varint(u64::from(tag) << 3);
+        self.varint(v as u64);
+    }
+
+    fn bytes(&mut self, tag: u32, b: &[u8]) {
+        self.varint(u64::from(tag) << 3 | 2);
+        self.varint(b.len() as u64);
+        self.0.extend_from_slice(b);
+    }
+
+    fn float(&mut self, tag: u32, v: f32) {
+        self.varint(u64::from(tag) << 3 | 5);
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+
+    fn message(&mut self, tag: u32, m: Pb) {
+        self.bytes(tag, &m.0);
+    }
+}
+
+/// A dimension or attribute integer: mostly small, sometimes a boundary value (negative too).
+fn onnx_int(c: &mut Choices<'_>) -> i64 {
+    match c.below(8) {
+        0 => c.int() as i64,
+        1 => -(c.below(3) as i64),
+        _ => 1 + c.below(6) as i64,
+    }
+}
+
+/// An initializer `name` of fuzzed dims and values (float32 data, raw or typed, sometimes
+/// of the wrong length, or int64 for reshape targets).
+fn onnx_tensor(c: &mut Choices<'_>, name: &str) -> Pb {
+    let mut t = Pb::default();
+    let rank = c.below(5);
+    let dims: Vec<i64> = (0..rank).map(|_| onnx_int(c)).collect();
+    for &d in &dims {
+        t.int(1, d);
+    }
+    let count = dims
+        .iter()
+        .try_fold(1u64, |n, &d| n.checked_mul(u64::try_from(d).ok()?))
+        .filter(|&n| n <= 4096)
+        .unwrap_or(c.below(8) as u64);
+    let count = if c.below(8) == 0 { count + 1 } else { count };
+    t.bytes(8, name.as_bytes());
+    if c.below(6) == 0 {
+        t.int(2, 7); // INT64
+        for _ in 0..count {
+            t.int(7, if c.bool() { -1 } else { onnx_int(c) });
+        }
+    } else {
+        t.int(2, 1); // FLOAT
+        let values: Vec<f32> = (0..count).map(|_| c.float() as f32).collect();
+        if c.bool() {
+            t.bytes(
+                9,
+                &values
+                    .iter()
+                    .flat_map(|v| v.to_le_bytes())
+                    .collect::<Vec<_>>(),
+            );
+        } else {
+            for v in values {
+                t.float(4, v);
+            }
+        }
+    }
+    t
+}
+
+/// An operator type: one hesim imports or one of a few it refuses.
+fn onnx_op(c: &mut Choices<'_>) -> &'static str {
+    const OTHERS: [&str; 3] = ["MaxPool", "Loop", "Identity"];
+    let supported = &nn::onnx::SUPPORTED_OPS;
+    let i = c.below(supported.len() + OTHERS.len());
+    supported
+        .get(i)
+        .copied()
+        .unwrap_or_else(|| OTHERS[i - supported.len()])
+}
+
+/// Attribute names the structured target sets (INTS or INT or FLOAT, by a choice).
+const ONNX_ATTRIBUTES: [&str; 14] = [
+    "kernel_shape",
+    "strides",
+    "pads",
+    "dilations",
+    "group",
+    "axis",
+    "transA",
+    "transB",
+    "alpha",
+    "beta",
+    "epsilon",
+    "ceil_mode",
+    "count_include_pad",
+    "auto_pad",
+];
+
+/// Structure-aware: a graph of fuzzed nodes over the supported operators (and some others)
+/// whose inputs are earlier tensors, initializers with boundary dims and values, the graph
+/// input, names no one writes (dangling) or later outputs (cycles), with boundary-valued
+/// attributes and a fuzzed input shape.
+pub fn onnx_structured(data: &[u8]) {
+    let mut c = Choices::new(data);
+    let mut graph = Pb::default();
+    let mut tensors = vec!["x".to_owned()];
+    let node_count = 1 + c.below(8);
+    for i in 0..node_count {
+        let op = onnx_op(&mut c);
+        let mut node = Pb::default();
+        for k in 0..1 + c.below(5) {
+            let input = match c.below(10) {
+                0 => {
+                    let name = format!("w{i}_{k}");
+                    graph.message(5, onnx_tensor(&mut c, &name));
+                    name
+                }
+                1 => format!("t{}", c.below(node_count + 2)), // later or never written
+                2 => String::new(),
+                _ => tensors[c.below(tensors.len())].clone(),
+            };
+            node.bytes(1, input.as_bytes());
+        }
+        let output = format!("t{i}");
+        node.bytes(2, output.as_bytes());
+        node.bytes(3, format!("n{i}").as_bytes());
+        node.bytes(4, op.as_bytes());
+        for _ in 0..c.below(4) {
+            let mut a = Pb::default();
+            a.bytes(1, c.pick(&ONNX_ATTRIBUTES).as_bytes());
+            match c.below(5) {
+                0 => {
+                    a.int(20, 2);
+                    a.int(3, onnx_int(&mut c));
+                }
+                1 => {
+                    a.int(20, 1);
+                    a.float(2, c.float() as f32);
+                }
+                2 => {
+                    a.int(20, 3);
+                    a.bytes(4, c.pick(&[&b"NOTSET"[..], b"VALID", b"SAME_UPPER"]));
+                }
+                3 => {
+                    a.int(20, 4);
+                    a.message(5, onnx_tensor(&mut c, "value"));
+                }
+                _ => {
+                    a.int(20, 7);
+                    for _ in 0..c.below(5) {
+                        a.int(8, onnx_int(&mut c));
+                    }
+                }
+            }
+            node.message(5, a);
+        }
+        graph.message(1, node);
+        tensors.push(output);
+    }
+    let value_info = |c: &mut Choices<'_>, name: &str, dims: &[Option<i64>]| {
+        let mut shape = Pb::default();
+        for d in dims {
+            let mut dim = Pb::default();
+            match d {
+                Some(v) => dim.int(1, *v),
+                None => dim.bytes(2, b"batch"),
+            }
+            shape.message(1, dim);
+        }
+        let mut tensor_type = Pb::default();
+        tensor_type.int(1, if c.below(16) == 0 { 7 } else { 1 });
+        tensor_type.message(2, shape);
+        let mut ty = Pb::default();
+        ty.message(1, tensor_type);
+        let mut v = Pb::default();
+        v.bytes(1, name.as_bytes());
+        v.message(2, ty);
+        v
+    };
+    let rank = c.pick(&[4, 4, 4, 2, 3]);
+    let dims: Vec<Option<i64>> = (0..rank)
+        .map(|axis| match c.below(16) {
+            0 => None,
+            _ if axis == 0 => Some(1),
+            _ => Some(onnx_int(&mut c)),
+        })
+        .collect();
+    let input = value_info(&mut c, "x", &dims);
+    graph.message(11, input);
+    let output_name = tensors[tensors.len() - 1 - c.below(2).min(tensors.len() - 1)].clone();
+    let output = value_info(&mut c, &output_name, &[Some(1)]);
+    graph.message(12, output);
+    let mut model = Pb::default();
+    model.int(1, 8);
+    model.message(7, graph);
+    let mut opset = Pb::default();
+    opset.int(2, 17);
+    model.message(8, opset);
+    use_onnx(&model.0);
 }

@@ -1266,6 +1266,7 @@ mod monotonicity {
                             key_reuse: stages == 2,
                             baby_step: 0,
                             double_prime_scaling: false,
+                            eval_mod_range: hesim_traces::LEGACY_EVAL_MOD_RANGE,
                         };
                         p.check(&h, 1).unwrap();
                         let layer: std::sync::Arc<str> = "b".into();

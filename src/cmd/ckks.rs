@@ -7,6 +7,7 @@ use std::sync::Arc;
 use anyhow::Result;
 use clap::{Args, Subcommand, ValueEnum};
 use hesim_sw::ckks::bootstrap::{self, BootstrapReport};
+use hesim_sw::ckks::latency;
 use hesim_sw::ckks::{Context, ParamsBuilder, Sampler, SecretDistribution, SecretKey};
 use hesim_traces::{BootstrapParams, Hoisting};
 
@@ -19,6 +20,35 @@ pub enum CkksCommand {
         hesim ckks bootstrap --log-n 12 --slots 256 --recipe min-ks --allow-insecure --json\n  \
         hesim ckks bootstrap --log-n 16 --trials 10 --json   # 128-bit set, minutes per trial")]
     Bootstrap(BootstrapArgs),
+    /// Thread CPU time of the basic ops (ct × ct with relinearisation, rotation, rescale,
+    /// plaintext multiply, add) at the top level of a chain of a 60-bit q_0 and 50-bit primes:
+    /// the side of the comparison with `benches/peers/openfhe_ckks.py ops`.
+    #[command(after_help = "Examples:\n  \
+        hesim ckks ops --log-n 12 --limbs 3 --allow-insecure\n  \
+        hesim ckks ops --log-n 16 --limbs 25 --dnum 3 --reps 10 --json   # the OpenFHE peer's chain")]
+    Ops(OpsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct OpsArgs {
+    /// log2 of the ring degree N.
+    #[arg(long, default_value_t = 16)]
+    log_n: u32,
+    /// Ciphertext primes: a 60-bit q_0, then 50-bit primes.
+    #[arg(long, default_value_t = 25)]
+    limbs: usize,
+    /// Key-switching digits; the special primes are 60-bit, as many as the widest digit needs
+    /// (OpenFHE's HYBRID rule).
+    #[arg(long, default_value_t = 3)]
+    dnum: usize,
+    /// Timed calls per op (after one warm-up).
+    #[arg(long, default_value_t = 10)]
+    reps: usize,
+    /// Accept parameters without a 128-bit security bound (small N, tests).
+    #[arg(long)]
+    allow_insecure: bool,
+    #[arg(long)]
+    json: bool,
 }
 
 /// How the DFT stages use rotation keys.
@@ -45,13 +75,17 @@ pub struct BootstrapArgs {
     /// Merged radix-2 stages of CoeffToSlot and of SlotToCoeff (one level each).
     #[arg(long, default_value_t = 3)]
     dft_levels: u32,
-    /// Degree of EvalMod's Chebyshev cosine (63: accurate beyond the range K = 16, so a rare
-    /// |I| > K does not break a slot).
+    /// EvalMod's range K: the ModRaise overflow |I| it reduces. 25 is Lee et al.'s value for
+    /// h = 192 (the overflow's standard deviation is √(h/12) = 4, and N = 2^16 coefficients
+    /// reach 4.5σ ≈ 18 per bootstrap, beyond the 16 that suffices for h = 64; |I| ≥ 25 is a
+    /// 6σ event, ≈ 3·10⁻⁵ per bootstrap).
+    #[arg(long, default_value_t = 25)]
+    eval_mod_range: u32,
+    /// Degree of EvalMod's Chebyshev cosine (63 with 3 double angles approximates K = 25's
+    /// cosine to 2^−41; Lee et al.'s 59 with 2 double angles to 2^−19).
     #[arg(long, default_value_t = 63)]
     eval_mod_degree: u32,
-    /// Double-angle steps after the cosine. With 2 the degree-63 interpolant of the doubled
-    /// frequency diverges just beyond |y| = 1, where the overflow of h = 192 lands a few
-    /// coefficients per bootstrap at N ≥ 2^14 (measured: 11.7 bits at 2^14, garbage at 2^16).
+    /// Double-angle steps after the cosine.
     #[arg(long, default_value_t = 3)]
     double_angle: u32,
     /// Levels left after the bootstrap (the chain is the recipe's budget plus these).
@@ -72,6 +106,7 @@ pub struct BootstrapArgs {
 pub fn run(command: CkksCommand) -> Result<ExitCode> {
     match command {
         CkksCommand::Bootstrap(args) => run_bootstrap(&args),
+        CkksCommand::Ops(args) => run_ops(&args),
     }
 }
 
@@ -103,6 +138,7 @@ fn run_bootstrap(args: &BootstrapArgs) -> Result<ExitCode> {
     params.stc_levels = args.dft_levels;
     params.eval_mod_degree = args.eval_mod_degree;
     params.double_angle = args.double_angle;
+    params.eval_mod_range = args.eval_mod_range;
     params.hoisting = if args.recipe == Recipe::NoHoist {
         Hoisting::None
     } else {
@@ -115,6 +151,67 @@ fn run_bootstrap(args: &BootstrapArgs) -> Result<ExitCode> {
     let sk = SecretKey::generate(&ctx, &mut sampler);
     let report = bootstrap::measure(&sk, &params, args.trials, &mut sampler, rand_seed())?;
     print_report(args, &ctx, &params, &report);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_ops(args: &OpsArgs) -> Result<ExitCode> {
+    if args.reps == 0 || args.limbs == 0 || args.dnum == 0 {
+        anyhow::bail!("--reps, --limbs and --dnum must be at least 1");
+    }
+    let mut q_bits = vec![60];
+    q_bits.extend(vec![50; args.limbs - 1]);
+    let digit = args.limbs.div_ceil(args.dnum.min(args.limbs));
+    let widest_digit_bits: u32 = q_bits.iter().take(digit).sum();
+    let special = widest_digit_bits.div_ceil(60) as usize;
+    let builder = ParamsBuilder::new(args.log_n, q_bits, 50)
+        .special_primes(vec![60; special])
+        .dnum(args.dnum)
+        .allow_insecure(args.allow_insecure);
+    let ctx = Arc::new(Context::new(&builder)?);
+    let rows = latency::measure(&ctx, args.reps, &mut Sampler::from_os())?;
+    let shape = ctx.shape();
+    if args.json {
+        let ops: serde_json::Map<String, serde_json::Value> = rows
+            .iter()
+            .map(|r| {
+                let ms = serde_json::json!({
+                    "median_ms": r.median_seconds * 1e3,
+                    "min_ms": r.min_seconds * 1e3,
+                });
+                (r.name.to_string(), ms)
+            })
+            .collect();
+        let value = serde_json::json!({
+            "log_n": shape.log_n,
+            "limbs": shape.q_bits.len(),
+            "special_primes": shape.p_bits.len(),
+            "dnum": shape.dnum,
+            "log_qp": ctx.log_qp(),
+            "reps": args.reps,
+            "threads": 1,
+            "ops": ops,
+        });
+        outln!("{value:#}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    outln!(
+        "N = 2^{}, {} ciphertext primes (60 + 50-bit), {} special primes of 60 bits, dnum {}, \
+         log QP {:.1}; thread CPU time over {} calls at the top level",
+        shape.log_n,
+        shape.q_bits.len(),
+        shape.p_bits.len(),
+        shape.dnum,
+        ctx.log_qp(),
+        args.reps
+    );
+    for r in &rows {
+        outln!(
+            "{:10} median {:9.3} ms  min {:9.3} ms",
+            r.name,
+            r.median_seconds * 1e3,
+            r.min_seconds * 1e3
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -157,6 +254,7 @@ fn print_report(
                 "stc_levels": params.stc_levels,
                 "eval_mod_degree": params.eval_mod_degree,
                 "double_angle": params.double_angle,
+                "eval_mod_range": params.eval_mod_range,
                 "level_budget": params.level_budget(),
             },
             "q_bits": shape.q_bits,
@@ -194,11 +292,12 @@ fn print_report(
         args.hamming_weight
     );
     outln!(
-        "recipe {:?}: CtS/StC {}/{} levels, EvalMod degree {} + {} double angles, budget {} \
-         levels, {} left",
+        "recipe {:?}: CtS/StC {}/{} levels, EvalMod K = {}, degree {} + {} double angles, \
+         budget {} levels, {} left",
         args.recipe,
         params.cts_levels,
         params.stc_levels,
+        params.eval_mod_range,
         params.eval_mod_degree,
         params.double_angle,
         params.level_budget(),

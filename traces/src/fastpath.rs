@@ -311,6 +311,7 @@ mod tests {
                     key_reuse: false,
                     baby_step: 0,
                     double_prime_scaling: false,
+                    eval_mod_range: crate::LEGACY_EVAL_MOD_RANGE,
                 }),
                 vec![3],
                 "b",

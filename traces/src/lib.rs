@@ -23,8 +23,8 @@ pub use analysis::{Analysis, Analyzer, TraceStats, analyze};
 pub use error::{Rule, TraceError, Violation};
 pub use header::{FORMAT_NAME, FORMAT_VERSION, Header, MAX_PRIMES, Scheme};
 pub use op::{
-    BootstrapParams, BootstrapParamsError, Hoisting, MAX_BOOTSTRAP_OPS, MAX_EVAL_MOD_DEGREE, Op,
-    OpKind, OpName, PlainRef, ValueId,
+    BootstrapParams, BootstrapParamsError, Hoisting, LEGACY_EVAL_MOD_RANGE, MAX_BOOTSTRAP_OPS,
+    MAX_EVAL_MOD_DEGREE, MAX_EVAL_MOD_RANGE, Op, OpKind, OpName, PlainRef, ValueId,
 };
 pub use reader::{TraceReader, open};
 pub use writer::{TraceWriter, create};

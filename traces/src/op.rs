@@ -58,6 +58,26 @@ pub struct BootstrapParams {
     /// two primes at a time, so each of their levels consumes two limbs.
     #[serde(default, skip_serializing_if = "is_false")]
     pub double_prime_scaling: bool,
+    /// EvalMod's range K: the modular reduction is approximated for ModRaise overflows
+    /// |I| < K. The overflow's standard deviation grows as √(h/12) with the secret's Hamming
+    /// weight h, so h = 192 at N = 2^16 needs Lee et al.'s K = 25 where h = 64 fits 16.
+    /// Traces written before this field existed meant 16.
+    #[serde(
+        default = "legacy_eval_mod_range",
+        skip_serializing_if = "is_legacy_eval_mod_range"
+    )]
+    pub eval_mod_range: u32,
+}
+
+/// The EvalMod range of traces that do not say (the value hesim used before it was a field).
+pub const LEGACY_EVAL_MOD_RANGE: u32 = 16;
+
+fn legacy_eval_mod_range() -> u32 {
+    LEGACY_EVAL_MOD_RANGE
+}
+
+fn is_legacy_eval_mod_range(v: &u32) -> bool {
+    *v == LEGACY_EVAL_MOD_RANGE
 }
 
 fn is_zero(v: &u32) -> bool {
@@ -72,6 +92,10 @@ fn is_false(v: &bool) -> bool {
 /// alone (published bootstraps use degrees up to a few hundred), and it keeps the expanded
 /// EvalMod to tens of thousands of ops.
 pub const MAX_EVAL_MOD_DEGREE: u32 = 4095;
+
+/// Largest EvalMod range K: beyond it no degree up to [`MAX_EVAL_MOD_DEGREE`] approximates
+/// the cosine's K periods (a dense secret at N = 2^17 needs K of a few hundred).
+pub const MAX_EVAL_MOD_RANGE: u32 = 1024;
 
 /// Cap on the ops one bootstrap expands into ([`BootstrapParams::expanded_ops_bound`]), so a
 /// crafted `bootstrap` op cannot make lowering allocate gigabytes (a real one is < 10^5 ops).
@@ -188,6 +212,15 @@ impl BootstrapParams {
                 "baby_step",
                 u64::from(self.baby_step),
                 "must be 0 (the rotation-minimising split) or a power of two".into(),
+            );
+        }
+        if !(1..=MAX_EVAL_MOD_RANGE).contains(&self.eval_mod_range) {
+            return bad(
+                "eval_mod_range",
+                u64::from(self.eval_mod_range),
+                format!(
+                    "must be between 1 and {MAX_EVAL_MOD_RANGE} (the ModRaise overflow bound K)"
+                ),
             );
         }
         if !(2..=MAX_EVAL_MOD_DEGREE).contains(&self.eval_mod_degree) {

@@ -45,14 +45,16 @@ pub struct BootstrapPayloads {
 }
 
 impl BootstrapPayloads {
-    /// Payloads for `expansion` run in `ctx`: the bootstrap input has scale `input_scale` and
-    /// ModRaise goes to `raised_level`.
+    /// Payloads for `expansion` of a bootstrap with EvalMod range `eval_mod_range` (K) run in
+    /// `ctx`: the bootstrap input has scale `input_scale` and ModRaise goes to `raised_level`.
     pub fn new(
         ctx: &Context,
         expansion: &Expansion,
+        eval_mod_range: u32,
         input_scale: f64,
         raised_level: usize,
     ) -> Self {
+        let k = f64::from(eval_mod_range);
         let q0 = ctx.q_primes()[0] as f64;
         let ring_degree = ctx.n() as f64;
         let mut stages = HashMap::new();
@@ -75,7 +77,7 @@ impl BootstrapPayloads {
                 let n = slots as f64;
                 let total = match transform {
                     Transform::CoeffToSlot => {
-                        ctx.scale_at(raised_level) * n / (shared::EVAL_MOD_K * q0 * ring_degree)
+                        ctx.scale_at(raised_level) * n / (k * q0 * ring_degree)
                     }
                     Transform::SlotToCoeff => q0 / (2.0 * std::f64::consts::PI * input_scale),
                 };
@@ -205,7 +207,13 @@ impl Bootstrapper {
             .find(|op| op.kind == OpKind::Output)
             .map(|op| op.id)
             .expect("the program has an output");
-        let payloads = BootstrapPayloads::new(ctx, &expansion, ctx.scale_at(1), ctx.max_level());
+        let payloads = BootstrapPayloads::new(
+            ctx,
+            &expansion,
+            params.eval_mod_range,
+            ctx.scale_at(1),
+            ctx.max_level(),
+        );
         let relin = RelinKey::generate(sk, sampler);
         let galois = GaloisKeys::for_ops(sk, &expansion.ops, sampler);
         let key_bytes = relin.bytes() + galois.bytes();
@@ -261,6 +269,42 @@ impl Bootstrapper {
     /// The evaluator with the bootstrap's keys.
     pub fn evaluator(&self) -> &Evaluator {
         &self.eval
+    }
+}
+
+/// The bootstrappers of a program: one per distinct parameter set of its `bootstrap` ops,
+/// each with the keys its expansion uses, for [`super::execute_with_bootstraps`].
+#[derive(Debug, Default)]
+pub struct Bootstrappers {
+    by_params: HashMap<BootstrapParams, Bootstrapper>,
+}
+
+impl Bootstrappers {
+    /// Bootstrappers (and their keys) for every parameter set of a `bootstrap` op in `ops`.
+    pub fn for_ops<'a>(
+        sk: &SecretKey,
+        ops: impl IntoIterator<Item = &'a Op>,
+        sampler: &mut Sampler,
+    ) -> Result<Self, CkksError> {
+        let mut by_params = HashMap::new();
+        for op in ops {
+            if let OpKind::Bootstrap(params) = &op.kind
+                && !by_params.contains_key(params)
+            {
+                by_params.insert(*params, Bootstrapper::new(sk, params, sampler)?);
+            }
+        }
+        Ok(Self { by_params })
+    }
+
+    /// The bootstrapper for `params`, if the program has a `bootstrap` op with them.
+    pub fn get(&self, params: &BootstrapParams) -> Option<&Bootstrapper> {
+        self.by_params.get(params)
+    }
+
+    /// Bytes of all their keys.
+    pub fn key_bytes(&self) -> usize {
+        self.by_params.values().map(Bootstrapper::key_bytes).sum()
     }
 }
 
@@ -438,6 +482,91 @@ mod tests {
         }
     }
 
+    /// The EvalMod range must cover the ModRaise overflow I, whose standard deviation is
+    /// √(h/12): with h = 512 at N = 2^11 (σ ≈ 6.5, so dozens of the 2048 coefficients exceed
+    /// 16) K = 16 breaks slots, and K = 32 (4.9σ) refreshes them to more than 14 bits, measured
+    /// against the f64 values. The same keys and input for both.
+    #[test]
+    fn eval_mod_range_covers_the_overflow_of_heavier_secrets() {
+        let mut params = recipe(1024, 3, Hoisting::Single, false);
+        let ctx = small_context(11, params.level_budget() as usize + 2, 512);
+        let mut worst = Vec::new();
+        for range in [16, 32] {
+            params.eval_mod_range = range;
+            let mut sampler = Sampler::from_seed_insecure(11);
+            let sk = SecretKey::generate(&ctx, &mut sampler);
+            let report = measure(&sk, &params, 1, &mut sampler, 3).unwrap();
+            println!(
+                "K = {range}: mean {:.1} / worst {:.1} bits",
+                report.mean_bits, report.worst_bits
+            );
+            worst.push(report.worst_bits);
+        }
+        assert!(worst[0] < 8.0, "K = 16 kept {:.1} bits", worst[0]);
+        assert!(worst[1] >= 14.0, "K = 32 gave {:.1} bits", worst[1]);
+    }
+
+    /// A deep program with two `bootstrap` ops — w = ((x²/2)² + ¼)·x, refreshed after x²/2
+    /// and after the fourth power — runs end to end through [`execute_with_bootstraps`], and
+    /// decrypts to the f64 evaluation of the same formula within 2^−10; without bootstrapping
+    /// keys the executor returns a typed error.
+    #[test]
+    fn traces_with_bootstrap_ops_run_end_to_end() {
+        let params = recipe(512, 3, Hoisting::Single, false);
+        let ctx = small_context(10, params.level_budget() as usize + 3, 64);
+        let out = ctx.max_level() as u32 - params.level_budget();
+        let mut e = Emitter::new(512, 0, 0, 0);
+        let x = e.input(out);
+        let square = e.mul_relin_rescale(x, x);
+        let half = e.mul_const(square, 0.5);
+        let half = e.rescale(half);
+        let refreshed = e.bootstrap(half, params, out);
+        let fourth = e.mul_relin_rescale(refreshed, refreshed);
+        let shifted = e.add_const(fourth, 0.25);
+        let refreshed = e.bootstrap(shifted, params, out);
+        let w = e.mul_relin_rescale(refreshed, x);
+        e.output(w);
+        let program: Expansion = e.into();
+        let payloads = super::super::MapPayloads {
+            plaintexts: HashMap::new(),
+            constants: program.constants.clone(),
+        };
+        let mut sampler = Sampler::from_seed_insecure(21);
+        let sk = SecretKey::generate(&ctx, &mut sampler);
+        let boots = Bootstrappers::for_ops(&sk, &program.ops, &mut sampler).unwrap();
+        let relin = RelinKey::generate(&sk, &mut sampler);
+        let eval = Evaluator::new(Arc::clone(&ctx), Some(relin), GaloisKeys::default());
+        let values: Vec<f64> = (0..512).map(|j| (j as f64 * 0.37).sin()).collect();
+        let pt = ctx
+            .encode_real(&values, out as usize, ctx.scale_at(out as usize))
+            .unwrap();
+        let input = program.ops[0].id;
+        let inputs = HashMap::from([(input, sk.encrypt(&pt, &mut sampler))]);
+        let missing = super::super::execute(&eval, &program.ops, inputs.clone(), &payloads);
+        assert!(
+            matches!(missing, Err(CkksError::MissingBootstrapKeys { .. })),
+            "{missing:?}"
+        );
+        let mut profile = Vec::new();
+        let outputs = super::super::execute_with_bootstraps(
+            &eval,
+            &program.ops,
+            inputs,
+            &payloads,
+            &boots,
+            &mut profile,
+        )
+        .unwrap();
+        let got = sk.decrypt_decode(outputs.values().next().unwrap());
+        let worst = values
+            .iter()
+            .zip(&got)
+            .map(|(&v, g)| ((v * v / 2.0).powi(2) + 0.25) * v - g.re)
+            .fold(0.0f64, |m, d| m.max(d.abs()));
+        println!("two bootstraps: worst error 2^{:.1}", worst.log2());
+        assert!(worst < 2f64.powi(-10), "worst error {worst}");
+    }
+
     /// A recipe whose level budget does not fit the chain, a sparse-slot context, and a missing
     /// rotation key are typed errors.
     #[test]
@@ -464,7 +593,13 @@ mod tests {
         let boot = Bootstrapper::new(&sk, &params, &mut sampler).unwrap();
         let (expansion, _) = expand(&ctx, &params).unwrap();
         let no_keys = Evaluator::new(Arc::clone(&ctx), None, GaloisKeys::default());
-        let payloads = BootstrapPayloads::new(&ctx, &expansion, ctx.scale_at(1), ctx.max_level());
+        let payloads = BootstrapPayloads::new(
+            &ctx,
+            &expansion,
+            params.eval_mod_range,
+            ctx.scale_at(1),
+            ctx.max_level(),
+        );
         let pt = ctx.encode_real(&[0.5], 1, ctx.scale_at(1)).unwrap();
         let ct = sk.encrypt(&pt, &mut sampler);
         let input = expansion.ops[0].id;

@@ -109,6 +109,11 @@ pub enum CkksError {
     #[error("op {id}: `{op}` is not supported by the CKKS executor")]
     UnsupportedOp { id: ValueId, op: OpName },
     /// The executor met an operand that is not defined (or was already consumed by its last use).
+    #[error(
+        "op {id}: no bootstrapping keys for its parameters; build them with \
+         Bootstrappers::for_ops over the whole trace"
+    )]
+    MissingBootstrapKeys { id: ValueId },
     #[error("op {id}: operand {operand} is not defined")]
     UndefinedValue { id: ValueId, operand: ValueId },
     /// An `input` op has no ciphertext supplied by the caller.

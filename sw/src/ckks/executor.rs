@@ -23,6 +23,7 @@ use cpu_time::ThreadTime;
 use hesim_traces::{Op, OpKind, ValueId};
 use num_complex::Complex64;
 
+use super::bootstrap::Bootstrappers;
 use super::evaluator::Automorphism;
 use super::{Ciphertext, CkksError, Context, Evaluator, Plaintext};
 
@@ -82,15 +83,30 @@ impl Payloads for MapPayloads {
 ///
 /// `inputs` maps the id of each `input` op to its ciphertext (at the op's level and canonical
 /// scale). Returns, for each `output` op, its id → the ciphertext it marks. Every op's level is
-/// checked against the trace; a single `bootstrap` op is not supported (typed error): expand
-/// it first (`hesim_traces::bootstrap`), and `mod_raise` and the rest run here.
+/// checked against the trace. An expanded bootstrap (`mod_raise` and the rest) runs here; a
+/// single `bootstrap` op needs keys: [`execute_with_bootstraps`] (here it is a typed error).
 pub fn execute<'a>(
     eval: &Evaluator,
     ops: impl IntoIterator<Item = &'a Op>,
     inputs: HashMap<ValueId, Ciphertext>,
     payloads: &dyn Payloads,
 ) -> Result<HashMap<ValueId, Ciphertext>, CkksError> {
-    execute_profiled(eval, ops, inputs, payloads, &mut Vec::new())
+    run(eval, ops, inputs, payloads, None, &mut Vec::new())
+}
+
+/// [`execute`] for traces with `bootstrap` ops: each is run by the bootstrapper for its
+/// parameters (the shared expansion of `hesim_traces::bootstrap`, executed op by op with its
+/// own keys) and brought down to the op's level. Adds each op's thread CPU time to `profile`
+/// under its layer, as [`execute_profiled`].
+pub fn execute_with_bootstraps<'a>(
+    eval: &Evaluator,
+    ops: impl IntoIterator<Item = &'a Op>,
+    inputs: HashMap<ValueId, Ciphertext>,
+    payloads: &dyn Payloads,
+    bootstrappers: &Bootstrappers,
+    profile: &mut Vec<(String, Duration)>,
+) -> Result<HashMap<ValueId, Ciphertext>, CkksError> {
+    run(eval, ops, inputs, payloads, Some(bootstrappers), profile)
 }
 
 /// [`execute`], adding each op's CPU time on this thread to `profile` under the op's layer (in
@@ -99,8 +115,19 @@ pub fn execute<'a>(
 pub fn execute_profiled<'a>(
     eval: &Evaluator,
     ops: impl IntoIterator<Item = &'a Op>,
+    inputs: HashMap<ValueId, Ciphertext>,
+    payloads: &dyn Payloads,
+    profile: &mut Vec<(String, Duration)>,
+) -> Result<HashMap<ValueId, Ciphertext>, CkksError> {
+    run(eval, ops, inputs, payloads, None, profile)
+}
+
+fn run<'a>(
+    eval: &Evaluator,
+    ops: impl IntoIterator<Item = &'a Op>,
     mut inputs: HashMap<ValueId, Ciphertext>,
     payloads: &dyn Payloads,
+    bootstrappers: Option<&Bootstrappers>,
     profile: &mut Vec<(String, Duration)>,
 ) -> Result<HashMap<ValueId, Ciphertext>, CkksError> {
     let ops: Vec<&Op> = ops.into_iter().collect();
@@ -258,6 +285,21 @@ pub fn execute_profiled<'a>(
             }
             OpKind::Rotate { step, hoist: None } => eval.rotate(arg(0)?, i64::from(*step))?,
             OpKind::Conjugate { hoist: None } => eval.conjugate(arg(0)?)?,
+            OpKind::Bootstrap(params) => {
+                let boot = bootstrappers
+                    .and_then(|b| b.get(params))
+                    .ok_or(CkksError::MissingBootstrapKeys { id: op.id })?;
+                let (refreshed, _) = boot.bootstrap(arg(0)?)?;
+                if refreshed.level() < op.level as usize {
+                    return Err(CkksError::TraceLevel {
+                        id: op.id,
+                        op: name,
+                        expected: op.level,
+                        found: refreshed.level(),
+                    });
+                }
+                eval.level_down(&refreshed, op.level as usize)?
+            }
             _ => {
                 return Err(CkksError::UnsupportedOp {
                     id: op.id,

@@ -1,22 +1,9 @@
 //! CKKS parameter sets: ring degree, modulus chain, special primes, dnum, scale; the
 //! HE-standard security check.
 
-use super::CkksError;
+use hesim_traces::bootstrap::max_log_qp;
 
-/// Largest log2(QP) for 128-bit security with a uniform ternary secret (HE standard,
-/// Albrecht et al. 2018, Table 1 "classical"), by log2 N. 2^16 follows SEAL's extrapolation.
-pub fn max_log_qp_128(log_n: u32) -> Option<u32> {
-    match log_n {
-        10 => Some(27),
-        11 => Some(54),
-        12 => Some(109),
-        13 => Some(218),
-        14 => Some(438),
-        15 => Some(881),
-        16 => Some(1761),
-        _ => None,
-    }
-}
+use super::CkksError;
 
 /// The smallest Hamming weight [`max_log_qp_128_sparse`] has a bound for.
 pub const MIN_SPARSE_HAMMING_WEIGHT: usize = 192;
@@ -173,7 +160,7 @@ impl ParamsBuilder {
         let log_qp: u32 = self.q_bits.iter().chain(&self.p_bits).sum();
         if !self.allow_insecure {
             let bound = match self.secret {
-                SecretDistribution::UniformTernary => max_log_qp_128(self.log_n)
+                SecretDistribution::UniformTernary => max_log_qp(self.log_n)
                     .ok_or(CkksError::NoSecurityBound { log_n: self.log_n })?,
                 SecretDistribution::SparseTernary { hamming_weight } => {
                     max_log_qp_128_sparse(self.log_n, hamming_weight).ok_or(
@@ -244,11 +231,11 @@ mod tests {
     /// The bounds are the HE standard's published numbers.
     #[test]
     fn he_standard_bounds() {
-        assert_eq!(max_log_qp_128(12), Some(109));
-        assert_eq!(max_log_qp_128(13), Some(218));
-        assert_eq!(max_log_qp_128(14), Some(438));
-        assert_eq!(max_log_qp_128(15), Some(881));
-        assert_eq!(max_log_qp_128(9), None);
+        assert_eq!(max_log_qp(12), Some(109));
+        assert_eq!(max_log_qp(13), Some(218));
+        assert_eq!(max_log_qp(14), Some(438));
+        assert_eq!(max_log_qp(15), Some(881));
+        assert_eq!(max_log_qp(9), None);
     }
 
     #[test]
@@ -310,7 +297,7 @@ mod tests {
                 .check()
                 .is_ok()
         );
-        // Two more 50-bit primes: 1610 > 1553, although the uniform-secret bound (1761) holds.
+        // Two more 50-bit primes: 1610 > 1553, although the uniform-secret bound (1762) holds.
         let wide = set().special_primes(vec![50; 10]);
         assert!(wide.clone().check().is_ok());
         assert_eq!(

@@ -90,7 +90,7 @@ pub struct Params {
 }
 
 /// The parameters of a `relu` layer: its polynomial, or the composite approximation itself.
-fn relu_params(approx: &ReluApprox) -> LayerParams {
+pub(crate) fn relu_params(approx: &ReluApprox) -> LayerParams {
     match approx.polynomial() {
         Some(coefficients) => LayerParams::Poly { coefficients },
         None => LayerParams::Composite(approx.clone()),
@@ -284,6 +284,24 @@ impl Params {
             }
             LayerParams::Poly { .. } | LayerParams::Composite(_) => None,
             other => panic!("layer {layer} is not an activation: {other:?}"),
+        }
+    }
+
+    /// The power-basis coefficients of a polynomial activation layer, constant first; `None`
+    /// for composite approximations.
+    pub fn polynomial(&self, layer: usize) -> Option<&[f64]> {
+        match &self.layers[layer] {
+            LayerParams::Poly { coefficients } => Some(coefficients),
+            LayerParams::Composite(_) => None,
+            other => panic!("layer {layer} is not an activation: {other:?}"),
+        }
+    }
+
+    /// The composite ReLU approximation of an activation layer; `None` for polynomials.
+    pub fn composite(&self, layer: usize) -> Option<&ReluApprox> {
+        match &self.layers[layer] {
+            LayerParams::Composite(approx) => Some(approx),
+            _ => None,
         }
     }
 

@@ -17,7 +17,7 @@
 //!    the ½ is folded into CoeffToSlot, and the ·(−i) of the imaginary part and the final ·i
 //!    are free monomial multiplications, recorded in [`Expansion::imaginary`]); sparse packing
 //!    merges them instead (below). Then per part the Chebyshev interpolant of degree
-//!    `eval_mod_degree` of cos(2π(K·y − ¼)/2^r) (K = 16), evaluated by BSGS (see
+//!    `eval_mod_degree` of cos(2π(K·y − ¼)/2^r) (K = `eval_mod_range`), evaluated by BSGS (see
 //!    [`poly::eval_poly`]), and r = `double_angle` steps cos 2θ = 2cos²θ − 1; the parts are
 //!    added back.
 //! 4. **SlotToCoeff**: the inverse DFT in `stc_levels` BSGS stages (smallest strides first).
@@ -56,9 +56,6 @@ pub use emit::{Ct, Emitter, PlainSource, Transform};
 pub use poly::{Basis, chebyshev_interpolant, eval_poly, poly_depth};
 pub use recipe::{RECIPES, Recipe, RecipeOptions, recipe};
 
-/// The EvalMod input range factor K: |I| < K for the ModRaise overflow I.
-pub const EVAL_MOD_K: f64 = 16.0;
-
 /// Errors of bootstrap expansion and parameter checks.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -92,14 +89,19 @@ pub fn default_params(slots: u64) -> BootstrapParams {
         key_reuse: false,
         baby_step: 0,
         double_prime_scaling: false,
+        eval_mod_range: crate::LEGACY_EVAL_MOD_RANGE,
     }
 }
 
-/// 128-bit bound on log2(QP): the HE standard's table for N = 2^12..2^15 (109/218/438/881),
-/// and twice the previous value for 2^16 and 2^17 (the table's bound doubles with N; 1762 is slightly
-/// below the 1772 of OpenFHE's extended table, so it is conservative).
+/// 128-bit bound on log2(QP) for a uniform ternary secret — the one table hesim checks
+/// parameters against: the HE standard's (Albrecht et al. 2018, Table 1, classical) for
+/// N = 2^10..2^15 (27/54/109/218/438/881), and twice the previous value for 2^16 and 2^17 (the
+/// table's bound doubles with N; 1762 is slightly below the 1772 of OpenFHE's extended table,
+/// so it is conservative).
 pub fn max_log_qp(log_n: u32) -> Option<u32> {
     match log_n {
+        10 => Some(27),
+        11 => Some(54),
         12 => Some(109),
         13 => Some(218),
         14 => Some(438),
@@ -316,8 +318,9 @@ fn dft(
 /// The coefficients EvalMod evaluates: cos(2π(K·y − ¼)/2^r) on [−1, 1].
 pub fn eval_mod_coefficients(p: &BootstrapParams) -> Vec<f64> {
     let scale = f64::from(1u32 << p.double_angle.min(30));
+    let k = f64::from(p.eval_mod_range);
     chebyshev_interpolant(
-        |y| (2.0 * std::f64::consts::PI * (EVAL_MOD_K * y - 0.25) / scale).cos(),
+        |y| (2.0 * std::f64::consts::PI * (k * y - 0.25) / scale).cos(),
         p.eval_mod_degree as usize,
     )
 }

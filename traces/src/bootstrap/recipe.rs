@@ -93,6 +93,7 @@ fn params(slots: u64, cts: u32, stc: u32) -> BootstrapParams {
         key_reuse: false,
         baby_step: 0,
         double_prime_scaling: false,
+        eval_mod_range: crate::LEGACY_EVAL_MOD_RANGE,
     }
 }
 

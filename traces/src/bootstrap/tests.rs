@@ -27,6 +27,7 @@ fn small_params() -> BootstrapParams {
         key_reuse: false,
         baby_step: 0,
         double_prime_scaling: false,
+        eval_mod_range: crate::LEGACY_EVAL_MOD_RANGE,
     }
 }
 
@@ -217,7 +218,7 @@ fn eval_mod_interpolant_approximates_the_cosine() {
     p.eval_mod_degree = 63;
     let c = eval_mod_coefficients(&p);
     for &y in &[-0.8, -0.1, 0.05, 0.6] {
-        let want = (2.0 * std::f64::consts::PI * (EVAL_MOD_K * y - 0.25) / 8.0).cos();
+        let want = (2.0 * std::f64::consts::PI * (16.0 * y - 0.25) / 8.0).cos();
         let (mut t0, mut t1) = (1.0, y);
         let mut s = c[0] + c[1] * y;
         for ck in &c[2..] {

@@ -246,7 +246,7 @@ fn resnet20_program(packing: &str) -> Result<(String, Program)> {
 pub fn table(args: TableArgs) -> Result<ExitCode> {
     let mut rows = Vec::new();
     for net in BUILTINS {
-        for packing in ["dense", "group", "spencnn"] {
+        for packing in ["hear", "dense", "group", "spencnn"] {
             let sparsity = if packing == "spencnn" {
                 args.sparsity
             } else {

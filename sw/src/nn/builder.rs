@@ -33,6 +33,9 @@ pub enum Packing {
     /// `Group` plus sub-block pruning of the given fraction of each conv layer's weights (first
     /// conv excepted).
     Spencnn { sparsity: f64 },
+    /// HEAR's channel-packed convolution (SpENCNN's baseline, `nn::hear`): the ungrouped model
+    /// like `Dense`, but every conv evaluated in HEAR's fixed mode instead of the best split.
+    Hear,
 }
 
 impl Packing {
@@ -41,10 +44,16 @@ impl Packing {
             Packing::Dense => "dense",
             Packing::Group => "group",
             Packing::Spencnn { .. } => "spencnn",
+            Packing::Hear => "hear",
         }
     }
 
-    /// Parses `dense`, `group` or `spencnn` (with `sparsity` in [0, 1)).
+    /// Whether grouped layers run as dense layers with zero weights (no group interleaving).
+    fn ungrouped(&self) -> bool {
+        matches!(self, Packing::Dense | Packing::Hear)
+    }
+
+    /// Parses `dense`, `group`, `spencnn` (with `sparsity` in [0, 1)) or `hear`.
     pub fn parse(name: &str, sparsity: f64) -> Result<Self, NnError> {
         if !(0.0..1.0).contains(&sparsity) {
             return Err(NnError::Option {
@@ -55,9 +64,10 @@ impl Packing {
             "dense" => Ok(Packing::Dense),
             "group" => Ok(Packing::Group),
             "spencnn" => Ok(Packing::Spencnn { sparsity }),
+            "hear" => Ok(Packing::Hear),
             _ => Err(NnError::Option {
                 message: format!(
-                    "unknown packing `{name}`: use dense, group, spencnn or multiplexed"
+                    "unknown packing `{name}`: use dense, group, spencnn, hear or multiplexed"
                 ),
             }),
         }
@@ -550,6 +560,13 @@ impl<'a> Builder<'a> {
         }
     }
 
+    /// Whether conv `li` is the network's first conv.
+    fn is_first_conv(&self, li: usize) -> bool {
+        !self.net.layers[..li]
+            .iter()
+            .any(|l| matches!(l.kind, LayerKind::Conv { .. }))
+    }
+
     /// The window of global pooling layer `li`: its whole (square) input map.
     fn global_pool_kernel(&self, li: usize) -> Result<usize, NnError> {
         let s = self.in_shapes[li];
@@ -616,7 +633,7 @@ impl<'a> Builder<'a> {
     fn desired_input_order(&self, li: usize, g: &Geometry) -> Vec<usize> {
         let ConvSpec { out, groups, .. } = self.conv_spec(li);
         let cin = self.in_shapes[li].c;
-        if groups == 1 || self.packing == Packing::Dense {
+        if groups == 1 || self.packing.ungrouped() {
             return (0..cin).collect();
         }
         let (s_in, s_out) = (cin / groups, out / groups);
@@ -896,7 +913,7 @@ impl<'a> Builder<'a> {
             })
             .collect();
         let (cin_g, cout_g) = (cin / groups, out / groups);
-        let dense = self.packing == Packing::Dense;
+        let dense = self.packing.ungrouped();
         let mut pairs = Vec::new();
         for (o, &(b, bo)) in out_place.iter().enumerate() {
             let g = o / cout_g;
@@ -971,7 +988,10 @@ impl<'a> Builder<'a> {
             .enumerate()
             .map(|(k, &d)| (d, sorted[start[k]..start[k + 1]].to_vec()))
             .collect();
-        let (split, _) = self.choose_split(&diags);
+        let split = match self.packing {
+            Packing::Hear => hear_split(self.is_first_conv(li), input.geom.block),
+            _ => self.choose_split(&diags).0,
+        };
         ConvPlan {
             terms,
             out_place: geo.out_place,
@@ -1054,7 +1074,7 @@ impl<'a> Builder<'a> {
     ) -> SpatialLayout {
         let ConvSpec { out, groups, .. } = self.conv_spec(li);
         let plain = SpatialLayout::new(gout.clone(), assign(&(0..out).collect::<Vec<_>>(), gout));
-        if groups == 1 || self.packing == Packing::Dense {
+        if groups == 1 || self.packing.ungrouped() {
             return plain;
         }
         Self::units(out / groups)
@@ -1091,12 +1111,9 @@ impl<'a> Builder<'a> {
         };
         let mut plan = self.plan_conv(li, &input, &output);
         let mut detail = format!("split {:?}", plan.split);
-        let first_conv = !self.net.layers[..li]
-            .iter()
-            .any(|l| matches!(l.kind, LayerKind::Conv { .. }));
         if let Packing::Spencnn { sparsity } = self.packing
             && sparsity > 0.0
-            && !first_conv
+            && !self.is_first_conv(li)
         {
             detail.push_str(&format!(", {}", self.prune(li, &mut plan, sparsity)));
         }
@@ -1414,6 +1431,18 @@ impl<'a> Builder<'a> {
             layout: x.layout,
             factor: other.factor,
         })
+    }
+}
+
+/// HEAR's fixed conv mode as its example run uses it (`baby giant giant`, see `nn::hear`):
+/// the first conv in `baby` mode (the in-block part of each rotation on the inputs, the
+/// channel-block part on the output partial sums), every later conv in `giant` mode (the
+/// reverse), with blocks of `block` slots.
+fn hear_split(first_conv: bool, block: usize) -> Split {
+    if first_conv {
+        Split::In(block)
+    } else {
+        Split::Out(block)
     }
 }
 

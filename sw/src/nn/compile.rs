@@ -3,6 +3,8 @@
 //!
 //! - `dense`, `group`, `spencnn`: the diagonal builder ([`super::build`]) on N = 2^14 with a
 //!   chain sized to the program's depth;
+//! - `hear`: HEAR's fixed conv modes on the same builder, with HEAR's parameters
+//!   ([`super::hear`]);
 //! - `multiplexed`: Lee et al.'s multiplexed parallel convolution with bootstrapping
 //!   ([`super::multiplexed`]).
 
@@ -15,7 +17,7 @@ use super::program::Program;
 use super::weights::Params;
 
 /// The packings by name.
-pub const PACKINGS: [&str; 4] = ["dense", "group", "spencnn", "multiplexed"];
+pub const PACKINGS: [&str; 5] = ["dense", "group", "spencnn", "hear", "multiplexed"];
 
 /// How a network's tensors are laid out in slots and its layers become CKKS ops.
 pub trait Strategy {
@@ -86,6 +88,9 @@ pub fn strategy(name: &str, options: &CompileOptions) -> Result<Box<dyn Strategy
         return Err(NnError::Option {
             message: format!("sparsity applies to the spencnn packing only (got {name})"),
         });
+    }
+    if packing == Packing::Hear {
+        return Ok(Box::new(super::hear::Hear::within(&options.he)));
     }
     Ok(Box::new(Diagonal {
         packing,

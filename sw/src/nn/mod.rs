@@ -1,11 +1,12 @@
-//! CNNs to HE programs: networks as data, weights, the three packings (`dense`, `group`,
-//! `spencnn`) and the one program builder. The packing interpretation is documented in
+//! CNNs to HE programs: networks as data, weights, the diagonal packings (`dense`, `group`,
+//! `spencnn`, `hear`) and the one program builder. The packing interpretation is documented in
 //! `sw/PACKING.md`.
 
 pub mod activation;
 mod builder;
 pub mod compile;
 pub mod encrypted;
+pub mod hear;
 pub mod layout;
 pub mod levels;
 pub mod mnist;

@@ -228,10 +228,12 @@ fn rows_of(net: &str, packing: &str, s: &TraceStats) -> Vec<Row> {
 }
 
 /// hesim's ResNet-20 with its default activation and random weights (seed 1) under
-/// `multiplexed`, or `spencnn` (grouped block convs, pruned taps, multiplexed layout).
+/// `multiplexed`, `spencnn` (grouped block convs, pruned taps, multiplexed layout), or the
+/// diagonal `dense` and `group` (grouped block convs) packings with planned bootstraps.
 fn resnet20_program(packing: &str) -> Result<(String, Program)> {
     let (groups, pruned_taps) = match packing {
         "spencnn" => (SPENCNN_GROUPS, SPENCNN_PRUNED_TAPS),
+        "group" => (SPENCNN_GROUPS, 0),
         _ => (1, 0),
     };
     let net = resnet20_grouped(nn::network::RESNET20_ACTIVATION, groups)?;
@@ -240,7 +242,16 @@ fn resnet20_program(packing: &str) -> Result<(String, Program)> {
         pruned_taps,
         ..MuxOptions::default()
     };
-    Ok((net.name.clone(), multiplexed::build(&net, &params, &opts)?))
+    let program = if matches!(packing, "dense" | "group") {
+        let options = CompileOptions {
+            mux: opts,
+            ..CompileOptions::default()
+        };
+        nn::strategy(packing, &options)?.compile(&net, &params)?
+    } else {
+        multiplexed::build(&net, &params, &opts)?
+    };
+    Ok((net.name.clone(), program))
 }
 
 pub fn table(args: TableArgs) -> Result<ExitCode> {
@@ -269,9 +280,9 @@ pub fn table(args: TableArgs) -> Result<ExitCode> {
             rows.extend(rows_of(net, &label, &program.analyze().stats));
         }
     }
-    // ResNet-20 (bootstrapped): multiplexed, and SpENCNN's grouped, tap-pruned variant on the
-    // multiplexed layout
-    for packing in ["multiplexed", "spencnn"] {
+    // ResNet-20 (bootstrapped): the diagonal packings, multiplexed, and SpENCNN's grouped,
+    // tap-pruned variant on the multiplexed layout
+    for packing in ["dense", "group", "multiplexed", "spencnn"] {
         let (net, program) = resnet20_program(packing)?;
         rows.extend(rows_of(&net, packing, &program.analyze().stats));
     }

@@ -8,7 +8,7 @@ use anyhow::Result;
 use clap::{Args, Subcommand, ValueEnum};
 use hesim_sw::ckks::bootstrap::{self, BootstrapReport};
 use hesim_sw::ckks::latency;
-use hesim_sw::ckks::{Context, ParamsBuilder, Sampler, SecretDistribution, SecretKey};
+use hesim_sw::ckks::{Context, ParamsBuilder, Sampler, SecretKey};
 use hesim_traces::{BootstrapParams, Hoisting};
 
 #[derive(Debug, Subcommand)]
@@ -110,22 +110,11 @@ pub fn run(command: CkksCommand) -> Result<ExitCode> {
     }
 }
 
-/// The chain for a recipe: q_0 of 60 bits, 50-bit primes, dnum 3 with ⌈L/3⌉ special primes of
-/// 55 bits (at N = 2^16, 22 limbs: log QP = 1550 ≤ 1553). The message scale is 2^55 (the
-/// canonical schedule then settles at ≈ 2^50 within a few levels): q_0/Δ = 2^5 is the
-/// headroom EvalMod's sine keeps linear, and each bit less of it is a bit more precision.
+/// The chain for a recipe: its level budget plus `--levels-after` limbs of
+/// [`bootstrap::chain`].
 fn builder(args: &BootstrapArgs, params: &BootstrapParams) -> ParamsBuilder {
     let limbs = (params.level_budget() + args.levels_after) as usize;
-    let mut q_bits = vec![60];
-    q_bits.extend(vec![50; limbs.saturating_sub(1)]);
-    let dnum = 3.min(limbs.max(1));
-    ParamsBuilder::new(args.log_n, q_bits, 55)
-        .special_primes(vec![55; limbs.div_ceil(dnum).max(1)])
-        .dnum(dnum)
-        .secret(SecretDistribution::SparseTernary {
-            hamming_weight: args.hamming_weight,
-        })
-        .allow_insecure(args.allow_insecure)
+    bootstrap::chain(args.log_n, limbs, args.hamming_weight).allow_insecure(args.allow_insecure)
 }
 
 fn run_bootstrap(args: &BootstrapArgs) -> Result<ExitCode> {

@@ -73,23 +73,23 @@ pub struct BootstrapArgs {
     #[arg(long, value_enum, default_value_t = Recipe::Hoisted)]
     recipe: Recipe,
     /// Merged radix-2 stages of CoeffToSlot and of SlotToCoeff (one level each).
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = bootstrap::recipe(2).cts_levels)]
     dft_levels: u32,
     /// EvalMod's range K: the ModRaise overflow |I| it reduces. 25 is Lee et al.'s value for
     /// h = 192 (the overflow's standard deviation is √(h/12) = 4, and N = 2^16 coefficients
     /// reach 4.5σ ≈ 18 per bootstrap, beyond the 16 that suffices for h = 64; |I| ≥ 25 is a
     /// 6σ event, ≈ 3·10⁻⁵ per bootstrap).
-    #[arg(long, default_value_t = 25)]
+    #[arg(long, default_value_t = bootstrap::recipe(2).eval_mod_range)]
     eval_mod_range: u32,
     /// Degree of EvalMod's Chebyshev cosine (63 with 3 double angles approximates K = 25's
     /// cosine to 2^−41; Lee et al.'s 59 with 2 double angles to 2^−19).
-    #[arg(long, default_value_t = 63)]
+    #[arg(long, default_value_t = bootstrap::recipe(2).eval_mod_degree)]
     eval_mod_degree: u32,
     /// Double-angle steps after the cosine.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = bootstrap::recipe(2).double_angle)]
     double_angle: u32,
     /// Levels left after the bootstrap (the chain is the recipe's budget plus these).
-    #[arg(long, default_value_t = 6)]
+    #[arg(long, default_value_t = bootstrap::LEVELS_AFTER)]
     levels_after: u32,
     /// Hamming weight of the sparse ternary secret.
     #[arg(long, default_value_t = 192)]
@@ -122,7 +122,7 @@ fn run_bootstrap(args: &BootstrapArgs) -> Result<ExitCode> {
         anyhow::bail!("--trials must be at least 1");
     }
     let full = 1u64 << args.log_n.clamp(1, 40).saturating_sub(1);
-    let mut params = hesim_traces::bootstrap::default_params(args.slots.unwrap_or(full));
+    let mut params = bootstrap::recipe(args.slots.unwrap_or(full));
     params.cts_levels = args.dft_levels;
     params.stc_levels = args.dft_levels;
     params.eval_mod_degree = args.eval_mod_degree;

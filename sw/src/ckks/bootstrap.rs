@@ -308,6 +308,24 @@ impl Bootstrappers {
     }
 }
 
+/// Levels a program gets between bootstraps on the 128-bit N = 2^16 chain of [`chain`]:
+/// the recipe's budget of 16 plus these is 22 limbs, the most that fits log QP ≤ 1553.
+pub const LEVELS_AFTER: u32 = 6;
+
+/// The recipe `hesim ckks bootstrap` measures by default and encrypted programs bootstrap
+/// with: CoeffToSlot / SlotToCoeff in 3 levels each, hoisted baby steps, a degree-63
+/// Chebyshev cosine with 3 double angles, EvalMod range K = 25 (Lee et al.'s for h = 192).
+pub fn recipe(slots: u64) -> BootstrapParams {
+    BootstrapParams {
+        cts_levels: 3,
+        stc_levels: 3,
+        eval_mod_degree: 63,
+        double_angle: 3,
+        eval_mod_range: 25,
+        ..shared::default_params(slots)
+    }
+}
+
 /// The chain bootstrapping runs on: `limbs` ciphertext primes (a 60-bit q_0, then 50-bit
 /// primes), dnum 3 with ⌈limbs/3⌉ special primes of 55 bits (at N = 2^16 and 22 limbs
 /// log QP = 1550 ≤ 1553), message scale 2^55 (the canonical schedule then settles at ≈ 2^50

@@ -6,7 +6,8 @@
 
 use hesim_sim::arch::PRESETS;
 use hesim_sim::{Arch, simulate};
-use hesim_sw::nn::resnet::{self, ResnetOptions, ResnetPacking, ResnetWeights};
+use hesim_sw::nn::multiplexed::{self, MuxOptions};
+use hesim_sw::nn::{Network, Params};
 use hesim_traces::bootstrap::{default_params, expand_ops, standalone};
 
 fn agree(preset: &str, what: &str, single: f64, expanded: f64) {
@@ -37,9 +38,10 @@ fn single_op_and_expansion_agree_alone_on_every_preset() {
 
 #[test]
 fn single_op_and_expansion_agree_inside_resnet20() {
-    let opts = ResnetOptions::new(ResnetPacking::Multiplexed);
-    let wts = ResnetWeights::random(opts.packing, opts.act_degree, 1);
-    let program = resnet::build(&wts, &opts).unwrap();
+    let opts = MuxOptions::default();
+    let net = Network::builtin("resnet20").unwrap();
+    let params = Params::random(&net, 1).unwrap();
+    let program = multiplexed::build(&net, &params, &opts).unwrap();
     let expanded = expand_ops(&program.header, &program.ops).unwrap();
     let mut ran = 0;
     for (name, _) in PRESETS {

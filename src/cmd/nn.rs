@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use hesim_sw::nn::{self, BUILTINS, HeParams, Network, Packing, Params, Program};
+use hesim_sw::nn::multiplexed::{self, MuxOptions, SPENCNN_GROUPS, SPENCNN_PRUNED_TAPS};
+use hesim_sw::nn::network::resnet20_grouped;
+use hesim_sw::nn::{self, BUILTINS, CompileOptions, HeParams, Network, Params, Program};
 use hesim_traces::{OpName, TraceStats};
 
 #[derive(Debug, Args)]
@@ -19,7 +21,7 @@ pub struct NetArgs {
     /// initializers), or the bootstrapped workloads resnet20, helr and bootstrap.
     #[arg(long)]
     pub net: String,
-    /// Packing: dense, group or spencnn.
+    /// Packing: dense, group, spencnn or multiplexed.
     #[arg(long, default_value = "spencnn")]
     pub packing: String,
     /// Fraction of each conv layer's weights removed by sub-block pruning (spencnn only).
@@ -32,6 +34,9 @@ pub struct NetArgs {
     /// Seed of the random weights.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Never bootstrap (multiplexed): a network deeper than the chain is an error instead.
+    #[arg(long)]
+    pub no_bootstrap: bool,
 }
 
 #[derive(Debug, Args)]
@@ -115,14 +120,23 @@ pub fn load_with_params(name: &str, weights: &str, seed: u64) -> Result<(Network
 
 pub fn build(args: &NetArgs, he: &HeParams) -> Result<(Network, Params, Program)> {
     let (net, params) = load_with_params(&args.net, &args.weights, args.seed)?;
-    let packing = Packing::parse(&args.packing, args.sparsity)?;
-    if args.sparsity > 0.0 && !matches!(packing, Packing::Spencnn { .. }) {
+    let mut options = CompileOptions {
+        sparsity: args.sparsity,
+        he: he.clone(),
+        ..CompileOptions::default()
+    };
+    options.mux.bootstrap = !args.no_bootstrap;
+    if !(0.0..1.0).contains(&args.sparsity) {
+        bail!("--sparsity {} must be in [0, 1)", args.sparsity);
+    }
+    if args.sparsity > 0.0 && args.packing != "spencnn" {
         bail!(
             "--sparsity applies to the spencnn packing only (got --packing {})",
             args.packing
         );
     }
-    let program = nn::build(&net, &params, packing, he)
+    let program = nn::strategy(&args.packing, &options)?
+        .compile(&net, &params)
         .with_context(|| format!("cannot compile {} under {}", net.name, args.packing))?;
     Ok((net, params, program))
 }
@@ -170,12 +184,13 @@ pub fn generate(args: GenArgs) -> Result<ExitCode> {
 }
 
 /// The columns of the op-count table.
-const COLUMNS: [OpName; 5] = [
+const COLUMNS: [OpName; 6] = [
     OpName::Rotate,
     OpName::MulPlain,
     OpName::Mul,
     OpName::Add,
     OpName::Rescale,
+    OpName::Bootstrap,
 ];
 
 struct Row {
@@ -212,6 +227,22 @@ fn rows_of(net: &str, packing: &str, s: &TraceStats) -> Vec<Row> {
     rows
 }
 
+/// hesim's ResNet-20 with its default activation and random weights (seed 1) under
+/// `multiplexed`, or `spencnn` (grouped block convs, pruned taps, multiplexed layout).
+fn resnet20_program(packing: &str) -> Result<(String, Program)> {
+    let (groups, pruned_taps) = match packing {
+        "spencnn" => (SPENCNN_GROUPS, SPENCNN_PRUNED_TAPS),
+        _ => (1, 0),
+    };
+    let net = resnet20_grouped(nn::network::RESNET20_ACTIVATION, groups)?;
+    let params = Params::random(&net, 1)?;
+    let opts = MuxOptions {
+        pruned_taps,
+        ..MuxOptions::default()
+    };
+    Ok((net.name.clone(), multiplexed::build(&net, &params, &opts)?))
+}
+
 pub fn table(args: TableArgs) -> Result<ExitCode> {
     let mut rows = Vec::new();
     for net in BUILTINS {
@@ -227,6 +258,7 @@ pub fn table(args: TableArgs) -> Result<ExitCode> {
                 sparsity,
                 weights: "random".into(),
                 seed: 1,
+                no_bootstrap: false,
             };
             let (_, _, program) = build(&na, &HeParams::default())?;
             let label = if packing == "spencnn" {
@@ -236,6 +268,12 @@ pub fn table(args: TableArgs) -> Result<ExitCode> {
             };
             rows.extend(rows_of(net, &label, &program.analyze().stats));
         }
+    }
+    // ResNet-20 (bootstrapped): multiplexed, and SpENCNN's grouped, tap-pruned variant on the
+    // multiplexed layout
+    for packing in ["multiplexed", "spencnn"] {
+        let (net, program) = resnet20_program(packing)?;
+        rows.extend(rows_of(&net, packing, &program.analyze().stats));
     }
     let names: Vec<&str> = COLUMNS.iter().map(|c| c.as_str()).collect();
     let mut csv = format!(
@@ -258,14 +296,15 @@ pub fn table(args: TableArgs) -> Result<ExitCode> {
     let mut md = String::new();
     writeln!(
         md,
-        "| network | packing | #rotate | #mul_plain | #mul | #add | #rescale | #key switches | depth |"
+        "| network | packing | #rotate | #mul_plain | #mul | #add | #rescale | #bootstrap | \
+         #key switches | depth |"
     )?;
-    writeln!(md, "|---|---|---:|---:|---:|---:|---:|---:|---:|")?;
+    writeln!(md, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")?;
     for r in rows.iter().filter(|r| r.layer == "total") {
         let c = &r.counts;
         writeln!(
             md,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             r.network,
             r.packing,
             c[0],
@@ -273,12 +312,13 @@ pub fn table(args: TableArgs) -> Result<ExitCode> {
             c[2],
             c[3],
             c[4],
+            c[5],
             r.key_switches,
             r.depth.unwrap_or(0)
         )?;
     }
     writeln!(md, "\nPer layer (#rotate / #mul_plain / #key switches):\n")?;
-    for net in BUILTINS {
+    for net in BUILTINS.iter().copied().chain(["resnet20"]) {
         let layers: Vec<&Row> = rows
             .iter()
             .filter(|r| r.network == net && r.layer != "total")
@@ -328,7 +368,7 @@ pub struct InferArgs {
     /// initializers), or the bootstrapped workloads resnet20, helr and bootstrap.
     #[arg(long, default_value = "lenet")]
     pub net: String,
-    /// Packing: dense, group or spencnn.
+    /// Packing: dense, group, spencnn or multiplexed.
     #[arg(long, default_value = "spencnn")]
     pub packing: String,
     /// Sub-block pruning sparsity (spencnn only).
@@ -490,6 +530,7 @@ pub fn infer(args: InferArgs) -> Result<ExitCode> {
         sparsity: args.sparsity,
         weights: args.weights.clone(),
         seed: 1,
+        no_bootstrap: false,
     };
     let (net, params, program) = build(&na, &HeParams::default())?;
     let set = test_images(&net, &args)?;

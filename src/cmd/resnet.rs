@@ -1,16 +1,16 @@
-//! `trace gen --net resnet20 | bootstrap` and `trace resnet-table`: ResNet-20 with
-//! bootstrapping under the multiplexed and SpENCNN packings, and standalone bootstrap traces.
+//! `trace gen --net resnet20 | bootstrap`: ResNet-20 with bootstrapping under the multiplexed
+//! and SpENCNN packings (hesim's network description, or Lee et al.'s exact program), and
+//! standalone bootstrap traces.
 
-use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use hesim_sw::boot;
-use hesim_sw::nn::Program;
-use hesim_sw::nn::resnet::{self, ResnetOptions, ResnetPacking, ResnetWeights};
-use hesim_sw::nn::resnet_lee;
+use hesim_sw::nn::multiplexed::{self, MuxOptions};
+use hesim_sw::nn::network::resnet20_grouped;
+use hesim_sw::nn::{Params, Program, ReluApprox, resnet_lee};
 use hesim_traces::{BootstrapParams, Header, Hoisting, Op, OpName, TraceStats, TraceWriter};
 
 use super::nn::GenArgs;
@@ -51,11 +51,11 @@ pub struct BootArgs {
     #[arg(long, default_value_t = 15)]
     pub act_degree: usize,
     /// Groups of the grouped block convolutions (resnet20 --packing spencnn; at least 1).
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = multiplexed::SPENCNN_GROUPS)]
     pub groups: usize,
     /// Kernel taps removed by sub-block pruning in each grouped layer (resnet20 --packing
     /// spencnn).
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = multiplexed::SPENCNN_PRUNED_TAPS)]
     pub pruned_taps: usize,
     /// Limbs of the modulus chain [default: 40 for resnet20 --variant hesim; the bootstrap's
     /// level budget + 17 for --variant lee (Lee et al.'s 16 levels after each bootstrap: 33
@@ -125,13 +125,11 @@ impl BootArgs {
         }
     }
 
-    fn resnet_options(&self, packing: &str) -> Result<ResnetOptions> {
-        let packing = match packing {
-            "multiplexed" => ResnetPacking::Multiplexed,
-            "spencnn" => ResnetPacking::Spencnn {
-                groups: self.groups,
-                pruned_taps: self.pruned_taps,
-            },
+    /// The multiplexed options and the groups of the block convs under `packing`.
+    fn resnet_options(&self, packing: &str) -> Result<(MuxOptions, usize)> {
+        let (groups, pruned_taps) = match packing {
+            "multiplexed" => (1, 0),
+            "spencnn" => (self.groups, self.pruned_taps),
             other => bail!("unknown resnet20 packing `{other}`: use multiplexed or spencnn"),
         };
         if self.groups == 0 {
@@ -150,20 +148,30 @@ impl BootArgs {
                 self.pruned_taps
             );
         }
-        let mut o = ResnetOptions::new(packing);
-        o.act_degree = self.act_degree;
+        let mut o = MuxOptions {
+            pruned_taps,
+            allow_insecure: self.allow_insecure,
+            ..MuxOptions::default()
+        };
         o.limbs = self.limbs.unwrap_or(o.limbs);
-        o.allow_insecure = self.allow_insecure;
         o.boot = self.params(1 << (o.log_n - 1));
-        Ok(o)
+        Ok((o, groups))
     }
 }
 
-/// Builds ResNet-20 with random weights (seed) under `packing`.
-pub fn build_resnet(args: &BootArgs, packing: &str, seed: u64) -> Result<Program> {
-    let opts = args.resnet_options(packing)?;
-    let wts = ResnetWeights::random(opts.packing, opts.act_degree, seed);
-    resnet::build(&wts, &opts).with_context(|| format!("cannot compile resnet20 under {packing}"))
+/// Builds hesim's ResNet-20 (the built-in network description with a degree-`--act-degree`
+/// Chebyshev ReLU, random weights from `seed`) under `packing`: `multiplexed`, or `spencnn`
+/// = grouped block convs with pruned taps on the multiplexed layout.
+pub fn build_resnet(args: &BootArgs, packing: &str, seed: u64, bootstrap: bool) -> Result<Program> {
+    let (mut opts, groups) = args.resnet_options(packing)?;
+    opts.bootstrap = bootstrap;
+    let approx = ReluApprox::Chebyshev {
+        degree: args.act_degree,
+    };
+    let net = resnet20_grouped(approx, groups)?;
+    let params = Params::random(&net, seed)?;
+    multiplexed::build(&net, &params, &opts)
+        .with_context(|| format!("cannot compile resnet20 under {packing}"))
 }
 
 /// Builds Lee et al.'s ResNet-20 (random weights from `seed`) on a chain of 28-bit primes;
@@ -249,7 +257,11 @@ pub fn generate(args: &GenArgs) -> Result<Option<ExitCode>> {
                 );
             }
             let (p, note) = match b.variant {
-                ResnetVariant::Hesim => (build_resnet(b, &args.net.packing, args.net.seed)?, None),
+                ResnetVariant::Hesim => {
+                    let bootstrap = !args.net.no_bootstrap;
+                    let p = build_resnet(b, &args.net.packing, args.net.seed, bootstrap)?;
+                    (p, None)
+                }
                 ResnetVariant::Lee => {
                     let (p, note) = build_lee(b, args.net.seed)?;
                     (p, Some(note))
@@ -319,86 +331,4 @@ pub fn generate(args: &GenArgs) -> Result<Option<ExitCode>> {
         outln!("{note}");
     }
     Ok(Some(ExitCode::SUCCESS))
-}
-
-#[derive(Debug, Args)]
-pub struct ResnetTableArgs {
-    #[command(flatten)]
-    pub boot: BootArgs,
-    /// Seed of the random weights.
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
-    /// Also write the table as CSV (one row per packing and layer).
-    #[arg(long)]
-    pub csv: Option<PathBuf>,
-    /// Also write the markdown table to this file.
-    #[arg(long)]
-    pub markdown: Option<PathBuf>,
-}
-
-const COLUMNS: [OpName; 4] = [
-    OpName::Rotate,
-    OpName::MulPlain,
-    OpName::Mul,
-    OpName::Bootstrap,
-];
-
-/// The op-count table of ResNet-20, multiplexed vs spencnn, per layer and total.
-pub fn table(args: ResnetTableArgs) -> Result<ExitCode> {
-    let packings = ["multiplexed", "spencnn"];
-    let stats: Vec<TraceStats> = packings
-        .iter()
-        .map(|p| Ok(build_resnet(&args.boot, p, args.seed)?.analyze().stats))
-        .collect::<Result<_>>()?;
-    let layers: Vec<String> = stats[0].by_layer.iter().map(|l| l.layer.clone()).collect();
-    let cell = |s: &TraceStats, layer: &str, c: OpName| {
-        s.by_layer
-            .iter()
-            .find(|l| l.layer == layer)
-            .and_then(|l| l.by_kind.get(&c).copied())
-            .unwrap_or(0)
-    };
-    let mut md = String::new();
-    writeln!(
-        md,
-        "| layer | multiplexed rot / pmul / cmul / boot | spencnn rot / pmul / cmul / boot |"
-    )?;
-    writeln!(md, "|---|---:|---:|")?;
-    let mut csv = String::from("packing,layer,rotate,mul_plain,mul,bootstrap\n");
-    let fmt = |v: &[u64]| v.iter().map(u64::to_string).collect::<Vec<_>>().join(" / ");
-    for layer in layers.iter().chain(std::iter::once(&"total".to_owned())) {
-        let row: Vec<Vec<u64>> = stats
-            .iter()
-            .map(|s| {
-                COLUMNS
-                    .iter()
-                    .map(|&c| {
-                        if layer == "total" {
-                            s.count(c)
-                        } else {
-                            cell(s, layer, c)
-                        }
-                    })
-                    .collect()
-            })
-            .collect();
-        let name = if layer == "total" {
-            "**total**".to_owned()
-        } else {
-            layer.clone()
-        };
-        writeln!(md, "| {name} | {} | {} |", fmt(&row[0]), fmt(&row[1]))?;
-        for (p, r) in packings.iter().zip(&row) {
-            let v: Vec<String> = r.iter().map(u64::to_string).collect();
-            writeln!(csv, "{p},{layer},{}", v.join(","))?;
-        }
-    }
-    if let Some(p) = &args.csv {
-        super::write_atomic(p, csv.as_bytes())?;
-    }
-    if let Some(p) = &args.markdown {
-        super::write_atomic(p, md.as_bytes())?;
-    }
-    out!("{md}");
-    Ok(ExitCode::SUCCESS)
 }

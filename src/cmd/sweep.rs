@@ -16,7 +16,7 @@ use hesim_sim::sweep::{
     Workload, WorkloadSpec,
 };
 
-use hesim_sw::nn::{HeParams, Packing, Program};
+use hesim_sw::nn::{CompileOptions, HeParams, Program};
 
 use super::nn::load_with_params;
 
@@ -186,13 +186,12 @@ pub fn compile(net: &str, packing: &str, sparsity: f64, word_bits: u32) -> Resul
         noted.push(note);
     }
     let (network, params) = load_with_params(net, &weights, 1)?;
-    let packing = Packing::parse(packing, sparsity)?;
-    Ok(hesim_sw::nn::build(
-        &network,
-        &params,
-        packing,
-        &he_params_for_word(word_bits),
-    )?)
+    let options = CompileOptions {
+        sparsity,
+        he: he_params_for_word(word_bits),
+        ..CompileOptions::default()
+    };
+    Ok(hesim_sw::nn::strategy(packing, &options)?.compile(&network, &params)?)
 }
 
 /// hesim-sw's default CKKS parameters (q0 50 bits, ≤ 36-bit rescaling primes, a 60-bit special

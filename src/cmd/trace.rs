@@ -35,22 +35,17 @@ pub enum TraceCommand {
         hesim trace gen --net helr --batch 1024 --limbs 40 --iterations 8 --out helr1024.jsonl\n  \
         hesim trace gen --net bootstrap --out boot.jsonl                 (one bootstrap op, N = 2^16)\n  \
         hesim trace gen --net bootstrap --expand-boot --key-reuse --out boot-ops.jsonl")]
-    Gen(super::nn::GenArgs),
-    /// Op counts of every built-in network under every packing (CSV and markdown).
+    Gen(Box<super::nn::GenArgs>),
+    /// Op counts of every built-in network under its packings, ResNet-20 with bootstraps
+    /// included (CSV and markdown).
     #[command(after_help = "Example:\n  hesim trace table --csv ops.csv --markdown ops.md")]
     Table(super::nn::TableArgs),
-    /// Op counts of ResNet-20 (with bootstrapping), multiplexed vs spencnn, per layer and total.
-    #[command(after_help = "Examples:\n  \
-        hesim trace resnet-table\n  \
-        hesim trace resnet-table --act-degree 2 --groups 8 --markdown resnet.md --csv resnet.csv")]
-    ResnetTable(super::resnet::ResnetTableArgs),
 }
 
 pub fn run(cmd: TraceCommand) -> Result<ExitCode> {
     match cmd {
-        TraceCommand::Gen(args) => super::nn::generate(args),
+        TraceCommand::Gen(args) => super::nn::generate(*args),
         TraceCommand::Table(args) => super::nn::table(args),
-        TraceCommand::ResnetTable(args) => super::resnet::table(args),
         TraceCommand::Validate { file } => {
             let analysis = analyze(&file)?;
             outln!(

@@ -56,7 +56,9 @@ impl Packing {
             "group" => Ok(Packing::Group),
             "spencnn" => Ok(Packing::Spencnn { sparsity }),
             _ => Err(NnError::Option {
-                message: format!("unknown packing `{name}`: use dense, group or spencnn"),
+                message: format!(
+                    "unknown packing `{name}`: use dense, group, spencnn or multiplexed"
+                ),
             }),
         }
     }

@@ -4,15 +4,17 @@
 
 pub mod activation;
 mod builder;
+pub mod compile;
 pub mod encrypted;
 pub mod layout;
+pub mod levels;
 pub mod mnist;
+pub mod multiplexed;
 pub mod network;
 pub mod onnx;
 mod params;
 mod program;
 pub mod reference;
-pub mod resnet;
 pub mod resnet_lee;
 pub mod weights;
 
@@ -20,6 +22,7 @@ use std::path::PathBuf;
 
 pub use activation::ReluApprox;
 pub use builder::{Packing, build};
+pub use compile::{CompileOptions, PACKINGS, Strategy, compile_named, strategy};
 pub use network::{BUILTINS, INPUT, Layer, LayerKind, Network, Shape, Source};
 pub use params::{HeParams, max_log_qp};
 pub use program::{IoLayout, LayerReport, Program};
@@ -54,10 +57,12 @@ pub enum NnError {
     Unsupported { layer: String, message: String },
     #[error(
         "the program needs {depth} levels (log Q = {log_q} bits) but no dnum keeps log QP within \
-         the 128-bit bound of {bound} bits; use a shallower network (bootstrapping is not \
-         implemented for CNN programs yet)"
+         the 128-bit bound of {bound} bits; use a shallower network, or --packing multiplexed, \
+         which places bootstraps (the dense, group and spencnn packings do not bootstrap)"
     )]
     TooDeep { depth: u32, log_q: u32, bound: u32 },
+    #[error("layer `{layer}`: {message}")]
+    Levels { layer: String, message: String },
     #[error("invalid packing option: {message}")]
     Option { message: String },
     #[error("CKKS: {message}")]

@@ -332,7 +332,7 @@ impl Network {
             "lenet" => Ok(lenet()),
             "vgg5" => Ok(vgg5()),
             "hefnet" => Ok(hefnet()),
-            "resnet20" => Ok(resnet20(ReluApprox::Chebyshev { degree: 15 })),
+            "resnet20" => Ok(resnet20(RESNET20_ACTIVATION)),
             _ => Err(NnError::UnknownNetwork {
                 name: name.to_owned(),
             }),
@@ -789,12 +789,21 @@ pub fn hefnet() -> Network {
     Network::new("hefnet", Shape::new(3, 32, 32), layers).expect("built-in HEFNet is consistent")
 }
 
+/// The activation of the built-in `resnet20`: the degree-15 Chebyshev interpolant of ReLU.
+pub const RESNET20_ACTIVATION: ReluApprox = ReluApprox::Chebyshev { degree: 15 };
+
 /// ResNet-20 (CIFAR-10, He et al. 2016) as a graph: conv 3→16 + ReLU; three stages of three
 /// basic blocks with 16, 32, 64 channels (conv–ReLU–conv, + shortcut, ReLU); the first block
 /// of stages 2 and 3 has stride 2 and a 1×1 stride-2 projection shortcut (option B, listed
 /// first so that the block's second conv can adopt its layout); global average pooling;
 /// linear 64→10. Batch norm is folded into the convs (their biases). Every ReLU is `approx`.
 pub fn resnet20(approx: ReluApprox) -> Network {
+    resnet20_grouped(approx, 1).expect("built-in ResNet-20 is consistent")
+}
+
+/// [`resnet20`] with `groups` groups in every stride-1 block conv (SpENCNN's grouped ResNet);
+/// a shape error if `groups` does not divide the channel counts.
+pub fn resnet20_grouped(approx: ReluApprox, groups: usize) -> Result<Network, NnError> {
     let relu = |n: String| Layer {
         name: n,
         kind: LayerKind::Relu {
@@ -809,12 +818,21 @@ pub fn resnet20(approx: ReluApprox) -> Network {
             kernel: 3,
             stride,
             pad: 1,
-            groups: 1,
+            groups: if stride == 1 { groups } else { 1 },
             bias: true,
         },
         input: None,
     };
-    let mut layers = vec![conv3("conv1".into(), 16, 1), relu("act1".into())];
+    let mut stem = conv3("conv1".into(), 16, 1);
+    stem.kind = LayerKind::Conv {
+        out: 16,
+        kernel: 3,
+        stride: 1,
+        pad: 1,
+        groups: 1,
+        bias: true,
+    };
+    let mut layers = vec![stem, relu("act1".into())];
     let mut block_input = "act1".to_owned();
     for stage in 0..3 {
         let out = 16 << stage;
@@ -858,7 +876,6 @@ pub fn resnet20(approx: ReluApprox) -> Network {
         },
     ));
     Network::new("resnet20", Shape::new(3, 32, 32), layers)
-        .expect("built-in ResNet-20 is consistent")
 }
 
 /// The names of the built-in networks.

@@ -31,7 +31,7 @@ pub(crate) enum PlainRecipe {
     /// 1 at the valid slots of the occupied lanes of ciphertext `ct` of a layout.
     Mask { layout: u32, ct: u32 },
     /// Plaintext `index` of a packing that computes its own payloads (ResNet-20's multiplexed
-    /// packings, `nn::resnet`).
+    /// packings, `nn::multiplexed`).
     External {
         source: std::sync::Arc<dyn PlainSource>,
         index: u32,

@@ -287,6 +287,24 @@ impl Params {
         }
     }
 
+    /// The power-basis coefficients of a polynomial activation layer, constant first; `None`
+    /// for composite approximations.
+    pub fn polynomial(&self, layer: usize) -> Option<&[f64]> {
+        match &self.layers[layer] {
+            LayerParams::Poly { coefficients } => Some(coefficients),
+            LayerParams::Composite(_) => None,
+            other => panic!("layer {layer} is not an activation: {other:?}"),
+        }
+    }
+
+    /// The composite ReLU approximation of an activation layer; `None` for polynomials.
+    pub fn composite(&self, layer: usize) -> Option<&ReluApprox> {
+        match &self.layers[layer] {
+            LayerParams::Composite(approx) => Some(approx),
+            _ => None,
+        }
+    }
+
     /// Activation layer `layer` applied to `x`.
     pub fn activate(&self, layer: usize, x: f64) -> f64 {
         match &self.layers[layer] {

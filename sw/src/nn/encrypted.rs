@@ -194,7 +194,7 @@ impl EncryptedRunner {
     }
 
     /// [`EncryptedRunner::infer`], adding each layer's thread CPU time to `profile` (layers in
-    /// first-seen order; a bootstrap counts in the layer it precedes).
+    /// first-seen order; bootstraps under [`ckks::BOOTSTRAP_LAYER`]).
     pub fn infer_profiled(
         &self,
         program: &Program,

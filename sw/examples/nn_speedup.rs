@@ -49,7 +49,10 @@ fn encrypted_seconds(net: &Network, params: &Params, packing: &str, sparsity: f6
         .map(|(a, b)| (a - b).abs())
         .fold(0.0, f64::max);
     assert!(error < 1e-2, "{} {packing}: logit error {error}", net.name);
-    eprintln!("{} {packing}: {seconds:.1} s CPU, logit error {error:.1e}", net.name);
+    eprintln!(
+        "{} {packing}: {seconds:.1} s CPU, logit error {error:.1e}",
+        net.name
+    );
     seconds
 }
 

@@ -26,7 +26,11 @@ fn check_hear(net: &Network, seed: u64) {
         .compile(net, &params)
         .unwrap();
     assert_eq!(program.header.log_n, 14, "{}: HEAR's N = 2^14", net.name);
-    assert_eq!(program.header.q_bits[0], 33, "{}: HEAR's 33-bit q0", net.name);
+    assert_eq!(
+        program.header.q_bits[0], 33,
+        "{}: HEAR's 33-bit q0",
+        net.name
+    );
     check_program(net, &params, &program, seed);
 }
 
@@ -37,7 +41,7 @@ fn check_program(net: &Network, params: &Params, program: &nn::Program, seed: u6
         analysis.is_valid(),
         "{} {}: invalid program: {:?}",
         net.name,
-        packing.name(),
+        packing,
         &analysis.violations[..analysis.violations.len().min(5)]
     );
     let x = input_for(net, seed + 1);

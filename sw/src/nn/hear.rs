@@ -63,15 +63,17 @@ pub struct Hear {
 impl Hear {
     /// HEAR's parameters with every prime size capped at `limit`'s (a machine whose words are
     /// narrower than HEAR's 33-bit primes gets `hear` on primes that fit, as the other
-    /// packings do; hesim's default parameters cap nothing).
+    /// packings do; hesim's default parameters cap nothing). HEAR's 28-bit floor stays unless
+    /// the cap is lower.
     pub fn within(limit: &HeParams) -> Self {
         let hear = params();
+        let max_prime_bits = hear.max_prime_bits.min(limit.max_prime_bits);
         Self {
             he: HeParams {
                 log_n: hear.log_n,
                 q0_bits: hear.q0_bits.min(limit.q0_bits),
-                max_prime_bits: hear.max_prime_bits.min(limit.max_prime_bits),
-                min_prime_bits: hear.min_prime_bits.min(limit.min_prime_bits),
+                max_prime_bits,
+                min_prime_bits: hear.min_prime_bits.min(max_prime_bits),
                 special_bits: hear.special_bits.min(limit.special_bits),
             },
         }
@@ -106,8 +108,13 @@ mod tests {
         };
         let he = Hear::within(&word32).he;
         assert_eq!(
-            (he.q0_bits, he.max_prime_bits, he.min_prime_bits, he.special_bits),
-            (32, 30, 24, 32)
+            (
+                he.q0_bits,
+                he.max_prime_bits,
+                he.min_prime_bits,
+                he.special_bits
+            ),
+            (32, 30, 28, 32)
         );
     }
 }

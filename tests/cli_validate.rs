@@ -122,7 +122,7 @@ fn recipe_traces_generate_and_bad_recipes_exit_2_naming_the_bound() {
             &["--net", "bootstrap", "--recipe", "tpu"],
             ["\"tpu\"", "sharp, ark, bts, craterlake, f1"],
         ),
-        (&["--net", "nosuch"], ["nosuch", "bootstrap"]),
+        (&["--net", "nosuch"], ["`nosuch`", "lenet"]),
     ];
     for (extra, needles) in bad {
         let bad_path = dir.path().join("bad.jsonl");

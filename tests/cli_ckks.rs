@@ -41,9 +41,11 @@ fn bootstrap_small_ring_reports_precision_and_phases() {
 
 #[test]
 fn bootstrap_bad_input_exits_2_without_output() {
-    let cases: [&[&str]; 5] = [
-        // Slots not a power of two dividing N/2.
+    let cases: [&[&str]; 7] = [
+        // Slots not a power of two dividing N/2, more than N/2, none.
         &["--log-n", "10", "--slots", "96", "--allow-insecure"],
+        &["--log-n", "10", "--slots", "1024", "--allow-insecure"],
+        &["--log-n", "10", "--slots", "0", "--allow-insecure"],
         // The recipe's level budget does not fit the chain (no level left).
         &["--log-n", "10", "--levels-after", "0", "--allow-insecure"],
         // No 128-bit bound for a sparse secret at N = 2^10 without the opt-in.

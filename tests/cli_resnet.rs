@@ -57,6 +57,18 @@ fn resnet20_packings_generate_valid_traces_and_spencnn_simulates_faster() {
         rot(&s),
         rot(&m)
     );
+    // the diagonal packings bootstrap ResNet-20 too (placed by the same level planner)
+    let dense = gen_trace(
+        dir.path(),
+        "dense.jsonl",
+        &["--net", "resnet20", "--packing", "dense"],
+    );
+    assert!(
+        stats(&dense)["stats"]["by_kind"]["bootstrap"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
     let (tm, ts) = (sim_ms(&mux), sim_ms(&sp));
     assert!(ts < tm, "spencnn {ts} ms vs multiplexed {tm} ms");
     assert!((10.0..2_500.0).contains(&tm), "multiplexed {tm} ms");
@@ -88,8 +100,8 @@ fn impossible_resnet_and_bootstrap_options_exit_2() {
     let out = out.to_str().unwrap();
     for (args, needle) in [
         (
-            &["--net", "resnet20", "--packing", "dense"][..],
-            "use multiplexed or spencnn",
+            &["--net", "resnet20", "--packing", "bogus"][..],
+            "use multiplexed, spencnn, dense or group",
         ),
         (
             &["--net", "resnet20", "--sparsity", "0.5"][..],

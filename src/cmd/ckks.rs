@@ -8,7 +8,7 @@ use anyhow::Result;
 use clap::{Args, Subcommand, ValueEnum};
 use hesim_sw::ckks::bootstrap::{self, BootstrapReport};
 use hesim_sw::ckks::latency;
-use hesim_sw::ckks::{Context, ParamsBuilder, Sampler, SecretDistribution, SecretKey};
+use hesim_sw::ckks::{Context, ParamsBuilder, Sampler, SecretKey};
 use hesim_traces::{BootstrapParams, Hoisting};
 
 #[derive(Debug, Subcommand)]
@@ -73,23 +73,23 @@ pub struct BootstrapArgs {
     #[arg(long, value_enum, default_value_t = Recipe::Hoisted)]
     recipe: Recipe,
     /// Merged radix-2 stages of CoeffToSlot and of SlotToCoeff (one level each).
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = bootstrap::recipe(2).cts_levels)]
     dft_levels: u32,
     /// EvalMod's range K: the ModRaise overflow |I| it reduces. 25 is Lee et al.'s value for
     /// h = 192 (the overflow's standard deviation is √(h/12) = 4, and N = 2^16 coefficients
     /// reach 4.5σ ≈ 18 per bootstrap, beyond the 16 that suffices for h = 64; |I| ≥ 25 is a
     /// 6σ event, ≈ 3·10⁻⁵ per bootstrap).
-    #[arg(long, default_value_t = 25)]
+    #[arg(long, default_value_t = bootstrap::recipe(2).eval_mod_range)]
     eval_mod_range: u32,
     /// Degree of EvalMod's Chebyshev cosine (63 with 3 double angles approximates K = 25's
     /// cosine to 2^−41; Lee et al.'s 59 with 2 double angles to 2^−19).
-    #[arg(long, default_value_t = 63)]
+    #[arg(long, default_value_t = bootstrap::recipe(2).eval_mod_degree)]
     eval_mod_degree: u32,
     /// Double-angle steps after the cosine.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = bootstrap::recipe(2).double_angle)]
     double_angle: u32,
     /// Levels left after the bootstrap (the chain is the recipe's budget plus these).
-    #[arg(long, default_value_t = 6)]
+    #[arg(long, default_value_t = bootstrap::LEVELS_AFTER)]
     levels_after: u32,
     /// Hamming weight of the sparse ternary secret.
     #[arg(long, default_value_t = 192)]
@@ -110,22 +110,11 @@ pub fn run(command: CkksCommand) -> Result<ExitCode> {
     }
 }
 
-/// The chain for a recipe: q_0 of 60 bits, 50-bit primes, dnum 3 with ⌈L/3⌉ special primes of
-/// 55 bits (at N = 2^16, 22 limbs: log QP = 1550 ≤ 1553). The message scale is 2^55 (the
-/// canonical schedule then settles at ≈ 2^50 within a few levels): q_0/Δ = 2^5 is the
-/// headroom EvalMod's sine keeps linear, and each bit less of it is a bit more precision.
+/// The chain for a recipe: its level budget plus `--levels-after` limbs of
+/// [`bootstrap::chain`].
 fn builder(args: &BootstrapArgs, params: &BootstrapParams) -> ParamsBuilder {
     let limbs = (params.level_budget() + args.levels_after) as usize;
-    let mut q_bits = vec![60];
-    q_bits.extend(vec![50; limbs.saturating_sub(1)]);
-    let dnum = 3.min(limbs.max(1));
-    ParamsBuilder::new(args.log_n, q_bits, 55)
-        .special_primes(vec![55; limbs.div_ceil(dnum).max(1)])
-        .dnum(dnum)
-        .secret(SecretDistribution::SparseTernary {
-            hamming_weight: args.hamming_weight,
-        })
-        .allow_insecure(args.allow_insecure)
+    bootstrap::chain(args.log_n, limbs, args.hamming_weight).allow_insecure(args.allow_insecure)
 }
 
 fn run_bootstrap(args: &BootstrapArgs) -> Result<ExitCode> {
@@ -133,7 +122,7 @@ fn run_bootstrap(args: &BootstrapArgs) -> Result<ExitCode> {
         anyhow::bail!("--trials must be at least 1");
     }
     let full = 1u64 << args.log_n.clamp(1, 40).saturating_sub(1);
-    let mut params = hesim_traces::bootstrap::default_params(args.slots.unwrap_or(full));
+    let mut params = bootstrap::recipe(args.slots.unwrap_or(full));
     params.cts_levels = args.dft_levels;
     params.stc_levels = args.dft_levels;
     params.eval_mod_degree = args.eval_mod_degree;
@@ -223,7 +212,7 @@ fn rand_seed() -> u64 {
 }
 
 /// Peak resident memory of this process (VmHWM), if the OS reports it.
-fn peak_rss_bytes() -> Option<u64> {
+pub(crate) fn peak_rss_bytes() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;

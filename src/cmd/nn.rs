@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
+use hesim_sw::ckks::BOOTSTRAP_LAYER;
+use hesim_sw::ckks::bootstrap as ckks_bootstrap;
 use hesim_sw::nn::multiplexed::{self, MuxOptions, SPENCNN_GROUPS, SPENCNN_PRUNED_TAPS};
 use hesim_sw::nn::network::resnet20_grouped;
 use hesim_sw::nn::{self, BUILTINS, CompileOptions, HeParams, Network, Params, Program};
@@ -119,11 +121,20 @@ pub fn load_with_params(name: &str, weights: &str, seed: u64) -> Result<(Network
 }
 
 pub fn build(args: &NetArgs, he: &HeParams) -> Result<(Network, Params, Program)> {
+    build_with(args, he, MuxOptions::default())
+}
+
+/// [`build`] with the multiplexed packing's chain and bootstrap recipe given.
+fn build_with(
+    args: &NetArgs,
+    he: &HeParams,
+    mux: MuxOptions,
+) -> Result<(Network, Params, Program)> {
     let (net, params) = load_with_params(&args.net, &args.weights, args.seed)?;
     let mut options = CompileOptions {
         sparsity: args.sparsity,
         he: he.clone(),
-        ..CompileOptions::default()
+        mux,
     };
     options.mux.bootstrap = !args.no_bootstrap;
     if !(0.0..1.0).contains(&args.sparsity) {
@@ -228,10 +239,12 @@ fn rows_of(net: &str, packing: &str, s: &TraceStats) -> Vec<Row> {
 }
 
 /// hesim's ResNet-20 with its default activation and random weights (seed 1) under
-/// `multiplexed`, or `spencnn` (grouped block convs, pruned taps, multiplexed layout).
+/// `multiplexed`, `spencnn` (grouped block convs, pruned taps, multiplexed layout), or the
+/// diagonal `dense` and `group` (grouped block convs) packings with planned bootstraps.
 fn resnet20_program(packing: &str) -> Result<(String, Program)> {
     let (groups, pruned_taps) = match packing {
         "spencnn" => (SPENCNN_GROUPS, SPENCNN_PRUNED_TAPS),
+        "group" => (SPENCNN_GROUPS, 0),
         _ => (1, 0),
     };
     let net = resnet20_grouped(nn::network::RESNET20_ACTIVATION, groups)?;
@@ -240,7 +253,16 @@ fn resnet20_program(packing: &str) -> Result<(String, Program)> {
         pruned_taps,
         ..MuxOptions::default()
     };
-    Ok((net.name.clone(), multiplexed::build(&net, &params, &opts)?))
+    let program = if matches!(packing, "dense" | "group") {
+        let options = CompileOptions {
+            mux: opts,
+            ..CompileOptions::default()
+        };
+        nn::strategy(packing, &options)?.compile(&net, &params)?
+    } else {
+        multiplexed::build(&net, &params, &opts)?
+    };
+    Ok((net.name.clone(), program))
 }
 
 pub fn table(args: TableArgs) -> Result<ExitCode> {
@@ -269,9 +291,9 @@ pub fn table(args: TableArgs) -> Result<ExitCode> {
             rows.extend(rows_of(net, &label, &program.analyze().stats));
         }
     }
-    // ResNet-20 (bootstrapped): multiplexed, and SpENCNN's grouped, tap-pruned variant on the
-    // multiplexed layout
-    for packing in ["multiplexed", "spencnn"] {
+    // ResNet-20 (bootstrapped): the diagonal packings, multiplexed, and SpENCNN's grouped,
+    // tap-pruned variant on the multiplexed layout
+    for packing in ["dense", "group", "multiplexed", "spencnn"] {
         let (net, program) = resnet20_program(packing)?;
         rows.extend(rows_of(&net, packing, &program.analyze().stats));
     }
@@ -509,6 +531,8 @@ struct Outcome {
     max_error: f64,
     seconds: f64,
     cpu_seconds: f64,
+    /// Of which in `bootstrap` ops (encrypted backend).
+    bootstrap_cpu_seconds: f64,
 }
 
 pub fn infer(args: InferArgs) -> Result<ExitCode> {
@@ -532,7 +556,17 @@ pub fn infer(args: InferArgs) -> Result<ExitCode> {
         seed: 1,
         no_bootstrap: false,
     };
-    let (net, params, program) = build(&na, &HeParams::default())?;
+    // The multiplexed packing bootstraps with the recipe `hesim ckks bootstrap` measures, on
+    // the 128-bit chain it runs on (its budget + 6 levels), under every backend: the same
+    // program encrypted and on slots.
+    let mux = MuxOptions::default();
+    let boot = ckks_bootstrap::recipe(1 << (mux.log_n - 1));
+    let mux = MuxOptions {
+        limbs: boot.level_budget() + ckks_bootstrap::LEVELS_AFTER,
+        boot,
+        ..mux
+    };
+    let (net, params, program) = build_with(&na, &HeParams::default(), mux)?;
     let set = test_images(&net, &args)?;
     let n = set.images.len();
     let stats = program.analyze().stats;
@@ -571,8 +605,9 @@ pub fn infer(args: InferArgs) -> Result<ExitCode> {
                 let t = Instant::now();
                 let cpu = cpu_time::ThreadTime::now();
                 let want = nn::forward(&net, &params, &program.pruned, img);
+                let mut profile = Vec::new();
                 let got = match (&runner, args.backend.as_str()) {
-                    (Some(r), _) => r.infer(&program, img)?,
+                    (Some(r), _) => r.infer_profiled(&program, img, &mut profile)?,
                     (None, "slots") => hesim_sw::slots::infer(&program, img),
                     _ => want.clone(),
                 };
@@ -586,6 +621,11 @@ pub fn infer(args: InferArgs) -> Result<ExitCode> {
                     max_error: nn::max_abs_error(&got, &want),
                     seconds: t.elapsed().as_secs_f64(),
                     cpu_seconds: cpu.elapsed().as_secs_f64(),
+                    bootstrap_cpu_seconds: profile
+                        .iter()
+                        .filter(|(layer, _)| layer == BOOTSTRAP_LAYER)
+                        .map(|(_, time)| time.as_secs_f64())
+                        .sum(),
                 })
             })
             .collect::<Result<_>>()
@@ -606,6 +646,13 @@ pub fn infer(args: InferArgs) -> Result<ExitCode> {
     let max_err = outcomes.iter().map(|o| o.max_error).fold(0.0, nn::nan_max);
     let latency = outcomes.iter().map(|o| o.seconds).sum::<f64>() / n as f64;
     let cpu_latency = outcomes.iter().map(|o| o.cpu_seconds).sum::<f64>() / n as f64;
+    let bootstrap_cpu = outcomes
+        .iter()
+        .map(|o| o.bootstrap_cpu_seconds)
+        .sum::<f64>()
+        / n as f64;
+    let key_bytes = runner.as_ref().map(EncryptedRunner::key_bytes);
+    let peak_rss = super::ckks::peak_rss_bytes();
     let throughput = wall / n as f64;
     let accuracy = correct.map(|c| c as f64 / n as f64);
     let agreement = agree as f64 / n as f64;
@@ -619,6 +666,8 @@ pub fn infer(args: InferArgs) -> Result<ExitCode> {
             "seconds_per_image": latency, "cpu_seconds_per_image": cpu_latency,
             "wall_seconds_per_image": throughput,
             "setup_seconds": setup_s, "plaintexts_encoded_once": encoded_once,
+            "bootstrap_cpu_seconds_per_image": bootstrap_cpu, "key_bytes": key_bytes,
+            "peak_rss_bytes": peak_rss,
             "header": program.header, "ops": stats,
         });
         outln!("{}", serde_json::to_string_pretty(&out)?);
@@ -645,6 +694,14 @@ pub fn infer(args: InferArgs) -> Result<ExitCode> {
             "  seconds per image {latency:.3} (one inference; {cpu_latency:.3} s CPU), {throughput:.3} \
              wall with {jobs} jobs; key generation and payloads {setup_s:.1} s"
         );
+        if let Some(bytes) = key_bytes {
+            outln!(
+                "  {} bootstraps: {bootstrap_cpu:.1} s CPU per image; keys {:.2} GB; peak RSS {}",
+                stats.count(OpName::Bootstrap),
+                bytes as f64 / 1e9,
+                peak_rss.map_or("unknown".into(), |b| format!("{:.2} GB", b as f64 / 1e9))
+            );
+        }
         if let Some(count) = encoded_once {
             let total = stats.count(OpName::MulPlain);
             outln!("  mul_plain operands encoded once: {count} (of {total} mul_plain ops)");

@@ -10,7 +10,7 @@ use clap::{Args, ValueEnum};
 use hesim_sw::boot;
 use hesim_sw::nn::multiplexed::{self, MuxOptions};
 use hesim_sw::nn::network::resnet20_grouped;
-use hesim_sw::nn::{Params, Program, ReluApprox, resnet_lee};
+use hesim_sw::nn::{self, CompileOptions, Params, Program, ReluApprox, resnet_lee};
 use hesim_traces::{BootstrapParams, Header, Hoisting, Op, OpName, TraceStats, TraceWriter};
 
 use super::nn::GenArgs;
@@ -128,9 +128,12 @@ impl BootArgs {
     /// The multiplexed options and the groups of the block convs under `packing`.
     fn resnet_options(&self, packing: &str) -> Result<(MuxOptions, usize)> {
         let (groups, pruned_taps) = match packing {
-            "multiplexed" => (1, 0),
+            "multiplexed" | "dense" => (1, 0),
             "spencnn" => (self.groups, self.pruned_taps),
-            other => bail!("unknown resnet20 packing `{other}`: use multiplexed or spencnn"),
+            "group" => (self.groups, 0),
+            other => bail!(
+                "unknown resnet20 packing `{other}`: use multiplexed, spencnn, dense or group"
+            ),
         };
         if self.groups == 0 {
             bail!("--groups 0: the grouped convolutions need at least 1 group (default 4)");
@@ -160,8 +163,9 @@ impl BootArgs {
 }
 
 /// Builds hesim's ResNet-20 (the built-in network description with a degree-`--act-degree`
-/// Chebyshev ReLU, random weights from `seed`) under `packing`: `multiplexed`, or `spencnn`
-/// = grouped block convs with pruned taps on the multiplexed layout.
+/// Chebyshev ReLU, random weights from `seed`) under `packing`: `multiplexed`, `spencnn` =
+/// grouped block convs with pruned taps on the multiplexed layout, or the diagonal packings
+/// `dense` and `group` (`--groups` groups) on the same bootstrappable chain.
 pub fn build_resnet(args: &BootArgs, packing: &str, seed: u64, bootstrap: bool) -> Result<Program> {
     let (mut opts, groups) = args.resnet_options(packing)?;
     opts.bootstrap = bootstrap;
@@ -170,8 +174,16 @@ pub fn build_resnet(args: &BootArgs, packing: &str, seed: u64, bootstrap: bool) 
     };
     let net = resnet20_grouped(approx, groups)?;
     let params = Params::random(&net, seed)?;
-    multiplexed::build(&net, &params, &opts)
-        .with_context(|| format!("cannot compile resnet20 under {packing}"))
+    let built = if matches!(packing, "dense" | "group") {
+        let options = CompileOptions {
+            mux: opts,
+            ..CompileOptions::default()
+        };
+        nn::strategy(packing, &options)?.compile(&net, &params)
+    } else {
+        multiplexed::build(&net, &params, &opts)
+    };
+    built.with_context(|| format!("cannot compile resnet20 under {packing}"))
 }
 
 /// Builds Lee et al.'s ResNet-20 (random weights from `seed`) on a chain of 28-bit primes;

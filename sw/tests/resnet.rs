@@ -202,3 +202,47 @@ fn deep_toml_network_gets_bootstraps() {
         "{e}"
     );
 }
+
+/// ResNet-20 under the diagonal packings (`dense` on the built-in network, `group` and
+/// `spencnn` at 50 % sparsity on its 4-group variant): deeper than any N = 2^14 chain, so the
+/// compiler moves it to the bootstrappable chain and the level planner places the bootstraps;
+/// the program still computes the network.
+#[test]
+fn diagonal_packings_bootstrap_resnet20() {
+    for (packing, groups, sparsity) in [("dense", 1, 0.0), ("group", 4, 0.0), ("spencnn", 4, 0.5)] {
+        let net = resnet20_grouped(nn::network::RESNET20_ACTIVATION, groups).unwrap();
+        let params = Params::random(&net, 7).unwrap();
+        let options = nn::CompileOptions {
+            sparsity,
+            ..nn::CompileOptions::default()
+        };
+        let program = nn::strategy(packing, &options)
+            .unwrap()
+            .compile(&net, &params)
+            .unwrap_or_else(|e| panic!("{packing}: {e}"));
+        assert_eq!(program.header.log_n, 16, "{packing}");
+        let analysis = program.analyze();
+        assert!(
+            analysis.is_valid(),
+            "{packing}: {:?}",
+            &analysis.violations[..analysis.violations.len().min(3)]
+        );
+        let boots = multiplexed::bootstraps(&program);
+        assert!(boots > 0, "{packing}: no bootstraps");
+        let mut rng = ChaCha20Rng::seed_from_u64(8);
+        let input: Vec<f64> = (0..net.input.len())
+            .map(|_| rng.random_range(-1.0..1.0))
+            .collect();
+        let want = nn::forward(&net, &params, &program.pruned, &input);
+        let got = slots::infer(&program, &input);
+        let scale = want.iter().fold(1.0f64, |m, v| m.max(v.abs()));
+        for (g, w) in got.iter().zip(&want) {
+            assert!(
+                (g - w).abs() <= 1e-9 * scale,
+                "{packing}: got {got:?}, want {want:?}"
+            );
+        }
+        assert!(scale > 1e-2, "{packing}: negligible logits {want:?}");
+        println!("{packing}: {boots} bootstraps, {} ops", program.ops.len());
+    }
+}

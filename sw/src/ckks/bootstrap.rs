@@ -28,8 +28,8 @@ use num_complex::Complex64;
 
 use super::dft::{Diagonals, merged_stage};
 use super::{
-    Ciphertext, CkksError, Context, Evaluator, GaloisKeys, Payloads, RelinKey, Sampler, SecretKey,
-    execute_profiled,
+    Ciphertext, CkksError, Context, Evaluator, GaloisKeys, ParamsBuilder, Payloads, RelinKey,
+    Sampler, SecretDistribution, SecretKey, execute_profiled,
 };
 
 /// The payloads of one expanded bootstrap: DFT diagonals (computed once per merged stage),
@@ -308,6 +308,39 @@ impl Bootstrappers {
     }
 }
 
+/// Levels a program gets between bootstraps on the 128-bit N = 2^16 chain of [`chain`]:
+/// the recipe's budget of 16 plus these is 22 limbs, the most that fits log QP ≤ 1553.
+pub const LEVELS_AFTER: u32 = 6;
+
+/// The recipe `hesim ckks bootstrap` measures by default and encrypted programs bootstrap
+/// with: CoeffToSlot / SlotToCoeff in 3 levels each, hoisted baby steps, a degree-63
+/// Chebyshev cosine with 3 double angles, EvalMod range K = 25 (Lee et al.'s for h = 192).
+pub fn recipe(slots: u64) -> BootstrapParams {
+    BootstrapParams {
+        cts_levels: 3,
+        stc_levels: 3,
+        eval_mod_degree: 63,
+        double_angle: 3,
+        eval_mod_range: 25,
+        ..shared::default_params(slots)
+    }
+}
+
+/// The chain bootstrapping runs on: `limbs` ciphertext primes (a 60-bit q_0, then 50-bit
+/// primes), dnum 3 with ⌈limbs/3⌉ special primes of 55 bits (at N = 2^16 and 22 limbs
+/// log QP = 1550 ≤ 1553), message scale 2^55 (the canonical schedule then settles at ≈ 2^50
+/// within a few levels: q_0/Δ = 2^5 is the headroom EvalMod's sine keeps linear, and each bit
+/// less of it is a bit more precision), a sparse ternary secret of `hamming_weight`.
+pub fn chain(log_n: u32, limbs: usize, hamming_weight: usize) -> ParamsBuilder {
+    let mut q_bits = vec![60];
+    q_bits.extend(vec![50; limbs.saturating_sub(1)]);
+    let dnum = 3.min(limbs.max(1));
+    ParamsBuilder::new(log_n, q_bits, 55)
+        .special_primes(vec![55; limbs.div_ceil(dnum).max(1)])
+        .dnum(dnum)
+        .secret(SecretDistribution::SparseTernary { hamming_weight })
+}
+
 /// The standalone expanded bootstrap for `ctx`: input at level 1, ModRaise to the top, output
 /// at top − level budget. Checks that the context is full-slot and the recipe fits its chain.
 pub fn expand(ctx: &Context, params: &BootstrapParams) -> Result<(Expansion, usize), CkksError> {
@@ -414,7 +447,6 @@ mod tests {
     use hesim_traces::Hoisting;
 
     use super::*;
-    use crate::ckks::{ParamsBuilder, SecretDistribution};
 
     /// A small insecure chain for the tests: q_0 of 60 bits, 50-bit primes (scale 2^50), one
     /// 60-bit special prime per digit (dnum = chain length).

@@ -102,6 +102,16 @@ pub enum CkksError {
         "no rotation key for step {step} (slots = {slots}); generate keys for the steps the program uses with GaloisKeys::for_steps"
     )]
     MissingRotationKey { step: i64, slots: usize },
+    /// A Galois key made for lower levels than the ciphertext's.
+    #[error(
+        "the key for {automorphism} serves ciphertexts of up to {key_level} limbs, this one has \
+         {level}; generate keys with GaloisKeys::for_ops over the ops that use them"
+    )]
+    KeyLevel {
+        automorphism: String,
+        level: usize,
+        key_level: usize,
+    },
     /// No Galois key for conjugation.
     #[error("no conjugation key; generate it with GaloisKeys::for_steps(.., conjugate = true)")]
     MissingConjugationKey,

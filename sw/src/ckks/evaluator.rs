@@ -470,6 +470,18 @@ impl Evaluator {
                     g
                 }
             };
+            if let Some(key) = self.galois.keys.get(&g)
+                && key.key.max_level < a.level
+            {
+                return Err(CkksError::KeyLevel {
+                    automorphism: match *kind {
+                        Automorphism::Rotate(step) => format!("rotation by {step}"),
+                        Automorphism::Conjugate => "conjugation".into(),
+                    },
+                    level: a.level,
+                    key_level: key.key.max_level,
+                });
+            }
             elements.push(g);
         }
         self.automorphisms_hoisted(a, &elements)
@@ -542,8 +554,9 @@ impl Evaluator {
                 // Products are < 2^122, so up to 63 digits (params check) accumulate in a u128.
                 for (digit, (b, a)) in digits.iter().zip(&key.digits) {
                     let d = &digit[pos * n..(pos + 1) * n];
-                    let kb = &b[mi * n..(mi + 1) * n][range.clone()];
-                    let ka = &a[mi * n..(mi + 1) * n][range.clone()];
+                    let at = key.limb_position(mi) * n;
+                    let kb = &b[at..at + n][range.clone()];
+                    let ka = &a[at..at + n][range.clone()];
                     let lanes = acc0.iter_mut().zip(acc1.iter_mut()).zip(kb.iter().zip(ka));
                     match perm {
                         Some(p) => {

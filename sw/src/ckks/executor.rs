@@ -94,10 +94,14 @@ pub fn execute<'a>(
     run(eval, ops, inputs, payloads, None, &mut Vec::new())
 }
 
+/// The profile entry of [`execute_with_bootstraps`] that adds up every `bootstrap` op.
+pub const BOOTSTRAP_LAYER: &str = "bootstrap";
+
 /// [`execute`] for traces with `bootstrap` ops: each is run by the bootstrapper for its
 /// parameters (the shared expansion of `hesim_traces::bootstrap`, executed op by op with its
 /// own keys) and brought down to the op's level. Adds each op's thread CPU time to `profile`
-/// under its layer, as [`execute_profiled`].
+/// under its layer, as [`execute_profiled`], except the bootstraps' which go to
+/// [`BOOTSTRAP_LAYER`].
 pub fn execute_with_bootstraps<'a>(
     eval: &Evaluator,
     ops: impl IntoIterator<Item = &'a Op>,
@@ -322,9 +326,13 @@ fn run<'a>(
             values.insert(op.id, result);
         }
         let elapsed = started.elapsed();
-        match profile.iter_mut().find(|(layer, _)| **layer == *op.layer) {
+        let layer = match op.kind {
+            OpKind::Bootstrap(_) => BOOTSTRAP_LAYER,
+            _ => &op.layer,
+        };
+        match profile.iter_mut().find(|(l, _)| l == layer) {
             Some((_, total)) => *total += elapsed,
-            None => profile.push((op.layer.to_string(), elapsed)),
+            None => profile.push((layer.to_string(), elapsed)),
         }
     }
     Ok(outputs)

@@ -32,7 +32,9 @@ pub use context::Context;
 pub use encoder::Encoder;
 pub use error::CkksError;
 pub use evaluator::{Automorphism, Evaluator};
-pub use executor::{MapPayloads, Payloads, execute, execute_profiled, execute_with_bootstraps};
+pub use executor::{
+    BOOTSTRAP_LAYER, MapPayloads, Payloads, execute, execute_profiled, execute_with_bootstraps,
+};
 pub use keys::{Ciphertext, GaloisKeys, Plaintext, PublicKey, RelinKey, SecretKey};
 pub use params::{
     ParamShape, ParamsBuilder, SecretDistribution, default_builder, max_log_qp_128_sparse,

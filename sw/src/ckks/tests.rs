@@ -572,13 +572,63 @@ fn galois_keys_for_ops_cover_the_program() {
     let mut sampler = Sampler::from_seed_insecure(1);
     let keys = GaloisKeys::for_ops(&s.sk, &ops, &mut sampler);
     assert_eq!(keys.len(), 3);
+    // The ops run at level 1: one digit over q_0 and the special primes.
     let per_key = keys.bytes() / 3;
-    let shape = s.ctx.shape();
-    let limbs = shape.q_bits.len() + shape.p_bits.len();
-    assert_eq!(
-        per_key,
-        shape.q_bits.len().div_ceil(shape.alpha()) * 2 * limbs * s.ctx.n() * 8
-    );
+    let special = s.ctx.shape().p_bits.len();
+    assert_eq!(per_key, 2 * (1 + special) * s.ctx.n() * 8);
     let without_conj = GaloisKeys::for_ops(&s.sk, &ops[..4], &mut sampler);
     assert_eq!(without_conj.len(), 2);
+}
+
+/// A rotation key made for level 2 (of 4) rotates ciphertexts at levels 2 and 1 exactly as a
+/// full key does (both compared with the f64 rotation), is smaller, and refuses a level-3
+/// ciphertext with a typed error.
+#[test]
+fn rotation_keys_sized_to_their_level() {
+    use hesim_traces::{Op, OpKind};
+    let mut s = small_setup(&[3]);
+    let mut rng = ChaCha20Rng::seed_from_u64(5);
+    let values = random_slots(&mut rng, s.ctx.slots());
+    let rotated: Vec<Complex64> = (0..values.len())
+        .map(|j| values[(j + 3) % values.len()])
+        .collect();
+    let op = Op::new(
+        1,
+        OpKind::Rotate {
+            step: 3,
+            hoist: None,
+        },
+        vec![0],
+        2,
+        "l".into(),
+    );
+    let mut sampler = Sampler::from_seed_insecure(2);
+    let low = GaloisKeys::for_ops(&s.sk, [&op], &mut sampler);
+    let full = GaloisKeys::for_steps_with(&s.sk, &[3], false, &mut sampler);
+    assert!(
+        low.bytes() < full.bytes(),
+        "{} vs {}",
+        low.bytes(),
+        full.bytes()
+    );
+    let low_eval = Evaluator::new(Arc::clone(&s.ctx), None, low);
+    let top = s.encrypt(&values);
+    for level in [2, 1] {
+        let ct = s.eval.level_down(&top, level).unwrap();
+        let by_low = s.sk.decrypt_decode(&low_eval.rotate(&ct, 3).unwrap());
+        let by_full = s.sk.decrypt_decode(&s.eval.rotate(&ct, 3).unwrap());
+        for got in [by_low, by_full] {
+            let err = max_error(&got, &rotated);
+            assert!(err < 1e-6, "level {level}: error {err}");
+        }
+    }
+    let high = s.eval.level_down(&top, 3).unwrap();
+    assert!(matches!(
+        low_eval.rotate(&high, 3),
+        Err(CkksError::KeyLevel {
+            level: 3,
+            key_level: 2,
+            ..
+        })
+    ));
 }

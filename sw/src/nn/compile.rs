@@ -2,12 +2,14 @@
 //! compiles any network of the graph IR (or says which layer it cannot pack and why).
 //!
 //! - `dense`, `group`, `spencnn`: the diagonal builder ([`super::build`]) on N = 2^14 with a
-//!   chain sized to the program's depth;
+//!   chain sized to the program's depth; a program deeper than that chain allows is compiled
+//!   on the multiplexed packing's bootstrappable chain with bootstraps placed by the level
+//!   planner ([`super::build_bootstrapped`]);
 //! - `multiplexed`: Lee et al.'s multiplexed parallel convolution with bootstrapping
 //!   ([`super::multiplexed`]).
 
 use super::NnError;
-use super::builder::{Packing, build};
+use super::builder::{Packing, build, build_bootstrapped};
 use super::multiplexed::{self, MuxOptions};
 use super::network::Network;
 use super::params::HeParams;
@@ -29,7 +31,10 @@ pub trait Strategy {
 #[derive(Clone, Debug)]
 pub struct Diagonal {
     pub packing: Packing,
+    /// Parameters of the chain without bootstrapping.
     pub he: HeParams,
+    /// The bootstrappable chain (and whether bootstrapping is allowed) for deeper programs.
+    pub boot: MuxOptions,
 }
 
 impl Strategy for Diagonal {
@@ -38,7 +43,12 @@ impl Strategy for Diagonal {
     }
 
     fn compile(&self, net: &Network, params: &Params) -> Result<Program, NnError> {
-        build(net, params, self.packing, &self.he)
+        match build(net, params, self.packing, &self.he) {
+            Err(NnError::TooDeep { .. }) if self.boot.bootstrap => {
+                build_bootstrapped(net, params, self.packing, &self.boot)
+            }
+            built => built,
+        }
     }
 }
 
@@ -65,7 +75,7 @@ pub struct CompileOptions {
     pub sparsity: f64,
     /// Parameters of the diagonal packings.
     pub he: HeParams,
-    /// Parameters of the multiplexed packing.
+    /// Parameters of the multiplexed packing, and the bootstrappable chain of every packing.
     pub mux: MuxOptions,
 }
 
@@ -90,6 +100,7 @@ pub fn strategy(name: &str, options: &CompileOptions) -> Result<Box<dyn Strategy
     Ok(Box::new(Diagonal {
         packing,
         he: options.he.clone(),
+        boot: options.mux.clone(),
     }))
 }
 

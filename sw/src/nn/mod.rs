@@ -21,7 +21,7 @@ pub mod weights;
 use std::path::PathBuf;
 
 pub use activation::ReluApprox;
-pub use builder::{Packing, build};
+pub use builder::{Packing, build, build_bootstrapped};
 pub use compile::{CompileOptions, PACKINGS, Strategy, compile_named, strategy};
 pub use network::{BUILTINS, INPUT, Layer, LayerKind, Network, Shape, Source};
 pub use params::{HeParams, max_log_qp};
@@ -57,8 +57,8 @@ pub enum NnError {
     Unsupported { layer: String, message: String },
     #[error(
         "the program needs {depth} levels (log Q = {log_q} bits) but no dnum keeps log QP within \
-         the 128-bit bound of {bound} bits; use a shallower network, or --packing multiplexed, \
-         which places bootstraps (the dense, group and spencnn packings do not bootstrap)"
+         the 128-bit bound of {bound} bits without bootstrapping; drop --no-bootstrap to let the \
+         compiler place bootstraps, or use a shallower network"
     )]
     TooDeep { depth: u32, log_q: u32, bound: u32 },
     #[error("layer `{layer}`: {message}")]

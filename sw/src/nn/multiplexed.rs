@@ -558,42 +558,16 @@ impl Builder<'_> {
         Ok(y)
     }
 
-    /// The activation of layer `li` on `x` (or on a scratch emitter to measure its depth).
-    fn activation(e: &mut Emitter, params: &Params, li: usize, x: Ct) -> Ct {
-        match params.polynomial(li) {
-            Some(coeffs) => eval_poly(e, x, coeffs, Basis::Power),
-            None => {
-                let Some(ReluApprox::AppRelu { bound }) = params.composite(li) else {
-                    unreachable!("activations are polynomials or AppReLU")
-                };
-                // x·(1 + sign(x/B))/2 with the 1/2 folded into the last sign component
-                let scaled = if *bound == 1.0 {
-                    x
-                } else {
-                    let y = e.mul_const(x, 1.0 / bound);
-                    e.rescale(y)
-                };
-                let [p1, p2, p3] = sign_components();
-                let half: Vec<f64> = p3.iter().map(|c| c / 2.0).collect();
-                let s = odd_chebyshev(e, scaled, p1);
-                let s = odd_chebyshev(e, s, p2);
-                let s = odd_chebyshev(e, s, &half);
-                let t = e.add_const(s, 0.5);
-                e.mul_relin_rescale(x, t)
-            }
-        }
-    }
-
     /// Levels the activation of layer `li` consumes.
     fn activation_depth(params: &Params, li: usize) -> u32 {
         let mut e = Emitter::new(1 << 20, 0, 0, 0);
         let top = 1000;
         let x = e.input(top);
-        top - Self::activation(&mut e, params, li, x).level
+        top - activation(&mut e, params, li, x).level
     }
 
     fn act(&mut self, li: usize, x: Ct) -> Ct {
-        let y = Self::activation(&mut self.e, self.params, li, x);
+        let y = activation(&mut self.e, self.params, li, x);
         let detail = match self.params.polynomial(li) {
             Some(c) => format!(
                 "degree {} polynomial, {} levels",
@@ -681,6 +655,34 @@ impl Builder<'_> {
         let y = self.add_plain(acc.expect("at least one output"), Plain::FcBias);
         self.report(fc, format!("{}→{out}, {batches} batches", lx.c));
         Ok(y)
+    }
+}
+
+/// The activation of layer `li` on `x` (or on a scratch emitter to measure its depth): a
+/// polynomial of any degree, or Lee et al.'s AppReLU. The diagonal packings evaluate their
+/// activations of degree > 2 through this too.
+pub(super) fn activation(e: &mut Emitter, params: &Params, li: usize, x: Ct) -> Ct {
+    match params.polynomial(li) {
+        Some(coeffs) => eval_poly(e, x, coeffs, Basis::Power),
+        None => {
+            let Some(ReluApprox::AppRelu { bound }) = params.composite(li) else {
+                unreachable!("activations are polynomials or AppReLU")
+            };
+            // x·(1 + sign(x/B))/2 with the 1/2 folded into the last sign component
+            let scaled = if *bound == 1.0 {
+                x
+            } else {
+                let y = e.mul_const(x, 1.0 / bound);
+                e.rescale(y)
+            };
+            let [p1, p2, p3] = sign_components();
+            let half: Vec<f64> = p3.iter().map(|c| c / 2.0).collect();
+            let s = odd_chebyshev(e, scaled, p1);
+            let s = odd_chebyshev(e, s, p2);
+            let s = odd_chebyshev(e, s, &half);
+            let t = e.add_const(s, 0.5);
+            e.mul_relin_rescale(x, t)
+        }
     }
 }
 
@@ -1006,7 +1008,7 @@ fn plan_steps(net: &Network, params: &Params) -> Result<Vec<StepLayers>, NnError
 
 /// The estimated cost of one bootstrap: the key switches of its expansion (the dominant
 /// cost of CKKS bootstrapping on every accelerator hesim models).
-fn bootstrap_cost(
+pub(super) fn bootstrap_cost(
     header: &hesim_traces::Header,
     params: &BootstrapParams,
 ) -> Result<f64, boot::BootError> {

@@ -85,21 +85,60 @@ fn recipe_traces_generate_and_bad_recipes_exit_2_naming_the_bound() {
     assert_eq!(code, 0, "{err}");
     let stats: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(stats["header"]["q_bits"].as_array().unwrap().len(), 36);
-    let bad: [(&[&str], &str); 5] = [
-        (&["--recipe", "sharp", "--slots", "65536"], "32768"),
-        (&["--recipe", "sharp", "--levels-after", "35"], "l_eff"),
-        (&["--recipe", "sharp", "--dnum", "0"], "dnum"),
-        (&["--recipe", "sharp", "--limbs", "30"], "36"),
-        (&["--recipe", "tpu"], "sharp, ark, bts"),
+    // Each error names the parameter and its bound (SHARP: N/2 = 2^15 slots, a 36-limb chain
+    // of which the bootstrap consumes 27).
+    let bad: [(&[&str], [&str; 2]); 6] = [
+        (
+            &[
+                "--net",
+                "bootstrap",
+                "--recipe",
+                "sharp",
+                "--slots",
+                "65536",
+            ],
+            ["slots", "32768"],
+        ),
+        (
+            &[
+                "--net",
+                "bootstrap",
+                "--recipe",
+                "sharp",
+                "--levels-after",
+                "35",
+            ],
+            ["l_eff = 35", "L − 1 = 34"],
+        ),
+        (
+            &["--net", "bootstrap", "--recipe", "sharp", "--dnum", "0"],
+            ["dnum = 0", "36 limbs"],
+        ),
+        (
+            &["--net", "bootstrap", "--recipe", "sharp", "--limbs", "30"],
+            ["limbs = 30", "at least 36"],
+        ),
+        (
+            &["--net", "bootstrap", "--recipe", "tpu"],
+            ["\"tpu\"", "sharp, ark, bts, craterlake, f1"],
+        ),
+        (&["--net", "nosuch"], ["`nosuch`", "lenet"]),
     ];
-    for (extra, needle) in bad {
+    for (extra, needles) in bad {
         let bad_path = dir.path().join("bad.jsonl");
-        let mut args = vec!["trace", "gen", "--net", "bootstrap", "--out"];
-        args.push(bad_path.to_str().unwrap());
+        let mut args = vec!["trace", "gen", "--out", bad_path.to_str().unwrap()];
         args.extend_from_slice(extra);
         let (code, _, err) = hesim(&args);
         assert_eq!(code, 2, "{extra:?}: {err}");
-        assert!(err.contains(needle), "{extra:?}: {err}");
+        for needle in needles {
+            assert!(err.contains(needle), "{extra:?}: {needle:?} not in {err}");
+        }
+        assert!(!err.contains("panicked"), "{extra:?}: {err}");
         assert!(!bad_path.exists(), "{extra:?} left a file");
     }
+    // An unknown design for the simulator names the presets.
+    let (code, out, err) = hesim(&["sim", "--arch", "tpu", "--trace", p]);
+    assert_eq!(code, 2, "{err}");
+    assert!(out.is_empty(), "{out}");
+    assert!(err.contains("tpu") && err.contains("sharp"), "{err}");
 }

@@ -24,7 +24,7 @@
 //! The schedule is a fixed-order composition of `max` and `+` over non-negative durations, so
 //! making any unit faster never makes the total slower (property-tested).
 
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::{BinaryHeap, VecDeque};
 
 use rustc_hash::FxHashMap;
 
@@ -190,40 +190,68 @@ impl Rates {
         w.ntt * (n / 2) * self.log_n * 3 + (w.bconv + w.ks_mul) * n * 2 + (w.mul + w.add) * n
     }
 
-    /// Upper bounds, in f64 (which cannot overflow), on what one task of work `w` adds to the
-    /// makespan, to the bytes moved and to the modular operations: all its compute (every
-    /// limb rounded up a whole unit pass), all its traffic at the slower of HBM and scratchpad,
-    /// and every pipeline latency. `extra_limbs` are limbs of operands and result that may be
-    /// spilled and reloaded.
-    fn task_bounds(&self, w: &Work, extra_limbs: u64) -> Bounds {
+    /// Upper bounds, in f64 (which cannot overflow), on what tasks of total work `t` add to
+    /// the makespan, to the bytes moved and to the modular operations: all their compute (every
+    /// limb rounded up a whole unit pass per task), all their traffic at the slower of HBM and
+    /// scratchpad, and every pipeline latency once per task. The bound is affine in the work,
+    /// so it is taken once on the totals.
+    fn bounds(&self, t: &WorkTotal) -> Bounds {
         let f = |v: u64| v as f64;
         let n = f(self.n);
         let rate = |r: Option<u64>| f(r.unwrap_or(self.mul_per_cycle.min(self.add_per_cycle)));
-        let elementwise = f(w.mul) + f(w.add) + f(w.bconv) + f(w.ks_mul) + f(w.ks_add);
-        let compute = (f(w.ntt) / f(self.ntt_units) + 1.0) * f(self.ntt_limb_cycles)
-            + (f(w.automorphism) / f(self.auto_units) + 1.0) * f(self.auto_limb_cycles)
-            + f(w.bconv) * n / rate(self.bconv_per_cycle)
-            + f(w.ks_mul) * n / rate(self.ip_per_cycle)
+        let elementwise = t.mul + t.add + t.bconv + t.ks_mul + t.ks_add;
+        let compute = (t.ntt / f(self.ntt_units) + t.tasks) * f(self.ntt_limb_cycles)
+            + (t.automorphism / f(self.auto_units) + t.tasks) * f(self.auto_limb_cycles)
+            + t.bconv * n / rate(self.bconv_per_cycle)
+            + t.ks_mul * n / rate(self.ip_per_cycle)
             + elementwise * n / f(self.mul_per_cycle.min(self.add_per_cycle))
-            + 4.0;
-        let limbs = f(w.key_limbs)
-            + f(w.plain_limbs)
-            + f(w.input_limbs)
-            + f(w.output_limbs)
-            + 3.0 * f(extra_limbs);
-        let bytes = limbs * f(self.limb_bytes);
-        let transfer = bytes / self.hbm_bytes_per_cycle + bytes / self.spad_bytes_per_cycle + 2.0;
+            + 4.0 * t.tasks;
+        let bytes = (t.moved_limbs + 3.0 * t.extra_limbs) * f(self.limb_bytes);
+        let transfer =
+            bytes / self.hbm_bytes_per_cycle + bytes / self.spad_bytes_per_cycle + 2.0 * t.tasks;
         Bounds {
-            cycles: compute + transfer + self.latency.iter().map(|&l| f(l)).sum::<f64>(),
+            cycles: compute + transfer + t.tasks * self.latency.iter().map(|&l| f(l)).sum::<f64>(),
             bytes,
-            mod_ops: f(w.ntt) * n * f(self.log_n) * 1.5
-                + (f(w.bconv) + f(w.ks_mul)) * n * 2.0
-                + (f(w.mul) + f(w.add)) * n,
+            mod_ops: t.ntt * n * f(self.log_n) * 1.5
+                + (t.bconv + t.ks_mul) * n * 2.0
+                + (t.mul + t.add) * n,
         }
     }
 }
 
-/// Bounds on a run's counts ([`Rates::task_bounds`] summed).
+/// Work summed over tasks for [`Rates::bounds`], in f64 so that no sum wraps. `extra_limbs`
+/// are limbs of operands and results that may be spilled and reloaded.
+#[derive(Clone, Copy, Debug, Default)]
+struct WorkTotal {
+    tasks: f64,
+    ntt: f64,
+    automorphism: f64,
+    bconv: f64,
+    ks_mul: f64,
+    ks_add: f64,
+    mul: f64,
+    add: f64,
+    /// Key, plaintext, input and output limbs.
+    moved_limbs: f64,
+    extra_limbs: f64,
+}
+
+impl WorkTotal {
+    fn add(&mut self, w: &Work) {
+        let f = |v: u64| v as f64;
+        self.ntt += f(w.ntt);
+        self.automorphism += f(w.automorphism);
+        self.bconv += f(w.bconv);
+        self.ks_mul += f(w.ks_mul);
+        self.ks_add += f(w.ks_add);
+        self.mul += f(w.mul);
+        self.add += f(w.add);
+        self.moved_limbs +=
+            f(w.key_limbs) + f(w.plain_limbs) + f(w.input_limbs) + f(w.output_limbs);
+    }
+}
+
+/// Bounds on a run's counts ([`Rates::bounds`]).
 #[derive(Clone, Copy, Debug, Default)]
 struct Bounds {
     cycles: f64,
@@ -253,23 +281,31 @@ const MAX_COUNT: f64 = (1u64 << 62) as f64;
 /// Bounds on a whole schedule of `tasks`: list scheduling never exceeds running every task
 /// back to back, each value is spilled and reloaded at most once per use, and a block task
 /// costs its block's own bound.
-fn schedule_bounds(rates: &Rates, tasks: &[crate::lower::Task], blocks: &[Bounds]) -> Bounds {
+fn schedule_bounds(
+    rates: &Rates,
+    tasks: &[crate::lower::Task],
+    works: &[Work],
+    blocks: &[Bounds],
+) -> Bounds {
     let n_tasks = tasks.len();
-    tasks.iter().fold(Bounds::default(), |acc, t| {
+    let mut total = WorkTotal::default();
+    let mut in_blocks = Bounds::default();
+    for t in tasks {
         let operands: u64 = t
             .deps
             .iter()
             .filter(|&&d| (d as usize) < n_tasks)
             .map(|&d| tasks[d as usize].out_limbs)
             .sum();
-        let own = if t.block == NONE {
-            rates.task_bounds(&t.work, operands + t.out_limbs)
+        total.tasks += 1.0;
+        total.extra_limbs += (operands + t.out_limbs) as f64;
+        if t.block == NONE {
+            total.add(&works[t.work as usize]);
         } else {
-            let spills = rates.task_bounds(&Work::default(), operands + t.out_limbs);
-            blocks[t.block as usize].plus(spills)
-        };
-        acc.plus(own)
-    })
+            in_blocks = in_blocks.plus(blocks[t.block as usize]);
+        }
+    }
+    rates.bounds(&total).plus(in_blocks)
 }
 
 /// Least-recently-used cache of keys, each holding the limbs loaded so far and reserving a
@@ -278,8 +314,11 @@ fn schedule_bounds(rates: &Rates, tasks: &[crate::lower::Task], blocks: &[Bounds
 /// every step holds a superset of the smaller one's keys (both are prefixes of one recency order).
 #[derive(Default)]
 struct KeyCache {
+    /// Key → (stamp of its last use, limbs cached).
     entry_of: FxHashMap<u32, (u64, u64)>,
-    by_stamp: BTreeMap<u64, u32>,
+    /// (stamp, key) in use order, oldest first; an entry whose key has been used again since
+    /// (a newer stamp) is stale and skipped.
+    by_stamp: VecDeque<(u64, u32)>,
     clock: u64,
 }
 
@@ -287,25 +326,50 @@ impl KeyCache {
     /// Uses `limbs` limbs of `key`; returns how many of them were not cached (to load).
     fn touch(&mut self, key: u32, limbs: u64) -> u64 {
         self.clock += 1;
-        let cached = match self.entry_of.get(&key) {
-            Some(&(stamp, cached)) => {
-                self.by_stamp.remove(&stamp);
-                cached
-            }
-            None => 0,
-        };
+        let cached = self.entry_of.get(&key).map_or(0, |&(_, cached)| cached);
         self.entry_of.insert(key, (self.clock, cached.max(limbs)));
-        self.by_stamp.insert(self.clock, key);
+        self.by_stamp.push_back((self.clock, key));
         limbs.saturating_sub(cached)
     }
 
     fn evict_to(&mut self, max_keys: u64) {
         while self.entry_of.len() as u64 > max_keys {
-            let Some((_, key)) = self.by_stamp.pop_first() else {
+            let Some((stamp, key)) = self.by_stamp.pop_front() else {
                 break;
             };
+            if self
+                .entry_of
+                .get(&key)
+                .is_some_and(|&(last, _)| last != stamp)
+            {
+                continue;
+            }
             self.entry_of.remove(&key);
         }
+    }
+}
+
+/// The scratchpad's spill candidates, furthest next use first (Belady). Entries are (next use,
+/// value) packed into one `u64` (the same order as the pair); an entry whose value is no longer
+/// resident, or whose next use has moved on since, is stale and skipped by the caller. Most
+/// runs never spill, so entries wait unordered in `pending` and are heap-ordered only when a
+/// spill asks for one: the same entries, so the same order of pops.
+#[derive(Default)]
+struct SpillQueue {
+    heap: BinaryHeap<u64>,
+    pending: Vec<u64>,
+}
+
+impl SpillQueue {
+    fn push(&mut self, next: u32, value: u32) {
+        self.pending.push(u64::from(next) << 32 | u64::from(value));
+    }
+
+    fn pop(&mut self) -> Option<(u32, u32)> {
+        if !self.pending.is_empty() {
+            self.heap.extend(self.pending.drain(..));
+        }
+        self.heap.pop().map(|e| ((e >> 32) as u32, e as u32))
     }
 }
 
@@ -344,6 +408,32 @@ struct BlockCost {
     mem: MemoryStats,
 }
 
+/// What one work-table entry costs on the architecture, computed once per entry.
+struct WorkCost {
+    /// Busy cycles per compute unit ([`Rates::compute_cycles`]).
+    cyc: [u64; UNITS],
+    mod_ops: u64,
+}
+
+fn work_costs(rates: &Rates, works: &[Work]) -> Vec<WorkCost> {
+    works
+        .iter()
+        .map(|w| WorkCost {
+            cyc: rates.compute_cycles(w),
+            mod_ops: rates.mod_ops(w),
+        })
+        .collect()
+}
+
+/// The tasks of a program or block with their work table and value lifetimes.
+#[derive(Clone, Copy)]
+struct Program<'a> {
+    tasks: &'a [crate::lower::Task],
+    works: &'a [Work],
+    first_use: &'a [u32],
+    next_use: &'a [[u32; 2]],
+}
+
 /// The fixed inputs of a schedule.
 struct Ctx<'a> {
     arch: &'a Arch,
@@ -358,13 +448,17 @@ struct Ctx<'a> {
 /// scheduled in isolation once (cached in `block_costs`) and placed as one task.
 fn schedule(
     ctx: &Ctx<'_>,
-    tasks: &[crate::lower::Task],
-    first_use: &[u32],
-    next_use: &[[u32; 2]],
+    program: Program<'_>,
     block_costs: &mut [Option<BlockCost>],
     mem: &mut MemoryStats,
     mut sink: impl FnMut(usize, &Outcome, u64),
 ) -> u64 {
+    let Program {
+        tasks,
+        works,
+        first_use,
+        next_use,
+    } = program;
     let rates = &ctx.rates;
     let limb = rates.limb_bytes;
     let capacity = ctx.capacity;
@@ -375,14 +469,15 @@ fn schedule(
     let mut makespan = 0u64;
     let mut resident = vec![false; n_tasks];
     let mut spilled = vec![false; n_tasks];
-    // (next use, value), max first; entries whose next use changed since are stale.
-    let mut heap: BinaryHeap<(u32, u32)> = BinaryHeap::new();
+    let mut queue = SpillQueue::default();
     let mut next_of = first_use.to_vec();
     let mut live = 0u64;
     let mut keys = KeyCache::default();
+    let costs = work_costs(rates, works);
 
     for (i, t) in tasks.iter().enumerate() {
-        let w = &t.work;
+        let w = &works[t.work as usize];
+        let cost_of_work = &costs[t.work as usize];
         let out_bytes = t.out_limbs * limb;
         let deps = t.deps.iter().copied().filter(|&d| (d as usize) < n_tasks);
 
@@ -402,18 +497,18 @@ fn schedule(
         }
         resident[i] = true;
         live += out_bytes;
-        heap.push((next_of[i], i as u32));
+        queue.push(next_of[i], i as u32);
         for (slot, &d) in t.deps.iter().enumerate() {
             if (d as usize) < n_tasks {
                 next_of[d as usize] = next_use[i][slot];
-                heap.push((next_of[d as usize], d));
+                queue.push(next_of[d as usize], d);
             }
         }
         let mut spill = 0u64;
         if live > capacity {
             let mut in_use = Vec::new();
             while live > capacity {
-                let Some((next, v)) = heap.pop() else { break };
+                let Some((next, v)) = queue.pop() else { break };
                 let vu = v as usize;
                 if !resident[vu] || next_of[vu] != next {
                     continue;
@@ -428,7 +523,9 @@ fn schedule(
                 live -= bytes;
                 spill += bytes;
             }
-            heap.extend(in_use);
+            for (next, v) in in_use {
+                queue.push(next, v);
+            }
         }
         mem.peak_live_bytes = mem.peak_live_bytes.max(live);
         mem.spill_bytes += spill;
@@ -514,7 +611,7 @@ fn schedule(
             mem.hbm_write_bytes += hbm_write;
 
             // Timing.
-            let mut cyc = rates.compute_cycles(w);
+            let mut cyc = cost_of_work.cyc;
             cyc[Unit::Prng as usize] = rates.prng_cycles(generated_limbs);
             let compute = cyc.iter().any(|&c| c > 0);
             let onchip = if compute {
@@ -577,7 +674,7 @@ fn schedule(
                 cyc,
                 hbm_bytes,
                 onchip,
-                mod_ops: rates.mod_ops(w),
+                mod_ops: cost_of_work.mod_ops,
             }
         };
         start_at[i] = outcome.start;
@@ -616,9 +713,12 @@ fn block_cost(ctx: &Ctx<'_>, b: usize) -> BlockCost {
     );
     cost.makespan = schedule(
         ctx,
-        &block.tasks,
-        &block.first_use,
-        &block.next_use,
+        Program {
+            tasks: &block.tasks,
+            works: &block.works,
+            first_use: &block.first_use,
+            next_use: &block.next_use,
+        },
         &mut [],
         &mut mem,
         |_, o, _| {
@@ -655,9 +755,9 @@ pub fn run(
     let block_bounds: Vec<Bounds> = prog
         .blocks
         .iter()
-        .map(|b| schedule_bounds(&ctx.rates, &b.tasks, &[]))
+        .map(|b| schedule_bounds(&ctx.rates, &b.tasks, &b.works, &[]))
         .collect();
-    let bound = schedule_bounds(&ctx.rates, tasks, &block_bounds);
+    let bound = schedule_bounds(&ctx.rates, tasks, &prog.works, &block_bounds);
     if bound.max() > MAX_COUNT {
         return Err(SimError::CountOverflow {
             arch: arch.name.clone(),
@@ -678,9 +778,12 @@ pub fn run(
 
     let cycles = schedule(
         &ctx,
-        tasks,
-        &prog.first_use,
-        &prog.next_use,
+        Program {
+            tasks,
+            works: &prog.works,
+            first_use: &prog.first_use,
+            next_use: &prog.next_use,
+        },
         &mut block_costs,
         &mut mem,
         |i, o, critical| {
@@ -857,13 +960,12 @@ mod tests {
             },
         )
         .unwrap();
-        p.tasks = works
-            .iter()
-            .enumerate()
-            .map(|(i, w)| Task {
+        p.works = works.to_vec();
+        p.tasks = (0..works.len())
+            .map(|i| Task {
                 origin: i as u32,
                 deps: [NONE; 2],
-                work: *w,
+                work: i as u32,
                 out_limbs: 0,
                 key: NONE,
                 block: NONE,

@@ -25,7 +25,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use hesim_traces::bootstrap::{self, Emitter};
-use hesim_traces::{BootstrapParams, Header, Op, OpKind, OpName, TraceError};
+use hesim_traces::{BootstrapParams, Header, Op, OpKind, OpName, TraceError, ValueTable};
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
@@ -339,13 +339,16 @@ pub struct Task {
     pub origin: u32,
     /// Tasks whose results this one reads ([`NONE`] when unused).
     pub deps: [u32; 2],
-    pub work: Work,
+    /// Its unit work: an index into the `works` table of its program or block (tasks of one
+    /// shape, e.g. every rotation at one level, share an entry, so the engine costs each
+    /// entry once).
+    pub work: u32,
     /// Limbs of the value it defines (2ℓ for a ciphertext, β(ℓ+k) for extended digits).
     pub out_limbs: u64,
     /// Key-switch key it uses ([`NONE`] if none): 0 relin, 1 conjugation, 2+ rotations.
     pub key: u32,
     /// [`NONE`], or the index of the [`Block`] (an expanded bootstrap) this task runs as a
-    /// whole; `work` is then the block's total.
+    /// whole; its work is then the block's total.
     pub block: u32,
 }
 
@@ -355,6 +358,8 @@ pub struct Task {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Block {
     pub tasks: Vec<Task>,
+    /// The work table its tasks index.
+    pub works: Vec<Work>,
     pub first_use: Vec<u32>,
     pub next_use: Vec<[u32; 2]>,
     pub work: Work,
@@ -443,6 +448,8 @@ pub struct LoweredProgram {
     pub params: Params,
     pub options: LowerOptions,
     pub tasks: Vec<Task>,
+    /// The distinct unit works its tasks index ([`Task::work`]).
+    pub works: Vec<Work>,
     pub ops: Vec<OpInfo>,
     pub layers: Vec<Arc<str>>,
     /// For each task, the first task reading its value ([`NONE`] if none).
@@ -456,14 +463,38 @@ pub struct LoweredProgram {
     pub counts: LowerCounts,
 }
 
+/// What fixes a task's work for one lowerer (whose parameters and options are fixed): tasks of
+/// one shape share one entry of the work table, computed once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Shape {
+    /// A non-bootstrap op of this kind with a result at this level, lowered by
+    /// [`Params::op_work`] (or with OF-Limb plaintexts when the options ask for them).
+    Op(OpName, u32),
+    /// `mod_raise` from the first level to the second.
+    ModRaise(u32, u32),
+    /// A hoist group's shared ModUp at this level.
+    HoistModUp(u32),
+    HoistedRotate(u32),
+    /// The second rescale of a double-prime pair, to this level.
+    FusedRescale(u32),
+    /// An expanded bootstrap's total.
+    Block(u32),
+    /// No work (a block's stand-in for its operand).
+    Nothing,
+}
+
 /// Streams ops into a [`LoweredProgram`].
 #[derive(Debug)]
 pub struct Lowerer {
     prog: LoweredProgram,
     /// Trace value id → task defining it.
-    values: FxHashMap<u32, u32>,
+    values: ValueTable<u32>,
     /// Hoist group → its ModUp task.
     hoists: FxHashMap<u32, u32>,
+    /// Shape → its entry in the work table ([`NONE`]: not yet made). The shapes of most
+    /// tasks, ops at a level of the chain, are looked up in `op_shapes` (by kind, then level).
+    shapes: FxHashMap<Shape, u32>,
+    op_shapes: Vec<u32>,
     layer_index: FxHashMap<Arc<str>, u32>,
     /// Per-kind counts, indexed by `OpName as usize` (moved into the map on `finish`).
     kind_counts: [KindCount; OpName::ALL.len()],
@@ -485,6 +516,7 @@ impl Lowerer {
                 params,
                 options,
                 tasks: Vec::new(),
+                works: Vec::new(),
                 ops: Vec::new(),
                 layers: Vec::new(),
                 first_use: Vec::new(),
@@ -495,13 +527,25 @@ impl Lowerer {
                     ..LowerCounts::default()
                 },
             },
-            values: FxHashMap::default(),
+            values: ValueTable::default(),
             hoists: FxHashMap::default(),
+            shapes: FxHashMap::default(),
+            op_shapes: vec![NONE; OpName::ALL.len() * (header.max_level() as usize + 1)],
             layer_index: FxHashMap::default(),
             last_layer: NONE,
             kind_counts: Default::default(),
             boot_cache: FxHashMap::default(),
             open_rescale: NONE,
+        }
+    }
+
+    /// Makes room for `ops` more ops (about one task each), so that lowering a trace held in
+    /// memory does not grow its tables step by step.
+    pub fn reserve(&mut self, ops: usize) {
+        self.prog.tasks.reserve(ops);
+        self.prog.ops.reserve(ops);
+        if self.prog.ops.is_empty() {
+            self.values = ValueTable::with_capacity(ops);
         }
     }
 
@@ -533,7 +577,7 @@ impl Lowerer {
         });
         let mut args = [NONE; 2];
         for (slot, a) in args.iter_mut().zip(&op.args) {
-            *slot = *self.values.get(a).ok_or(SimError::UndefinedValue {
+            *slot = *self.values.get(*a).ok_or(SimError::UndefinedValue {
                 op: op.id,
                 value: *a,
             })?;
@@ -547,8 +591,11 @@ impl Lowerer {
                 self.push_bootstrap(origin, args[0], bp, in_level, op.level)?
             }
             OpKind::ModRaise => {
-                let in_level = u64::from(self.level_of_task(args[0]));
-                self.task(origin, args, p.mod_raise(in_level, l), 2 * l, NONE)
+                let in_level = self.level_of_task(args[0]);
+                let work = self.work_of(Shape::ModRaise(in_level, op.level), |p| {
+                    p.mod_raise(u64::from(in_level), l)
+                });
+                self.task(origin, args, work, 2 * l, NONE)
             }
             OpKind::Rotate { hoist: Some(g), .. } | OpKind::Conjugate { hoist: Some(g) }
                 if self.prog.options.hoisting =>
@@ -557,36 +604,44 @@ impl Lowerer {
                     Some(&t) => t,
                     None => {
                         let ext = p.beta(l) * (l + u64::from(p.k));
-                        let t = self.task(origin, [args[0], NONE], p.mod_up(l), ext, NONE);
+                        let work = self.work_of(Shape::HoistModUp(op.level), |p| p.mod_up(l));
+                        let t = self.task(origin, [args[0], NONE], work, ext, NONE);
                         self.hoists.insert(*g, t);
                         self.prog.counts.hoist_groups += 1;
                         t
                     }
                 };
                 let key = key_id(&op.kind);
-                self.task(origin, [args[0], modup], p.hoisted_rotate(l), 2 * l, key)
-            }
-            OpKind::MulPlain { .. } | OpKind::AddPlain { .. } if self.prog.options.of_limb => {
-                let mut w = p.op_work(&op.kind, op.level);
-                w.plain_limbs = 0;
-                w.accumulate(&p.on_the_fly_plain(l));
-                self.task(origin, args, w, 2 * l, NONE)
+                let work = self.work_of(Shape::HoistedRotate(op.level), |p| p.hoisted_rotate(l));
+                self.task(origin, [args[0], modup], work, 2 * l, key)
             }
             OpKind::Rescale
                 if self.prog.options.double_prime_unit && self.open_rescale == args[0] =>
             {
-                let w = p.fused_second_rescale(l + 2);
-                self.task(origin, args, w, 2 * l, NONE)
+                let work = self.work_of(Shape::FusedRescale(op.level), |p| {
+                    p.fused_second_rescale(l + 2)
+                });
+                self.task(origin, args, work, 2 * l, NONE)
             }
             kind => {
                 let out = match kind {
                     OpKind::Mul => 3 * l,
                     _ => 2 * l,
                 };
-                self.task(origin, args, p.op_work(kind, op.level), out, key_id(kind))
+                let of_limb = self.prog.options.of_limb;
+                let work = self.work_of(Shape::Op(kind.name(), op.level), |p| {
+                    let mut w = p.op_work(kind, op.level);
+                    if of_limb && matches!(kind, OpKind::MulPlain { .. } | OpKind::AddPlain { .. })
+                    {
+                        w.plain_limbs = 0;
+                        w.accumulate(&p.on_the_fly_plain(l));
+                    }
+                    w
+                });
+                self.task(origin, args, work, out, key_id(kind))
             }
         };
-        self.values.insert(op.id, result);
+        self.values.insert(op.id, result, u64::from(origin) + 1);
         // A rescale that did not close a pair opens one (read by the next op only).
         let opens = kind == OpName::Rescale && self.open_rescale != args[0];
         self.open_rescale = if opens { result } else { NONE };
@@ -597,7 +652,7 @@ impl Lowerer {
         let entry = &mut self.kind_counts[kind as usize];
         entry.ops += 1;
         for t in &self.prog.tasks[first_task..] {
-            entry.work.accumulate(&t.work);
+            entry.work.accumulate(&self.prog.works[t.work as usize]);
         }
         Ok(())
     }
@@ -607,7 +662,34 @@ impl Lowerer {
         self.prog.ops[origin as usize].level
     }
 
-    fn task(&mut self, origin: u32, deps: [u32; 2], work: Work, out_limbs: u64, key: u32) -> u32 {
+    /// The work-table entry of `shape`, made by `make` the first time.
+    fn work_of(&mut self, shape: Shape, make: impl FnOnce(&Params) -> Work) -> u32 {
+        let levels = self.prog.params.max_level as usize + 1;
+        let dense = match shape {
+            Shape::Op(kind, level) if (level as usize) < levels => {
+                Some(kind as usize * levels + level as usize)
+            }
+            _ => None,
+        };
+        let known = match dense {
+            Some(i) => self.op_shapes[i],
+            None => self.shapes.get(&shape).copied().unwrap_or(NONE),
+        };
+        if known != NONE {
+            return known;
+        }
+        let w = self.prog.works.len() as u32;
+        self.prog.works.push(make(&self.prog.params));
+        match dense {
+            Some(i) => self.op_shapes[i] = w,
+            None => {
+                self.shapes.insert(shape, w);
+            }
+        }
+        w
+    }
+
+    fn task(&mut self, origin: u32, deps: [u32; 2], work: u32, out_limbs: u64, key: u32) -> u32 {
         let i = self.prog.tasks.len() as u32;
         self.prog.tasks.push(Task {
             origin,
@@ -634,7 +716,7 @@ impl Lowerer {
         let block = match self.boot_cache.get(&key) {
             Some(&b) => b,
             None => {
-                let tasks = expand_bootstrap(
+                let (tasks, works) = expand_bootstrap(
                     &self.prog.header,
                     self.prog.options,
                     bp,
@@ -644,11 +726,12 @@ impl Lowerer {
                 let (first_use, next_use) = lifetimes(&tasks);
                 let mut work = Work::default();
                 for t in &tasks {
-                    work.accumulate(&t.work);
+                    work.accumulate(&works[t.work as usize]);
                 }
                 let b = self.prog.blocks.len() as u32;
                 self.prog.blocks.push(Block {
                     tasks,
+                    works,
                     first_use,
                     next_use,
                     work,
@@ -657,7 +740,8 @@ impl Lowerer {
                 b
             }
         };
-        let work = self.prog.blocks[block as usize].work;
+        let total = self.prog.blocks[block as usize].work;
+        let work = self.work_of(Shape::Block(block), |_| total);
         let out = 2 * u64::from(out_level);
         let t = self.task(origin, [arg, NONE], work, out, NONE);
         self.prog.tasks[t as usize].block = block;
@@ -697,15 +781,15 @@ fn key_id(kind: &OpKind) -> u32 {
 }
 
 /// Lowers the shared bootstrap expansion (ModRaise to the top of the chain, CoeffToSlot,
-/// EvalMod, SlotToCoeff, down to `out_level`) into tasks; task 0 is an empty stand-in for the
-/// operand.
+/// EvalMod, SlotToCoeff, down to `out_level`) into tasks and their work table; task 0 is an
+/// empty stand-in for the operand.
 fn expand_bootstrap(
     header: &Header,
     options: LowerOptions,
     bp: &BootstrapParams,
     in_level: u32,
     out_level: u32,
-) -> Result<Vec<Task>, SimError> {
+) -> Result<(Vec<Task>, Vec<Work>), SimError> {
     bp.check(header, out_level)
         .map_err(|e| SimError::Bootstrap {
             message: format!("a bootstrap to level {out_level}: {e}"),
@@ -719,13 +803,14 @@ fn expand_bootstrap(
     for op in &e.ops {
         inner.push(op)?;
     }
-    // The expansion's last op defines the refreshed ciphertext, so its last task is the result.
-    let mut tasks = inner.prog.tasks;
     // Task 0 stands for the bootstrap's operand, which the block task itself depends on: it
     // does no work and occupies nothing.
-    tasks[0].work = Work::default();
+    let nothing = inner.work_of(Shape::Nothing, |_| Work::default());
+    // The expansion's last op defines the refreshed ciphertext, so its last task is the result.
+    let mut tasks = inner.prog.tasks;
+    tasks[0].work = nothing;
     tasks[0].out_limbs = 0;
-    Ok(tasks)
+    Ok((tasks, inner.prog.works))
 }
 
 /// Lowers a whole trace held in memory.
@@ -735,6 +820,7 @@ pub fn lower(
     options: LowerOptions,
 ) -> Result<LoweredProgram, SimError> {
     let mut l = Lowerer::new(header, options);
+    l.reserve(ops.len());
     for op in ops {
         l.push(op)?;
     }

@@ -66,7 +66,8 @@ pub struct BootArgs {
     /// log2 of the ring degree N (bootstrap, helr).
     #[arg(long, default_value_t = 16)]
     pub log_n: u32,
-    /// Levels left after the bootstrap (bootstrap).
+    /// Levels left after the bootstrap (bootstrap; counted as `--recipe` counts L_eff: the
+    /// refreshed ciphertext has this plus 1 limbs).
     #[arg(long, default_value_t = 8)]
     pub levels_after: u32,
     /// CoeffToSlot levels.

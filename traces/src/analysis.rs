@@ -9,6 +9,7 @@ use crate::error::{Rule, TraceError, Violation};
 use crate::header::Header;
 use crate::op::{Op, OpKind, OpName, ValueId};
 use crate::reader::TraceReader;
+use crate::values::ValueTable;
 
 /// Violations kept in full; past this only the count grows (a broken generator can produce
 /// millions and the first ones are the useful ones).
@@ -79,46 +80,12 @@ struct Value {
     depth: u32,
 }
 
-/// SSA values by id. Generators number ids densely, so a vector indexed by id is the fast
-/// common case; ids far beyond the ops seen so far go to a map, so a stray huge id cannot make
-/// the vector enormous.
-#[derive(Debug, Default)]
-struct ValueTable {
-    dense: Vec<Option<Value>>,
-    sparse: FxHashMap<ValueId, Value>,
-}
-
-impl ValueTable {
-    fn get(&self, id: ValueId) -> Option<&Value> {
-        match self.dense.get(id as usize) {
-            Some(v) => v.as_ref(),
-            None => self.sparse.get(&id),
-        }
-    }
-
-    fn contains(&self, id: ValueId) -> bool {
-        self.get(id).is_some()
-    }
-
-    fn insert(&mut self, id: ValueId, value: Value, ops_seen: u64) {
-        let i = id as usize;
-        if i < self.dense.len() {
-            self.dense[i] = Some(value);
-        } else if (i as u64) < 2 * ops_seen + 1024 {
-            self.dense.resize(i + 1, None);
-            self.dense[i] = Some(value);
-        } else {
-            self.sparse.insert(id, value);
-        }
-    }
-}
-
 /// Validates ops one at a time and gathers their stats: the streaming core of [`analyze`],
 /// usable by producers that hold ops in memory.
 #[derive(Debug)]
 pub struct Analyzer {
     header: Header,
-    values: ValueTable,
+    values: ValueTable<Value>,
     hoist_sources: FxHashMap<u32, ValueId>,
     layer_index: FxHashMap<Arc<str>, usize>,
     last_layer: Option<(Arc<str>, usize)>,

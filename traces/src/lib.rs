@@ -17,6 +17,7 @@ mod header;
 mod op;
 mod reader;
 pub mod synthetic;
+mod values;
 mod writer;
 
 pub use analysis::{Analysis, Analyzer, TraceStats, analyze};
@@ -27,4 +28,5 @@ pub use op::{
     MAX_EVAL_MOD_DEGREE, MAX_EVAL_MOD_RANGE, Op, OpKind, OpName, PlainRef, ValueId,
 };
 pub use reader::{TraceReader, open};
+pub use values::ValueTable;
 pub use writer::{TraceWriter, create};

@@ -483,8 +483,10 @@ pub fn expand_program(header: &Header, ops: &[Op]) -> Result<Expansion, BootErro
 }
 
 /// A standalone trace of one bootstrap at ring degree 2^`log_n` with `params`: one input at
-/// level 1, the bootstrap (a single op, or `expanded`), one output. The chain has the budget
-/// plus `levels_after` limbs.
+/// level 1, the bootstrap (a single op, or `expanded`), one output. `levels_after` counts
+/// levels as the recipes' L_eff does ([`RecipeOptions::levels_after`]): the bootstrap refreshes
+/// to `levels_after` + 1 limbs, so the chain has the budget plus `levels_after` + 1 limbs (0
+/// leaves a ciphertext on the last limb).
 pub fn standalone(
     log_n: u32,
     params: &BootstrapParams,
@@ -504,7 +506,15 @@ pub fn standalone_program(
     expanded: bool,
     allow_insecure: bool,
 ) -> Result<(Header, Expansion), BootError> {
-    let limbs = params.level_budget() + levels_after.max(1);
+    let limbs = params
+        .level_budget()
+        .checked_add(levels_after)
+        .and_then(|l| l.checked_add(1))
+        .ok_or(BootError::Params {
+            field: "levels_after",
+            value: u64::from(levels_after),
+            reason: "the chain's limb count overflows".into(),
+        })?;
     let packing = if expanded { "expanded" } else { "single-op" };
     let header = header(log_n, limbs, "bootstrap", packing, allow_insecure)?;
     let program = bootstrap_program(&header, params, expanded)?;

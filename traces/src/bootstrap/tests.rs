@@ -61,7 +61,7 @@ fn expansion_matches_hand_derivation() {
         eval_mod_coefficients(&p).iter().all(|&c| c != 0.0),
         "the derivation assumes no zero Chebyshev coefficient"
     );
-    let (h, ops) = standalone(5, &p, 1, true, true).unwrap();
+    let (h, ops) = standalone(5, &p, 0, true, true).unwrap();
     assert_eq!(h.max_level(), 10);
     let expected = [
         (OpName::ModRaise, 1),
@@ -95,6 +95,26 @@ fn expansion_matches_hand_derivation() {
         .find(|o| o.kind.name() == OpName::Output)
         .unwrap();
     assert_eq!(out.level, 1);
+}
+
+/// `levels_after` counts levels in the standalone trace as in the recipes (L_eff): SHARP's
+/// recipe refreshes to L_eff = 8 levels, 9 limbs, and a standalone trace with the same
+/// parameters and `levels_after` 8 ends there too, on a chain of budget + 9 limbs; 0 levels
+/// leave the last limb.
+#[test]
+fn levels_after_counts_levels_like_recipes() {
+    let r = recipe("sharp", &RecipeOptions::default()).unwrap();
+    assert_eq!((r.levels_after, r.out_level()), (8, 9));
+    for expanded in [false, true] {
+        let (h, ops) = standalone(16, &r.params, r.levels_after, expanded, true).unwrap();
+        assert_eq!(h.max_level(), r.params.level_budget() + 9);
+        let out = ops.last().unwrap();
+        assert_eq!(out.kind.name(), OpName::Output);
+        assert_eq!(out.level, r.out_level());
+    }
+    let (h, ops) = standalone(16, &r.params, 0, false, true).unwrap();
+    assert_eq!(h.max_level(), r.params.level_budget() + 1);
+    assert_eq!(ops.last().unwrap().level, 1);
 }
 
 /// The default N = 2^16 full-slot expansion is a valid trace that uses exactly the level
@@ -264,7 +284,7 @@ fn bad_parameters_are_reported() {
 #[test]
 fn every_plaintext_is_a_described_diagonal() {
     let p = small_params();
-    let (_, x) = standalone_program(5, &p, 1, true, true).unwrap();
+    let (_, x) = standalone_program(5, &p, 0, true, true).unwrap();
     let plain_ids: Vec<u32> = x
         .ops
         .iter()

@@ -52,6 +52,14 @@ enum Command {
         hesim infer --net vgg5 --weights random --packing dense --images 1 --json\n  \
         hesim infer --net lenet --packing spencnn --sparsity 0.5 --backend plain --images 10000")]
     Infer(cmd::nn::InferArgs),
+    /// Sub-block pruning with fixed masks, then fine-tuning on MNIST (candle on the CPU); writes
+    /// a checkpoint that `hesim infer --weights FILE` reads.
+    #[command(after_help = "Examples:\n  \
+        hesim finetune --net lenet --sparsity 0.5 --out lenet-s0.5.safetensors\n  \
+        hesim finetune --net lenet --sparsity 0,0.25,0.5,0.75,0.9 --out finetune-curve\n  \
+        hesim infer --net lenet --packing spencnn --sparsity 0.5 --weights lenet-s0.5.safetensors \
+        --offset 5000 --images 500")]
+    Finetune(cmd::finetune::FinetuneArgs),
     /// Sweep a design space (architecture axes × workloads); `sweep merge` joins shards.
     #[command(after_help = "Examples:\n  \
         hesim sweep sweeps/demo.toml --out sweep-out --jobs 2\n  \
@@ -92,6 +100,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Trace(c) => cmd::trace::run(c),
         Command::Infer(a) => cmd::nn::infer(a),
+        Command::Finetune(a) => cmd::finetune::run(a),
         Command::Sweep(c) => cmd::sweep::run(c),
         Command::Report(a) => cmd::report::run(a),
         Command::Demo(a) => cmd::demo::run(a),

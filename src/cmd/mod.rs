@@ -2,6 +2,7 @@
 
 pub mod ckks;
 pub mod demo;
+pub mod finetune;
 pub mod nn;
 pub mod report;
 pub mod resnet;

@@ -4,7 +4,7 @@
 //! with the packings) within 1e-9.
 
 use hesim_sw::nn::multiplexed::{self, MuxOptions};
-use hesim_sw::nn::network::{resnet20, resnet20_grouped};
+use hesim_sw::nn::network::{resnet20, resnet20_grouped, resnet20_lee};
 use hesim_sw::nn::{self, Network, Params, Program, ReluApprox};
 use hesim_sw::slots;
 use hesim_traces::OpName;
@@ -244,5 +244,25 @@ fn diagonal_packings_bootstrap_resnet20() {
         }
         assert!(scale > 1e-2, "{packing}: negligible logits {want:?}");
         println!("{packing}: {boots} bootstraps, {} ops", program.ops.len());
+    }
+}
+
+/// Lee et al.'s ResNet-20 is a network description (`resnet20_lee`, compiled to Lee's exact
+/// program by `nn::resnet_lee`); the packings of the one compiler refuse its option-A
+/// shortcut by name rather than compute something else.
+#[test]
+fn lee_description_shortcut_is_a_typed_refusal_under_every_packing() {
+    let net = resnet20_lee();
+    let params = Params::random(&net, 1).unwrap();
+    for packing in nn::PACKINGS {
+        let e = nn::strategy(packing, &nn::CompileOptions::default())
+            .unwrap()
+            .compile(&net, &params)
+            .unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.contains("s2b1ds") && text.contains("downsample"),
+            "{packing}: {text}"
+        );
     }
 }

@@ -575,11 +575,12 @@ impl<'a> Builder<'a> {
                     ));
                     self.residual(li, cur, other)?
                 }
-                LayerKind::Concat { .. } => {
+                LayerKind::Concat { .. } | LayerKind::Downsample { .. } => {
                     return Err(NnError::Unsupported {
                         layer: layer.name.clone(),
                         message: format!(
-                            "concat is not supported by the {} packing yet",
+                            "{} is not supported by the {} packing yet",
+                            layer.kind.type_name(),
                             self.packing.name()
                         ),
                     });

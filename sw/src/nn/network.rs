@@ -99,6 +99,9 @@ pub enum LayerKind {
     /// Channel concatenation: the input's channels, then those of each `from` layer (same
     /// height and width).
     Concat { from: Vec<String> },
+    /// ResNet's parameter-free option-A shortcut: the even pixels (stride-2 subsampling) with
+    /// the channels zero-padded to `out`, input channel ch landing on ch + (out − c)/2.
+    Downsample { out: usize },
 }
 
 impl LayerKind {
@@ -114,6 +117,7 @@ impl LayerKind {
             LayerKind::Linear { .. } => "linear",
             LayerKind::Residual { .. } => "residual",
             LayerKind::Concat { .. } => "concat",
+            LayerKind::Downsample { .. } => "downsample",
         }
     }
 }
@@ -212,6 +216,11 @@ enum LayerFile {
         input: Option<String>,
         from: Vec<String>,
     },
+    Downsample {
+        name: Option<String>,
+        input: Option<String>,
+        out: usize,
+    },
 }
 
 impl LayerFile {
@@ -278,6 +287,9 @@ impl LayerFile {
                 (name, input, LayerKind::Residual { from })
             }
             LayerFile::Concat { name, input, from } => (name, input, LayerKind::Concat { from }),
+            LayerFile::Downsample { name, input, out } => {
+                (name, input, LayerKind::Downsample { out })
+            }
         };
         let name = name.unwrap_or_else(|| format!("{}{}", kind.type_name(), index + 1));
         Ok(Layer { name, kind, input })
@@ -591,6 +603,16 @@ impl Network {
                     }
                     Shape::new(c, cur.h, cur.w)
                 }
+                LayerKind::Downsample { out } => {
+                    if *out < cur.c || !(out - cur.c).is_multiple_of(2) {
+                        return Err(bad(format!(
+                            "downsample pads {} channels to {out}; out must be at least the \
+                             input's channels and differ from them by an even number",
+                            cur.c
+                        )));
+                    }
+                    Shape::new(*out, cur.h.div_ceil(2), cur.w.div_ceil(2))
+                }
             };
             if out.checked_len().is_none_or(|n| n > MAX_TENSOR_ELEMENTS) {
                 return Err(bad(too_large(out)));
@@ -876,6 +898,84 @@ pub fn resnet20_grouped(approx: ReluApprox, groups: usize) -> Result<Network, Nn
         },
     ));
     Network::new("resnet20", Shape::new(3, 32, 32), layers)
+}
+
+/// Lee et al.'s ResNet-20 (ICML'22; the benchmark of the CKKS accelerator papers) as a graph:
+/// bias-free 3×3 convs each followed by batch norm, AppReLU (composite minimax-style sign,
+/// inputs scaled by B = [`super::activation::APPRELU_BOUND`]) after the stem, after each
+/// block's first conv and after each residual add; the first block of stages 2 and 3 has a
+/// stride-2 first conv and PyTorch's parameter-free option-A shortcut (a `downsample` layer);
+/// global average pooling; linear 64→10. `nn::resnet_lee` compiles it to Lee et al.'s exact
+/// program.
+pub fn resnet20_lee() -> Network {
+    let relu = |n: String| Layer {
+        name: n,
+        kind: LayerKind::Relu {
+            approx: ReluApprox::AppRelu {
+                bound: super::activation::APPRELU_BOUND,
+            },
+        },
+        input: None,
+    };
+    let conv_bn = |layers: &mut Vec<Layer>, n: String, out: usize, stride: usize, input| {
+        layers.push(Layer {
+            name: n.clone(),
+            kind: LayerKind::Conv {
+                out,
+                kernel: 3,
+                stride,
+                pad: 1,
+                groups: 1,
+                bias: false,
+            },
+            input,
+        });
+        layers.push(layer(&format!("{n}bn"), LayerKind::BatchNorm { eps: 1e-5 }));
+    };
+    let mut layers = Vec::new();
+    conv_bn(&mut layers, "conv1".into(), 16, 1, None);
+    layers.push(relu("act1".into()));
+    let mut block_input = "act1".to_owned();
+    for stage in 0..3 {
+        let out = 16 << stage;
+        for block in 0..3 {
+            let name = |s: &str| format!("s{}b{}{s}", stage + 1, block + 1);
+            let down = stage > 0 && block == 0;
+            let skip = if down {
+                layers.push(Layer {
+                    name: name("ds"),
+                    kind: LayerKind::Downsample { out },
+                    input: Some(block_input.clone()),
+                });
+                name("ds")
+            } else {
+                block_input.clone()
+            };
+            let stride = if down { 2 } else { 1 };
+            conv_bn(
+                &mut layers,
+                name("c1"),
+                out,
+                stride,
+                Some(block_input.clone()),
+            );
+            layers.push(relu(name("a1")));
+            conv_bn(&mut layers, name("c2"), out, 1, None);
+            layers.push(layer(&name("add"), LayerKind::Residual { from: skip }));
+            layers.push(relu(name("a2")));
+            block_input = name("a2");
+        }
+    }
+    layers.push(layer("pool", LayerKind::GlobalAvgPool));
+    layers.push(layer(
+        "fc",
+        LayerKind::Linear {
+            out: 10,
+            bias: true,
+        },
+    ));
+    Network::new("resnet20", Shape::new(3, 32, 32), layers)
+        .expect("Lee et al.'s ResNet-20 is consistent")
 }
 
 /// The names of the built-in networks.

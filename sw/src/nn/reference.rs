@@ -139,6 +139,20 @@ pub fn forward_all(
                 }
                 y
             }
+            LayerKind::Downsample { out } => {
+                let (oh, ow) = (shape.h.div_ceil(2), shape.w.div_ceil(2));
+                let offset = (out - shape.c) / 2;
+                let mut y = vec![0.0; out * oh * ow];
+                for c in 0..shape.c {
+                    for oy in 0..oh {
+                        for ox in 0..ow {
+                            y[((c + offset) * oh + oy) * ow + ox] =
+                                cur[(c * shape.h + 2 * oy) * shape.w + 2 * ox];
+                        }
+                    }
+                }
+                y
+            }
         };
         outs.push(next);
     }

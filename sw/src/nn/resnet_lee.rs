@@ -1,5 +1,8 @@
 //! ResNet-20 exactly as Lee et al. run it (ICML'22, `snu-ccl/FHE-MP-CNN`,
-//! `ResNet_cifar10_seal_sparse`): the benchmark program of the CKKS accelerator papers.
+//! `ResNet_cifar10_seal_sparse`): the benchmark program of the CKKS accelerator papers. The
+//! network is the graph-IR description [`resnet20_lee`] (weights from [`Params`], checked
+//! against the one plaintext forward pass `nn::forward`); this module is the emitter of Lee
+//! et al.'s exact op sequence for it, whose op counts the accelerator papers' numbers rest on.
 //!
 //! - **Layout** (Lee's `TensorCipher` (k, h, w, c, t, p) on n slots): gap k, t = ⌈c/k²⌉ blocks
 //!   of k²hw slots, p = 2^⌊log2(n/(k²hwt))⌋ copies of period n/p; channel ch, pixel (y, x) of
@@ -40,19 +43,18 @@
 use std::sync::Arc;
 
 use hesim_traces::{BootstrapParams, Header};
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha20Rng;
 
 use super::NnError;
+use super::network::{LayerKind, Network, resnet20_lee};
 use super::program::{
     IoLayout, LayerReport, PlainSource, Program, cifar_input_positions, external_recipes,
 };
 use super::reference::PruneMasks;
+use super::weights::Params;
 use crate::boot::{Ct, Emitter};
 
 /// Inputs are scaled into [−1, 1] by this bound (Lee et al.'s `B`).
 pub use super::activation::APPRELU_BOUND as INPUT_BOUND;
-use super::activation::chebyshev_value;
 pub use super::activation::{SIGN_DEGREES, sign_component};
 /// Levels of the AppReLU: ⌈log2(d+1)⌉ per component plus the final product.
 pub const RELU_DEPTH: u32 = 4 + 4 + 5 + 1;
@@ -130,7 +132,7 @@ impl LeeConv {
     }
 }
 
-/// Random weights (deterministic from a seed) and the sign components.
+/// The program's view of the weights: folded convs, the FC and the sign components.
 #[derive(Clone, Debug)]
 pub struct LeeWeights {
     pub convs: Vec<LeeConv>,
@@ -160,119 +162,71 @@ fn conv_shapes() -> Vec<(String, usize, usize, usize, usize)> {
 }
 
 impl LeeWeights {
-    /// Uniform weights ±0.8·√(3/fan-in), batch-norm scales in [0.5, 1], shifts ±0.1/B, from a
-    /// ChaCha20 stream seeded with `seed`.
-    pub fn random(seed: u64) -> Self {
-        let mut rng = ChaCha20Rng::seed_from_u64(seed);
-        let convs = conv_shapes()
-            .into_iter()
-            .map(|(name, cin, cout, stride, hw)| {
-                let bound = 0.8 * (3.0 / (cin * 9) as f64).sqrt();
+    /// The weights of [`resnet20_lee`] (the network description) under `params`, in the
+    /// program's form: batch norm folded into each conv's scale and shift, the shifts divided
+    /// by B (Lee et al. scale the whole network by 1/B; AppReLU is positively homogeneous, so
+    /// the program computes the description's network, B/B folded into the pooling).
+    pub fn from_network(net: &Network, params: &Params) -> Result<Self, NnError> {
+        let shapes = conv_shapes();
+        let convs: Vec<usize> = net
+            .layers
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| matches!(l.kind, LayerKind::Conv { .. }))
+            .map(|(i, _)| i)
+            .collect();
+        let fc = net.layers.len().saturating_sub(1);
+        let lee = resnet20_lee();
+        let like_lee = net.input == lee.input
+            && net
+                .layers
+                .iter()
+                .map(|l| &l.kind)
+                .eq(lee.layers.iter().map(|l| &l.kind));
+        if !like_lee || convs.len() != shapes.len() {
+            return Err(NnError::Unsupported {
+                layer: net.name.clone(),
+                message: "Lee et al.'s program compiles the network of `network::resnet20_lee` \
+                          only"
+                    .into(),
+            });
+        }
+        let convs = convs
+            .iter()
+            .zip(shapes)
+            .map(|(&li, (name, cin, cout, stride, hw))| {
+                let (weight, bias) = params.affine(li);
+                let (s, t) = params.batchnorm_affine(li + 1);
                 LeeConv {
                     name,
                     cin,
                     cout,
                     stride,
                     hw,
-                    weight: (0..cout * cin * 9)
-                        .map(|_| rng.random_range(-bound..bound))
-                        .collect(),
-                    scale: (0..cout).map(|_| rng.random_range(0.5..1.0)).collect(),
+                    weight: (0..cout * cin * 9).map(|i| weight.get(i)).collect(),
+                    scale: s.clone(),
                     shift: (0..cout)
-                        .map(|_| rng.random_range(-0.1..0.1) / INPUT_BOUND)
+                        .map(|o| (s[o] * bias[o] + t[o]) / INPUT_BOUND)
                         .collect(),
                 }
             })
             .collect();
-        let fc_bound = (3.0f64 / 64.0).sqrt();
-        Self {
+        let (fc_weight, fc_bias) = params.affine(fc);
+        Ok(Self {
             convs,
-            fc_weight: (0..640)
-                .map(|_| rng.random_range(-fc_bound..fc_bound))
-                .collect(),
-            fc_bias: (0..10).map(|_| rng.random_range(-0.1..0.1)).collect(),
+            fc_weight: (0..640).map(|i| fc_weight.get(i)).collect(),
+            fc_bias: fc_bias.to_vec(),
             sign: SIGN_DEGREES.map(sign_component),
-        }
-    }
-}
-
-// ---- plaintext reference ---------------------------------------------------------------------
-
-/// AppReLU on one value.
-pub fn app_relu(wts: &LeeWeights, x: f64) -> f64 {
-    let s = wts.sign.iter().fold(x, |v, c| chebyshev_value(c, v));
-    x * (1.0 + s) / 2.0
-}
-
-fn conv_ref(c: &LeeConv, x: &[f64]) -> Vec<f64> {
-    let (h, oh) = (c.hw, c.hw / c.stride);
-    let mut y = vec![0.0; c.cout * oh * oh];
-    for o in 0..c.cout {
-        for oy in 0..oh {
-            for ox in 0..oh {
-                let mut s = 0.0;
-                for i in 0..c.cin {
-                    for dy in 0..3 {
-                        for dx in 0..3 {
-                            let iy = (oy * c.stride + dy) as isize - 1;
-                            let ix = (ox * c.stride + dx) as isize - 1;
-                            if iy >= 0 && ix >= 0 && (iy as usize) < h && (ix as usize) < h {
-                                s += c.w(o, i, dy, dx) * x[(i * h + iy as usize) * h + ix as usize];
-                            }
-                        }
-                    }
-                }
-                y[(o * oh + oy) * oh + ox] = c.scale[o] * s + c.shift[o];
-            }
-        }
-    }
-    y
-}
-
-/// Option-A shortcut: channel ch at the even pixels goes to channel ch + c_out/4.
-fn downsample_ref(x: &[f64], c: usize, h: usize) -> Vec<f64> {
-    let (co, oh) = (2 * c, h / 2);
-    let mut y = vec![0.0; co * oh * oh];
-    for ch in 0..c {
-        for oy in 0..oh {
-            for ox in 0..oh {
-                y[((ch + co / 4) * oh + oy) * oh + ox] = x[(ch * h + 2 * oy) * h + 2 * ox];
-            }
-        }
-    }
-    y
-}
-
-/// The plaintext network computed directly on C×H×W arrays (the reference for the program):
-/// `input` is 3·32·32 raw pixel values; returns the 10 logits.
-pub fn forward(wts: &LeeWeights, input: &[f64]) -> Vec<f64> {
-    let act = |v: Vec<f64>| -> Vec<f64> { v.into_iter().map(|x| app_relu(wts, x)).collect() };
-    let scaled: Vec<f64> = input.iter().map(|v| v / INPUT_BOUND).collect();
-    let mut x = act(conv_ref(&wts.convs[0], &scaled));
-    let mut i = 1;
-    while i < wts.convs.len() {
-        let (c1, c2) = (&wts.convs[i], &wts.convs[i + 1]);
-        let y = act(conv_ref(c1, &x));
-        let y = conv_ref(c2, &y);
-        let skip = if c1.stride == 2 {
-            downsample_ref(&x, c1.cin, c1.hw)
-        } else {
-            x.clone()
-        };
-        x = act(y.iter().zip(&skip).map(|(a, b)| a + b).collect());
-        i += 2;
-    }
-    let pooled: Vec<f64> = (0..64)
-        .map(|c| INPUT_BOUND * x[c * 64..(c + 1) * 64].iter().sum::<f64>() / 64.0)
-        .collect();
-    (0..10)
-        .map(|o| {
-            wts.fc_bias[o]
-                + (0..64)
-                    .map(|c| wts.fc_weight[o * 64 + c] * pooled[c])
-                    .sum::<f64>()
         })
-        .collect()
+    }
+
+    /// [`LeeWeights::from_network`] with the description's random parameters from `seed`
+    /// ([`Params::random`]).
+    pub fn random(seed: u64) -> Self {
+        let net = resnet20_lee();
+        let params = Params::random(&net, seed).expect("the built-in description has weights");
+        Self::from_network(&net, &params).expect("the built-in description is Lee's network")
+    }
 }
 
 // ---- plaintext payloads ----------------------------------------------------------------------

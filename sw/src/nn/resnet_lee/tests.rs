@@ -1,6 +1,7 @@
-//! Lee et al.'s ResNet-20 against (1) the plaintext network computed directly on C×H×W arrays
-//! (slot interpreter, bootstraps as the identity), (2) op counts derived by hand from the loops
-//! of Lee et al.'s code (`cnn_seal.cpp`), (3) their bootstrap placement and slot counts.
+//! Lee et al.'s ResNet-20 against (1) its network description run by the one plaintext
+//! forward pass `nn::forward` (slot interpreter, bootstraps as the identity), (2) op counts
+//! derived by hand from the loops of Lee et al.'s code (`cnn_seal.cpp`), (3) their bootstrap
+//! placement and slot counts.
 
 use std::collections::BTreeMap;
 
@@ -9,6 +10,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 
 use super::*;
+use crate::nn::activation::chebyshev_value;
 use crate::{boot, slots};
 
 /// N = 2^16, the default 16-level bootstrap and `limbs` 28-bit limbs (33: 17 after a
@@ -21,7 +23,9 @@ fn setup(limbs: u32) -> (Header, BootstrapParams) {
 #[test]
 fn slot_program_equals_the_plaintext_network() {
     let (header, recipe) = setup(33);
-    let wts = LeeWeights::random(1);
+    let net = resnet20_lee();
+    let params = Params::random(&net, 1).unwrap();
+    let wts = LeeWeights::from_network(&net, &params).unwrap();
     let built = build(&wts, &header, &recipe).expect("builds");
     let analysis = built.program.analyze();
     assert!(analysis.is_valid(), "{:?}", analysis.violations.first());
@@ -29,7 +33,7 @@ fn slot_program_equals_the_plaintext_network() {
     let input: Vec<f64> = (0..3 * 32 * 32)
         .map(|_| rng.random_range(-1.0..1.0))
         .collect();
-    let want = forward(&wts, &input);
+    let want = crate::nn::forward(&net, &params, &PruneMasks::new(), &input);
     let got = slots::infer(&built.program, &input);
     let scale = want.iter().fold(0.0f64, |m, v| m.max(v.abs()));
     assert!(scale > 1e-3 && scale < 1e6, "logits {want:?}");

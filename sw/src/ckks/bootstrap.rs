@@ -195,6 +195,29 @@ impl Bootstrapper {
     ) -> Result<Self, CkksError> {
         let ctx = sk.context();
         let (expansion, output_level) = expand(ctx, params)?;
+        let relin = RelinKey::generate(sk, sampler);
+        let galois = GaloisKeys::for_ops(sk, &expansion.ops, sampler);
+        let key_bytes = relin.bytes() + galois.bytes();
+        let eval = Evaluator::new(Arc::clone(ctx), Some(relin), galois);
+        Ok(Self::with_evaluator(
+            expansion,
+            output_level,
+            params,
+            eval,
+            key_bytes,
+        ))
+    }
+
+    /// The bootstrapper of an expansion, running with `eval`'s keys (which cover its
+    /// rotations; `key_bytes` is what they hold).
+    fn with_evaluator(
+        expansion: Expansion,
+        output_level: usize,
+        params: &BootstrapParams,
+        eval: Evaluator,
+        key_bytes: usize,
+    ) -> Self {
+        let ctx = eval.context();
         let input = expansion
             .ops
             .iter()
@@ -214,18 +237,15 @@ impl Bootstrapper {
             ctx.scale_at(1),
             ctx.max_level(),
         );
-        let relin = RelinKey::generate(sk, sampler);
-        let galois = GaloisKeys::for_ops(sk, &expansion.ops, sampler);
-        let key_bytes = relin.bytes() + galois.bytes();
-        Ok(Self {
-            eval: Evaluator::new(Arc::clone(ctx), Some(relin), galois),
+        Self {
+            eval,
             ops: expansion.ops,
             payloads,
             input,
             output,
             output_level,
             key_bytes,
-        })
+        }
     }
 
     /// Refreshes `ct` (any level, canonical scale): it is brought to level 1 and bootstrapped
@@ -272,29 +292,61 @@ impl Bootstrapper {
     }
 }
 
-/// The bootstrappers of a program: one per distinct parameter set of its `bootstrap` ops,
-/// each with the keys its expansion uses, for [`super::execute_with_bootstraps`].
-#[derive(Debug, Default)]
+/// The bootstrappers of a program — one per distinct parameter set of its `bootstrap` ops —
+/// and one set of keys that they and the program share, for
+/// [`super::execute_with_bootstraps`]: a relinearisation key and a Galois key for every
+/// rotation the program or any bootstrap expansion performs, each sized for the highest level
+/// it is used at ([`GaloisKeys::for_ops`]). Sharing matters at N = 2^16: ResNet-20 bootstraps
+/// at three slot counts whose DFTs rotate by mostly the same steps (≈ 3.7 GB of keys each
+/// apart).
+#[derive(Debug)]
 pub struct Bootstrappers {
     by_params: HashMap<BootstrapParams, Bootstrapper>,
+    relin: Arc<RelinKey>,
+    galois: Arc<GaloisKeys>,
 }
 
 impl Bootstrappers {
-    /// Bootstrappers (and their keys) for every parameter set of a `bootstrap` op in `ops`.
-    pub fn for_ops<'a>(
+    /// Bootstrappers for every parameter set of a `bootstrap` op in `ops`, and the keys for
+    /// them and for `ops` themselves.
+    pub fn for_program<'a>(
         sk: &SecretKey,
         ops: impl IntoIterator<Item = &'a Op>,
         sampler: &mut Sampler,
     ) -> Result<Self, CkksError> {
-        let mut by_params = HashMap::new();
-        for op in ops {
+        let ctx = sk.context();
+        let ops: Vec<&Op> = ops.into_iter().collect();
+        let mut expansions: Vec<(BootstrapParams, Expansion, usize)> = Vec::new();
+        for op in &ops {
             if let OpKind::Bootstrap(params) = &op.kind
-                && !by_params.contains_key(params)
+                && !expansions.iter().any(|(p, ..)| p == params)
             {
-                by_params.insert(*params, Bootstrapper::new(sk, params, sampler)?);
+                let (expansion, output_level) = expand(ctx, params)?;
+                expansions.push((*params, expansion, output_level));
             }
         }
-        Ok(Self { by_params })
+        let relin = Arc::new(RelinKey::generate(sk, sampler));
+        let rotations = ops
+            .iter()
+            .copied()
+            .chain(expansions.iter().flat_map(|(_, e, _)| &e.ops));
+        let galois = Arc::new(GaloisKeys::for_ops(sk, rotations, sampler));
+        let key_bytes = relin.bytes() + galois.bytes();
+        let by_params = expansions
+            .into_iter()
+            .map(|(params, expansion, output_level)| {
+                let eval =
+                    Evaluator::sharing(Arc::clone(ctx), Some(Arc::clone(&relin)), galois.clone());
+                let boot =
+                    Bootstrapper::with_evaluator(expansion, output_level, &params, eval, key_bytes);
+                (params, boot)
+            })
+            .collect();
+        Ok(Self {
+            by_params,
+            relin,
+            galois,
+        })
     }
 
     /// The bootstrapper for `params`, if the program has a `bootstrap` op with them.
@@ -302,9 +354,28 @@ impl Bootstrappers {
         self.by_params.get(params)
     }
 
-    /// Bytes of all their keys.
+    /// An evaluator with the shared keys, to run the program.
+    pub fn evaluator(&self, context: &Arc<Context>) -> Evaluator {
+        Evaluator::sharing(
+            Arc::clone(context),
+            Some(Arc::clone(&self.relin)),
+            Arc::clone(&self.galois),
+        )
+    }
+
+    /// Bytes of all the keys (each shared key once).
     pub fn key_bytes(&self) -> usize {
-        self.by_params.values().map(Bootstrapper::key_bytes).sum()
+        self.relin.bytes() + self.galois.bytes()
+    }
+
+    /// Number of distinct recipes.
+    pub fn len(&self) -> usize {
+        self.by_params.len()
+    }
+
+    /// Whether the program has no `bootstrap` op.
+    pub fn is_empty(&self) -> bool {
+        self.by_params.is_empty()
     }
 }
 
@@ -565,9 +636,9 @@ mod tests {
         };
         let mut sampler = Sampler::from_seed_insecure(21);
         let sk = SecretKey::generate(&ctx, &mut sampler);
-        let boots = Bootstrappers::for_ops(&sk, &program.ops, &mut sampler).unwrap();
-        let relin = RelinKey::generate(&sk, &mut sampler);
-        let eval = Evaluator::new(Arc::clone(&ctx), Some(relin), GaloisKeys::default());
+        let boots = Bootstrappers::for_program(&sk, &program.ops, &mut sampler).unwrap();
+        assert_eq!(boots.len(), 1);
+        let eval = boots.evaluator(&ctx);
         let values: Vec<f64> = (0..512).map(|j| (j as f64 * 0.37).sin()).collect();
         let pt = ctx
             .encode_real(&values, out as usize, ctx.scale_at(out as usize))

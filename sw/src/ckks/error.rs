@@ -121,7 +121,7 @@ pub enum CkksError {
     /// The executor met an operand that is not defined (or was already consumed by its last use).
     #[error(
         "op {id}: no bootstrapping keys for its parameters; build them with \
-         Bootstrappers::for_ops over the whole trace"
+         Bootstrappers::for_program over the whole trace"
     )]
     MissingBootstrapKeys { id: ValueId },
     #[error("op {id}: operand {operand} is not defined")]

@@ -22,16 +22,26 @@ pub enum Automorphism {
     Conjugate,
 }
 
-/// Evaluates operations with the keys it was given (relinearisation and Galois keys).
+/// Evaluates operations with the keys it was given (relinearisation and Galois keys), which
+/// several evaluators may share.
 #[derive(Debug)]
 pub struct Evaluator {
     context: Arc<Context>,
-    relin: Option<RelinKey>,
-    galois: GaloisKeys,
+    relin: Option<Arc<RelinKey>>,
+    galois: Arc<GaloisKeys>,
 }
 
 impl Evaluator {
     pub fn new(context: Arc<Context>, relin: Option<RelinKey>, galois: GaloisKeys) -> Self {
+        Self::sharing(context, relin.map(Arc::new), Arc::new(galois))
+    }
+
+    /// An evaluator over keys held elsewhere too (a program and its bootstraps share one set).
+    pub fn sharing(
+        context: Arc<Context>,
+        relin: Option<Arc<RelinKey>>,
+        galois: Arc<GaloisKeys>,
+    ) -> Self {
         Self {
             context,
             relin,

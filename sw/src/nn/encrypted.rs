@@ -12,8 +12,7 @@ use super::NnError;
 use super::program::Program;
 use crate::ckks::bootstrap::Bootstrappers;
 use crate::ckks::{
-    self, Context, Evaluator, GaloisKeys, ParamsBuilder, Payloads, Plaintext, PublicKey, RelinKey,
-    Sampler, SecretKey,
+    self, Context, Evaluator, ParamsBuilder, Payloads, Plaintext, PublicKey, Sampler, SecretKey,
 };
 
 /// A program's plaintext slot vectors and constants, materialised for the CKKS executor, and
@@ -110,7 +109,6 @@ pub struct EncryptedRunner {
     eval: Evaluator,
     bootstrappers: Bootstrappers,
     payloads: ProgramPayloads,
-    key_bytes: usize,
 }
 
 fn ckks_err(e: ckks::CkksError) -> NnError {
@@ -137,8 +135,9 @@ impl EncryptedRunner {
     /// ([`ckks::bootstrap::chain`]: 60-bit q_0, 50-bit primes) with the header's limbs, slots
     /// and ring degree — the trace's levels are what the executor checks, the header's prime
     /// sizes are the simulator's — and a sparse secret; each distinct recipe gets a
-    /// [`Bootstrapper`](ckks::bootstrap::Bootstrapper) with its own keys. Rotation keys are
-    /// made for exactly the program's steps, each for the highest level it rotates at.
+    /// [`Bootstrapper`](ckks::bootstrap::Bootstrapper). One set of keys serves the program
+    /// and its bootstraps ([`Bootstrappers::for_program`]): exactly the rotations they perform,
+    /// each for the highest level it rotates at.
     pub fn with_options(program: &Program, options: &RunnerOptions) -> Result<Self, NnError> {
         let h = &program.header;
         let bootstrapped = program
@@ -159,12 +158,9 @@ impl EncryptedRunner {
         let mut sampler = Sampler::from_os();
         let sk = SecretKey::generate(&ctx, &mut sampler);
         let pk = PublicKey::generate(&sk, &mut sampler);
-        let relin = RelinKey::generate(&sk, &mut sampler);
-        let galois = GaloisKeys::for_ops(&sk, &program.ops, &mut sampler);
         let bootstrappers =
-            Bootstrappers::for_ops(&sk, &program.ops, &mut sampler).map_err(ckks_err)?;
-        let key_bytes = relin.bytes() + galois.bytes() + bootstrappers.key_bytes();
-        let eval = Evaluator::new(Arc::clone(&ctx), Some(relin), galois);
+            Bootstrappers::for_program(&sk, &program.ops, &mut sampler).map_err(ckks_err)?;
+        let eval = bootstrappers.evaluator(&ctx);
         let payloads = ProgramPayloads::new(program, &ctx, options.plaintext_cache_bytes)?;
         Ok(Self {
             ctx,
@@ -173,13 +169,13 @@ impl EncryptedRunner {
             eval,
             bootstrappers,
             payloads,
-            key_bytes,
         })
     }
 
-    /// Bytes of every key held: relinearisation, rotations, and the bootstrappers'.
+    /// Bytes of every key held: relinearisation and rotations, shared by the program and its
+    /// bootstraps.
     pub fn key_bytes(&self) -> usize {
-        self.key_bytes
+        self.bootstrappers.key_bytes()
     }
 
     /// The program's payloads (and how many plaintexts are held encoded).

@@ -52,6 +52,14 @@ enum Command {
         hesim infer --net vgg5 --weights random --packing dense --images 1 --json\n  \
         hesim infer --net lenet --packing spencnn --sparsity 0.5 --backend plain --images 10000")]
     Infer(cmd::nn::InferArgs),
+    /// Sub-block pruning with fixed masks, then fine-tuning on MNIST (candle on the CPU); writes
+    /// a checkpoint that `hesim infer --weights FILE` reads.
+    #[command(after_help = "Examples:\n  \
+        hesim finetune --net lenet --sparsity 0.5 --out lenet-s0.5.safetensors\n  \
+        hesim finetune --net lenet --sparsity 0,0.25,0.5,0.75,0.9 --out finetune-curve\n  \
+        hesim infer --net lenet --packing spencnn --sparsity 0.5 --weights lenet-s0.5.safetensors \
+        --offset 5000 --images 500")]
+    Finetune(cmd::finetune::FinetuneArgs),
     /// Sweep a design space (architecture axes × workloads); `sweep merge` joins shards.
     #[command(after_help = "Examples:\n  \
         hesim sweep sweeps/demo.toml --out sweep-out --jobs 2\n  \
@@ -72,6 +80,16 @@ enum Command {
     Demo(cmd::demo::DemoArgs),
     /// Simulate a trace on an accelerator architecture (preset or TOML, with overrides).
     Sim(cmd::sim::SimArgs),
+    /// Real CKKS on the CPU: bootstrap random encrypted vectors and report precision and time.
+    #[command(subcommand)]
+    Ckks(cmd::ckks::CkksCommand),
+    /// The simulator's validation table: each design's preset on the benchmark workloads under
+    /// its own recipe, against the published latencies, with sensitivity rows.
+    #[command(after_help = "Examples:\n  \
+        hesim validate\n  \
+        hesim validate --json\n  \
+        hesim validate --out validation")]
+    Validate(cmd::validate::ValidateArgs),
     /// Emit, check and synthesize the rust_hdl NTT butterfly (Verilog, Icarus, Verilator, yosys).
     #[command(subcommand)]
     Verilog(cmd::verilog::VerilogCommand),
@@ -82,17 +100,38 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Trace(c) => cmd::trace::run(c),
         Command::Infer(a) => cmd::nn::infer(a),
+        Command::Finetune(a) => cmd::finetune::run(a),
         Command::Sweep(c) => cmd::sweep::run(c),
         Command::Report(a) => cmd::report::run(a),
         Command::Demo(a) => cmd::demo::run(a),
         Command::Sim(a) => cmd::sim::run(a),
+        Command::Validate(a) => cmd::validate::run(a),
         Command::Verilog(c) => cmd::verilog::run(c),
+        Command::Ckks(c) => cmd::ckks::run(c),
     };
     match result {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", error_message(&err));
             ExitCode::from(EXIT_BAD_INPUT)
         }
     }
+}
+
+/// The error and its causes joined by ": ", each cause once: many library errors already
+/// print their source in their own message, and `{:#}` would repeat it. Control characters
+/// (from file contents such as layer names) are escaped so they cannot drive the terminal.
+fn error_message(err: &anyhow::Error) -> String {
+    let mut message = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if message.contains(&text) {
+            continue;
+        }
+        if !message.is_empty() {
+            message.push_str(": ");
+        }
+        message.push_str(&text);
+    }
+    cmd::escape_controls(&message)
 }

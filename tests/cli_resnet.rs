@@ -1,4 +1,4 @@
-//! `hesim trace gen --net resnet20|bootstrap` feeds `hesim trace validate` and `hesim sim`.
+//! `hesim trace gen --net resnet20|bootstrap|helr` feeds `hesim trace validate` and `hesim sim`.
 //! References: the trace validator (19 rules), sw/RESNET.md's op counts (8 bootstraps for the
 //! 19 activations under both packings; sub-block pruning removes rotations), and the published
 //! CraterLake ResNet-20 latency (249.45 ms) as an order-of-magnitude bound.
@@ -47,7 +47,8 @@ fn resnet20_packings_generate_valid_traces_and_spencnn_simulates_faster() {
     );
     let (m, s) = (stats(&mux), stats(&sp));
     for st in [&m, &s] {
-        assert_eq!(st["stats"]["by_kind"]["bootstrap"], 8, "{st}");
+        // the level planner's optimum (sw/src/nn/levels.rs; sw/ops.md explains 8 → 5)
+        assert_eq!(st["stats"]["by_kind"]["bootstrap"], 5, "{st}");
     }
     let rot = |st: &serde_json::Value| st["stats"]["by_kind"]["rotate"].as_u64().unwrap();
     assert!(
@@ -55,6 +56,18 @@ fn resnet20_packings_generate_valid_traces_and_spencnn_simulates_faster() {
         "spencnn {} vs multiplexed {}",
         rot(&s),
         rot(&m)
+    );
+    // the diagonal packings bootstrap ResNet-20 too (placed by the same level planner)
+    let dense = gen_trace(
+        dir.path(),
+        "dense.jsonl",
+        &["--net", "resnet20", "--packing", "dense"],
+    );
+    assert!(
+        stats(&dense)["stats"]["by_kind"]["bootstrap"]
+            .as_u64()
+            .unwrap()
+            > 0
     );
     let (tm, ts) = (sim_ms(&mux), sim_ms(&sp));
     assert!(ts < tm, "spencnn {ts} ms vs multiplexed {tm} ms");
@@ -87,8 +100,8 @@ fn impossible_resnet_and_bootstrap_options_exit_2() {
     let out = out.to_str().unwrap();
     for (args, needle) in [
         (
-            &["--net", "resnet20", "--packing", "dense"][..],
-            "use multiplexed or spencnn",
+            &["--net", "resnet20", "--packing", "bogus"][..],
+            "use multiplexed, spencnn, dense or group",
         ),
         (
             &["--net", "resnet20", "--sparsity", "0.5"][..],
@@ -104,6 +117,18 @@ fn impossible_resnet_and_bootstrap_options_exit_2() {
             ][..],
             "cannot be expanded",
         ),
+        (
+            &["--net", "resnet20", "--variant", "lee", "--limbs", "20"][..],
+            "limbs = 20 is out of bounds",
+        ),
+        (
+            &["--net", "helr", "--batch", "100"][..],
+            "batch = 100 is out of bounds: must be a positive multiple of the 128 samples",
+        ),
+        (
+            &["--net", "helr", "--limbs", "21"][..],
+            "limbs = 21 is out of bounds: at least 22",
+        ),
     ] {
         let mut all = vec!["trace", "gen"];
         all.extend_from_slice(args);
@@ -113,4 +138,39 @@ fn impossible_resnet_and_bootstrap_options_exit_2() {
         assert!(err.contains(needle), "{all:?}: {err}");
         assert!(!dir.path().join("x.jsonl").exists(), "{all:?} left a file");
     }
+}
+
+/// HELR256 with one iteration per bootstrap (the default 25 limbs): 31 sparse bootstraps for
+/// 32 iterations, 39 rotations per iteration (sw/src/workloads/helr/tests.rs derives them).
+#[test]
+fn helr_generates_a_valid_trace_with_one_bootstrap_per_iteration() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = gen_trace(
+        dir.path(),
+        "helr.jsonl",
+        &["--net", "helr", "--batch", "256"],
+    );
+    let s = stats(&path);
+    let kinds = &s["stats"]["by_kind"];
+    assert_eq!(kinds["bootstrap"], 31, "{kinds}");
+    assert_eq!(kinds["rotate"], 32 * 39, "{kinds}");
+    assert_eq!(s["header"]["network"], "helr256");
+}
+
+/// Lee et al.'s ResNet-20: 18 bootstraps, and the linear layers' 1,830 rotations (key
+/// switches) and 2,267 plaintext multiplies that sw/src/nn/resnet_lee/tests.rs derives from
+/// their code's loops.
+#[test]
+fn resnet20_lee_has_eighteen_bootstraps_and_lee_et_al_linear_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = gen_trace(
+        dir.path(),
+        "lee.jsonl",
+        &["--net", "resnet20", "--variant", "lee"],
+    );
+    let s = stats(&path);
+    let kinds = &s["stats"]["by_kind"];
+    assert_eq!(kinds["bootstrap"], 18, "{kinds}");
+    assert_eq!(kinds["rotate"], 1830, "{kinds}");
+    assert_eq!(kinds["mul_plain"], 2267, "{kinds}");
 }

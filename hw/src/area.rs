@@ -214,10 +214,15 @@ fn parse_stat_json(text: &str, family: Family, command: String) -> Result<SynthR
 }
 
 /// `hesim verilog synth DIR`: synthesizes the directory's design (`butterfly.v`, `ntt.v` in an
-/// NTT-core directory, `ntt_unit.v` in an NTT-unit directory) and writes
+/// NTT-core directory, `ntt_unit.v` or `automorphism.v` in a unit directory) and writes
 /// `DIR/area_<family>.json`.
 pub fn synth_dir(dir: &Path, family: Family) -> Result<SynthReport, HwError> {
-    let design = if dir.join(crate::ntt_unit::UNIT_MANIFEST_FILE).is_file() {
+    let design = if dir
+        .join(crate::automorphism::AUTOMORPHISM_MANIFEST_FILE)
+        .is_file()
+    {
+        dir.join(crate::automorphism::AUTOMORPHISM_DESIGN_FILE)
+    } else if dir.join(crate::ntt_unit::UNIT_MANIFEST_FILE).is_file() {
         dir.join(crate::ntt_unit::UNIT_DESIGN_FILE)
     } else if dir.join(crate::ntt_core::NTT_MANIFEST_FILE).is_file() {
         dir.join(crate::ntt_core::NTT_DESIGN_FILE)

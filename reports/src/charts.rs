@@ -11,7 +11,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use crate::load::{Run, SweepTable};
+use crate::load::{FinetuneCurve, Run, SweepTable};
 use crate::{Figure, PAPER_SPEEDUPS, ReportError, write_atomically};
 
 const FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
@@ -421,6 +421,120 @@ impl Plot for Pareto {
     }
 }
 
+/// Accuracy (%) against sparsity: one line per series of (sparsity, accuracy) points.
+struct AccuracyLines {
+    title: String,
+    x_desc: String,
+    series: Vec<(String, Vec<(f64, f64)>)>,
+}
+
+impl Plot for AccuracyLines {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult {
+        let entries: Vec<_> = self
+            .series
+            .iter()
+            .enumerate()
+            .map(|(i, (n, _))| (n.clone(), color(i), LegendMark::Line))
+            .collect();
+        let area = with_legend(root, "accuracy", &entries)?;
+        let values = self.series.iter().flat_map(|s| s.1.iter());
+        let ymin = values.clone().map(|p| p.1).fold(100.0f64, f64::min);
+        let xmax = values.map(|p| p.0).fold(0.0f64, f64::max);
+        let mut chart = ChartBuilder::on(&area)
+            .caption(&self.title, ("sans-serif", 22))
+            .margin(12)
+            .x_label_area_size(50)
+            .y_label_area_size(80)
+            .build_cartesian_2d(0.0..(xmax * 1.05).max(0.1), (ymin - 2.0).max(0.0)..100.0)
+            .map_err(e2s)?;
+        chart
+            .configure_mesh()
+            .light_line_style(TRANSPARENT)
+            .x_desc(&self.x_desc)
+            .y_desc("accuracy (%)")
+            .label_style(("sans-serif", 15))
+            .axis_desc_style(("sans-serif", 16))
+            .draw()
+            .map_err(e2s)?;
+        for (i, (_, points)) in self.series.iter().enumerate() {
+            chart
+                .draw_series(LineSeries::new(
+                    points.iter().copied(),
+                    color(i).stroke_width(3),
+                ))
+                .map_err(e2s)?;
+            chart
+                .draw_series(points.iter().map(|&p| Circle::new(p, 5, color(i).filled())))
+                .map_err(e2s)?;
+        }
+        Ok(())
+    }
+}
+
+/// `hesim finetune`'s curve: accuracy against sub-block sparsity after fine-tuning with the
+/// masks fixed, right after pruning, and of the unpruned checkpoint, on the same images.
+pub fn accuracy_vs_sparsity(
+    curve: &FinetuneCurve,
+    index: usize,
+    out: &Path,
+) -> Result<Figure, ReportError> {
+    let points = &curve.points;
+    let line = |f: fn(&crate::FinetunePoint) -> f64| -> Vec<(f64, f64)> {
+        points.iter().map(|p| (p.sparsity, 100.0 * f(p))).collect()
+    };
+    let first = &points[0];
+    let name = if index == 0 {
+        "accuracy-sparsity".to_owned()
+    } else {
+        format!("accuracy-sparsity-{index}")
+    };
+    let plot = AccuracyLines {
+        title: format!(
+            "{}: accuracy vs sub-block sparsity ({} images from {})",
+            first.network, first.eval_images, first.eval_offset
+        ),
+        x_desc: "sub-block sparsity (fraction of the pruned layers' weights)".into(),
+        series: vec![
+            (
+                "fine-tuned, masks fixed".into(),
+                line(|p| p.finetuned_accuracy),
+            ),
+            ("pruned, not fine-tuned".into(), line(|p| p.pruned_accuracy)),
+            (
+                "unpruned checkpoint".into(),
+                line(|p| p.checkpoint_accuracy),
+            ),
+        ],
+    };
+    render(out, &name, &plot)?;
+    let rows: Vec<Vec<String>> = points
+        .iter()
+        .map(|p| {
+            vec![
+                format!("{:.2}", p.sparsity),
+                format!("{:.2}", 100.0 * p.finetuned_accuracy),
+                format!("{:.2}", 100.0 * p.pruned_accuracy),
+                format!("{:.2}", 100.0 * p.checkpoint_accuracy),
+            ]
+        })
+        .collect();
+    Ok(Figure {
+        name,
+        title: plot.title,
+        caption: format!("{}. From `{}`.", first.split, curve.path.display()),
+        series: plot.series.iter().map(|s| s.0.clone()).collect(),
+        table: md_table(
+            &[
+                "sparsity",
+                "fine-tuned (%)",
+                "pruned, not fine-tuned (%)",
+                "unpruned checkpoint (%)",
+            ],
+            &rows,
+        ),
+    })
+}
+
 /// Log-log roofline: layer points over min(peak, bandwidth × intensity).
 struct Roofline {
     title: String,
@@ -759,6 +873,45 @@ pub fn speedup(runs: &[Run], out: &Path) -> Result<Option<Figure>, ReportError> 
             &rows,
         ),
     }))
+}
+
+/// `hesim validate`'s figure: each row's simulated latency divided by the published one, with
+/// the published value (1.0) as the reference mark; `rows` are (label, simulated ms,
+/// published ms) and rows without a published number are left out (predictions).
+pub fn validation(rows: &[(String, f64, Option<f64>)], out: &Path) -> Result<Figure, ReportError> {
+    let kept: Vec<&(String, f64, Option<f64>)> = rows
+        .iter()
+        .filter(|r| r.2.is_some_and(|p| p > 0.0))
+        .collect();
+    let ratio: Vec<Option<f64>> = kept.iter().map(|r| r.2.map(|p| r.1 / p)).collect();
+    let plot = GroupedBars {
+        title: "Simulated vs published latency".into(),
+        y_desc: "simulated ÷ published".into(),
+        legend_title: "".into(),
+        categories: kept.iter().map(|r| r.0.clone()).collect(),
+        series: vec![("simulated ÷ published".into(), ratio)],
+        marks: Some(("published".into(), vec![Some(1.0); kept.len()])),
+        value_format: |v| format!("{v:.2}"),
+    };
+    render(out, "validation", &plot)?;
+    let table_rows: Vec<Vec<String>> = kept
+        .iter()
+        .map(|r| {
+            vec![
+                r.0.clone(),
+                format!("{:.3}", r.1),
+                r.2.map_or_else(|| "–".into(), |p| format!("{p:.2}")),
+            ]
+        })
+        .collect();
+    Ok(Figure {
+        name: "validation".into(),
+        title: plot.title,
+        caption: "Each design's simulated latency on a benchmark workload over its published                   latency (red mark = 1). Nothing is calibrated; rows without a published                   number (ARK, BTS: held out) are predictions and are not drawn."
+            .into(),
+        series: vec!["simulated ÷ published".into(), "published".into()],
+        table: md_table(&["design × workload", "simulated (ms)", "published (ms)"], &table_rows),
+    })
 }
 
 fn file_stem(label: &str) -> String {

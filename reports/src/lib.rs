@@ -8,6 +8,8 @@
 //! - unit utilisation per layer of each run, and a Gantt chart from a `--timeline` file;
 //! - the area–latency Pareto front of a sweep;
 //! - a roofline of the layers (compute- vs memory-bound);
+//! - accuracy vs sub-block sparsity before and after fine-tuning (`finetune.json` from
+//!   `hesim finetune`);
 //!
 //! then writes `index.html` and `index.md` showing every figure with a short table.
 //! Text uses an embedded DejaVu Sans (`assets/`, Bitstream Vera licence), so no system font
@@ -19,8 +21,8 @@ mod page;
 
 use std::path::{Path, PathBuf};
 
-pub use charts::{pareto_front, peak_ops_per_cycle};
-pub use load::{Inputs, Run, SweepRow, SweepTable};
+pub use charts::{pareto_front, peak_ops_per_cycle, register_font, validation};
+pub use load::{FinetuneCurve, FinetunePoint, Inputs, Run, SweepRow, SweepTable};
 
 /// SpENCNN's published overall speedups (Ran et al., "SpENCNN", ICML 2023, PMLR v202, as
 /// quoted in `../shared/docs/spencnn.md`): network and factor.
@@ -43,8 +45,8 @@ pub enum ReportError {
     #[error("{path}: {message}")]
     Input { path: PathBuf, message: String },
     #[error(
-        "{dir}: no results found (expected results.json from `hesim sim --out DIR` or \
-         results.csv from `hesim sweep`)"
+        "{dir}: no results found (expected results.json from `hesim sim --out DIR`, \
+         results.csv from `hesim sweep` or finetune.json from `hesim finetune`)"
     )]
     NoResults { dir: PathBuf },
     #[error("drawing {figure}: {message}")]
@@ -87,7 +89,11 @@ pub fn report(results: &Path, out: &Path, opts: &ReportOptions) -> Result<Report
         Some(p) => Some((p.clone(), load::timeline(p)?)),
         None => None,
     };
-    if inputs.runs.is_empty() && inputs.sweeps.is_empty() && timeline.is_none() {
+    if inputs.runs.is_empty()
+        && inputs.sweeps.is_empty()
+        && inputs.curves.is_empty()
+        && timeline.is_none()
+    {
         return Err(ReportError::NoResults {
             dir: results.to_owned(),
         });
@@ -96,7 +102,7 @@ pub fn report(results: &Path, out: &Path, opts: &ReportOptions) -> Result<Report
         path: out.to_owned(),
         source,
     })?;
-    charts::register_font();
+    register_font();
     let mut figures = Vec::new();
     if !inputs.runs.is_empty() {
         figures.push(charts::latency_by_kind(&inputs.runs, out)?);
@@ -116,6 +122,9 @@ pub fn report(results: &Path, out: &Path, opts: &ReportOptions) -> Result<Report
     }
     for (i, sweep) in inputs.sweeps.iter().enumerate() {
         figures.push(charts::pareto(sweep, i, out)?);
+    }
+    for (i, curve) in inputs.curves.iter().enumerate() {
+        figures.push(charts::accuracy_vs_sparsity(curve, i, out)?);
     }
     let (index_html, index_md) = page::write(results, out, &figures, &inputs)?;
     Ok(Report {

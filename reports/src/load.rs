@@ -41,11 +41,35 @@ pub struct SweepTable {
     pub rows: Vec<SweepRow>,
 }
 
+/// One sparsity of an accuracy curve (`finetune.json` from `hesim finetune`).
+#[derive(Clone, Debug, PartialEq, serde::Deserialize)]
+pub struct FinetunePoint {
+    pub network: String,
+    pub sparsity: f64,
+    /// Accuracy of the unpruned starting checkpoint on the evaluation images.
+    pub checkpoint_accuracy: f64,
+    /// After sub-block pruning, before fine-tuning.
+    pub pruned_accuracy: f64,
+    pub finetuned_accuracy: f64,
+    pub eval_images: usize,
+    pub eval_offset: usize,
+    /// Which images trained and which evaluated.
+    pub split: String,
+}
+
+/// An accuracy-vs-sparsity curve.
+#[derive(Clone, Debug)]
+pub struct FinetuneCurve {
+    pub path: PathBuf,
+    pub points: Vec<FinetunePoint>,
+}
+
 /// Everything found under a results directory.
 #[derive(Clone, Debug, Default)]
 pub struct Inputs {
     pub runs: Vec<Run>,
     pub sweeps: Vec<SweepTable>,
+    pub curves: Vec<FinetuneCurve>,
 }
 
 fn input_err(path: &Path, message: impl Into<String>) -> ReportError {
@@ -55,8 +79,8 @@ fn input_err(path: &Path, message: impl Into<String>) -> ReportError {
     }
 }
 
-/// Walks `dir` (depth ≤ 4, skipping `points/` and `traces/`) for `results.json` and
-/// `results.csv` files, in sorted path order.
+/// Walks `dir` (depth ≤ 4, skipping `points/` and `traces/`) for `results.json`,
+/// `results.csv` and `finetune.json` files, in sorted path order.
 pub fn discover(dir: &Path) -> Result<Inputs, ReportError> {
     if !dir.is_dir() {
         return Err(input_err(dir, "not a directory"));
@@ -69,6 +93,7 @@ pub fn discover(dir: &Path) -> Result<Inputs, ReportError> {
         match f.file_name().and_then(|n| n.to_str()) {
             Some("results.json") => inputs.runs.push(read_run(&f)?),
             Some("results.csv") => inputs.sweeps.push(read_sweep(&f)?),
+            Some("finetune.json") => inputs.curves.push(read_curve(&f)?),
             _ => {}
         }
     }
@@ -125,6 +150,23 @@ fn read_run(path: &Path) -> Result<Run, ReportError> {
         label,
         result,
         arch,
+    })
+}
+
+fn read_curve(path: &Path) -> Result<FinetuneCurve, ReportError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ReportError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let mut points: Vec<FinetunePoint> = serde_json::from_str(&text)
+        .map_err(|e| input_err(path, format!("not a `hesim finetune` curve: {e}")))?;
+    if points.is_empty() {
+        return Err(input_err(path, "the curve has no points"));
+    }
+    points.sort_by(|a, b| a.sparsity.total_cmp(&b.sparsity));
+    Ok(FinetuneCurve {
+        path: path.to_owned(),
+        points,
     })
 }
 

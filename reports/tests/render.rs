@@ -234,3 +234,49 @@ fn pareto_front_matches_the_definition() {
         assert_eq!(on_front, !dominated, "{p:?}");
     }
 }
+
+/// A `hesim finetune` curve alone makes a report: the accuracy figure draws the three series
+/// and its table lists every sparsity, sorted, in percent.
+#[test]
+fn a_finetune_curve_draws_accuracy_vs_sparsity() {
+    let dir = tempfile::tempdir().unwrap();
+    let point = |s: f64, fine: f64, pruned: f64| {
+        serde_json::json!({
+            "network": "lenet", "sparsity": s, "checkpoint_accuracy": 0.9908,
+            "pruned_accuracy": pruned, "finetuned_accuracy": fine, "eval_images": 5000,
+            "eval_offset": 5000, "split": "fine-tuned on test images 0–4999",
+        })
+    };
+    let curve = serde_json::json!([
+        point(0.5, 0.9858, 0.5664),
+        point(0.0, 0.9912, 0.9908),
+        point(0.25, 0.9890, 0.70)
+    ]);
+    let results = dir.path().join("curve");
+    std::fs::create_dir_all(&results).unwrap();
+    std::fs::write(results.join("finetune.json"), curve.to_string()).unwrap();
+    let out = dir.path().join("report");
+    let report = hesim_reports::report(&results, &out, &Default::default()).unwrap();
+    let fig = report
+        .figures
+        .iter()
+        .find(|f| f.name == "accuracy-sparsity")
+        .expect("accuracy figure");
+    assert_eq!(fig.series.len(), 3);
+    let svg = std::fs::read_to_string(out.join("accuracy-sparsity.svg")).unwrap();
+    for s in &fig.series {
+        assert!(svg.contains(s.as_str()), "legend {s} missing");
+    }
+    let rows: Vec<&str> = fig.table.lines().skip(2).collect();
+    assert_eq!(rows.len(), 3, "{}", fig.table);
+    assert!(
+        rows[0].starts_with("| 0.00 | 99.12 | 99.08 | 99.08 |"),
+        "{}",
+        fig.table
+    );
+    assert!(
+        rows[2].starts_with("| 0.50 | 98.58 | 56.64 | 99.08 |"),
+        "{}",
+        fig.table
+    );
+}

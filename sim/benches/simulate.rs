@@ -41,6 +41,41 @@ fn bench(c: &mut Criterion) {
         });
     });
 
+    // Lee et al.'s ResNet-20 with every bootstrap expanded, on every preset (target: ≤ 50 ms
+    // each). A design with a recipe runs its own; `f1`, `default` and `fpga` run the recipe
+    // whose primes fit their words (CraterLake's 28-bit, SHARP's 36-bit), and `f1`'s NTT unit
+    // is allowed N = 2^16 (the program needs 2^14 slots; F1 stops at N = 2^14): this measures
+    // the simulator, not the design.
+    let presets = [
+        ("sharp", "sharp"),
+        ("ark", "ark"),
+        ("bts", "bts"),
+        ("craterlake", "craterlake"),
+        ("f1", "craterlake"),
+        ("default", "craterlake"),
+        ("fpga", "sharp"),
+    ];
+    for (preset, design) in presets {
+        use hesim_traces::bootstrap::{RecipeOptions, expand_ops, recipe};
+        let r = recipe(design, &RecipeOptions::default()).unwrap();
+        let wts = nn::resnet_lee::LeeWeights::random(1);
+        let p = nn::resnet_lee::build(&wts, &r.header, &r.params)
+            .unwrap()
+            .program;
+        let ops = expand_ops(&p.header, &p.ops).unwrap();
+        let mut a = ArchLoader::new(preset).unwrap();
+        if Arch::preset(preset).unwrap().ntt.max_log_n < p.header.log_n {
+            a.set(&format!("ntt.max_log_n={}", p.header.log_n)).unwrap();
+        }
+        let a = a.build().unwrap();
+        g.bench_function(
+            format!("simulate/resnet20-lee-expanded-{}/{preset}", ops.len()),
+            |b| {
+                b.iter(|| simulate(&a, &p.header, &ops).unwrap().cycles);
+            },
+        );
+    }
+
     let sharp = Arch::preset("sharp").unwrap();
     let h = hesim_traces::synthetic::header();
     let ops = hesim_traces::synthetic::generate(100_000, 7);

@@ -1,5 +1,6 @@
 //! Writes the synthetic workloads of `hesim_sim::pattern` as trace files, for `hesim sim`:
-//! `cargo run --release -p hesim-sim --example write_traces -- OUT_DIR`.
+//! `cargo run --release -p hesim-sim --example write_traces -- OUT_DIR` (bootstrap traces come
+//! from `hesim trace gen --net bootstrap`).
 
 use hesim_sim::pattern;
 
@@ -7,14 +8,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = std::path::PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| ".".into()));
     std::fs::create_dir_all(&dir)?;
     let traces = [
-        (
-            "bootstrap-packed-n16.jsonl",
-            pattern::packed_bootstrap_trace(32, true),
-        ),
-        (
-            "bootstrap-op-n16.jsonl",
-            pattern::packed_bootstrap_trace(32, false),
-        ),
         ("lola-cifar-shaped.jsonl", pattern::lola_cifar_trace()),
         ("cnn-3k.jsonl", pattern::cnn_trace(3000)),
     ];

@@ -12,12 +12,13 @@ use serde::{Deserialize, Serialize};
 use toml::{Table, Value};
 
 /// The built-in presets: name and embedded TOML.
-pub const PRESETS: [(&str, &str); 6] = [
+pub const PRESETS: [(&str, &str); 7] = [
     ("default", include_str!("../presets/default.toml")),
     ("f1", include_str!("../presets/f1.toml")),
     ("craterlake", include_str!("../presets/craterlake.toml")),
     ("sharp", include_str!("../presets/sharp.toml")),
     ("ark", include_str!("../presets/ark.toml")),
+    ("bts", include_str!("../presets/bts.toml")),
     ("fpga", include_str!("../presets/fpga.toml")),
 ];
 
@@ -44,6 +45,7 @@ pub struct Arch {
     pub bconv: Bconv,
     pub keyswitch: Keyswitch,
     pub scratchpad: Scratchpad,
+    pub noc: Noc,
     pub hbm: Hbm,
     pub policy: Policy,
 }
@@ -118,6 +120,9 @@ pub struct Keyswitch {
     pub dedicated_inner_product: bool,
     /// Multiply-accumulates per cycle per cluster of that unit (ignored otherwise).
     pub inner_product_lanes: u32,
+    /// Words per cycle (whole machine) of the generator that regenerates the uniform half of
+    /// evaluation keys on chip (used with `policy.evk_prng`).
+    pub prng_words_per_cycle: u32,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -126,6 +131,14 @@ pub struct Scratchpad {
     /// On-chip capacity for ciphertexts, plaintexts and cached keys, in MiB (whole machine).
     pub capacity_mib: f64,
     /// Scratchpad/register-file bandwidth to the units, bytes per cycle (whole machine).
+    pub bandwidth_bytes_per_cycle: f64,
+}
+
+/// The network between clusters, for limb-wise ↔ coefficient-wise redistribution.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Noc {
+    /// Bytes per cycle leaving clusters (whole machine); unused with one cluster.
     pub bandwidth_bytes_per_cycle: f64,
 }
 
@@ -144,9 +157,6 @@ pub struct Hbm {
 pub enum KeyStorage {
     /// Every key switch streams the digits and limbs it needs from HBM.
     Streamed,
-    /// Like `streamed`, but only the "b" half is stored: the uniform "a" half is regenerated on
-    /// chip from a seed (CraterLake KSHGen, ARK), halving key traffic.
-    Seeded,
     /// Keys are cached in the scratchpad (whole key, at the top level) and loaded on a miss;
     /// the cache gets whatever capacity live ciphertexts leave free, least recently used first.
     OnChip,
@@ -161,6 +171,17 @@ pub struct Policy {
     pub hoisting: bool,
     /// Key-switching digits; 0 takes the trace's `dnum` (and its special primes).
     pub dnum: u32,
+    /// Only the "b" half of each key is stored and loaded: the uniform "a" half is regenerated
+    /// on chip from a seed by the PRNG (CraterLake KSHGen, ARK, SHARP), halving key traffic.
+    pub evk_prng: bool,
+    /// Key loads start as soon as the HBM port is free, ahead of the key switch's operands
+    /// (keys do not depend on data; SHARP's "evk-flowing" prefetch). Off: a load starts when
+    /// the operands' producers start (one task ahead).
+    pub key_prefetch: bool,
+    /// Plaintexts are stored as one limb and extended on chip (ARK's OF-Limb).
+    pub of_limb: bool,
+    /// A double-prime-scaling unit fuses two `rescale`s in a row (SHARP's DPS).
+    pub double_prime_unit: bool,
 }
 
 /// Errors of building an architecture description.
@@ -231,7 +252,13 @@ impl ArchLoader {
             path: preset_or_file.to_owned(),
             source,
         })?;
-        let mut file = parse(&text, preset_or_file)?;
+        Self::from_text(&text, preset_or_file)
+    }
+
+    /// [`ArchLoader::new`] on the text of an architecture file; `origin` names it in errors.
+    pub fn from_text(text: &str, origin: &str) -> Result<Self, ArchError> {
+        let preset_or_file = origin;
+        let mut file = parse(text, preset_or_file)?;
         match file.remove("preset") {
             Some(Value::String(name)) => {
                 let base = preset_text(&name).ok_or_else(|| unknown_preset(&name))?;
@@ -487,75 +514,140 @@ impl Arch {
         toml::to_string(self).unwrap_or_default()
     }
 
-    /// Range checks: a zero or negative rate, an impossible word size or N, each an error
-    /// naming its key.
+    /// Range checks, each an error naming its key: every number finite and within a physical
+    /// range (the bounds below are far beyond any built or proposed design, and they keep every
+    /// cycle and byte count of the engine well inside 64 bits per task).
     pub fn validate(&self) -> Result<(), ArchError> {
-        let bad = |path: &str, value: String, reason: &str| {
+        let bad = |path: &str, value: String, reason: String| {
             Err(ArchError::InvalidValue {
                 path: path.into(),
                 value,
-                reason: reason.into(),
+                reason,
             })
         };
-        let positive = |path: &str, v: f64| {
-            if v.is_finite() && v > 0.0 {
+        let real = |path: &str, v: f64, lo: f64, hi: f64, unit: &str| {
+            if v.is_finite() && (lo..=hi).contains(&v) {
                 Ok(())
             } else {
-                bad(path, v.to_string(), "must be a positive number")
+                bad(
+                    path,
+                    v.to_string(),
+                    format!("must be a number between {lo} and {hi} {unit}"),
+                )
             }
         };
-        let nonzero = |path: &str, v: u32| {
-            if v > 0 {
-                Ok(())
+        let count = |path: &str, v: u32, lo: u32, hi: u32| {
+            if v < lo {
+                bad(path, v.to_string(), format!("must be at least {lo}"))
+            } else if v > hi {
+                bad(path, v.to_string(), format!("must be at most {hi}"))
             } else {
-                bad(path, "0".into(), "must be at least 1")
+                Ok(())
             }
         };
-        positive("clock_ghz", self.clock_ghz)?;
-        if !(8..=64).contains(&self.word_bits) {
-            return bad(
-                "word_bits",
-                self.word_bits.to_string(),
-                "must be between 8 and 64",
-            );
-        }
-        nonzero("clusters", self.clusters)?;
-        nonzero("ntt.units", self.ntt.units)?;
-        nonzero("ntt.lanes", self.ntt.lanes)?;
-        if !(1..=17).contains(&self.ntt.max_log_n) {
-            return bad(
-                "ntt.max_log_n",
-                self.ntt.max_log_n.to_string(),
-                "must be between 1 and 17",
-            );
-        }
-        nonzero("automorphism.units", self.automorphism.units)?;
-        nonzero("automorphism.lanes", self.automorphism.lanes)?;
-        nonzero("elementwise.mul_units", self.elementwise.mul_units)?;
-        nonzero("elementwise.add_units", self.elementwise.add_units)?;
-        nonzero("elementwise.lanes", self.elementwise.lanes)?;
-        if self.bconv.dedicated {
-            nonzero("bconv.macs_per_cycle", self.bconv.macs_per_cycle)?;
-        }
-        if self.keyswitch.dedicated_inner_product {
-            nonzero(
-                "keyswitch.inner_product_lanes",
-                self.keyswitch.inner_product_lanes,
-            )?;
-        }
-        positive("scratchpad.capacity_mib", self.scratchpad.capacity_mib)?;
-        positive(
+        const MAX_UNITS: u32 = 1 << 16;
+        const MAX_LANES: u32 = 1 << 20;
+        const MAX_MACS: u32 = 1 << 24;
+        const MAX_LATENCY: u32 = 1_000_000;
+        real("clock_ghz", self.clock_ghz, 1e-3, 100.0, "GHz")?;
+        count("word_bits", self.word_bits, 8, 64)?;
+        count("clusters", self.clusters, 1, 4096)?;
+        count("ntt.units", self.ntt.units, 1, MAX_UNITS)?;
+        count("ntt.lanes", self.ntt.lanes, 1, MAX_LANES)?;
+        count(
+            "ntt.latency_cycles",
+            self.ntt.latency_cycles,
+            0,
+            MAX_LATENCY,
+        )?;
+        count("ntt.max_log_n", self.ntt.max_log_n, 1, 17)?;
+        count("automorphism.units", self.automorphism.units, 1, MAX_UNITS)?;
+        count("automorphism.lanes", self.automorphism.lanes, 1, MAX_LANES)?;
+        count(
+            "automorphism.latency_cycles",
+            self.automorphism.latency_cycles,
+            0,
+            MAX_LATENCY,
+        )?;
+        let ew = &self.elementwise;
+        count("elementwise.mul_units", ew.mul_units, 1, MAX_UNITS)?;
+        count("elementwise.add_units", ew.add_units, 1, MAX_UNITS)?;
+        count("elementwise.lanes", ew.lanes, 1, MAX_LANES)?;
+        count(
+            "elementwise.mul_latency_cycles",
+            ew.mul_latency_cycles,
+            0,
+            MAX_LATENCY,
+        )?;
+        count(
+            "elementwise.add_latency_cycles",
+            ew.add_latency_cycles,
+            0,
+            MAX_LATENCY,
+        )?;
+        let min_macs = u32::from(self.bconv.dedicated);
+        count(
+            "bconv.macs_per_cycle",
+            self.bconv.macs_per_cycle,
+            min_macs,
+            MAX_MACS,
+        )?;
+        count(
+            "bconv.latency_cycles",
+            self.bconv.latency_cycles,
+            0,
+            MAX_LATENCY,
+        )?;
+        count(
+            "keyswitch.inner_product_lanes",
+            self.keyswitch.inner_product_lanes,
+            u32::from(self.keyswitch.dedicated_inner_product),
+            MAX_MACS,
+        )?;
+        real(
+            "scratchpad.capacity_mib",
+            self.scratchpad.capacity_mib,
+            1.0 / 1024.0,
+            1024.0 * 1024.0,
+            "MiB (1 KiB to 1 TiB)",
+        )?;
+        real(
             "scratchpad.bandwidth_bytes_per_cycle",
             self.scratchpad.bandwidth_bytes_per_cycle,
+            1.0,
+            f64::from(1u32 << 30),
+            "bytes per cycle",
         )?;
-        positive("hbm.bandwidth_gb_s", self.hbm.bandwidth_gb_s)?;
-        if !(self.hbm.latency_ns.is_finite() && self.hbm.latency_ns >= 0.0) {
-            return bad(
-                "hbm.latency_ns",
-                self.hbm.latency_ns.to_string(),
-                "must be ≥ 0",
-            );
+        real(
+            "noc.bandwidth_bytes_per_cycle",
+            self.noc.bandwidth_bytes_per_cycle,
+            1.0,
+            f64::from(1u32 << 30),
+            "bytes per cycle",
+        )?;
+        if self.policy.evk_prng {
+            count(
+                "keyswitch.prng_words_per_cycle",
+                self.keyswitch.prng_words_per_cycle,
+                1,
+                MAX_LANES,
+            )?;
         }
+        real(
+            "hbm.bandwidth_gb_s",
+            self.hbm.bandwidth_gb_s,
+            1e-3,
+            1e6,
+            "GB/s (1 MB/s to 1 PB/s)",
+        )?;
+        real(
+            "hbm.latency_ns",
+            self.hbm.latency_ns,
+            0.0,
+            1e6,
+            "ns (up to 1 ms)",
+        )?;
+        count("policy.dnum", self.policy.dnum, 0, 1 << 16)?;
         Ok(())
     }
 

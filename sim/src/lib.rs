@@ -17,6 +17,7 @@ pub mod lower;
 pub mod pattern;
 pub mod result;
 pub mod sweep;
+pub mod validate;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -66,6 +67,23 @@ pub enum SimError {
         log_n: u32,
         max_log_n: u32,
     },
+    #[error(
+        "`policy.dnum` = {dnum} of architecture {arch} is more key-switching digits than the \
+         trace's {limbs}-limb chain has limbs: use `--set policy.dnum=N` with N ≤ {limbs} \
+         (0 keeps the trace's dnum)"
+    )]
+    DnumTooLarge { arch: String, dnum: u32, limbs: u32 },
+    #[error(
+        "on architecture {arch} this trace could take up to {cycles:.3e} cycles and move \
+         {bytes:.3e} bytes, beyond the 2^62 the simulator counts exactly: raise the slowest \
+         rate (`hbm.bandwidth_gb_s`, `scratchpad.bandwidth_bytes_per_cycle`, lanes) or \
+         simulate a shorter trace"
+    )]
+    CountOverflow {
+        arch: String,
+        cycles: f64,
+        bytes: f64,
+    },
     #[error("bootstrap: {message}")]
     Bootstrap { message: String },
     #[error(
@@ -105,7 +123,11 @@ pub fn lower_file(path: &Path, options: LowerOptions) -> Result<LoweredProgram, 
         match item {
             Ok(op) => {
                 analyzer.check(reader.line(), &op);
+                // The lowerer only ever sees ops the validator accepted: after the first
+                // violation the run fails anyway, and an op that broke a rule (a bootstrap
+                // with crafted parameters, ...) must not reach the cost model.
                 if lower_error.is_none()
+                    && analyzer.violation_count() == 0
                     && let Err(e) = lowerer.push(&op)
                 {
                     lower_error = Some(e);

@@ -17,19 +17,19 @@
 //!
 //! Resulting limb-(I)NTT counts (tested below): HMult (mul + relin + rescale) (β+2)(ℓ+k) + 2ℓ,
 //! HRot (β+2)(ℓ+k), PMult + rescale 2ℓ. A bootstrap op is expanded into primitive ops by
-//! [`crate::pattern::bootstrap`] and each of those is lowered as here, so a trace may carry
+//! [`hesim_traces::bootstrap::expand`] (the same op sequence `hesim trace gen --expand-boot`
+//! writes and `sw::ckks` executes) and each of those is lowered as here, so a trace may carry
 //! either the single op or its expansion.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use hesim_traces::{BootstrapParams, Header, Op, OpKind, OpName, TraceError};
+use hesim_traces::bootstrap::{self, Emitter};
+use hesim_traces::{BootstrapParams, Header, Op, OpKind, OpName, TraceError, ValueTable};
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::SimError;
-use crate::pattern::ProgramBuilder;
-
 /// Unit work of one task, in limb vectors (each N coefficients) or limbs moved.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Work {
@@ -55,6 +55,10 @@ pub struct Work {
     pub input_limbs: u64,
     /// Ciphertext limbs written off chip (program outputs).
     pub output_limbs: u64,
+    /// Limbs a clustered design moves between limb-wise and coefficient-wise distribution
+    /// (ARK's alternating distribution: base conversion needs every limb of a coefficient);
+    /// the engine charges the (clusters − 1)/clusters share that leaves a cluster to the NoC.
+    pub redistribute_limbs: u64,
 }
 
 impl Work {
@@ -71,6 +75,7 @@ impl Work {
             plain_limbs: self.plain_limbs + o.plain_limbs,
             input_limbs: self.input_limbs + o.input_limbs,
             output_limbs: self.output_limbs + o.output_limbs,
+            redistribute_limbs: self.redistribute_limbs + o.redistribute_limbs,
         }
     }
 
@@ -121,7 +126,8 @@ impl Params {
 
     /// ModUp of one polynomial of ℓ limbs: INTT each digit (ℓ INTTs), pre-scale by q̂⁻¹ (ℓ
     /// multiplies), base-convert digit j of α_j limbs to the other ℓ+k−α_j limbs, and NTT the new
-    /// limbs (β(ℓ+k) − ℓ NTTs). Result: β digits of ℓ+k limbs.
+    /// limbs (β(ℓ+k) − ℓ NTTs). Result: β digits of ℓ+k limbs. Redistribution: the ℓ input limbs
+    /// go coefficient-wise for the conversion, the β(ℓ+k) − ℓ new limbs back limb-wise.
     pub fn mod_up(&self, l: u64) -> Work {
         let (alpha, k) = (u64::from(self.alpha), u64::from(self.k));
         let beta = self.beta(l);
@@ -135,6 +141,7 @@ impl Params {
             ntt: l + (beta * (l + k) - l),
             bconv,
             mul: l,
+            redistribute_limbs: beta * (l + k),
             ..Work::default()
         }
     }
@@ -154,7 +161,8 @@ impl Params {
 
     /// ModDown of the two inner-product polynomials back to ℓ limbs: INTT the k special limbs
     /// (2k), pre-scale (2k multiplies), base-convert k → ℓ (2kℓ pairs), NTT (2ℓ), then
-    /// (x − conv)·P⁻¹ (2ℓ multiplies, 2ℓ subtractions).
+    /// (x − conv)·P⁻¹ (2ℓ multiplies, 2ℓ subtractions). Redistribution: the 2k special limbs
+    /// go coefficient-wise, the 2ℓ converted limbs back limb-wise.
     pub fn mod_down(&self, l: u64) -> Work {
         let k = u64::from(self.k);
         Work {
@@ -162,6 +170,7 @@ impl Params {
             bconv: 2 * k * l,
             mul: 2 * k + 2 * l,
             add: 2 * l,
+            redistribute_limbs: 2 * k + 2 * l,
             ..Work::default()
         }
     }
@@ -197,6 +206,30 @@ impl Params {
             ntt: 2 + 2 * (l_in - 1),
             mul: 2 * (l_in - 1),
             add: 2 * (l_in - 1),
+            ..Work::default()
+        }
+    }
+
+    /// The second `rescale` of a double-prime pair on a double-prime-scaling unit (SHARP's DPS),
+    /// from ℓ limbs before the pair. The fused pair, per polynomial: INTT the two dropped limbs,
+    /// base-convert them to the ℓ−2 others (2(ℓ−2) pairs), NTT, then (x − conv)·(q₁q₂)⁻¹:
+    /// 2ℓ (I)NTTs and 4(ℓ−2) conversion pairs for both polynomials. The first rescale of the
+    /// pair is already charged as a plain rescale from ℓ (2ℓ (I)NTTs and the 2(ℓ−1) multiplies
+    /// and subtractions, which cover the fused pair's 2(ℓ−2)), so the second adds only the
+    /// conversion.
+    pub fn fused_second_rescale(&self, l: u64) -> Work {
+        Work {
+            bconv: 4 * l.saturating_sub(2),
+            ..Work::default()
+        }
+    }
+
+    /// A plaintext generated on chip from one stored limb (ARK's OF-Limb): the limb is read and
+    /// reduced into the ℓ limbs in coefficient form, then each is NTT'd (ℓ NTTs).
+    pub fn on_the_fly_plain(&self, l: u64) -> Work {
+        Work {
+            ntt: l,
+            plain_limbs: 1,
             ..Work::default()
         }
     }
@@ -306,13 +339,16 @@ pub struct Task {
     pub origin: u32,
     /// Tasks whose results this one reads ([`NONE`] when unused).
     pub deps: [u32; 2],
-    pub work: Work,
+    /// Its unit work: an index into the `works` table of its program or block (tasks of one
+    /// shape, e.g. every rotation at one level, share an entry, so the engine costs each
+    /// entry once).
+    pub work: u32,
     /// Limbs of the value it defines (2ℓ for a ciphertext, β(ℓ+k) for extended digits).
     pub out_limbs: u64,
     /// Key-switch key it uses ([`NONE`] if none): 0 relin, 1 conjugation, 2+ rotations.
     pub key: u32,
     /// [`NONE`], or the index of the [`Block`] (an expanded bootstrap) this task runs as a
-    /// whole; `work` is then the block's total.
+    /// whole; its work is then the block's total.
     pub block: u32,
 }
 
@@ -322,6 +358,8 @@ pub struct Task {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Block {
     pub tasks: Vec<Task>,
+    /// The work table its tasks index.
+    pub works: Vec<Work>,
     pub first_use: Vec<u32>,
     pub next_use: Vec<[u32; 2]>,
     pub work: Work,
@@ -385,6 +423,10 @@ pub struct LowerOptions {
     pub dnum: u32,
     /// Share ModUp within hoist groups.
     pub hoisting: bool,
+    /// Generate plaintext limbs on chip from one stored limb (ARK's OF-Limb).
+    pub of_limb: bool,
+    /// Fuse two `rescale`s in a row into one double-prime rescale (SHARP's DPS unit).
+    pub double_prime_unit: bool,
 }
 
 impl LowerOptions {
@@ -392,6 +434,8 @@ impl LowerOptions {
         Self {
             dnum: arch.policy.dnum,
             hoisting: arch.policy.hoisting,
+            of_limb: arch.policy.of_limb,
+            double_prime_unit: arch.policy.double_prime_unit,
         }
     }
 }
@@ -404,6 +448,8 @@ pub struct LoweredProgram {
     pub params: Params,
     pub options: LowerOptions,
     pub tasks: Vec<Task>,
+    /// The distinct unit works its tasks index ([`Task::work`]).
+    pub works: Vec<Work>,
     pub ops: Vec<OpInfo>,
     pub layers: Vec<Arc<str>>,
     /// For each task, the first task reading its value ([`NONE`] if none).
@@ -417,14 +463,38 @@ pub struct LoweredProgram {
     pub counts: LowerCounts,
 }
 
+/// What fixes a task's work for one lowerer (whose parameters and options are fixed): tasks of
+/// one shape share one entry of the work table, computed once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Shape {
+    /// A non-bootstrap op of this kind with a result at this level, lowered by
+    /// [`Params::op_work`] (or with OF-Limb plaintexts when the options ask for them).
+    Op(OpName, u32),
+    /// `mod_raise` from the first level to the second.
+    ModRaise(u32, u32),
+    /// A hoist group's shared ModUp at this level.
+    HoistModUp(u32),
+    HoistedRotate(u32),
+    /// The second rescale of a double-prime pair, to this level.
+    FusedRescale(u32),
+    /// An expanded bootstrap's total.
+    Block(u32),
+    /// No work (a block's stand-in for its operand).
+    Nothing,
+}
+
 /// Streams ops into a [`LoweredProgram`].
 #[derive(Debug)]
 pub struct Lowerer {
     prog: LoweredProgram,
     /// Trace value id → task defining it.
-    values: FxHashMap<u32, u32>,
+    values: ValueTable<u32>,
     /// Hoist group → its ModUp task.
     hoists: FxHashMap<u32, u32>,
+    /// Shape → its entry in the work table ([`NONE`]: not yet made). The shapes of most
+    /// tasks, ops at a level of the chain, are looked up in `op_shapes` (by kind, then level).
+    shapes: FxHashMap<Shape, u32>,
+    op_shapes: Vec<u32>,
     layer_index: FxHashMap<Arc<str>, u32>,
     /// Per-kind counts, indexed by `OpName as usize` (moved into the map on `finish`).
     kind_counts: [KindCount; OpName::ALL.len()],
@@ -432,6 +502,9 @@ pub struct Lowerer {
     last_layer: u32,
     /// Expanded bootstraps by (params, input level, output level) → index in `blocks`.
     boot_cache: FxHashMap<(BootstrapParams, u32, u32), u32>,
+    /// The task of the previous op if it was a `rescale` that a second one may fuse with
+    /// (double-prime scaling), else [`NONE`].
+    open_rescale: u32,
 }
 
 impl Lowerer {
@@ -443,6 +516,7 @@ impl Lowerer {
                 params,
                 options,
                 tasks: Vec::new(),
+                works: Vec::new(),
                 ops: Vec::new(),
                 layers: Vec::new(),
                 first_use: Vec::new(),
@@ -453,12 +527,25 @@ impl Lowerer {
                     ..LowerCounts::default()
                 },
             },
-            values: FxHashMap::default(),
+            values: ValueTable::default(),
             hoists: FxHashMap::default(),
+            shapes: FxHashMap::default(),
+            op_shapes: vec![NONE; OpName::ALL.len() * (header.max_level() as usize + 1)],
             layer_index: FxHashMap::default(),
             last_layer: NONE,
             kind_counts: Default::default(),
             boot_cache: FxHashMap::default(),
+            open_rescale: NONE,
+        }
+    }
+
+    /// Makes room for `ops` more ops (about one task each), so that lowering a trace held in
+    /// memory does not grow its tables step by step.
+    pub fn reserve(&mut self, ops: usize) {
+        self.prog.tasks.reserve(ops);
+        self.prog.ops.reserve(ops);
+        if self.prog.ops.is_empty() {
+            self.values = ValueTable::with_capacity(ops);
         }
     }
 
@@ -490,7 +577,7 @@ impl Lowerer {
         });
         let mut args = [NONE; 2];
         for (slot, a) in args.iter_mut().zip(&op.args) {
-            *slot = *self.values.get(a).ok_or(SimError::UndefinedValue {
+            *slot = *self.values.get(*a).ok_or(SimError::UndefinedValue {
                 op: op.id,
                 value: *a,
             })?;
@@ -504,8 +591,11 @@ impl Lowerer {
                 self.push_bootstrap(origin, args[0], bp, in_level, op.level)?
             }
             OpKind::ModRaise => {
-                let in_level = u64::from(self.level_of_task(args[0]));
-                self.task(origin, args, p.mod_raise(in_level, l), 2 * l, NONE)
+                let in_level = self.level_of_task(args[0]);
+                let work = self.work_of(Shape::ModRaise(in_level, op.level), |p| {
+                    p.mod_raise(u64::from(in_level), l)
+                });
+                self.task(origin, args, work, 2 * l, NONE)
             }
             OpKind::Rotate { hoist: Some(g), .. } | OpKind::Conjugate { hoist: Some(g) }
                 if self.prog.options.hoisting =>
@@ -514,24 +604,47 @@ impl Lowerer {
                     Some(&t) => t,
                     None => {
                         let ext = p.beta(l) * (l + u64::from(p.k));
-                        let t = self.task(origin, [args[0], NONE], p.mod_up(l), ext, NONE);
+                        let work = self.work_of(Shape::HoistModUp(op.level), |p| p.mod_up(l));
+                        let t = self.task(origin, [args[0], NONE], work, ext, NONE);
                         self.hoists.insert(*g, t);
                         self.prog.counts.hoist_groups += 1;
                         t
                     }
                 };
                 let key = key_id(&op.kind);
-                self.task(origin, [args[0], modup], p.hoisted_rotate(l), 2 * l, key)
+                let work = self.work_of(Shape::HoistedRotate(op.level), |p| p.hoisted_rotate(l));
+                self.task(origin, [args[0], modup], work, 2 * l, key)
+            }
+            OpKind::Rescale
+                if self.prog.options.double_prime_unit && self.open_rescale == args[0] =>
+            {
+                let work = self.work_of(Shape::FusedRescale(op.level), |p| {
+                    p.fused_second_rescale(l + 2)
+                });
+                self.task(origin, args, work, 2 * l, NONE)
             }
             kind => {
                 let out = match kind {
                     OpKind::Mul => 3 * l,
                     _ => 2 * l,
                 };
-                self.task(origin, args, p.op_work(kind, op.level), out, key_id(kind))
+                let of_limb = self.prog.options.of_limb;
+                let work = self.work_of(Shape::Op(kind.name(), op.level), |p| {
+                    let mut w = p.op_work(kind, op.level);
+                    if of_limb && matches!(kind, OpKind::MulPlain { .. } | OpKind::AddPlain { .. })
+                    {
+                        w.plain_limbs = 0;
+                        w.accumulate(&p.on_the_fly_plain(l));
+                    }
+                    w
+                });
+                self.task(origin, args, work, out, key_id(kind))
             }
         };
-        self.values.insert(op.id, result);
+        self.values.insert(op.id, result, u64::from(origin) + 1);
+        // A rescale that did not close a pair opens one (read by the next op only).
+        let opens = kind == OpName::Rescale && self.open_rescale != args[0];
+        self.open_rescale = if opens { result } else { NONE };
         let c = &mut self.prog.counts;
         c.ops += 1;
         c.key_switches += u64::from(kind.is_key_switch());
@@ -539,7 +652,7 @@ impl Lowerer {
         let entry = &mut self.kind_counts[kind as usize];
         entry.ops += 1;
         for t in &self.prog.tasks[first_task..] {
-            entry.work.accumulate(&t.work);
+            entry.work.accumulate(&self.prog.works[t.work as usize]);
         }
         Ok(())
     }
@@ -549,7 +662,34 @@ impl Lowerer {
         self.prog.ops[origin as usize].level
     }
 
-    fn task(&mut self, origin: u32, deps: [u32; 2], work: Work, out_limbs: u64, key: u32) -> u32 {
+    /// The work-table entry of `shape`, made by `make` the first time.
+    fn work_of(&mut self, shape: Shape, make: impl FnOnce(&Params) -> Work) -> u32 {
+        let levels = self.prog.params.max_level as usize + 1;
+        let dense = match shape {
+            Shape::Op(kind, level) if (level as usize) < levels => {
+                Some(kind as usize * levels + level as usize)
+            }
+            _ => None,
+        };
+        let known = match dense {
+            Some(i) => self.op_shapes[i],
+            None => self.shapes.get(&shape).copied().unwrap_or(NONE),
+        };
+        if known != NONE {
+            return known;
+        }
+        let w = self.prog.works.len() as u32;
+        self.prog.works.push(make(&self.prog.params));
+        match dense {
+            Some(i) => self.op_shapes[i] = w,
+            None => {
+                self.shapes.insert(shape, w);
+            }
+        }
+        w
+    }
+
+    fn task(&mut self, origin: u32, deps: [u32; 2], work: u32, out_limbs: u64, key: u32) -> u32 {
         let i = self.prog.tasks.len() as u32;
         self.prog.tasks.push(Task {
             origin,
@@ -576,7 +716,7 @@ impl Lowerer {
         let block = match self.boot_cache.get(&key) {
             Some(&b) => b,
             None => {
-                let tasks = expand_bootstrap(
+                let (tasks, works) = expand_bootstrap(
                     &self.prog.header,
                     self.prog.options,
                     bp,
@@ -586,11 +726,12 @@ impl Lowerer {
                 let (first_use, next_use) = lifetimes(&tasks);
                 let mut work = Work::default();
                 for t in &tasks {
-                    work.accumulate(&t.work);
+                    work.accumulate(&works[t.work as usize]);
                 }
                 let b = self.prog.blocks.len() as u32;
                 self.prog.blocks.push(Block {
                     tasks,
+                    works,
                     first_use,
                     next_use,
                     work,
@@ -599,7 +740,8 @@ impl Lowerer {
                 b
             }
         };
-        let work = self.prog.blocks[block as usize].work;
+        let total = self.prog.blocks[block as usize].work;
+        let work = self.work_of(Shape::Block(block), |_| total);
         let out = 2 * u64::from(out_level);
         let t = self.task(origin, [arg, NONE], work, out, NONE);
         self.prog.tasks[t as usize].block = block;
@@ -638,40 +780,37 @@ fn key_id(kind: &OpKind) -> u32 {
     }
 }
 
-/// Lowers the bootstrap pattern (ModRaise of the operand, then the body) into tasks; task 0
-/// is an empty stand-in for the operand.
+/// Lowers the shared bootstrap expansion (ModRaise to the top of the chain, CoeffToSlot,
+/// EvalMod, SlotToCoeff, down to `out_level`) into tasks and their work table; task 0 is an
+/// empty stand-in for the operand.
 fn expand_bootstrap(
     header: &Header,
     options: LowerOptions,
     bp: &BootstrapParams,
     in_level: u32,
     out_level: u32,
-) -> Result<Vec<Task>, SimError> {
-    let top = out_level + bp.level_budget();
-    if top > header.max_level() {
-        return Err(SimError::Bootstrap {
-            message: format!(
-                "a bootstrap to level {out_level} consumes {} levels but the chain has only {} limbs",
-                bp.level_budget(),
-                header.max_level()
-            ),
-        });
-    }
-    let mut b = ProgramBuilder::new(header.clone(), "bootstrap");
-    let input = b.input(in_level);
-    let raised = b.mod_raise(input, top);
-    crate::pattern::bootstrap(&mut b, raised, bp, out_level);
+) -> Result<(Vec<Task>, Vec<Work>), SimError> {
+    bp.check(header, out_level)
+        .map_err(|e| SimError::Bootstrap {
+            message: format!("a bootstrap to level {out_level}: {e}"),
+        })?;
+    let top = header.max_level();
+    let mut e = Emitter::new(header.slots, 0, 0, 0);
+    e.set_layer("bootstrap");
+    let input = e.input(in_level);
+    bootstrap::expand(&mut e, input, bp, header.log_n, top, out_level, false);
     let mut inner = Lowerer::new(header, options);
-    for op in &b.into_ops() {
+    for op in &e.ops {
         inner.push(op)?;
     }
-    // The pattern's last op defines the refreshed ciphertext, so its last task is the result.
-    let mut tasks = inner.prog.tasks;
     // Task 0 stands for the bootstrap's operand, which the block task itself depends on: it
     // does no work and occupies nothing.
-    tasks[0].work = Work::default();
+    let nothing = inner.work_of(Shape::Nothing, |_| Work::default());
+    // The expansion's last op defines the refreshed ciphertext, so its last task is the result.
+    let mut tasks = inner.prog.tasks;
+    tasks[0].work = nothing;
     tasks[0].out_limbs = 0;
-    Ok(tasks)
+    Ok((tasks, inner.prog.works))
 }
 
 /// Lowers a whole trace held in memory.
@@ -681,6 +820,7 @@ pub fn lower(
     options: LowerOptions,
 ) -> Result<LoweredProgram, SimError> {
     let mut l = Lowerer::new(header, options);
+    l.reserve(ops.len());
     for op in ops {
         l.push(op)?;
     }
@@ -724,6 +864,8 @@ pub(crate) mod tests {
         LowerOptions {
             dnum: 0,
             hoisting: true,
+            of_limb: false,
+            double_prime_unit: false,
         }
     }
 
@@ -805,10 +947,78 @@ pub(crate) mod tests {
             LowerOptions {
                 dnum: 0,
                 hoisting: false,
+                of_limb: false,
+                double_prime_unit: false,
             },
         )
         .unwrap();
         assert_eq!(off.counts.total.ntt, 240);
+    }
+
+    fn lowered(options: LowerOptions, build: impl FnOnce(&mut ProgramBuilder)) -> LowerCounts {
+        let mut b = ProgramBuilder::new(header(), "l");
+        build(&mut b);
+        lower(&header(), &b.into_ops(), options).unwrap().counts
+    }
+
+    /// OF-Limb at ℓ = 12: a `mul_plain` reads 1 plaintext limb instead of 12 and NTTs the 12
+    /// limbs it generates; the 24 multiplies are unchanged.
+    #[test]
+    fn of_limb_plaintexts() {
+        let build = |b: &mut ProgramBuilder| {
+            let x = b.input(12);
+            b.mul_plain(x);
+        };
+        let off = lowered(opts(), build).total;
+        assert_eq!((off.plain_limbs, off.ntt, off.mul), (12, 0, 24));
+        let on = lowered(
+            LowerOptions {
+                of_limb: true,
+                ..opts()
+            },
+            build,
+        )
+        .total;
+        assert_eq!((on.plain_limbs, on.ntt, on.mul), (1, 12, 24));
+    }
+
+    /// Double-prime scaling from ℓ = 12: apart, two rescales cost 2·12 + 2·11 = 46 (I)NTTs; the
+    /// DPS unit fuses them into 2·12 = 24 (I)NTTs plus 4·(12 − 2) = 40 conversion pairs. A third
+    /// rescale in a row opens a new pair (2·10 = 20 more (I)NTTs), it is not fused.
+    #[test]
+    fn double_prime_rescale_pairs() {
+        let two = |b: &mut ProgramBuilder| {
+            let x = b.input(12);
+            let x = b.rescale(x);
+            b.rescale(x);
+        };
+        let apart = lowered(opts(), two).total;
+        assert_eq!((apart.ntt, apart.bconv), (46, 0));
+        let dps = LowerOptions {
+            double_prime_unit: true,
+            ..opts()
+        };
+        let fused = lowered(dps, two).total;
+        assert_eq!((fused.ntt, fused.bconv), (24, 40));
+        let three = lowered(dps, |b| {
+            let x = b.input(12);
+            let x = b.rescale(x);
+            let x = b.rescale(x);
+            b.rescale(x);
+        })
+        .total;
+        assert_eq!((three.ntt, three.bconv), (44, 40));
+    }
+
+    /// Redistribution of one unhoisted rotation at ℓ = 12 (β = 3, k = 4): ModUp's β(ℓ+k) = 48
+    /// limbs and ModDown's 2k + 2ℓ = 32.
+    #[test]
+    fn key_switch_redistribution() {
+        let c = lowered(opts(), |b| {
+            let x = b.input(12);
+            b.rotate(x, 1, None);
+        });
+        assert_eq!(c.total.redistribute_limbs, 80);
     }
 
     /// Overriding dnum to 1 (α = k = 12, β = 1) at ℓ = 12: (1+2)(12+12) = 72.
@@ -823,6 +1033,8 @@ pub(crate) mod tests {
             LowerOptions {
                 dnum: 1,
                 hoisting: true,
+                of_limb: false,
+                double_prime_unit: false,
             },
         )
         .unwrap();
@@ -830,11 +1042,13 @@ pub(crate) mod tests {
         assert_eq!(p.counts.total.ntt, 72);
     }
 
-    /// A `bootstrap` op and its expansion (with a `mod_raise` op) lower to the same work.
+    /// A `bootstrap` op and the shared expansion `hesim-traces` writes (with a `mod_raise` op)
+    /// lower to the same work.
     #[test]
     fn bootstrap_op_matches_its_expansion() {
-        let (h, single) = crate::pattern::packed_bootstrap_trace(32, false);
-        let (_, expanded) = crate::pattern::packed_bootstrap_trace(32, true);
+        let p = bootstrap::default_params(1 << 15);
+        let (h, single) = bootstrap::standalone(16, &p, 16, false, false).unwrap();
+        let (_, expanded) = bootstrap::standalone(16, &p, 16, true, false).unwrap();
         let a = lower(&h, &single, opts()).unwrap().counts;
         let b = lower(&h, &expanded, opts()).unwrap().counts;
         assert_eq!(a.bootstraps, 1);

@@ -29,6 +29,10 @@ pub enum Unit {
     Mul,
     /// Element-wise modular adders.
     Add,
+    /// On-chip generator of evaluation keys' uniform halves (with `policy.evk_prng`).
+    Prng,
+    /// Inter-cluster network (limb-wise ↔ coefficient-wise redistribution).
+    Noc,
     /// Scratchpad/register-file port to the units.
     Scratchpad,
     /// Off-chip memory (HBM) port.
@@ -36,13 +40,15 @@ pub enum Unit {
 }
 
 impl Unit {
-    pub const ALL: [Unit; 8] = [
+    pub const ALL: [Unit; 10] = [
         Unit::Ntt,
         Unit::Automorphism,
         Unit::Bconv,
         Unit::InnerProduct,
         Unit::Mul,
         Unit::Add,
+        Unit::Prng,
+        Unit::Noc,
         Unit::Scratchpad,
         Unit::Hbm,
     ];
@@ -55,6 +61,8 @@ impl Unit {
             Unit::InnerProduct => "inner_product",
             Unit::Mul => "mul",
             Unit::Add => "add",
+            Unit::Prng => "prng",
+            Unit::Noc => "noc",
             Unit::Scratchpad => "scratchpad",
             Unit::Hbm => "hbm",
         }

@@ -1,13 +1,17 @@
 //! One module per subcommand group.
 
+pub mod ckks;
 pub mod demo;
+pub mod finetune;
 pub mod nn;
 pub mod report;
 pub mod resnet;
 pub mod sim;
 pub mod sweep;
 pub mod trace;
+pub mod validate;
 pub mod verilog;
+pub mod workloads;
 
 use std::io::Write as _;
 use std::path::Path;
@@ -21,11 +25,27 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         .with_context(|| format!("cannot write {}", path.display()))
 }
 
+/// `text` with control characters other than newline and tab written as `\u{..}` escapes, so
+/// that names read from files (layer names, paths) cannot send terminal escape sequences.
+pub fn escape_controls(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() && c != '\n' && c != '\t' {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 /// Writes to stdout. A reader that went away (`hesim sim … | head`) ends the process with
 /// status 0, as `cat` and `grep` do: every file output is written atomically before printing,
 /// so nothing partial is left. Any other write error is reported with exit code 2.
+/// Control characters from file contents are escaped ([`escape_controls`]).
 pub fn write_stdout(args: std::fmt::Arguments) {
-    if let Err(e) = std::io::stdout().lock().write_fmt(args) {
+    let text = escape_controls(&args.to_string());
+    if let Err(e) = std::io::stdout().lock().write_all(text.as_bytes()) {
         if e.kind() == std::io::ErrorKind::BrokenPipe {
             std::process::exit(0);
         }

@@ -10,19 +10,24 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use hesim_sw::nn::{self, BUILTINS, HeParams, Network, Packing, Params, Program};
+use hesim_sw::ckks::BOOTSTRAP_LAYER;
+use hesim_sw::ckks::bootstrap as ckks_bootstrap;
+use hesim_sw::nn::multiplexed::{self, MuxOptions, SPENCNN_GROUPS, SPENCNN_PRUNED_TAPS};
+use hesim_sw::nn::network::resnet20_grouped;
+use hesim_sw::nn::{self, BUILTINS, CompileOptions, HeParams, Network, Params, Program};
 use hesim_traces::{OpName, TraceStats};
 
 #[derive(Debug, Args)]
 pub struct NetArgs {
-    /// Network: lenet, vgg5, hefnet, or a TOML file.
+    /// Network: lenet, vgg5, hefnet, a TOML file, an ONNX file (weights from its
+    /// initializers), or the bootstrapped workloads resnet20, helr and bootstrap.
     #[arg(long)]
     pub net: String,
-    /// Packing: dense, group or spencnn.
+    /// Packing: dense, group, spencnn or multiplexed.
     #[arg(long, default_value = "spencnn")]
     pub packing: String,
     /// Fraction of each conv layer's weights removed by sub-block pruning (spencnn only).
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0.0)]
     pub sparsity: f64,
     /// `random`, `checkpoint` (the built-in network's SpENCNN checkpoint under the data root), or
     /// a safetensors file.
@@ -31,6 +36,9 @@ pub struct NetArgs {
     /// Seed of the random weights.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Never bootstrap (multiplexed): a network deeper than the chain is an error instead.
+    #[arg(long)]
+    pub no_bootstrap: bool,
 }
 
 #[derive(Debug, Args)]
@@ -47,12 +55,14 @@ pub struct GenArgs {
     pub word_bits: Option<u32>,
     #[command(flatten)]
     pub boot: super::resnet::BootArgs,
+    #[command(flatten)]
+    pub helr: super::workloads::HelrArgs,
 }
 
 #[derive(Debug, Args)]
 pub struct TableArgs {
     /// Sparsity of the spencnn rows.
-    #[arg(long, default_value_t = 0.5)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0.5)]
     pub sparsity: f64,
     /// Also write the table as CSV (one row per network, packing and layer).
     #[arg(long)]
@@ -87,17 +97,57 @@ pub fn load_params(net: &Network, weights: &str, seed: u64) -> Result<Params> {
     })
 }
 
+/// A network and its parameters. An ONNX file carries its weights (its initializers), so
+/// `--weights` keeps its default for it; the import's notes (ReLU substitutes, fused
+/// element-wise nodes) go to stderr.
+pub fn load_with_params(name: &str, weights: &str, seed: u64) -> Result<(Network, Params)> {
+    if !name.ends_with(".onnx") {
+        let net = load_network(name)?;
+        let params = load_params(&net, weights, seed)?;
+        return Ok((net, params));
+    }
+    if !matches!(weights, "random" | "checkpoint") {
+        bail!(
+            "--weights {weights}: an ONNX network carries its own weights (its initializers); \
+             drop --weights"
+        );
+    }
+    let model = nn::onnx::Model::load(Path::new(name))?;
+    let imported = nn::onnx::to_network(&model, &nn::ReluApprox::Quadratic)?;
+    for note in &imported.notes {
+        eprintln!("note: {}", super::escape_controls(note));
+    }
+    Ok((imported.network, imported.params))
+}
+
 pub fn build(args: &NetArgs, he: &HeParams) -> Result<(Network, Params, Program)> {
-    let net = load_network(&args.net)?;
-    let params = load_params(&net, &args.weights, args.seed)?;
-    let packing = Packing::parse(&args.packing, args.sparsity)?;
-    if args.sparsity > 0.0 && !matches!(packing, Packing::Spencnn { .. }) {
+    build_with(args, he, MuxOptions::default())
+}
+
+/// [`build`] with the multiplexed packing's chain and bootstrap recipe given.
+fn build_with(
+    args: &NetArgs,
+    he: &HeParams,
+    mux: MuxOptions,
+) -> Result<(Network, Params, Program)> {
+    let (net, params) = load_with_params(&args.net, &args.weights, args.seed)?;
+    let mut options = CompileOptions {
+        sparsity: args.sparsity,
+        he: he.clone(),
+        mux,
+    };
+    options.mux.bootstrap = !args.no_bootstrap;
+    if !(0.0..1.0).contains(&args.sparsity) {
+        bail!("--sparsity {} must be in [0, 1)", args.sparsity);
+    }
+    if args.sparsity > 0.0 && args.packing != "spencnn" {
         bail!(
             "--sparsity applies to the spencnn packing only (got --packing {})",
             args.packing
         );
     }
-    let program = nn::build(&net, &params, packing, he)
+    let program = nn::strategy(&args.packing, &options)?
+        .compile(&net, &params)
         .with_context(|| format!("cannot compile {} under {}", net.name, args.packing))?;
     Ok((net, params, program))
 }
@@ -119,12 +169,16 @@ pub fn generate(args: GenArgs) -> Result<ExitCode> {
     }
     program.write_trace_file(&args.out)?;
     let s = &analysis.stats;
+    let weights = if args.net.net.ends_with(".onnx") {
+        "onnx"
+    } else {
+        &args.net.weights
+    };
     outln!(
-        "{}: {} under {} ({} weights): {} ops, {} rotate, {} mul_plain, {} key switches, depth {}",
+        "{}: {} under {} ({weights} weights): {} ops, {} rotate, {} mul_plain, {} key switches, depth {}",
         args.out.display(),
         net.name,
         args.net.packing,
-        args.net.weights,
         s.ops,
         s.count(OpName::Rotate),
         s.count(OpName::MulPlain),
@@ -141,12 +195,13 @@ pub fn generate(args: GenArgs) -> Result<ExitCode> {
 }
 
 /// The columns of the op-count table.
-const COLUMNS: [OpName; 5] = [
+const COLUMNS: [OpName; 6] = [
     OpName::Rotate,
     OpName::MulPlain,
     OpName::Mul,
     OpName::Add,
     OpName::Rescale,
+    OpName::Bootstrap,
 ];
 
 struct Row {
@@ -183,10 +238,37 @@ fn rows_of(net: &str, packing: &str, s: &TraceStats) -> Vec<Row> {
     rows
 }
 
+/// hesim's ResNet-20 with its default activation and random weights (seed 1) under
+/// `multiplexed`, `spencnn` (grouped block convs, pruned taps, multiplexed layout), or the
+/// diagonal `dense` and `group` (grouped block convs) packings with planned bootstraps.
+fn resnet20_program(packing: &str) -> Result<(String, Program)> {
+    let (groups, pruned_taps) = match packing {
+        "spencnn" => (SPENCNN_GROUPS, SPENCNN_PRUNED_TAPS),
+        "group" => (SPENCNN_GROUPS, 0),
+        _ => (1, 0),
+    };
+    let net = resnet20_grouped(nn::network::RESNET20_ACTIVATION, groups)?;
+    let params = Params::random(&net, 1)?;
+    let opts = MuxOptions {
+        pruned_taps,
+        ..MuxOptions::default()
+    };
+    let program = if matches!(packing, "dense" | "group") {
+        let options = CompileOptions {
+            mux: opts,
+            ..CompileOptions::default()
+        };
+        nn::strategy(packing, &options)?.compile(&net, &params)?
+    } else {
+        multiplexed::build(&net, &params, &opts)?
+    };
+    Ok((net.name.clone(), program))
+}
+
 pub fn table(args: TableArgs) -> Result<ExitCode> {
     let mut rows = Vec::new();
     for net in BUILTINS {
-        for packing in ["dense", "group", "spencnn"] {
+        for packing in ["hear", "dense", "group", "spencnn"] {
             let sparsity = if packing == "spencnn" {
                 args.sparsity
             } else {
@@ -198,6 +280,7 @@ pub fn table(args: TableArgs) -> Result<ExitCode> {
                 sparsity,
                 weights: "random".into(),
                 seed: 1,
+                no_bootstrap: false,
             };
             let (_, _, program) = build(&na, &HeParams::default())?;
             let label = if packing == "spencnn" {
@@ -207,6 +290,12 @@ pub fn table(args: TableArgs) -> Result<ExitCode> {
             };
             rows.extend(rows_of(net, &label, &program.analyze().stats));
         }
+    }
+    // ResNet-20 (bootstrapped): the diagonal packings, multiplexed, and SpENCNN's grouped,
+    // tap-pruned variant on the multiplexed layout
+    for packing in ["dense", "group", "multiplexed", "spencnn"] {
+        let (net, program) = resnet20_program(packing)?;
+        rows.extend(rows_of(&net, packing, &program.analyze().stats));
     }
     let names: Vec<&str> = COLUMNS.iter().map(|c| c.as_str()).collect();
     let mut csv = format!(
@@ -229,14 +318,15 @@ pub fn table(args: TableArgs) -> Result<ExitCode> {
     let mut md = String::new();
     writeln!(
         md,
-        "| network | packing | #rotate | #mul_plain | #mul | #add | #rescale | #key switches | depth |"
+        "| network | packing | #rotate | #mul_plain | #mul | #add | #rescale | #bootstrap | \
+         #key switches | depth |"
     )?;
-    writeln!(md, "|---|---|---:|---:|---:|---:|---:|---:|---:|")?;
+    writeln!(md, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")?;
     for r in rows.iter().filter(|r| r.layer == "total") {
         let c = &r.counts;
         writeln!(
             md,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             r.network,
             r.packing,
             c[0],
@@ -244,12 +334,13 @@ pub fn table(args: TableArgs) -> Result<ExitCode> {
             c[2],
             c[3],
             c[4],
+            c[5],
             r.key_switches,
             r.depth.unwrap_or(0)
         )?;
     }
     writeln!(md, "\nPer layer (#rotate / #mul_plain / #key switches):\n")?;
-    for net in BUILTINS {
+    for net in BUILTINS.iter().copied().chain(["resnet20"]) {
         let layers: Vec<&Row> = rows
             .iter()
             .filter(|r| r.network == net && r.layer != "total")
@@ -295,14 +386,15 @@ pub fn table(args: TableArgs) -> Result<ExitCode> {
 
 #[derive(Debug, Args)]
 pub struct InferArgs {
-    /// Network: lenet, vgg5, hefnet, or a TOML file.
+    /// Network: lenet, vgg5, hefnet, a TOML file, an ONNX file (weights from its
+    /// initializers), or the bootstrapped workloads resnet20, helr and bootstrap.
     #[arg(long, default_value = "lenet")]
     pub net: String,
-    /// Packing: dense, group or spencnn.
+    /// Packing: dense, group, spencnn or multiplexed.
     #[arg(long, default_value = "spencnn")]
     pub packing: String,
     /// Sub-block pruning sparsity (spencnn only).
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 0.0)]
     pub sparsity: f64,
     /// `checkpoint` (default), `random` or a safetensors file.
     #[arg(long, default_value = "checkpoint")]
@@ -361,7 +453,8 @@ fn test_images(net: &Network, args: &InferArgs) -> Result<TestImages> {
             let mnist =
                 nn::mnist::Mnist::load_test(&dir, args.offset, args.images).with_context(|| {
                     format!(
-                        "MNIST test set not found under {} (set HESIM_DATA)",
+                        "cannot load the MNIST test set from {} (HESIM_DATA names the folder \
+                         holding data/mnist)",
                         dir.display()
                     )
                 })?;
@@ -438,6 +531,8 @@ struct Outcome {
     max_error: f64,
     seconds: f64,
     cpu_seconds: f64,
+    /// Of which in `bootstrap` ops (encrypted backend).
+    bootstrap_cpu_seconds: f64,
 }
 
 pub fn infer(args: InferArgs) -> Result<ExitCode> {
@@ -459,8 +554,19 @@ pub fn infer(args: InferArgs) -> Result<ExitCode> {
         sparsity: args.sparsity,
         weights: args.weights.clone(),
         seed: 1,
+        no_bootstrap: false,
     };
-    let (net, params, program) = build(&na, &HeParams::default())?;
+    // The multiplexed packing bootstraps with the recipe `hesim ckks bootstrap` measures, on
+    // the 128-bit chain it runs on (its budget + 6 levels), under every backend: the same
+    // program encrypted and on slots.
+    let mux = MuxOptions::default();
+    let boot = ckks_bootstrap::recipe(1 << (mux.log_n - 1));
+    let mux = MuxOptions {
+        limbs: boot.level_budget() + ckks_bootstrap::LEVELS_AFTER,
+        boot,
+        ..mux
+    };
+    let (net, params, program) = build_with(&na, &HeParams::default(), mux)?;
     let set = test_images(&net, &args)?;
     let n = set.images.len();
     let stats = program.analyze().stats;
@@ -499,8 +605,9 @@ pub fn infer(args: InferArgs) -> Result<ExitCode> {
                 let t = Instant::now();
                 let cpu = cpu_time::ThreadTime::now();
                 let want = nn::forward(&net, &params, &program.pruned, img);
+                let mut profile = Vec::new();
                 let got = match (&runner, args.backend.as_str()) {
-                    (Some(r), _) => r.infer(&program, img)?,
+                    (Some(r), _) => r.infer_profiled(&program, img, &mut profile)?,
                     (None, "slots") => hesim_sw::slots::infer(&program, img),
                     _ => want.clone(),
                 };
@@ -511,13 +618,14 @@ pub fn infer(args: InferArgs) -> Result<ExitCode> {
                 Ok(Outcome {
                     predicted: nn::argmax(&got),
                     plaintext: nn::argmax(&want),
-                    max_error: got
-                        .iter()
-                        .zip(&want)
-                        .map(|(a, b)| (a - b).abs())
-                        .fold(0.0, f64::max),
+                    max_error: nn::max_abs_error(&got, &want),
                     seconds: t.elapsed().as_secs_f64(),
                     cpu_seconds: cpu.elapsed().as_secs_f64(),
+                    bootstrap_cpu_seconds: profile
+                        .iter()
+                        .filter(|(layer, _)| layer == BOOTSTRAP_LAYER)
+                        .map(|(_, time)| time.as_secs_f64())
+                        .sum(),
                 })
             })
             .collect::<Result<_>>()
@@ -535,9 +643,16 @@ pub fn infer(args: InferArgs) -> Result<ExitCode> {
         .iter()
         .filter(|o| o.predicted == o.plaintext)
         .count();
-    let max_err = outcomes.iter().map(|o| o.max_error).fold(0.0, f64::max);
+    let max_err = outcomes.iter().map(|o| o.max_error).fold(0.0, nn::nan_max);
     let latency = outcomes.iter().map(|o| o.seconds).sum::<f64>() / n as f64;
     let cpu_latency = outcomes.iter().map(|o| o.cpu_seconds).sum::<f64>() / n as f64;
+    let bootstrap_cpu = outcomes
+        .iter()
+        .map(|o| o.bootstrap_cpu_seconds)
+        .sum::<f64>()
+        / n as f64;
+    let key_bytes = runner.as_ref().map(EncryptedRunner::key_bytes);
+    let peak_rss = super::ckks::peak_rss_bytes();
     let throughput = wall / n as f64;
     let accuracy = correct.map(|c| c as f64 / n as f64);
     let agreement = agree as f64 / n as f64;
@@ -551,6 +666,8 @@ pub fn infer(args: InferArgs) -> Result<ExitCode> {
             "seconds_per_image": latency, "cpu_seconds_per_image": cpu_latency,
             "wall_seconds_per_image": throughput,
             "setup_seconds": setup_s, "plaintexts_encoded_once": encoded_once,
+            "bootstrap_cpu_seconds_per_image": bootstrap_cpu, "key_bytes": key_bytes,
+            "peak_rss_bytes": peak_rss,
             "header": program.header, "ops": stats,
         });
         outln!("{}", serde_json::to_string_pretty(&out)?);
@@ -577,6 +694,14 @@ pub fn infer(args: InferArgs) -> Result<ExitCode> {
             "  seconds per image {latency:.3} (one inference; {cpu_latency:.3} s CPU), {throughput:.3} \
              wall with {jobs} jobs; key generation and payloads {setup_s:.1} s"
         );
+        if let Some(bytes) = key_bytes {
+            outln!(
+                "  {} bootstraps: {bootstrap_cpu:.1} s CPU per image; keys {:.2} GB; peak RSS {}",
+                stats.count(OpName::Bootstrap),
+                bytes as f64 / 1e9,
+                peak_rss.map_or("unknown".into(), |b| format!("{:.2} GB", b as f64 / 1e9))
+            );
+        }
         if let Some(count) = encoded_once {
             let total = stats.count(OpName::MulPlain);
             outln!("  mul_plain operands encoded once: {count} (of {total} mul_plain ops)");

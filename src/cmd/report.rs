@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Args;
 
 #[derive(Debug, Args)]
@@ -20,6 +20,8 @@ pub struct ReportArgs {
 }
 
 pub fn run(args: ReportArgs) -> Result<ExitCode> {
+    let pages = [args.out.join("index.html"), args.out.join("index.md")];
+    hesim_sim::sweep::check_writable(&[&pages[0], &pages[1]]).context("cannot write the report")?;
     let report = hesim_reports::report(
         &args.results,
         &args.out,

@@ -1,15 +1,16 @@
-//! `trace gen --net resnet20 | bootstrap` and `trace resnet-table`: ResNet-20 with
-//! bootstrapping under the multiplexed and SpENCNN packings, and standalone bootstrap traces.
+//! `trace gen --net resnet20 | bootstrap`: ResNet-20 with bootstrapping under the multiplexed
+//! and SpENCNN packings (hesim's network description, or Lee et al.'s exact program), and
+//! standalone bootstrap traces.
 
-use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use hesim_sw::boot;
-use hesim_sw::nn::Program;
-use hesim_sw::nn::resnet::{self, ResnetOptions, ResnetPacking, ResnetWeights};
+use hesim_sw::nn::multiplexed::{self, MuxOptions};
+use hesim_sw::nn::network::resnet20_grouped;
+use hesim_sw::nn::{self, CompileOptions, Params, Program, ReluApprox, resnet_lee};
 use hesim_traces::{BootstrapParams, Header, Hoisting, Op, OpName, TraceStats, TraceWriter};
 
 use super::nn::GenArgs;
@@ -21,30 +22,52 @@ pub enum HoistingArg {
     Double,
 }
 
+/// Largest `--act-degree`: far above the degrees used in the literature, and it keeps the
+/// activation's coefficient and op counts small before anything is built.
+const MAX_ACT_DEGREE: usize = 1023;
+
+/// Which ResNet-20 program `--net resnet20` builds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ResnetVariant {
+    /// Lee et al.'s exact program (ICML'22): multiplexed parallel convolution, option-A
+    /// shortcuts, AppReLU with a depth-14 composite sign (15/15/27), sparse bootstraps.
+    Lee,
+    /// hesim's own: one polynomial activation, projection shortcuts, full-slot bootstraps,
+    /// `--packing multiplexed|spencnn`.
+    Hesim,
+}
+
 /// Options of `--net resnet20` and `--net bootstrap`.
 #[derive(Debug, Args)]
 pub struct BootArgs {
+    /// ResNet-20 program (resnet20).
+    #[arg(long, value_enum, default_value_t = ResnetVariant::Hesim)]
+    pub variant: ResnetVariant,
     /// Write bootstraps expanded into primitive ops (ModRaise, CoeffToSlot, EvalMod,
     /// SlotToCoeff) instead of single `bootstrap` ops (resnet20, bootstrap).
     #[arg(long)]
     pub expand_boot: bool,
-    /// Degree of the ResNet-20 activation polynomial.
+    /// Degree of the ResNet-20 activation polynomial (1 to 1023).
     #[arg(long, default_value_t = 15)]
     pub act_degree: usize,
-    /// Groups of the grouped block convolutions (resnet20 --packing spencnn).
-    #[arg(long, default_value_t = 4)]
+    /// Groups of the grouped block convolutions (resnet20 --packing spencnn; at least 1).
+    #[arg(long, default_value_t = multiplexed::SPENCNN_GROUPS)]
     pub groups: usize,
     /// Kernel taps removed by sub-block pruning in each grouped layer (resnet20 --packing
     /// spencnn).
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = multiplexed::SPENCNN_PRUNED_TAPS)]
     pub pruned_taps: usize,
-    /// Limbs of the modulus chain (resnet20).
-    #[arg(long, default_value_t = 40)]
-    pub limbs: u32,
-    /// log2 of the ring degree N (bootstrap).
+    /// Limbs of the modulus chain [default: 40 for resnet20 --variant hesim; the bootstrap's
+    /// level budget + 17 for --variant lee (Lee et al.'s 16 levels after each bootstrap: 33
+    /// with the default bootstrap); 25 for helr, which leaves 8 levels after the default
+    /// 16-level bootstrap].
+    #[arg(long)]
+    pub limbs: Option<u32>,
+    /// log2 of the ring degree N (bootstrap, helr).
     #[arg(long, default_value_t = 16)]
-    pub boot_log_n: u32,
-    /// Levels left after the bootstrap (bootstrap).
+    pub log_n: u32,
+    /// Levels left after the bootstrap (bootstrap; counted as `--recipe` counts L_eff: the
+    /// refreshed ciphertext has this plus 1 limbs).
     #[arg(long, default_value_t = 8)]
     pub levels_after: u32,
     /// CoeffToSlot levels.
@@ -68,10 +91,23 @@ pub struct BootArgs {
     /// Skip the 128-bit security check of the parameters.
     #[arg(long)]
     pub allow_insecure: bool,
+    /// A design's bootstrapping recipe (sharp, ark, bts, craterlake, f1): its chain, digits and
+    /// bootstrap parameters, documented in `hesim_traces::bootstrap::recipe`; replaces
+    /// --boot-log-n, --cts-levels, --stc-levels, --eval-mod-degree, --double-angle, --hoisting
+    /// and --key-reuse (bootstrap).
+    #[arg(long)]
+    pub recipe: Option<String>,
+    /// Slots bootstrapped under --recipe (a power of two up to N/2; fewer is sparse-slot
+    /// bootstrapping).
+    #[arg(long)]
+    pub slots: Option<u64>,
+    /// Key-switching digits under --recipe (default: the design's).
+    #[arg(long)]
+    pub dnum: Option<u32>,
 }
 
 impl BootArgs {
-    fn params(&self, slots: u64) -> BootstrapParams {
+    pub fn params(&self, slots: u64) -> BootstrapParams {
         BootstrapParams {
             slots,
             cts_levels: self.cts_levels,
@@ -84,48 +120,106 @@ impl BootArgs {
                 HoistingArg::Double => Hoisting::Double,
             },
             key_reuse: self.key_reuse,
+            baby_step: 0,
+            double_prime_scaling: false,
+            eval_mod_range: hesim_traces::LEGACY_EVAL_MOD_RANGE,
         }
     }
 
-    fn resnet_options(&self, packing: &str) -> Result<ResnetOptions> {
-        let packing = match packing {
-            "multiplexed" => ResnetPacking::Multiplexed,
-            "spencnn" => ResnetPacking::Spencnn {
-                groups: self.groups,
-                pruned_taps: self.pruned_taps,
-            },
-            other => bail!("unknown resnet20 packing `{other}`: use multiplexed or spencnn"),
+    /// The multiplexed options and the groups of the block convs under `packing`.
+    fn resnet_options(&self, packing: &str) -> Result<(MuxOptions, usize)> {
+        let (groups, pruned_taps) = match packing {
+            "multiplexed" | "dense" => (1, 0),
+            "spencnn" => (self.groups, self.pruned_taps),
+            "group" => (self.groups, 0),
+            other => bail!(
+                "unknown resnet20 packing `{other}`: use multiplexed, spencnn, dense or group"
+            ),
         };
+        if self.groups == 0 {
+            bail!("--groups 0: the grouped convolutions need at least 1 group (default 4)");
+        }
+        if !(1..=MAX_ACT_DEGREE).contains(&self.act_degree) {
+            bail!(
+                "--act-degree {} is outside 1..={MAX_ACT_DEGREE} (the activation polynomials of \
+                 the literature have degree ≤ 27)",
+                self.act_degree
+            );
+        }
         if self.pruned_taps > 8 {
             bail!(
                 "--pruned-taps {} is too many: at most 8 of the 9 taps (the centre stays)",
                 self.pruned_taps
             );
         }
-        let mut o = ResnetOptions::new(packing);
-        o.act_degree = self.act_degree;
-        o.limbs = self.limbs;
-        o.allow_insecure = self.allow_insecure;
+        let mut o = MuxOptions {
+            pruned_taps,
+            allow_insecure: self.allow_insecure,
+            ..MuxOptions::default()
+        };
+        o.limbs = self.limbs.unwrap_or(o.limbs);
         o.boot = self.params(1 << (o.log_n - 1));
-        Ok(o)
+        Ok((o, groups))
     }
 }
 
-/// Builds ResNet-20 with random weights (seed) under `packing`.
-pub fn build_resnet(args: &BootArgs, packing: &str, seed: u64) -> Result<Program> {
-    let opts = args.resnet_options(packing)?;
-    let wts = ResnetWeights::random(opts.packing, opts.act_degree, seed);
-    resnet::build(&wts, &opts).with_context(|| format!("cannot compile resnet20 under {packing}"))
+/// Builds hesim's ResNet-20 (the built-in network description with a degree-`--act-degree`
+/// Chebyshev ReLU, random weights from `seed`) under `packing`: `multiplexed`, `spencnn` =
+/// grouped block convs with pruned taps on the multiplexed layout, or the diagonal packings
+/// `dense` and `group` (`--groups` groups) on the same bootstrappable chain.
+pub fn build_resnet(args: &BootArgs, packing: &str, seed: u64, bootstrap: bool) -> Result<Program> {
+    let (mut opts, groups) = args.resnet_options(packing)?;
+    opts.bootstrap = bootstrap;
+    let approx = ReluApprox::Chebyshev {
+        degree: args.act_degree,
+    };
+    let net = resnet20_grouped(approx, groups)?;
+    let params = Params::random(&net, seed)?;
+    let built = if matches!(packing, "dense" | "group") {
+        let options = CompileOptions {
+            mux: opts,
+            ..CompileOptions::default()
+        };
+        nn::strategy(packing, &options)?.compile(&net, &params)
+    } else {
+        multiplexed::build(&net, &params, &opts)
+    };
+    built.with_context(|| format!("cannot compile resnet20 under {packing}"))
+}
+
+/// Builds Lee et al.'s ResNet-20 (random weights from `seed`) on a chain of 28-bit primes;
+/// returns the program and a summary of its bootstraps.
+pub fn build_lee(args: &BootArgs, seed: u64) -> Result<(Program, String)> {
+    let recipe = args.params(1 << (args.log_n.max(1) - 1));
+    let limbs = args
+        .limbs
+        .unwrap_or(recipe.level_budget() + 1 + resnet_lee::CONV_DEPTH + resnet_lee::RELU_DEPTH);
+    let header = boot::header(args.log_n, limbs, "resnet20", "lee", args.allow_insecure)
+        .context("--log-n / --limbs")?;
+    let built = resnet_lee::build(&resnet_lee::LeeWeights::random(seed), &header, &recipe)
+        .context("cannot compile resnet20 --variant lee")?;
+    let mut by_slots = std::collections::BTreeMap::new();
+    for s in &built.bootstrap_slots {
+        *by_slots.entry(*s).or_insert(0u32) += 1;
+    }
+    let split: Vec<String> = by_slots
+        .iter()
+        .rev()
+        .map(|(s, n)| format!("{n} on {s} slots"))
+        .collect();
+    let note = format!(
+        "resnet20 (Lee et al.): {} bootstraps ({}), 19 AppReLUs of depth {}",
+        built.bootstrap_slots.len(),
+        split.join(", "),
+        resnet_lee::RELU_DEPTH
+    );
+    Ok((built.program, note))
 }
 
 /// Writes a trace atomically (temporary file in the target folder, then rename).
 fn write_trace(path: &Path, header: &Header, ops: &[Op]) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let tmp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("cannot write in {}", dir.display()))?;
+    let tmp = hesim_sim::sweep::temp_file_beside(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
     let mut w = TraceWriter::new(std::io::BufWriter::new(tmp.as_file()), header)?;
     for op in ops {
         w.write_op(op)?;
@@ -136,7 +230,7 @@ fn write_trace(path: &Path, header: &Header, ops: &[Op]) -> Result<()> {
     Ok(())
 }
 
-fn check_and_write(path: &Path, header: &Header, ops: &[Op]) -> Result<TraceStats> {
+pub(super) fn check_and_write(path: &Path, header: &Header, ops: &[Op]) -> Result<TraceStats> {
     let mut a = hesim_traces::Analyzer::new(header.clone());
     for (i, op) in ops.iter().enumerate() {
         a.check(i as u64 + 2, op);
@@ -152,9 +246,13 @@ fn check_and_write(path: &Path, header: &Header, ops: &[Op]) -> Result<TraceStat
     Ok(analysis.stats)
 }
 
-/// Handles `--net resnet20` and `--net bootstrap`; `None` for every other network.
+/// Handles `--net resnet20`, `--net bootstrap` and `--net helr`; `None` for every other
+/// network.
 pub fn generate(args: &GenArgs) -> Result<Option<ExitCode>> {
     let b = &args.boot;
+    if !(2..=17).contains(&b.log_n) {
+        bail!("--log-n {} is outside 2..=17", b.log_n);
+    }
     if b.expand_boot && matches!(b.hoisting, HoistingArg::Double) {
         bail!(
             "--hoisting double cannot be expanded: the trace format has no way to defer a \
@@ -163,7 +261,7 @@ pub fn generate(args: &GenArgs) -> Result<Option<ExitCode>> {
              hoisting), or use --hoisting single"
         );
     }
-    let (header, ops) = match args.net.net.as_str() {
+    let (header, ops, note) = match args.net.net.as_str() {
         "resnet20" => {
             if args.net.sparsity != 0.0 || args.net.weights != "random" {
                 bail!(
@@ -171,23 +269,58 @@ pub fn generate(args: &GenArgs) -> Result<Option<ExitCode>> {
                      not --sparsity or --weights"
                 );
             }
-            let p = build_resnet(b, &args.net.packing, args.net.seed)?;
+            let (p, note) = match b.variant {
+                ResnetVariant::Hesim => {
+                    let bootstrap = !args.net.no_bootstrap;
+                    let p = build_resnet(b, &args.net.packing, args.net.seed, bootstrap)?;
+                    (p, None)
+                }
+                ResnetVariant::Lee => {
+                    let (p, note) = build_lee(b, args.net.seed)?;
+                    (p, Some(note))
+                }
+            };
             let ops = if b.expand_boot {
                 boot::expand_ops(&p.header, &p.ops)?
             } else {
                 p.ops.clone()
             };
-            (p.header.clone(), ops)
+            (p.header.clone(), ops, note)
+        }
+        "bootstrap" if b.recipe.is_some() => {
+            let name = b.recipe.as_deref().unwrap_or_default();
+            let options = boot::RecipeOptions {
+                slots: b.slots,
+                limbs: b.limbs,
+                dnum: b.dnum,
+                levels_after: Some(b.levels_after),
+                allow_insecure: b.allow_insecure,
+            };
+            let r = boot::recipe(name, &options).with_context(|| format!("--recipe {name}"))?;
+            let program = boot::bootstrap_program(&r.header, &r.params, b.expand_boot)?;
+            let note = format!("recipe {name}: {}", r.notes.join("; "));
+            (r.header, program.ops, Some(note))
         }
         "bootstrap" => {
-            let slots = 1u64 << (b.boot_log_n.max(1) - 1);
-            boot::standalone(
-                b.boot_log_n,
+            if let Some(limbs) = b.limbs {
+                bail!(
+                    "--limbs {limbs} sets the resnet20 and helr chains; a --net bootstrap chain \
+                     is --levels-after plus the bootstrap's own levels: use --levels-after"
+                );
+            }
+            let slots = 1u64 << (b.log_n - 1);
+            let (header, ops) = boot::standalone(
+                b.log_n,
                 &b.params(slots),
                 b.levels_after,
                 b.expand_boot,
                 b.allow_insecure,
-            )?
+            )?;
+            (header, ops, None)
+        }
+        "helr" => {
+            let (header, ops, note) = super::workloads::helr(args)?;
+            (header, ops, Some(note))
         }
         _ => return Ok(None),
     };
@@ -207,87 +340,8 @@ pub fn generate(args: &GenArgs) -> Result<Option<ExitCode>> {
         s.count(OpName::Bootstrap),
         s.key_switches
     );
+    if let Some(note) = note {
+        outln!("{note}");
+    }
     Ok(Some(ExitCode::SUCCESS))
-}
-
-#[derive(Debug, Args)]
-pub struct ResnetTableArgs {
-    #[command(flatten)]
-    pub boot: BootArgs,
-    /// Seed of the random weights.
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
-    /// Also write the table as CSV (one row per packing and layer).
-    #[arg(long)]
-    pub csv: Option<PathBuf>,
-    /// Also write the markdown table to this file.
-    #[arg(long)]
-    pub markdown: Option<PathBuf>,
-}
-
-const COLUMNS: [OpName; 4] = [
-    OpName::Rotate,
-    OpName::MulPlain,
-    OpName::Mul,
-    OpName::Bootstrap,
-];
-
-/// The op-count table of ResNet-20, multiplexed vs spencnn, per layer and total.
-pub fn table(args: ResnetTableArgs) -> Result<ExitCode> {
-    let packings = ["multiplexed", "spencnn"];
-    let stats: Vec<TraceStats> = packings
-        .iter()
-        .map(|p| Ok(build_resnet(&args.boot, p, args.seed)?.analyze().stats))
-        .collect::<Result<_>>()?;
-    let layers: Vec<String> = stats[0].by_layer.iter().map(|l| l.layer.clone()).collect();
-    let cell = |s: &TraceStats, layer: &str, c: OpName| {
-        s.by_layer
-            .iter()
-            .find(|l| l.layer == layer)
-            .and_then(|l| l.by_kind.get(&c).copied())
-            .unwrap_or(0)
-    };
-    let mut md = String::new();
-    writeln!(
-        md,
-        "| layer | multiplexed rot / pmul / cmul / boot | spencnn rot / pmul / cmul / boot |"
-    )?;
-    writeln!(md, "|---|---:|---:|")?;
-    let mut csv = String::from("packing,layer,rotate,mul_plain,mul,bootstrap\n");
-    let fmt = |v: &[u64]| v.iter().map(u64::to_string).collect::<Vec<_>>().join(" / ");
-    for layer in layers.iter().chain(std::iter::once(&"total".to_owned())) {
-        let row: Vec<Vec<u64>> = stats
-            .iter()
-            .map(|s| {
-                COLUMNS
-                    .iter()
-                    .map(|&c| {
-                        if layer == "total" {
-                            s.count(c)
-                        } else {
-                            cell(s, layer, c)
-                        }
-                    })
-                    .collect()
-            })
-            .collect();
-        let name = if layer == "total" {
-            "**total**".to_owned()
-        } else {
-            layer.clone()
-        };
-        writeln!(md, "| {name} | {} | {} |", fmt(&row[0]), fmt(&row[1]))?;
-        for (p, r) in packings.iter().zip(&row) {
-            let v: Vec<String> = r.iter().map(u64::to_string).collect();
-            writeln!(csv, "{p},{layer},{}", v.join(","))?;
-        }
-    }
-    if let Some(p) = &args.csv {
-        super::write_atomic(p, csv.as_bytes())?;
-    }
-    if let Some(p) = &args.markdown {
-        super::write_atomic(p, md.as_bytes())?;
-    }
-    out!("{md}");
-    Ok(ExitCode::SUCCESS)
 }

@@ -17,7 +17,7 @@ use hesim_sim::{Arch, ArchLoader, LowerCounts, LowerOptions, SimResult};
     hesim sim --arch sharp --set hbm.bandwidth_gb_s=2000 --set policy.key_storage=streamed --trace lenet.jsonl --json\n  \
     hesim sim --arch my-design.toml --trace lenet.jsonl --out runs/lenet-mine --timeline runs/lenet-mine/timeline.json\n  \
     hesim sim --arch f1 --trace lenet.jsonl --count-only\n\n\
-    Presets: default, f1, craterlake, sharp, ark, fpga (sim/presets/*.toml, sources in comments).\n\
+    Presets: default, f1, craterlake, sharp, ark, bts, fpga (sim/presets/*.toml, sources in comments).\n\
     An architecture file either starts with `preset = \"NAME\"` and overrides some keys, or sets \
     every key (like the resolved.toml that --out writes).")]
 pub struct SimArgs {
@@ -46,6 +46,16 @@ pub struct SimArgs {
 
 pub fn run(args: SimArgs) -> Result<ExitCode> {
     let started = Instant::now();
+    let outputs: Vec<PathBuf> = args
+        .timeline
+        .iter()
+        .cloned()
+        .chain(args.out.iter().flat_map(|dir| {
+            ["results.json", "resolved.toml", "manifest.json"].map(|f| dir.join(f))
+        }))
+        .collect();
+    hesim_sim::sweep::check_writable(&outputs.iter().map(PathBuf::as_path).collect::<Vec<_>>())
+        .context("cannot write the outputs")?;
     let mut loader = ArchLoader::new(&args.arch)?;
     for s in &args.sets {
         loader.set(s)?;

@@ -16,9 +16,9 @@ use hesim_sim::sweep::{
     Workload, WorkloadSpec,
 };
 
-use hesim_sw::nn::{HeParams, Packing, Program};
+use hesim_sw::nn::{CompileOptions, HeParams, Program};
 
-use super::nn::{load_network, load_params};
+use super::nn::load_with_params;
 
 /// Exit code of a run stopped by SIGINT/SIGTERM (128 + SIGINT), finished points kept.
 const EXIT_INTERRUPTED: u8 = 130;
@@ -185,15 +185,13 @@ pub fn compile(net: &str, packing: &str, sparsity: f64, word_bits: u32) -> Resul
         eprintln!("note: {note}");
         noted.push(note);
     }
-    let network = load_network(net)?;
-    let params = load_params(&network, &weights, 1)?;
-    let packing = Packing::parse(packing, sparsity)?;
-    Ok(hesim_sw::nn::build(
-        &network,
-        &params,
-        packing,
-        &he_params_for_word(word_bits),
-    )?)
+    let (network, params) = load_with_params(net, &weights, 1)?;
+    let options = CompileOptions {
+        sparsity,
+        he: he_params_for_word(word_bits),
+        ..CompileOptions::default()
+    };
+    Ok(hesim_sw::nn::strategy(packing, &options)?.compile(&network, &params)?)
 }
 
 /// hesim-sw's default CKKS parameters (q0 50 bits, ≤ 36-bit rescaling primes, a 60-bit special

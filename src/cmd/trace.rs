@@ -28,26 +28,24 @@ pub enum TraceCommand {
         hesim trace gen --net hefnet --packing dense --out hefnet-dense.jsonl\n  \
         hesim trace gen --net my-net.toml --packing group --weights random --seed 3 --out my.jsonl\n  \
         hesim trace gen --net lenet --packing spencnn --sparsity 0.25 --weights checkpoint --out l.jsonl\n  \
+        hesim trace gen --net resnet20 --variant lee --out resnet20-lee.jsonl   (18 sparse bootstraps)\n  \
         hesim trace gen --net resnet20 --packing multiplexed --out resnet20-mux.jsonl\n  \
         hesim trace gen --net resnet20 --packing spencnn --groups 4 --pruned-taps 3 --out resnet20-sp.jsonl\n  \
+        hesim trace gen --net helr --batch 256 --out helr256.jsonl       (32 iterations, 25 limbs)\n  \
+        hesim trace gen --net helr --batch 1024 --limbs 40 --iterations 8 --out helr1024.jsonl\n  \
         hesim trace gen --net bootstrap --out boot.jsonl                 (one bootstrap op, N = 2^16)\n  \
         hesim trace gen --net bootstrap --expand-boot --key-reuse --out boot-ops.jsonl")]
-    Gen(super::nn::GenArgs),
-    /// Op counts of every built-in network under every packing (CSV and markdown).
+    Gen(Box<super::nn::GenArgs>),
+    /// Op counts of every built-in network under its packings, ResNet-20 with bootstraps
+    /// included (CSV and markdown).
     #[command(after_help = "Example:\n  hesim trace table --csv ops.csv --markdown ops.md")]
     Table(super::nn::TableArgs),
-    /// Op counts of ResNet-20 (with bootstrapping), multiplexed vs spencnn, per layer and total.
-    #[command(after_help = "Examples:\n  \
-        hesim trace resnet-table\n  \
-        hesim trace resnet-table --act-degree 2 --groups 8 --markdown resnet.md --csv resnet.csv")]
-    ResnetTable(super::resnet::ResnetTableArgs),
 }
 
 pub fn run(cmd: TraceCommand) -> Result<ExitCode> {
     match cmd {
-        TraceCommand::Gen(args) => super::nn::generate(args),
+        TraceCommand::Gen(args) => super::nn::generate(*args),
         TraceCommand::Table(args) => super::nn::table(args),
-        TraceCommand::ResnetTable(args) => super::resnet::table(args),
         TraceCommand::Validate { file } => {
             let analysis = analyze(&file)?;
             outln!(
@@ -81,8 +79,18 @@ pub fn run(cmd: TraceCommand) -> Result<ExitCode> {
 
 /// Reads and validates a trace; an invalid one is an error listing its violations.
 pub fn analyze(file: &PathBuf) -> Result<Analysis> {
-    let reader = hesim_traces::open(file)
-        .with_context(|| format!("cannot read trace {}", file.display()))?;
+    let reader = hesim_traces::open(file).map_err(|e| match e {
+        hesim_traces::TraceError::Invalid(v) => anyhow::anyhow!(
+            "{} is not a valid trace:\n  {}:{}: [{}] {}",
+            file.display(),
+            file.display(),
+            v.line,
+            v.rule,
+            v.message
+        ),
+        // the error names the file already
+        other => anyhow::Error::from(other),
+    })?;
     let analysis = hesim_traces::analyze(reader)
         .with_context(|| format!("cannot read trace {}", file.display()))?;
     if !analysis.is_valid() {

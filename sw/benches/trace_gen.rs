@@ -1,30 +1,37 @@
 //! Generating each built-in network's trace (program build + trace serialisation to memory)
-//! must take < 100 ms.
+//! must take < 100 ms: every built-in under the diagonal packings, and ResNet-20 under every
+//! packing (bootstraps placed by the level planner).
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use hesim_sw::nn::{self, BUILTINS, HeParams, Network, Packing, Params};
+use hesim_sw::nn::{self, BUILTINS, CompileOptions, Network, PACKINGS, Params};
 
 fn trace_gen(c: &mut Criterion) {
     let mut group = c.benchmark_group("trace_gen");
     group.sample_size(10);
-    for name in BUILTINS {
+    let cases = BUILTINS
+        .iter()
+        .flat_map(|&net| ["dense", "group", "spencnn"].map(|p| (net, p)))
+        .chain(PACKINGS.map(|p| ("resnet20", p)));
+    for (name, packing) in cases {
         let net = Network::builtin(name).expect("built-in");
         let params = Params::random(&net, 1).expect("random weights");
-        for packing in [
-            Packing::Dense,
-            Packing::Group,
-            Packing::Spencnn { sparsity: 0.5 },
-        ] {
-            group.bench_function(format!("{name}/{}", packing.name()), |b| {
-                b.iter(|| {
-                    let program =
-                        nn::build(&net, &params, packing, &HeParams::default()).expect("builds");
-                    program
-                        .write_trace(Vec::with_capacity(1 << 22))
-                        .expect("writes")
-                });
+        let options = CompileOptions {
+            sparsity: if packing == "spencnn" && name != "resnet20" {
+                0.5
+            } else {
+                0.0
+            },
+            ..CompileOptions::default()
+        };
+        let strategy = nn::strategy(packing, &options).expect("a packing");
+        group.bench_function(format!("{name}/{packing}"), |b| {
+            b.iter(|| {
+                let program = strategy.compile(&net, &params).expect("builds");
+                program
+                    .write_trace(Vec::with_capacity(1 << 22))
+                    .expect("writes")
             });
-        }
+        });
     }
     group.finish();
 }

@@ -14,24 +14,46 @@ fn input_for(net: &Network, seed: u64) -> Vec<f64> {
 fn check(net: &Network, packing: Packing, seed: u64) {
     let params = Params::random(net, seed).unwrap();
     let program = nn::build(net, &params, packing, &HeParams::default()).unwrap();
+    check_program(net, &params, &program, seed);
+}
+
+/// `hear` through the registry, as the CLI compiles it (HEAR's own parameters).
+fn check_hear(net: &Network, seed: u64) {
+    let params = Params::random(net, seed).unwrap();
+    let options = nn::CompileOptions::default();
+    let program = nn::strategy("hear", &options)
+        .unwrap()
+        .compile(net, &params)
+        .unwrap();
+    assert_eq!(program.header.log_n, 14, "{}: HEAR's N = 2^14", net.name);
+    assert_eq!(
+        program.header.q_bits[0], 33,
+        "{}: HEAR's 33-bit q0",
+        net.name
+    );
+    check_program(net, &params, &program, seed);
+}
+
+fn check_program(net: &Network, params: &Params, program: &nn::Program, seed: u64) {
+    let packing = &program.header.packing;
     let analysis = program.analyze();
     assert!(
         analysis.is_valid(),
         "{} {}: invalid program: {:?}",
         net.name,
-        packing.name(),
+        packing,
         &analysis.violations[..analysis.violations.len().min(5)]
     );
     let x = input_for(net, seed + 1);
-    let want = nn::forward(net, &params, &program.pruned, &x);
-    let got = slots::infer(&program, &x);
+    let want = nn::forward(net, params, &program.pruned, &x);
+    let got = slots::infer(program, &x);
     assert_eq!(got.len(), want.len());
     for (i, (g, w)) in got.iter().zip(&want).enumerate() {
         assert!(
             (g - w).abs() <= 1e-9 * w.abs().max(1.0),
             "{} {} output {i}: slots {g} vs direct {w}",
             net.name,
-            packing.name()
+            packing
         );
     }
 }
@@ -46,6 +68,7 @@ fn lenet_all_packings_match_direct() {
     ] {
         check(&net, p, 7);
     }
+    check_hear(&net, 7);
 }
 
 #[test]
@@ -58,6 +81,7 @@ fn vgg5_all_packings_match_direct() {
     ] {
         check(&net, p, 11);
     }
+    check_hear(&net, 11);
 }
 
 #[test]
@@ -70,12 +94,14 @@ fn hefnet_all_packings_match_direct() {
     ] {
         check(&net, p, 13);
     }
+    check_hear(&net, 13);
 }
 
-/// Three small networks from the TOML format: strided and padded convs, grouped convs in a
-/// multi-ciphertext layout, batch norm, affine and quadratic activations, a residual add and a
-/// network ending in a conv.
-const SMALL_NETS: [&str; 3] = [
+/// Four small networks from the TOML format: strided and padded convs, grouped convs in a
+/// multi-ciphertext layout, batch norm, affine and quadratic activations, a residual add, a
+/// network ending in a conv, and a graph with a branch (projection shortcut read by name),
+/// an AESPA activation and global average pooling.
+const SMALL_NETS: [&str; 4] = [
     r#"
 name = "small-a"
 input = [3, 12, 12]
@@ -164,6 +190,51 @@ kernel = 3
 pad = 1
 groups = 2
 "#,
+    r#"
+name = "small-d"
+input = [4, 8, 8]
+[[layers]]
+type = "conv"
+out = 8
+kernel = 3
+pad = 1
+[[layers]]
+type = "relu"
+name = "x"
+approx = "aespa"
+[[layers]]
+type = "conv"
+name = "sc"
+input = "x"
+out = 16
+kernel = 1
+stride = 2
+[[layers]]
+type = "conv"
+name = "c1"
+input = "x"
+out = 16
+kernel = 3
+stride = 2
+pad = 1
+[[layers]]
+type = "poly"
+coefficients = [0.1, 0.9, 0.2]
+[[layers]]
+type = "conv"
+out = 16
+kernel = 3
+pad = 1
+groups = 2
+[[layers]]
+type = "residual"
+from = "sc"
+[[layers]]
+type = "global_avgpool"
+[[layers]]
+type = "linear"
+out = 3
+"#,
 ];
 
 #[test]
@@ -177,6 +248,7 @@ fn small_toml_networks_match_direct() {
         ] {
             check(&net, p, 100 + i as u64);
         }
+        check_hear(&net, 100 + i as u64);
     }
 }
 

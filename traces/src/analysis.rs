@@ -9,6 +9,7 @@ use crate::error::{Rule, TraceError, Violation};
 use crate::header::Header;
 use crate::op::{Op, OpKind, OpName, ValueId};
 use crate::reader::TraceReader;
+use crate::values::ValueTable;
 
 /// Violations kept in full; past this only the count grows (a broken generator can produce
 /// millions and the first ones are the useful ones).
@@ -79,46 +80,12 @@ struct Value {
     depth: u32,
 }
 
-/// SSA values by id. Generators number ids densely, so a vector indexed by id is the fast
-/// common case; ids far beyond the ops seen so far go to a map, so a stray huge id cannot make
-/// the vector enormous.
-#[derive(Debug, Default)]
-struct ValueTable {
-    dense: Vec<Option<Value>>,
-    sparse: FxHashMap<ValueId, Value>,
-}
-
-impl ValueTable {
-    fn get(&self, id: ValueId) -> Option<&Value> {
-        match self.dense.get(id as usize) {
-            Some(v) => v.as_ref(),
-            None => self.sparse.get(&id),
-        }
-    }
-
-    fn contains(&self, id: ValueId) -> bool {
-        self.get(id).is_some()
-    }
-
-    fn insert(&mut self, id: ValueId, value: Value, ops_seen: u64) {
-        let i = id as usize;
-        if i < self.dense.len() {
-            self.dense[i] = Some(value);
-        } else if (i as u64) < 2 * ops_seen + 1024 {
-            self.dense.resize(i + 1, None);
-            self.dense[i] = Some(value);
-        } else {
-            self.sparse.insert(id, value);
-        }
-    }
-}
-
 /// Validates ops one at a time and gathers their stats: the streaming core of [`analyze`],
 /// usable by producers that hold ops in memory.
 #[derive(Debug)]
 pub struct Analyzer {
     header: Header,
-    values: ValueTable,
+    values: ValueTable<Value>,
     hoist_sources: FxHashMap<u32, ValueId>,
     layer_index: FxHashMap<Arc<str>, usize>,
     last_layer: Option<(Arc<str>, usize)>,
@@ -135,6 +102,7 @@ pub struct Analyzer {
 impl Analyzer {
     pub fn new(header: Header) -> Self {
         Self {
+            level_counts: vec![0; header.max_level() as usize + 1],
             header,
             values: ValueTable::default(),
             hoist_sources: FxHashMap::default(),
@@ -142,7 +110,6 @@ impl Analyzer {
             last_layer: None,
             stats: TraceStats::default(),
             kind_counts: [0; OpName::ALL.len()],
-            level_counts: Vec::new(),
             layer_kind_counts: Vec::new(),
             conjugates: false,
             violations: Vec::new(),
@@ -156,6 +123,11 @@ impl Analyzer {
         if self.violations.len() < MAX_KEPT_VIOLATIONS {
             self.violations.push(v);
         }
+    }
+
+    /// Violations found so far (a caller can stop using ops once this grows).
+    pub fn violation_count(&self) -> u64 {
+        self.violation_count
     }
 
     /// Checks one op read at `line` and adds it to the stats.
@@ -353,7 +325,7 @@ impl Analyzer {
                             op.id, op.args[0]
                         ),
                     ));
-                } else if op.level + 1 != from {
+                } else if op.level.checked_add(1) != Some(from) {
                     found.push(bad(
                         Rule::LevelDrop,
                         format!(
@@ -416,27 +388,10 @@ impl Analyzer {
             }
             OpKind::Bootstrap(p) => {
                 needs_size2(found);
-                let budget = p.level_budget();
-                if !p.slots.is_power_of_two() || p.slots > self.header.ring_degree() / 2 {
+                if let Err(e) = p.check(&self.header, op.level) {
                     found.push(bad(
                         Rule::BootstrapParams,
-                        format!(
-                            "op {} bootstraps {} slots; that must be a power of two up to N/2",
-                            op.id, p.slots
-                        ),
-                    ));
-                }
-                if op.level + budget > self.header.max_level() {
-                    found.push(bad(
-                        Rule::BootstrapParams,
-                        format!(
-                            "op {} bootstraps to level {} but the bootstrap itself consumes {budget} \
-                             levels of a {}-prime chain (at most level {} is reachable)",
-                            op.id,
-                            op.level,
-                            self.header.max_level(),
-                            self.header.max_level().saturating_sub(budget)
-                        ),
+                        format!("op {} bootstraps to level {}: {e}", op.id, op.level),
                     ));
                 }
                 result.depth = 0;
@@ -449,11 +404,12 @@ impl Analyzer {
         let s = &mut self.stats;
         s.ops += 1;
         self.kind_counts[name as usize] += 1;
-        let level = op.level as usize;
-        if level >= self.level_counts.len() {
-            self.level_counts.resize(level + 1, 0);
+        // Levels beyond the chain are violations; they are counted in a map so that a huge
+        // level cannot size the vector.
+        match self.level_counts.get_mut(op.level as usize) {
+            Some(n) => *n += 1,
+            None => *s.by_level.entry(op.level).or_insert(0) += 1,
         }
-        self.level_counts[level] += 1;
         let ks = u64::from(name.is_key_switch());
         s.key_switches += ks;
         let idx = match &self.last_layer {
@@ -490,11 +446,12 @@ impl Analyzer {
         for (layer, counts) in self.stats.by_layer.iter_mut().zip(&self.layer_kind_counts) {
             layer.by_kind = nonzero(counts);
         }
-        self.stats.by_level = (0u32..)
-            .zip(&self.level_counts)
-            .filter(|&(_, &n)| n > 0)
-            .map(|(l, &n)| (l, n))
-            .collect();
+        self.stats.by_level.extend(
+            (0u32..)
+                .zip(&self.level_counts)
+                .filter(|&(_, &n)| n > 0)
+                .map(|(l, &n)| (l, n)),
+        );
         self.stats.galois_keys =
             self.stats.rotation_steps.len() as u64 + u64::from(self.conjugates);
         Analysis {

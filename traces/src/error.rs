@@ -103,7 +103,7 @@ impl Violation {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TraceError {
-    #[error("{}: {source}", path.display())]
+    #[error("cannot open {}: {source}", path.display())]
     Open {
         path: PathBuf,
         source: std::io::Error,

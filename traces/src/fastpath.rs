@@ -32,13 +32,14 @@ impl<'a> Scanner<'a> {
         self.s.get(self.i).copied()
     }
 
-    /// A string with no escapes.
+    /// A string with no escapes and no control bytes (JSON forbids raw U+0000..U+001F in
+    /// strings; serde_json rejects them, so the fast path must not accept them).
     fn string(&mut self) -> Option<&'a str> {
         self.eat(b'"')?;
         let start = self.i;
         let len = self.s[start..]
             .iter()
-            .position(|&b| b == b'"' || b == b'\\')?;
+            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
         if self.s[start + len] != b'"' {
             return None;
         }
@@ -67,6 +68,10 @@ impl<'a> Scanner<'a> {
             return None;
         }
         if matches!(self.s.get(self.i), Some(b'.' | b'e' | b'E')) {
+            return None;
+        }
+        // serde_json reads `-0` as the float −0.0, which no integer field accepts.
+        if neg && v == 0 {
             return None;
         }
         Some(if neg { -v } else { v })
@@ -304,6 +309,9 @@ mod tests {
                     double_angle: 2,
                     hoisting: Default::default(),
                     key_reuse: false,
+                    baby_step: 0,
+                    double_prime_scaling: false,
+                    eval_mod_range: crate::LEGACY_EVAL_MOD_RANGE,
                 }),
                 vec![3],
                 "b",
@@ -376,6 +384,142 @@ mod tests {
         ];
         for line in deferred {
             assert!(parse_op_line(line.as_bytes()).is_none(), "{line}");
+        }
+    }
+    /// SplitMix64: a tiny deterministic generator for the mutations (no dependency needed).
+    struct Mix(u64);
+
+    impl Mix {
+        fn next(&mut self) -> u64 {
+            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^ (z >> 31)
+        }
+
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+    }
+
+    /// One random edit of `line`: a byte replaced, inserted or deleted, a span duplicated, or
+    /// a token from JSON's alphabet (and the known traps: control bytes, `-0`) spliced in.
+    fn mutate(line: &mut Vec<u8>, rng: &mut Mix) {
+        const BYTES: &[u8] =
+            b"0123456789-+.eE\"\\{}[],: \t\r\x00\x01\x1f\x7f\xc3\xa9\xffadilnoprstuvxyz";
+        const TOKENS: &[&str] = &[
+            "-0",
+            "-",
+            "0",
+            "01",
+            "4294967295",
+            "4294967296",
+            "-2147483648",
+            "1e3",
+            "1.0",
+            "null",
+            "true",
+            "\"id\":",
+            "\"step\":-0,",
+            "\"hoist\":",
+            "\"level\":0,",
+            "\"layer\":\"\\u0041\",",
+            "\"plain\":{\"id\":-0,\"level\":1},",
+            "\t",
+            "\u{1b}",
+            "\u{7f}",
+            "é",
+        ];
+        let at = rng.below(line.len() + 1);
+        match rng.below(9) {
+            // edits that keep most lines valid, so both outcomes are exercised
+            6 | 7 if at < line.len() && line[at].is_ascii_digit() => {
+                line[at] = b'0' + rng.below(10) as u8;
+            }
+            8 => line.insert(at, b' '),
+            0 if at < line.len() => line[at] = BYTES[rng.below(BYTES.len())],
+            1 => line.insert(at, BYTES[rng.below(BYTES.len())]),
+            2 if at < line.len() => {
+                line.remove(at);
+            }
+            3 => {
+                let end = (at + 1 + rng.below(8)).min(line.len());
+                let span = line[at..end].to_vec();
+                let to = rng.below(line.len() + 1);
+                line.splice(to..to, span);
+            }
+            _ => {
+                let token = TOKENS[rng.below(TOKENS.len())].as_bytes();
+                line.splice(at..at, token.iter().copied());
+            }
+        }
+    }
+
+    /// One definition of a valid op line: on mutated lines (1–4 edits of writer output and
+    /// hand-written shapes), whenever the fast scanner accepts a line, serde_json (the reference
+    /// parser) accepts it too, with the same value. `HESIM_FASTPATH_LINES` sets the number of
+    /// lines (20,000 by default; the documented run is
+    /// `HESIM_FASTPATH_LINES=1000000 cargo test --release -p hesim-traces --lib mutated_lines`).
+    #[test]
+    fn accepts_only_what_serde_accepts_on_mutated_lines() {
+        let count: u64 = std::env::var("HESIM_FASTPATH_LINES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(20_000);
+        let mut seeds: Vec<Vec<u8>> = crate::synthetic::generate(2_000, 7)
+            .iter()
+            .map(|op| serde_json::to_vec(&WireLine::from_op(op)).unwrap())
+            .collect();
+        seeds.push(br#"{"id":1,"op":"mul_plain","args":[0],"plain":{"id":7,"level":2},"level":2,"layer":"x"}"#.to_vec());
+        seeds.push(
+            br#"{ "id" : 9 , "op":"rotate","args":[2],"level":3,"layer":"r","step":-4,"hoist":1 }"#
+                .to_vec(),
+        );
+        let mut rng = Mix(17);
+        let (mut both, mut rejected) = (0u64, 0u64);
+        for _ in 0..count {
+            let mut line = seeds[rng.below(seeds.len())].clone();
+            for _ in 0..=rng.below(3) {
+                mutate(&mut line, &mut rng);
+            }
+            let reference = serde_json::from_slice::<WireLine<'_>>(&line).map(|w| format!("{w:?}"));
+            match parse_op_line(&line) {
+                Some(fast) => {
+                    assert_eq!(
+                        Ok(format!("{fast:?}")),
+                        reference.as_ref().map_err(|_| ()).cloned(),
+                        "fast path accepted {:?}",
+                        String::from_utf8_lossy(&line)
+                    );
+                    both += 1;
+                }
+                None => rejected += u64::from(reference.is_err()),
+            }
+        }
+        // Both outcomes must be exercised, or the test proves nothing.
+        assert!(
+            both > count / 20 && rejected > count / 20,
+            "{both} accepted, {rejected} rejected"
+        );
+        eprintln!(
+            "{count} mutated lines: {both} accepted by both paths, {rejected} rejected by serde"
+        );
+    }
+
+    /// The two reproducers of issue #17: a raw tab in a string and `"id":-0`.
+    #[test]
+    fn control_bytes_and_negative_zero_go_to_serde() {
+        for line in [
+            "{\"id\":0,\"op\":\"input\",\"args\":[],\"level\":2,\"layer\":\"a\tb\"}",
+            r#"{"id":-0,"op":"input","args":[],"level":2,"layer":"in"}"#,
+            r#"{"id":3,"op":"rotate","args":[2],"level":2,"layer":"in","step":-0}"#,
+        ] {
+            assert!(parse_op_line(line.as_bytes()).is_none(), "{line}");
+            assert!(
+                serde_json::from_str::<WireLine<'_>>(line).is_err(),
+                "{line}"
+            );
         }
     }
 }

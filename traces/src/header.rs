@@ -7,6 +7,10 @@ pub const FORMAT_NAME: &str = "hesim-trace";
 /// The format version this crate reads and writes.
 pub const FORMAT_VERSION: u32 = 1;
 
+/// Most primes a header's `q_bits` or `p_bits` may list: far above any CKKS chain, and it
+/// bounds every per-limb count a simulator derives from the header.
+pub const MAX_PRIMES: usize = 4096;
+
 /// The HE scheme of a trace. Only CKKS today; the field exists so that other schemes are an
 /// explicit format change rather than a silent misreading.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -113,6 +117,14 @@ impl Header {
             return bad(format!(
                 "slots = {} must be a power of two no larger than N/2 = {half_n}",
                 self.slots
+            ));
+        }
+        if self.q_bits.len() > MAX_PRIMES || self.p_bits.len() > MAX_PRIMES {
+            return bad(format!(
+                "the chain has {} + {} primes; at most {MAX_PRIMES} of each are supported \
+                 (real CKKS chains have under a hundred)",
+                self.q_bits.len(),
+                self.p_bits.len()
             ));
         }
         if self.q_bits.is_empty() {

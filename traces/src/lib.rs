@@ -10,17 +10,23 @@
 //! level is ≥ 1. `rescale` drops exactly one limb.
 
 mod analysis;
+pub mod bootstrap;
 mod error;
 mod fastpath;
 mod header;
 mod op;
 mod reader;
 pub mod synthetic;
+mod values;
 mod writer;
 
 pub use analysis::{Analysis, Analyzer, TraceStats, analyze};
 pub use error::{Rule, TraceError, Violation};
-pub use header::{FORMAT_NAME, FORMAT_VERSION, Header, Scheme};
-pub use op::{BootstrapParams, Hoisting, Op, OpKind, OpName, PlainRef, ValueId};
+pub use header::{FORMAT_NAME, FORMAT_VERSION, Header, MAX_PRIMES, Scheme};
+pub use op::{
+    BootstrapParams, BootstrapParamsError, Hoisting, LEGACY_EVAL_MOD_RANGE, MAX_BOOTSTRAP_OPS,
+    MAX_EVAL_MOD_DEGREE, MAX_EVAL_MOD_RANGE, Op, OpKind, OpName, PlainRef, ValueId,
+};
 pub use reader::{TraceReader, open};
+pub use values::ValueTable;
 pub use writer::{TraceWriter, create};

@@ -53,6 +53,9 @@ pub fn build(choices: impl IntoIterator<Item = Choice>) -> Vec<Op> {
         double_angle: 2,
         hoisting: Hoisting::Single,
         key_reuse: false,
+        baby_step: 0,
+        double_prime_scaling: false,
+        eval_mod_range: crate::LEGACY_EVAL_MOD_RANGE,
     };
     let boot_level = top - boot.level_budget();
     let layers: Vec<Arc<str>> = (0..8).map(|i| Arc::from(format!("layer{i}"))).collect();

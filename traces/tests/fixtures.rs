@@ -61,6 +61,44 @@ const INVALID: &[(&str, &[(Rule, u64)])] = &[
     ("output-use.jsonl", &[(Rule::OutputUse, 4)]),
     ("key-switch-primes.jsonl", &[(Rule::KeySwitchPrimes, 3)]),
     ("bootstrap-params.jsonl", &[(Rule::BootstrapParams, 3)]),
+    // issue #17: parameters that wrapped the level budget, or expanded without bound
+    (
+        "bootstrap-params-cts-levels-u32-wrap.jsonl",
+        &[(Rule::BootstrapParams, 3)],
+    ),
+    (
+        "bootstrap-params-eval-mod-degree-2pow30.jsonl",
+        &[(Rule::BootstrapParams, 3)],
+    ),
+    (
+        "bootstrap-params-stc-levels-100.jsonl",
+        &[(Rule::BootstrapParams, 3)],
+    ),
+    (
+        "bootstrap-params-zero-stages.jsonl",
+        &[(Rule::BootstrapParams, 3)],
+    ),
+    (
+        "bootstrap-params-zero-stages-rescale.jsonl",
+        &[(Rule::BootstrapParams, 3)],
+    ),
+    // issue #17: levels far above the chain (they once sized the per-level counts)
+    ("level-range-4e9.jsonl", &[(Rule::LevelRange, 2)]),
+    ("level-range-1e9.jsonl", &[(Rule::LevelRange, 2)]),
+    // issue #17: the same verdict whichever parser (fast scanner or serde) reads the line
+    ("syntax-control-byte-fast-shape.jsonl", &[(Rule::Syntax, 2)]),
+    (
+        "syntax-control-byte-serde-shape.jsonl",
+        &[(Rule::Syntax, 2)],
+    ),
+    (
+        "schema-negative-zero-id-fast-shape.jsonl",
+        &[(Rule::Schema, 2)],
+    ),
+    (
+        "schema-negative-zero-id-serde-shape.jsonl",
+        &[(Rule::Schema, 2)],
+    ),
     ("truncated-no-end.jsonl", &[(Rule::Truncated, 3)]),
     ("truncated-empty.jsonl", &[(Rule::Truncated, 1)]),
     ("end-record-count.jsonl", &[(Rule::EndRecord, 3)]),

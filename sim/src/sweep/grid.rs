@@ -184,8 +184,10 @@ impl Grid {
             origin: spec.base.clone(),
             message: e.to_string(),
         })?;
+        // At most MAX_GRID_POINTS (checked when the spec was read); the points vector grows
+        // as designs pass the constraints rather than being sized for the whole grid.
         let designs: usize = spec.axes.iter().map(|a| a.values.len()).product();
-        let mut points = Vec::with_capacity(designs * workloads.len());
+        let mut points = Vec::new();
         let mut excluded = 0;
         let mut digits = vec![0usize; spec.axes.len()];
         let mut ids = blake3::Hasher::new();

@@ -64,10 +64,12 @@ pub enum SweepError {
         what: &'static str,
         message: String,
     },
+    #[error("--shard-count 0: a sweep needs at least one shard (1 runs the whole grid)")]
+    NoShards,
     #[error(
         "--shard-index {index} is out of range for --shard-count {count} (indices are 0-based: \
          0..={last})",
-        last = count.saturating_sub(1)
+        last = count - 1
     )]
     BadShard { index: usize, count: usize },
     #[error(
@@ -108,18 +110,66 @@ impl SweepError {
     }
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same folder and a rename, so the
-/// file is either absent or complete.
-pub fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> Result<(), SweepError> {
-    use std::io::Write;
+/// A temporary file in `path`'s folder, to be written and then renamed onto `path` (so the
+/// file is either absent or complete). It gets the mode an ordinary `create` would (0666 less
+/// the umask), not a temporary file's private 0600, so others sharing a results folder can
+/// read it.
+pub fn temp_file_beside(path: &std::path::Path) -> Result<tempfile::NamedTempFile, SweepError> {
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(std::path::Path::new("."));
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".tmp-")
-        .tempfile_in(dir)
-        .map_err(SweepError::io(dir))?;
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".tmp-");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    builder.tempfile_in(dir).map_err(SweepError::io(dir))
+}
+
+/// Checks, before a command computes anything, that each of `paths` can be written: none is
+/// an existing directory, and a file can be created in the nearest existing folder on its
+/// way. Commands with several outputs call it first so that a doomed run leaves none of them
+/// behind (a partial set of outputs).
+pub fn check_writable(paths: &[&std::path::Path]) -> Result<(), SweepError> {
+    for &path in paths {
+        if path.is_dir() {
+            return Err(SweepError::io(path)(std::io::Error::new(
+                std::io::ErrorKind::IsADirectory,
+                "is a directory, not a file; remove it or choose another output path",
+            )));
+        }
+        let Some(folder) = path
+            .ancestors()
+            .skip(1)
+            .map(|a| {
+                if a.as_os_str().is_empty() {
+                    std::path::Path::new(".")
+                } else {
+                    a
+                }
+            })
+            .find(|a| a.exists())
+        else {
+            continue;
+        };
+        if !folder.is_dir() {
+            return Err(SweepError::io(folder)(std::io::Error::new(
+                std::io::ErrorKind::NotADirectory,
+                "is a file, so no output can be written below it",
+            )));
+        }
+        temp_file_beside(&folder.join("probe"))?;
+    }
+    Ok(())
+}
+
+/// Writes `bytes` to `path` through [`temp_file_beside`] and a rename.
+pub fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> Result<(), SweepError> {
+    use std::io::Write;
+    let mut tmp = temp_file_beside(path)?;
     tmp.write_all(bytes).map_err(SweepError::io(path))?;
     tmp.persist(path)
         .map_err(|e| SweepError::io(path)(e.error))?;

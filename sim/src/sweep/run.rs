@@ -27,7 +27,10 @@ pub struct Shard {
 impl Shard {
     /// Checks `index < count` (0-based, as Slurm array and Kubernetes Indexed Job indices are).
     pub fn new(index: usize, count: usize) -> Result<Self, SweepError> {
-        if count == 0 || index >= count {
+        if count == 0 {
+            return Err(SweepError::NoShards);
+        }
+        if index >= count {
             return Err(SweepError::BadShard { index, count });
         }
         Ok(Self { index, count })

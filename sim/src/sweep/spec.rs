@@ -43,6 +43,10 @@ use super::SweepError;
 /// Most values one axis may have (a typo such as `step = 0.0001` should not hang enumeration).
 pub const MAX_AXIS_VALUES: usize = 100_000;
 
+/// Most points a sweep grid may have (designs × workloads), checked when the spec is read,
+/// before anything is enumerated or allocated.
+pub const MAX_GRID_POINTS: usize = 1_000_000;
+
 /// A parsed sweep specification.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SweepSpec {
@@ -225,8 +229,15 @@ impl SweepSpec {
             if values.is_empty() {
                 return Err(bad(format!("axis `{key}` has no values")));
             }
-            for (j, v) in values.iter().enumerate() {
-                if values[..j].contains(v) {
+            if values.len() > MAX_AXIS_VALUES {
+                return Err(bad(format!(
+                    "axis `{key}` has {} values, more than {MAX_AXIS_VALUES}; split the sweep",
+                    values.len()
+                )));
+            }
+            let mut seen = std::collections::HashSet::with_capacity(values.len());
+            for v in &values {
+                if !seen.insert(equality_key(v)) {
                     return Err(bad(format!("axis `{key}`: value {v} appears twice")));
                 }
                 if matches!(v, Value::Array(_) | Value::Table(_) | Value::Datetime(_)) {
@@ -295,6 +306,24 @@ impl SweepSpec {
                 return Err(bad(format!("workload {} appears twice", w.label())));
             }
         }
+        let points = axes
+            .iter()
+            .try_fold(workloads.len(), |n: usize, a: &Axis| {
+                n.checked_mul(a.values.len())
+            })
+            .filter(|&n| n <= MAX_GRID_POINTS);
+        if points.is_none() {
+            let factors: Vec<String> = axes
+                .iter()
+                .map(|a| format!("{} ({})", a.values.len(), a.key))
+                .chain(std::iter::once(format!("{} workload(s)", workloads.len())))
+                .collect();
+            return Err(bad(format!(
+                "the grid has {} points, above the cap of {MAX_GRID_POINTS}: use fewer axis \
+                 values or split the sweep into several specs",
+                factors.join(" × ")
+            )));
+        }
         if let Some(a) = raw.constraints.max_area_mm2
             && !(a.is_finite() && a > 0.0)
         {
@@ -314,7 +343,8 @@ impl SweepSpec {
         })
     }
 
-    /// Points of the full grid before constraints: product of axis lengths × workloads.
+    /// Points of the full grid before constraints: product of axis lengths × workloads (at
+    /// most [`MAX_GRID_POINTS`] for a parsed spec).
     pub fn grid_len(&self) -> usize {
         self.axes
             .iter()
@@ -327,6 +357,15 @@ impl SweepSpec {
     pub fn hash(&self) -> String {
         let canonical = serde_json::to_string(self).unwrap_or_default();
         blake3::hash(canonical.as_bytes()).to_hex().to_string()
+    }
+}
+
+/// A key equal for exactly the values `==` calls equal (integers and floats stay apart, as
+/// they do for `==`; 0.0 and −0.0 meet), so duplicates are found with a hash set.
+fn equality_key(v: &Value) -> String {
+    match v {
+        Value::Float(f) if *f == 0.0 => "0.0".into(),
+        other => other.to_string(),
     }
 }
 
@@ -417,6 +456,31 @@ mod tests {
 
     fn parse(text: &str) -> Result<SweepSpec, SweepError> {
         SweepSpec::parse(text, "test.toml", Path::new("/tmp"))
+    }
+
+    /// Long explicit axes: 100,000 distinct values parse (the duplicate check is a hash set,
+    /// not quadratic), 300,000 are refused naming the cap, and a duplicate is still found.
+    #[test]
+    fn long_axes_are_checked_linearly_and_capped() {
+        let axis = |n: usize, dup: bool| {
+            let mut values: Vec<String> = (1..=n).map(|v| v.to_string()).collect();
+            if dup {
+                values.push("7".into());
+            }
+            format!(
+                "base = \"default\"\n[[axis]]\nkey = \"ntt.lanes\"\nvalues = [{}]\n\
+                 [[workload]]\ntrace = \"t.jsonl\"\n",
+                values.join(",")
+            )
+        };
+        assert_eq!(
+            parse(&axis(MAX_AXIS_VALUES, false)).unwrap().grid_len(),
+            MAX_AXIS_VALUES
+        );
+        let err = parse(&axis(300_000, false)).unwrap_err().to_string();
+        assert!(err.contains("300000 values, more than 100000"), "{err}");
+        let err = parse(&axis(10, true)).unwrap_err().to_string();
+        assert!(err.contains("value 7 appears twice"), "{err}");
     }
 
     #[test]

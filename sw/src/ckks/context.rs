@@ -373,6 +373,45 @@ impl Context {
             .collect()
     }
 
+    /// ModRaise of one NTT-form polynomial: its q_0 limb, read as centered integers in
+    /// (−q_0/2, q_0/2], becomes a polynomial over q_0 … q_{level−1} (NTT form). Decryption
+    /// then gives the old plaintext plus q_0·I for a small integer polynomial I.
+    pub(crate) fn mod_raise_poly(&self, poly: &[u64], level: usize) -> Vec<u64> {
+        let n = self.n;
+        let mut base = poly[..n].to_vec();
+        self.intt(0, &mut base);
+        let q0 = &self.moduli[0];
+        let centered: Vec<i64> = base.iter().map(|&x| q0.center(x)).collect();
+        let limbs: Vec<usize> = (0..level).collect();
+        self.small_to_ntt(&centered, &limbs)
+    }
+
+    /// Multiplies an NTT-form polynomial at `level` by the monomial X^(power·N/2), i.e. every
+    /// slot by i^power (ζ_j^(N/2) = i for every slot root): exact, no noise, no level.
+    pub(crate) fn mul_imaginary_unit(&self, poly: &mut [u64], level: usize, power: u32) {
+        let n = self.n;
+        let mut monomial = vec![0i64; n];
+        match power % 4 {
+            0 => return,
+            1 => monomial[n / 2] = 1,
+            2 => monomial[0] = -1,
+            _ => monomial[n / 2] = -1,
+        }
+        let limbs: Vec<usize> = (0..level).collect();
+        let factor = self.small_to_ntt(&monomial, &limbs);
+        for (i, (limb, f)) in poly
+            .chunks_exact_mut(n)
+            .zip(factor.chunks_exact(n))
+            .enumerate()
+            .take(level)
+        {
+            let m = &self.moduli[i];
+            for (x, &y) in limb.iter_mut().zip(f) {
+                *x = m.mul(*x, y);
+            }
+        }
+    }
+
     /// Divides an NTT-form polynomial at `level` by its last prime with rounding, in place;
     /// the result has `level − 1` limbs.
     pub(crate) fn rescale_poly(&self, poly: &mut Vec<u64>, level: usize) {

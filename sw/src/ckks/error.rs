@@ -33,6 +33,13 @@ pub enum CkksError {
          2^10..=2^16); use such an N or `allow_insecure(true)` for tests"
     )]
     NoSecurityBound { log_n: u32 },
+    /// No 128-bit bound is known for a sparse secret of this weight at this ring degree.
+    #[error(
+        "no 128-bit security bound is known for a sparse secret of Hamming weight \
+         {hamming_weight} at N = 2^{log_n} (bounds exist for h ≥ 192 at N = 2^15 and 2^16); use \
+         such a set or `allow_insecure(true)` for tests"
+    )]
+    NoSparseSecurityBound { log_n: u32, hamming_weight: usize },
     /// More slot values than the encoder has slots.
     #[error("{given} values do not fit in {slots} slots")]
     TooManyValues { given: usize, slots: usize },
@@ -50,6 +57,16 @@ pub enum CkksError {
     /// A requested level is above the operand's current level.
     #[error("cannot raise a ciphertext from level {from} to level {to}: levels only go down")]
     LevelTooHigh { from: usize, to: usize },
+    /// A bootstrap recipe does not fit the parameter set (or is malformed).
+    #[error("bootstrap: {field} = {value} is not allowed: {reason}")]
+    InvalidBootstrap {
+        field: &'static str,
+        value: u64,
+        reason: String,
+    },
+    /// ModRaise was asked to go to a level below the operand's.
+    #[error("mod_raise goes up the chain, but was asked to go from level {from} down to {to}")]
+    ModRaiseDown { from: usize, to: usize },
     /// Two operands are at different levels.
     #[error(
         "{op}: operands are at different levels ({left} vs {right} limbs); bring them to the same level first"
@@ -85,6 +102,16 @@ pub enum CkksError {
         "no rotation key for step {step} (slots = {slots}); generate keys for the steps the program uses with GaloisKeys::for_steps"
     )]
     MissingRotationKey { step: i64, slots: usize },
+    /// A Galois key made for lower levels than the ciphertext's.
+    #[error(
+        "the key for {automorphism} serves ciphertexts of up to {key_level} limbs, this one has \
+         {level}; generate keys with GaloisKeys::for_ops over the ops that use them"
+    )]
+    KeyLevel {
+        automorphism: String,
+        level: usize,
+        key_level: usize,
+    },
     /// No Galois key for conjugation.
     #[error("no conjugation key; generate it with GaloisKeys::for_steps(.., conjugate = true)")]
     MissingConjugationKey,
@@ -92,6 +119,11 @@ pub enum CkksError {
     #[error("op {id}: `{op}` is not supported by the CKKS executor")]
     UnsupportedOp { id: ValueId, op: OpName },
     /// The executor met an operand that is not defined (or was already consumed by its last use).
+    #[error(
+        "op {id}: no bootstrapping keys for its parameters; build them with \
+         Bootstrappers::for_program over the whole trace"
+    )]
+    MissingBootstrapKeys { id: ValueId },
     #[error("op {id}: operand {operand} is not defined")]
     UndefinedValue { id: ValueId, operand: ValueId },
     /// An `input` op has no ciphertext supplied by the caller.
@@ -116,4 +148,25 @@ pub enum CkksError {
     /// An error of the ring layer (moduli, primes, NTT).
     #[error("ring arithmetic: {0}")]
     Ring(#[from] crate::ring::RingError),
+}
+
+impl From<hesim_traces::bootstrap::BootError> for CkksError {
+    fn from(err: hesim_traces::bootstrap::BootError) -> Self {
+        match err {
+            hesim_traces::bootstrap::BootError::Params {
+                field,
+                value,
+                reason,
+            } => Self::InvalidBootstrap {
+                field,
+                value,
+                reason,
+            },
+            other => Self::InvalidBootstrap {
+                field: "params",
+                value: 0,
+                reason: other.to_string(),
+            },
+        }
+    }
 }

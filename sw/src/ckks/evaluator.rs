@@ -22,16 +22,26 @@ pub enum Automorphism {
     Conjugate,
 }
 
-/// Evaluates operations with the keys it was given (relinearisation and Galois keys).
+/// Evaluates operations with the keys it was given (relinearisation and Galois keys), which
+/// several evaluators may share.
 #[derive(Debug)]
 pub struct Evaluator {
     context: Arc<Context>,
-    relin: Option<RelinKey>,
-    galois: GaloisKeys,
+    relin: Option<Arc<RelinKey>>,
+    galois: Arc<GaloisKeys>,
 }
 
 impl Evaluator {
     pub fn new(context: Arc<Context>, relin: Option<RelinKey>, galois: GaloisKeys) -> Self {
+        Self::sharing(context, relin.map(Arc::new), Arc::new(galois))
+    }
+
+    /// An evaluator over keys held elsewhere too (a program and its bootstraps share one set).
+    pub fn sharing(
+        context: Arc<Context>,
+        relin: Option<Arc<RelinKey>>,
+        galois: Arc<GaloisKeys>,
+    ) -> Self {
         Self {
             context,
             relin,
@@ -42,6 +52,11 @@ impl Evaluator {
     /// The parameter set.
     pub fn context(&self) -> &Arc<Context> {
         &self.context
+    }
+
+    /// Number of Galois keys held.
+    pub fn galois_key_count(&self) -> usize {
+        self.galois.len()
     }
 
     fn check_level(op: &'static str, left: usize, right: usize) -> Result<(), CkksError> {
@@ -381,6 +396,44 @@ impl Evaluator {
         Ok(out)
     }
 
+    /// ModRaise, the first step of bootstrapping: `a` (any level; only its q_0 limb is used) is
+    /// reinterpreted modulo q_0 … q_{level−1}. The result decrypts to m + q_0·I with a small
+    /// integer polynomial I (|I| ≲ √h for a secret of Hamming weight h). It is labelled with
+    /// the canonical scale of `level`, so that the plaintext matrices of CoeffToSlot (which
+    /// account for the true scale) keep the computation on the canonical schedule.
+    pub fn mod_raise(&self, a: &Ciphertext, level: usize) -> Result<Ciphertext, CkksError> {
+        Self::check_size("mod_raise", a, 2)?;
+        if level == 0 || level > self.context.max_level() {
+            return Err(CkksError::InvalidLevel {
+                level,
+                max: self.context.max_level(),
+            });
+        }
+        if level < a.level {
+            return Err(CkksError::ModRaiseDown {
+                from: a.level,
+                to: level,
+            });
+        }
+        let polys = a
+            .polys
+            .iter()
+            .map(|p| self.context.mod_raise_poly(p, level))
+            .collect();
+        Ok(Ciphertext {
+            polys,
+            level,
+            scale: self.context.scale_at(level),
+        })
+    }
+
+    /// Multiplies every slot by i^`power` (the monomial X^(power·N/2): exact, no level).
+    pub fn mul_imaginary_unit_assign(&self, a: &mut Ciphertext, power: u32) {
+        for poly in &mut a.polys {
+            self.context.mul_imaginary_unit(poly, a.level, power);
+        }
+    }
+
     /// Left rotation of the slots by `step` (negative = right).
     pub fn rotate(&self, a: &Ciphertext, step: i64) -> Result<Ciphertext, CkksError> {
         Ok(self.rotate_hoisted(a, &[step])?.remove(0))
@@ -427,6 +480,18 @@ impl Evaluator {
                     g
                 }
             };
+            if let Some(key) = self.galois.keys.get(&g)
+                && key.key.max_level < a.level
+            {
+                return Err(CkksError::KeyLevel {
+                    automorphism: match *kind {
+                        Automorphism::Rotate(step) => format!("rotation by {step}"),
+                        Automorphism::Conjugate => "conjugation".into(),
+                    },
+                    level: a.level,
+                    key_level: key.key.max_level,
+                });
+            }
             elements.push(g);
         }
         self.automorphisms_hoisted(a, &elements)
@@ -499,8 +564,9 @@ impl Evaluator {
                 // Products are < 2^122, so up to 63 digits (params check) accumulate in a u128.
                 for (digit, (b, a)) in digits.iter().zip(&key.digits) {
                     let d = &digit[pos * n..(pos + 1) * n];
-                    let kb = &b[mi * n..(mi + 1) * n][range.clone()];
-                    let ka = &a[mi * n..(mi + 1) * n][range.clone()];
+                    let at = key.limb_position(mi) * n;
+                    let kb = &b[at..at + n][range.clone()];
+                    let ka = &a[at..at + n][range.clone()];
                     let lanes = acc0.iter_mut().zip(acc1.iter_mut()).zip(kb.iter().zip(ka));
                     match perm {
                         Some(p) => {

@@ -16,8 +16,14 @@
 
 use std::collections::HashMap;
 
-use hesim_traces::{Op, OpKind, ValueId};
+use std::time::Duration;
 
+use cpu_time::ThreadTime;
+
+use hesim_traces::{Op, OpKind, ValueId};
+use num_complex::Complex64;
+
+use super::bootstrap::Bootstrappers;
 use super::evaluator::Automorphism;
 use super::{Ciphertext, CkksError, Context, Evaluator, Plaintext};
 
@@ -34,6 +40,18 @@ pub trait Payloads {
     /// encode at (`level`, [`Context::scale_at`]). Default: none.
     fn encoded(&self, _id: u32, _level: usize) -> Option<&Plaintext> {
         None
+    }
+    /// Complex slot values of plaintext `id`, for payloads that are not real (the DFT
+    /// diagonals of a bootstrap); used instead of [`Payloads::plaintext`] when present. The
+    /// slot count is the context's (values beyond the given ones are zero). Default: none.
+    fn complex_plaintext(&self, _id: u32) -> Option<Vec<Complex64>> {
+        None
+    }
+    /// The power k of i that the result of op `op` is multiplied by after the op (the
+    /// monomial X^(k·N/2): no key switch, no level, so traces do not carry it as an op; the
+    /// real/imaginary split of a bootstrap needs it). Default: 0.
+    fn imaginary_power(&self, _op: ValueId) -> u32 {
+        0
     }
 }
 
@@ -65,12 +83,56 @@ impl Payloads for MapPayloads {
 ///
 /// `inputs` maps the id of each `input` op to its ciphertext (at the op's level and canonical
 /// scale). Returns, for each `output` op, its id → the ciphertext it marks. Every op's level is
-/// checked against the trace; `bootstrap` is not supported (typed error).
+/// checked against the trace. An expanded bootstrap (`mod_raise` and the rest) runs here; a
+/// single `bootstrap` op needs keys: [`execute_with_bootstraps`] (here it is a typed error).
 pub fn execute<'a>(
+    eval: &Evaluator,
+    ops: impl IntoIterator<Item = &'a Op>,
+    inputs: HashMap<ValueId, Ciphertext>,
+    payloads: &dyn Payloads,
+) -> Result<HashMap<ValueId, Ciphertext>, CkksError> {
+    run(eval, ops, inputs, payloads, None, &mut Vec::new())
+}
+
+/// The profile entry of [`execute_with_bootstraps`] that adds up every `bootstrap` op.
+pub const BOOTSTRAP_LAYER: &str = "bootstrap";
+
+/// [`execute`] for traces with `bootstrap` ops: each is run by the bootstrapper for its
+/// parameters (the shared expansion of `hesim_traces::bootstrap`, executed op by op with its
+/// own keys) and brought down to the op's level. Adds each op's thread CPU time to `profile`
+/// under its layer, as [`execute_profiled`], except the bootstraps' which go to
+/// [`BOOTSTRAP_LAYER`].
+pub fn execute_with_bootstraps<'a>(
+    eval: &Evaluator,
+    ops: impl IntoIterator<Item = &'a Op>,
+    inputs: HashMap<ValueId, Ciphertext>,
+    payloads: &dyn Payloads,
+    bootstrappers: &Bootstrappers,
+    profile: &mut Vec<(String, Duration)>,
+) -> Result<HashMap<ValueId, Ciphertext>, CkksError> {
+    run(eval, ops, inputs, payloads, Some(bootstrappers), profile)
+}
+
+/// [`execute`], adding each op's CPU time on this thread to `profile` under the op's layer (in
+/// first-seen layer order): thread CPU time, because the machines this runs on are shared and
+/// the executor is single-threaded.
+pub fn execute_profiled<'a>(
+    eval: &Evaluator,
+    ops: impl IntoIterator<Item = &'a Op>,
+    inputs: HashMap<ValueId, Ciphertext>,
+    payloads: &dyn Payloads,
+    profile: &mut Vec<(String, Duration)>,
+) -> Result<HashMap<ValueId, Ciphertext>, CkksError> {
+    run(eval, ops, inputs, payloads, None, profile)
+}
+
+fn run<'a>(
     eval: &Evaluator,
     ops: impl IntoIterator<Item = &'a Op>,
     mut inputs: HashMap<ValueId, Ciphertext>,
     payloads: &dyn Payloads,
+    bootstrappers: Option<&Bootstrappers>,
+    profile: &mut Vec<(String, Duration)>,
 ) -> Result<HashMap<ValueId, Ciphertext>, CkksError> {
     let ops: Vec<&Op> = ops.into_iter().collect();
     let ctx: &Context = eval.context();
@@ -108,6 +170,7 @@ pub fn execute<'a>(
     let mut hoisted: HashMap<ValueId, Ciphertext> = HashMap::new();
     let mut outputs = HashMap::new();
     for (index, op) in ops.iter().enumerate() {
+        let started = ThreadTime::now();
         let name = op.kind.name();
         if op.args.len() != name.arity() {
             return Err(CkksError::Arity {
@@ -171,7 +234,7 @@ pub fn execute<'a>(
             }
             OpKind::AddPlain { plain } => {
                 let mut ct = owned();
-                let pt = ctx.encode_real(payloads.plaintext(plain.id), ct.level(), ct.scale())?;
+                let pt = encode_payload(ctx, payloads, plain.id, ct.level(), ct.scale())?;
                 eval.add_plain_assign(&mut ct, &pt)?;
                 ct
             }
@@ -182,7 +245,7 @@ pub fn execute<'a>(
                 let pt = match payloads.encoded(plain.id, level) {
                     Some(pt) if pt.level() == level && pt.scale() == scale => pt,
                     _ => {
-                        fresh = ctx.encode_real(payloads.plaintext(plain.id), level, scale)?;
+                        fresh = encode_payload(ctx, payloads, plain.id, level, scale)?;
                         &fresh
                     }
                 };
@@ -208,6 +271,7 @@ pub fn execute<'a>(
                 ct
             }
             OpKind::LevelDown => eval.level_down(arg(0)?, op.level as usize)?,
+            OpKind::ModRaise => eval.mod_raise(arg(0)?, op.level as usize)?,
             OpKind::Rotate { hoist: Some(h), .. } | OpKind::Conjugate { hoist: Some(h) } => {
                 if let Some(done) = hoisted.remove(&op.id) {
                     done
@@ -225,6 +289,21 @@ pub fn execute<'a>(
             }
             OpKind::Rotate { step, hoist: None } => eval.rotate(arg(0)?, i64::from(*step))?,
             OpKind::Conjugate { hoist: None } => eval.conjugate(arg(0)?)?,
+            OpKind::Bootstrap(params) => {
+                let boot = bootstrappers
+                    .and_then(|b| b.get(params))
+                    .ok_or(CkksError::MissingBootstrapKeys { id: op.id })?;
+                let (refreshed, _) = boot.bootstrap(arg(0)?)?;
+                if refreshed.level() < op.level as usize {
+                    return Err(CkksError::TraceLevel {
+                        id: op.id,
+                        op: name,
+                        expected: op.level,
+                        found: refreshed.level(),
+                    });
+                }
+                eval.level_down(&refreshed, op.level as usize)?
+            }
             _ => {
                 return Err(CkksError::UnsupportedOp {
                     id: op.id,
@@ -240,12 +319,38 @@ pub fn execute<'a>(
                 found: result.level(),
             });
         }
+        let mut result = result;
+        eval.mul_imaginary_unit_assign(&mut result, payloads.imaginary_power(op.id));
         free_dead(&mut values, &last_use, op, index);
         if last_use.contains_key(&op.id) {
             values.insert(op.id, result);
         }
+        let elapsed = started.elapsed();
+        let layer = match op.kind {
+            OpKind::Bootstrap(_) => BOOTSTRAP_LAYER,
+            _ => &op.layer,
+        };
+        match profile.iter_mut().find(|(l, _)| l == layer) {
+            Some((_, total)) => *total += elapsed,
+            None => profile.push((layer.to_string(), elapsed)),
+        }
     }
     Ok(outputs)
+}
+
+/// Encodes plaintext `id` (complex payload if the provider has one, else real) at `level` and
+/// `scale`.
+fn encode_payload(
+    ctx: &Context,
+    payloads: &dyn Payloads,
+    id: u32,
+    level: usize,
+    scale: f64,
+) -> Result<Plaintext, CkksError> {
+    match payloads.complex_plaintext(id) {
+        Some(values) => ctx.encode(&values, level, scale),
+        None => ctx.encode_real(payloads.plaintext(id), level, scale),
+    }
 }
 
 /// Drops the operands of `op` whose last use it is.

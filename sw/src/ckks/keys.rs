@@ -1,11 +1,13 @@
 //! Secret, public, relinearisation and Galois keys, and encryption / decryption.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use num_complex::Complex64;
 
-use super::{CkksError, Context, Sampler};
+use super::{CkksError, Context, Sampler, SecretDistribution};
+use hesim_traces::{Op, OpKind};
+
 use crate::ring::GaloisPermutation;
 
 /// An encoded message: one NTT-form polynomial at a level and scale.
@@ -98,9 +100,14 @@ pub struct SecretKey {
 }
 
 impl SecretKey {
-    /// A fresh ternary secret.
+    /// A fresh secret from the parameter set's distribution (uniform or sparse ternary).
     pub fn generate(context: &Arc<Context>, sampler: &mut Sampler) -> Self {
-        let coeffs = sampler.ternary(context.n());
+        let coeffs = match context.shape().secret {
+            SecretDistribution::UniformTernary => sampler.ternary(context.n()),
+            SecretDistribution::SparseTernary { hamming_weight } => {
+                sampler.sparse_ternary(context.n(), hamming_weight)
+            }
+        };
         let limbs = context.limb_moduli(context.max_level(), true);
         let s = context.small_to_ntt(&coeffs, &limbs);
         Self {
@@ -202,20 +209,30 @@ impl SecretKey {
         self.context.decode(&self.decrypt(ct))
     }
 
-    /// A key-switching key from s' (NTT form over Q ∪ P) to s: per digit j,
-    /// (b_j, a_j) = (−a_j·s + e_j + P·[s']_{D_j}, a_j), where the gadget term P·s' lives only in
-    /// the limbs of digit j (the CRT gadget Q̂_j·[Q̂_j^{-1}]_{D_j} is 1 there and 0 elsewhere).
-    fn switching_key(&self, s_prime: &[u64], sampler: &mut Sampler) -> SwitchingKey {
+    /// A key-switching key from s' (NTT form over Q ∪ P) to s for ciphertexts of up to
+    /// `max_level` limbs: per digit j, (b_j, a_j) = (−a_j·s + e_j + P·[s']_{D_j}, a_j) over
+    /// q_0..q_{max_level−1} and P, where the gadget term P·s' lives only in the limbs of digit j
+    /// (the CRT gadget Q̂_j·[Q̂_j^{-1}]_{D_j} is 1 there and 0 elsewhere). The limbs above
+    /// `max_level` and the digits wholly above it are never used at lower levels, so a key for
+    /// rotations that only happen low in the chain is a fraction of a full one.
+    fn switching_key(
+        &self,
+        s_prime: &[u64],
+        max_level: usize,
+        sampler: &mut Sampler,
+    ) -> SwitchingKey {
         let ctx = &self.context;
         let n = ctx.n();
         let big_l = ctx.max_level();
-        let limbs = ctx.limb_moduli(big_l, true);
+        let max_level = max_level.clamp(1, big_l);
+        let limbs = ctx.limb_moduli(max_level, true);
         let alpha = ctx.shape().alpha();
-        let digits = (0..big_l)
+        let digits = (0..max_level)
             .step_by(alpha)
             .map(|start| {
                 let (mut b, a) = self.rlwe_zero(&limbs, sampler);
-                for i in start..(start + alpha).min(big_l) {
+                // limbs below max_level sit at their own index
+                for i in start..(start + alpha).min(max_level) {
                     let m = ctx.modulus(i);
                     let p_mod = (big_l..big_l + ctx.special_count())
                         .fold(1, |acc, j| m.mul(acc, m.reduce(ctx.modulus(j).value())));
@@ -230,7 +247,11 @@ impl SecretKey {
                 (b, a)
             })
             .collect();
-        SwitchingKey { digits }
+        SwitchingKey {
+            digits,
+            max_level,
+            chain_limbs: big_l,
+        }
     }
 
     /// s under the automorphism X ↦ X^g, NTT form over Q ∪ P.
@@ -246,10 +267,34 @@ impl SecretKey {
     }
 }
 
-/// Hybrid key-switching key: one RLWE pair per digit over Q ∪ P (NTT form, L + k limbs).
+/// Hybrid key-switching key: one RLWE pair per digit over q_0..q_{max_level−1} ∪ P (NTT form,
+/// max_level + k limbs), for ciphertexts of up to `max_level` limbs.
 #[derive(Clone, Debug)]
 pub struct SwitchingKey {
     pub(crate) digits: Vec<(Vec<u64>, Vec<u64>)>,
+    /// The highest ciphertext level the key serves.
+    pub(crate) max_level: usize,
+    /// L, the chain's ciphertext limbs (special prime p_j has global index L + j).
+    chain_limbs: usize,
+}
+
+impl SwitchingKey {
+    /// Bytes held (8 per residue).
+    pub fn bytes(&self) -> usize {
+        self.digits
+            .iter()
+            .map(|(b, a)| 8 * (b.len() + a.len()))
+            .sum()
+    }
+
+    /// Where limb `modulus` (global index: q_i = i, p_j = L + j) sits in a digit's polynomials.
+    pub(crate) fn limb_position(&self, modulus: usize) -> usize {
+        if modulus < self.chain_limbs {
+            modulus
+        } else {
+            self.max_level + modulus - self.chain_limbs
+        }
+    }
 }
 
 /// Encryption key: an RLWE sample of zero over Q ∪ P.
@@ -314,6 +359,11 @@ pub struct RelinKey {
 }
 
 impl RelinKey {
+    /// Bytes held.
+    pub fn bytes(&self) -> usize {
+        self.key.bytes()
+    }
+
     pub fn generate(sk: &SecretKey, sampler: &mut Sampler) -> Self {
         let ctx = &sk.context;
         let n = ctx.n();
@@ -327,7 +377,7 @@ impl RelinKey {
             }
         }
         Self {
-            key: sk.switching_key(&s2, sampler),
+            key: sk.switching_key(&s2, ctx.max_level(), sampler),
         }
     }
 }
@@ -360,21 +410,36 @@ impl GaloisKeys {
         sampler: &mut Sampler,
     ) -> Self {
         let ctx = &sk.context;
-        let mut elements: Vec<usize> = steps
+        let top = ctx.max_level();
+        let mut elements: Vec<(usize, usize)> = steps
             .iter()
             .filter(|&&s| s.rem_euclid(ctx.slots() as i64) != 0)
-            .map(|&s| ctx.rotation_element(s))
+            .map(|&s| (ctx.rotation_element(s), top))
             .collect();
         if conjugate {
-            elements.push(ctx.conjugation_element());
+            elements.push((ctx.conjugation_element(), top));
         }
-        elements.sort_unstable();
-        elements.dedup();
-        let keys = elements
+        Self::for_elements(sk, elements, sampler)
+    }
+
+    /// Keys for Galois elements, each for ciphertexts of up to the level given with it (the
+    /// highest level wins for an element listed twice).
+    fn for_elements(
+        sk: &SecretKey,
+        elements: impl IntoIterator<Item = (usize, usize)>,
+        sampler: &mut Sampler,
+    ) -> Self {
+        let mut levels: BTreeMap<usize, usize> = BTreeMap::new();
+        for (g, level) in elements {
+            let max = levels.entry(g).or_insert(level);
+            *max = (*max).max(level);
+        }
+        let ctx = &sk.context;
+        let keys = levels
             .into_iter()
-            .map(|g| {
+            .map(|(g, level)| {
                 let s_g = sk.automorphed(g);
-                let key = sk.switching_key(&s_g, sampler);
+                let key = sk.switching_key(&s_g, level, sampler);
                 (
                     g,
                     GaloisKey {
@@ -385,6 +450,36 @@ impl GaloisKeys {
             })
             .collect();
         Self { keys }
+    }
+
+    /// Keys for exactly the rotations and conjugations `ops` perform, each sized for the
+    /// highest level it is used at (generated on demand from the program: a bootstrap at
+    /// N = 2^16 needs a few dozen of the N/2 possible steps, and a full-chain key is ~100 MB;
+    /// a network's rotations low in the chain need a fraction of that).
+    pub fn for_ops<'a>(
+        sk: &SecretKey,
+        ops: impl IntoIterator<Item = &'a Op>,
+        sampler: &mut Sampler,
+    ) -> Self {
+        let ctx = &sk.context;
+        let slots = ctx.slots() as i64;
+        let mut elements = Vec::new();
+        for op in ops {
+            let level = op.level as usize;
+            match op.kind {
+                OpKind::Rotate { step, .. } if i64::from(step).rem_euclid(slots) != 0 => {
+                    elements.push((ctx.rotation_element(i64::from(step)), level));
+                }
+                OpKind::Conjugate { .. } => elements.push((ctx.conjugation_element(), level)),
+                _ => {}
+            }
+        }
+        Self::for_elements(sk, elements, sampler)
+    }
+
+    /// Bytes held by all keys.
+    pub fn bytes(&self) -> usize {
+        self.keys.values().map(|k| k.key.bytes()).sum()
     }
 
     /// Number of keys held.

@@ -1,21 +1,40 @@
 //! CKKS parameter sets: ring degree, modulus chain, special primes, dnum, scale; the
 //! HE-standard security check.
 
+use hesim_traces::bootstrap::max_log_qp;
+
 use super::CkksError;
 
-/// Largest log2(QP) for 128-bit security with a uniform ternary secret (HE standard,
-/// Albrecht et al. 2018, Table 1 "classical"), by log2 N. 2^16 follows SEAL's extrapolation.
-pub fn max_log_qp_128(log_n: u32) -> Option<u32> {
+/// The smallest Hamming weight [`max_log_qp_128_sparse`] has a bound for.
+pub const MIN_SPARSE_HAMMING_WEIGHT: usize = 192;
+
+/// Largest log2(QP) for 128-bit security with a sparse ternary secret of Hamming weight
+/// `hamming_weight`, by log2 N. The HE standard has no sparse-secret table; these are the
+/// parameter sets Bossuat et al. (Eurocrypt'21) estimated at 128 bits with the lattice estimator
+/// and Lattigo ships as its sparse bootstrapping defaults (h = 192: `N15QP768H192H32`,
+/// `N16QP1553H192H32`); Lee et al.'s ResNet-20 set (N = 2^16, h = 192, log QP = 1552) is
+/// within it. A heavier secret (h ≥ 192, up to the dense case) is at least as hard, so the same
+/// bound applies; a lighter one has no bound here.
+pub fn max_log_qp_128_sparse(log_n: u32, hamming_weight: usize) -> Option<u32> {
+    if hamming_weight < MIN_SPARSE_HAMMING_WEIGHT {
+        return None;
+    }
     match log_n {
-        10 => Some(27),
-        11 => Some(54),
-        12 => Some(109),
-        13 => Some(218),
-        14 => Some(438),
-        15 => Some(881),
-        16 => Some(1761),
+        15 => Some(768),
+        16 => Some(1553),
         _ => None,
     }
+}
+
+/// How the secret key is drawn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum SecretDistribution {
+    /// Uniform over {−1, 0, 1} (the HE standard's ternary secret).
+    #[default]
+    UniformTernary,
+    /// Exactly `hamming_weight` coefficients ±1, the rest 0 (what bootstrapping needs: the
+    /// ModRaise overflow grows with √h).
+    SparseTernary { hamming_weight: usize },
 }
 
 /// Smallest and largest supported log2 N.
@@ -30,6 +49,7 @@ pub struct ParamsBuilder {
     dnum: usize,
     log_scale: u32,
     slots: Option<usize>,
+    secret: SecretDistribution,
     allow_insecure: bool,
 }
 
@@ -47,6 +67,7 @@ impl ParamsBuilder {
             dnum,
             log_scale,
             slots: None,
+            secret: SecretDistribution::UniformTernary,
             allow_insecure: false,
         }
     }
@@ -66,6 +87,12 @@ impl ParamsBuilder {
     /// Slot count (a power of two ≤ N/2); rotations are cyclic over this many slots.
     pub fn slots(mut self, slots: usize) -> Self {
         self.slots = Some(slots);
+        self
+    }
+
+    /// The secret key distribution (default: uniform ternary).
+    pub fn secret(mut self, secret: SecretDistribution) -> Self {
+        self.secret = secret;
         self
     }
 
@@ -122,19 +149,34 @@ impl ParamsBuilder {
                 self.log_scale
             ));
         }
+        if let SecretDistribution::SparseTernary { hamming_weight } = self.secret
+            && (hamming_weight == 0 || hamming_weight > n)
+        {
+            return invalid(format!(
+                "sparse secret Hamming weight {hamming_weight} must be between 1 and N = {n}"
+            ));
+        }
         // Σ bit sizes bounds log2(QP) from above (a b-bit prime is < 2^b).
         let log_qp: u32 = self.q_bits.iter().chain(&self.p_bits).sum();
         if !self.allow_insecure {
-            match max_log_qp_128(self.log_n) {
-                None => return Err(CkksError::NoSecurityBound { log_n: self.log_n }),
-                Some(max_log_qp) if log_qp > max_log_qp => {
-                    return Err(CkksError::InsecureParams {
-                        log_n: self.log_n,
-                        log_qp,
-                        max_log_qp,
-                    });
+            let bound = match self.secret {
+                SecretDistribution::UniformTernary => max_log_qp(self.log_n)
+                    .ok_or(CkksError::NoSecurityBound { log_n: self.log_n })?,
+                SecretDistribution::SparseTernary { hamming_weight } => {
+                    max_log_qp_128_sparse(self.log_n, hamming_weight).ok_or(
+                        CkksError::NoSparseSecurityBound {
+                            log_n: self.log_n,
+                            hamming_weight,
+                        },
+                    )?
                 }
-                Some(_) => {}
+            };
+            if log_qp > bound {
+                return Err(CkksError::InsecureParams {
+                    log_n: self.log_n,
+                    log_qp,
+                    max_log_qp: bound,
+                });
             }
         }
         Ok(ParamShape {
@@ -145,6 +187,7 @@ impl ParamsBuilder {
             dnum: self.dnum,
             log_scale: self.log_scale,
             log_qp,
+            secret: self.secret,
         })
     }
 }
@@ -160,6 +203,7 @@ pub struct ParamShape {
     pub log_scale: u32,
     /// Σ bit sizes of all primes (upper bound of log2 QP).
     pub log_qp: u32,
+    pub secret: SecretDistribution,
 }
 
 impl ParamShape {
@@ -187,11 +231,11 @@ mod tests {
     /// The bounds are the HE standard's published numbers.
     #[test]
     fn he_standard_bounds() {
-        assert_eq!(max_log_qp_128(12), Some(109));
-        assert_eq!(max_log_qp_128(13), Some(218));
-        assert_eq!(max_log_qp_128(14), Some(438));
-        assert_eq!(max_log_qp_128(15), Some(881));
-        assert_eq!(max_log_qp_128(9), None);
+        assert_eq!(max_log_qp(12), Some(109));
+        assert_eq!(max_log_qp(13), Some(218));
+        assert_eq!(max_log_qp(14), Some(438));
+        assert_eq!(max_log_qp(15), Some(881));
+        assert_eq!(max_log_qp(9), None);
     }
 
     #[test]
@@ -226,6 +270,53 @@ mod tests {
         );
         let small = ParamsBuilder::new(8, vec![30, 30], 25).check();
         assert_eq!(small, Err(CkksError::NoSecurityBound { log_n: 8 }));
+    }
+
+    /// Sparse secrets are checked against the h = 192 sets of Bossuat et al. / Lattigo (log QP
+    /// ≤ 1553 at N = 2^16, ≤ 768 at 2^15); lighter secrets and other N need the opt-in.
+    #[test]
+    fn sparse_secret_bounds() {
+        let sparse = |h| SecretDistribution::SparseTernary { hamming_weight: h };
+        // 60 + 21·50 + 8·50 = 1510 ≤ 1553.
+        let mut q = vec![60];
+        q.extend([50; 21]);
+        let set = || ParamsBuilder::new(16, q.clone(), 50).special_primes(vec![50; 8]);
+        assert!(set().secret(sparse(192)).check().is_ok());
+        assert!(set().secret(sparse(4096)).check().is_ok());
+        assert_eq!(
+            set().secret(sparse(64)).check(),
+            Err(CkksError::NoSparseSecurityBound {
+                log_n: 16,
+                hamming_weight: 64
+            })
+        );
+        assert!(
+            set()
+                .secret(sparse(64))
+                .allow_insecure(true)
+                .check()
+                .is_ok()
+        );
+        // Two more 50-bit primes: 1610 > 1553, although the uniform-secret bound (1762) holds.
+        let wide = set().special_primes(vec![50; 10]);
+        assert!(wide.clone().check().is_ok());
+        assert_eq!(
+            wide.secret(sparse(192)).check(),
+            Err(CkksError::InsecureParams {
+                log_n: 16,
+                log_qp: 1610,
+                max_log_qp: 1553
+            })
+        );
+        let small = ParamsBuilder::new(10, vec![30, 30], 25).allow_insecure(true);
+        assert!(matches!(
+            small.clone().secret(sparse(0)).check(),
+            Err(CkksError::InvalidParams { .. })
+        ));
+        assert!(matches!(
+            small.secret(sparse(1025)).check(),
+            Err(CkksError::InvalidParams { .. })
+        ));
     }
 
     #[test]

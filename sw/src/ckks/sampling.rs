@@ -55,6 +55,28 @@ impl Sampler {
         (0..n).map(|_| self.rng.random_range(-1..=1)).collect()
     }
 
+    /// Sparse ternary coefficients: exactly `hamming_weight` of the `n` are ±1 (uniform positions
+    /// and signs), the rest 0. Bootstrapping needs a small weight: the ModRaise overflow I is a
+    /// sum of h + 1 terms in (−½, ½), so |I| stays below EvalMod's range K only for small h.
+    ///
+    /// # Panics
+    /// If `hamming_weight > n` (the parameter check rejects such sets first).
+    pub fn sparse_ternary(&mut self, n: usize, hamming_weight: usize) -> Vec<i64> {
+        assert!(
+            hamming_weight <= n,
+            "Hamming weight {hamming_weight} > N = {n}"
+        );
+        let mut out = vec![0i64; n];
+        // Partial Fisher–Yates: the first h entries of a random permutation are the support.
+        let mut positions: Vec<usize> = (0..n).collect();
+        for i in 0..hamming_weight {
+            let j = self.rng.random_range(i..n);
+            positions.swap(i, j);
+            out[positions[i]] = if self.rng.next_u32() & 1 == 1 { 1 } else { -1 };
+        }
+        out
+    }
+
     /// Discrete Gaussian coefficients (σ = 3.2, |x| ≤ 19).
     pub fn gaussian(&mut self, n: usize) -> Vec<i64> {
         (0..n)
@@ -110,6 +132,26 @@ mod tests {
             assert!((count as f64 - 30_000.0).abs() < 900.0, "{v}: {count}");
         }
         assert!(samples.iter().all(|x| (-1..=1).contains(x)));
+    }
+
+    /// A sparse secret has exactly h non-zero ±1 coefficients, both signs, spread over the ring.
+    #[test]
+    fn sparse_ternary_weight() {
+        let mut sampler = Sampler::from_seed_insecure(9);
+        let s = sampler.sparse_ternary(4096, 192);
+        assert_eq!(s.iter().filter(|&&x| x != 0).count(), 192);
+        assert!(s.iter().all(|x| (-1..=1).contains(x)));
+        let positives = s.iter().filter(|&&x| x == 1).count();
+        assert!((60..=132).contains(&positives), "{positives} of 192 are +1");
+        assert!(s[..2048].iter().any(|&x| x != 0) && s[2048..].iter().any(|&x| x != 0));
+        assert_eq!(
+            sampler
+                .sparse_ternary(16, 16)
+                .iter()
+                .filter(|&&x| x != 0)
+                .count(),
+            16
+        );
     }
 
     /// OS seeding gives different streams.

@@ -480,3 +480,155 @@ fn executor_uses_pre_encoded_operands_only_when_they_match() {
     assert_ne!(run(&cached(&other, canonical)), reference, "cache not used");
     assert_eq!(run(&cached(&other, 2.0 * canonical)), reference);
 }
+
+/// ModRaise: after raising a level-1 ciphertext to the top, decryption gives the old plaintext
+/// plus q_0·I coefficient by coefficient (checked exactly on the centered integers), with
+/// |I| ≤ (h + 1)/2 for a sparse secret of weight h (the overflow of h + 1 terms in (−½, ½)).
+#[test]
+fn mod_raise_adds_multiples_of_q0() {
+    let h = 32;
+    let builder = ParamsBuilder::new(10, vec![50, 40, 40], 40)
+        .special_primes(vec![55])
+        .secret(SecretDistribution::SparseTernary { hamming_weight: h })
+        .allow_insecure(true);
+    let mut s = setup(builder, &[], 21);
+    assert_eq!(s.sk.coefficients().iter().filter(|&&c| c != 0).count(), h);
+    let mut rng = ChaCha20Rng::seed_from_u64(4);
+    let values = random_slots(&mut rng, s.ctx.slots());
+    let fresh = s.encrypt(&values);
+    let low = s.eval.level_down(&fresh, 1).unwrap();
+    let raised = s.eval.mod_raise(&low, 3).unwrap();
+    assert_eq!((raised.level(), raised.scale()), (3, s.ctx.scale_at(3)));
+    let before = s.ctx.ntt_to_centered(&s.sk.decrypt(&low).poly, 1);
+    let after = s.ctx.ntt_to_centered(&s.sk.decrypt(&raised).poly, 3);
+    let q0 = s.ctx.q_primes()[0] as f64;
+    let mut largest = 0.0f64;
+    for (b, a) in before.iter().zip(&after) {
+        let overflow = (a - b) / q0;
+        assert!(
+            (overflow - overflow.round()).abs() < 1e-9,
+            "{a} − {b} is not a multiple of q0"
+        );
+        largest = largest.max(overflow.abs());
+    }
+    assert!(
+        largest >= 1.0,
+        "the overflow is never zero everywhere for a random c_1"
+    );
+    assert!(largest <= (h as f64 + 1.0) / 2.0, "|I| = {largest}");
+    assert!(matches!(
+        s.eval.mod_raise(&raised, 2),
+        Err(CkksError::ModRaiseDown { from: 3, to: 2 })
+    ));
+}
+
+/// Multiplying by i^k (a monomial, no key switch) multiplies every slot by i^k.
+#[test]
+fn imaginary_unit_multiplies_slots() {
+    let mut s = small_setup(&[]);
+    let mut rng = ChaCha20Rng::seed_from_u64(5);
+    let values = random_slots(&mut rng, s.ctx.slots());
+    let ct = s.encrypt(&values);
+    for power in 0..4u32 {
+        let mut out = ct.clone();
+        s.eval.mul_imaginary_unit_assign(&mut out, power);
+        let factor = Complex64::new(0.0, 1.0).powu(power);
+        let want: Vec<Complex64> = values.iter().map(|v| v * factor).collect();
+        assert!(
+            max_error(&s.sk.decrypt_decode(&out), &want) < 1e-6,
+            "i^{power}"
+        );
+    }
+}
+
+/// Rotation keys made from a program hold exactly its distinct steps (and conjugation).
+#[test]
+fn galois_keys_for_ops_cover_the_program() {
+    use hesim_traces::{Op, OpKind};
+    let s = small_setup(&[]);
+    let layer: Arc<str> = "l".into();
+    let rotate = |id, step| {
+        Op::new(
+            id,
+            OpKind::Rotate { step, hoist: None },
+            vec![0],
+            1,
+            layer.clone(),
+        )
+    };
+    let ops = vec![
+        Op::new(0, OpKind::Input, vec![], 1, layer.clone()),
+        rotate(1, 3),
+        rotate(2, -5),
+        rotate(3, 3),
+        Op::new(
+            4,
+            OpKind::Conjugate { hoist: None },
+            vec![0],
+            1,
+            layer.clone(),
+        ),
+    ];
+    let mut sampler = Sampler::from_seed_insecure(1);
+    let keys = GaloisKeys::for_ops(&s.sk, &ops, &mut sampler);
+    assert_eq!(keys.len(), 3);
+    // The ops run at level 1: one digit over q_0 and the special primes.
+    let per_key = keys.bytes() / 3;
+    let special = s.ctx.shape().p_bits.len();
+    assert_eq!(per_key, 2 * (1 + special) * s.ctx.n() * 8);
+    let without_conj = GaloisKeys::for_ops(&s.sk, &ops[..4], &mut sampler);
+    assert_eq!(without_conj.len(), 2);
+}
+
+/// A rotation key made for level 2 (of 4) rotates ciphertexts at levels 2 and 1 exactly as a
+/// full key does (both compared with the f64 rotation), is smaller, and refuses a level-3
+/// ciphertext with a typed error.
+#[test]
+fn rotation_keys_sized_to_their_level() {
+    use hesim_traces::{Op, OpKind};
+    let mut s = small_setup(&[3]);
+    let mut rng = ChaCha20Rng::seed_from_u64(5);
+    let values = random_slots(&mut rng, s.ctx.slots());
+    let rotated: Vec<Complex64> = (0..values.len())
+        .map(|j| values[(j + 3) % values.len()])
+        .collect();
+    let op = Op::new(
+        1,
+        OpKind::Rotate {
+            step: 3,
+            hoist: None,
+        },
+        vec![0],
+        2,
+        "l".into(),
+    );
+    let mut sampler = Sampler::from_seed_insecure(2);
+    let low = GaloisKeys::for_ops(&s.sk, [&op], &mut sampler);
+    let full = GaloisKeys::for_steps_with(&s.sk, &[3], false, &mut sampler);
+    assert!(
+        low.bytes() < full.bytes(),
+        "{} vs {}",
+        low.bytes(),
+        full.bytes()
+    );
+    let low_eval = Evaluator::new(Arc::clone(&s.ctx), None, low);
+    let top = s.encrypt(&values);
+    for level in [2, 1] {
+        let ct = s.eval.level_down(&top, level).unwrap();
+        let by_low = s.sk.decrypt_decode(&low_eval.rotate(&ct, 3).unwrap());
+        let by_full = s.sk.decrypt_decode(&s.eval.rotate(&ct, 3).unwrap());
+        for got in [by_low, by_full] {
+            let err = max_error(&got, &rotated);
+            assert!(err < 1e-6, "level {level}: error {err}");
+        }
+    }
+    let high = s.eval.level_down(&top, 3).unwrap();
+    assert!(matches!(
+        low_eval.rotate(&high, 3),
+        Err(CkksError::KeyLevel {
+            level: 3,
+            key_level: 2,
+            ..
+        })
+    ));
+}

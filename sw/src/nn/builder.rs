@@ -10,11 +10,15 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
-use hesim_traces::{Op, OpKind, PlainRef, ValueId};
+use hesim_traces::{BootstrapParams, Header, Op, OpKind, PlainRef, ValueId};
+
+use crate::boot::{self, Emitter};
 
 use super::NnError;
 use super::layout::{Geometry, SpatialLayout, assign, group_order, pooled};
-use super::network::{LayerKind, Network, Shape};
+use super::levels::{self, Problem, Step};
+use super::multiplexed::{MuxOptions, activation as emit_activation, bootstrap_cost};
+use super::network::{LayerKind, Network, Shape, Source};
 use super::params::HeParams;
 use super::program::{
     ConvStage, ConvTerm, IoLayout, LayerReport, LinearStage, PlainRecipe, Program, Stage,
@@ -33,6 +37,9 @@ pub enum Packing {
     /// `Group` plus sub-block pruning of the given fraction of each conv layer's weights (first
     /// conv excepted).
     Spencnn { sparsity: f64 },
+    /// HEAR's channel-packed convolution (SpENCNN's baseline, `nn::hear`): the ungrouped model
+    /// like `Dense`, but every conv evaluated in HEAR's fixed mode instead of the best split.
+    Hear,
 }
 
 impl Packing {
@@ -41,10 +48,16 @@ impl Packing {
             Packing::Dense => "dense",
             Packing::Group => "group",
             Packing::Spencnn { .. } => "spencnn",
+            Packing::Hear => "hear",
         }
     }
 
-    /// Parses `dense`, `group` or `spencnn` (with `sparsity` in [0, 1)).
+    /// Whether grouped layers run as dense layers with zero weights (no group interleaving).
+    fn ungrouped(&self) -> bool {
+        matches!(self, Packing::Dense | Packing::Hear)
+    }
+
+    /// Parses `dense`, `group`, `spencnn` (with `sparsity` in [0, 1)) or `hear`.
     pub fn parse(name: &str, sparsity: f64) -> Result<Self, NnError> {
         if !(0.0..1.0).contains(&sparsity) {
             return Err(NnError::Option {
@@ -55,14 +68,18 @@ impl Packing {
             "dense" => Ok(Packing::Dense),
             "group" => Ok(Packing::Group),
             "spencnn" => Ok(Packing::Spencnn { sparsity }),
+            "hear" => Ok(Packing::Hear),
             _ => Err(NnError::Option {
-                message: format!("unknown packing `{name}`: use dense, group or spencnn"),
+                message: format!(
+                    "unknown packing `{name}`: use dense, group, spencnn, hear or multiplexed"
+                ),
             }),
         }
     }
 }
 
-/// Compiles `net` with `params` under `packing` into a program.
+/// Compiles `net` with `params` under `packing` into a program on N = 2^`he.log_n` with a
+/// chain sized to its depth (no bootstraps: [`NnError::TooDeep`] when the chain cannot hold it).
 pub fn build(
     net: &Network,
     params: &Params,
@@ -72,30 +89,86 @@ pub fn build(
     let mut b = Builder::new(net, params, packing, he.slots())?;
     let (input, out) = b.run()?;
     let depth = b.ops.iter().map(|o| o.level).max().unwrap_or(0);
-    let top = depth + 1;
-    for op in &mut b.ops {
-        op.level = top - op.level;
-        if let OpKind::AddPlain { plain } | OpKind::MulPlain { plain } = &mut op.kind {
-            plain.level = top - plain.level;
-        }
-    }
     let header = he.header(depth, &net.name, packing.name())?;
-    Ok(Program {
-        header,
-        ops: b.ops,
-        input,
-        output: out.0,
-        input_ids: b.input_ids,
-        output_ids: out.1,
-        layers: b.reports,
-        pruned: b.pruned,
-        substitutions: net.substitutions(),
-        recipes: b.recipes,
-        stages: b.stages,
-        masks: b.masks,
-        constants: b.constants,
-    })
+    Ok(b.finish(header, depth + 1, input, out, net))
 }
+
+/// Compiles `net` under `packing` on the bootstrappable chain of `opts` (N, limbs, bootstrap
+/// parameters; the multiplexed packing's options), with bootstraps placed by
+/// [`levels::plan`]: a first walk measures each step's depth (a conv with its batch norm, an
+/// activation, a pooling, a residual add...), the planner chooses which tensors to refresh
+/// before which step at the least key-switch cost (every ciphertext of a tensor is
+/// bootstrapped over all slots), and a second walk emits the program with those bootstraps.
+pub fn build_bootstrapped(
+    net: &Network,
+    params: &Params,
+    packing: Packing,
+    opts: &MuxOptions,
+) -> Result<Program, NnError> {
+    let option = |message: String| NnError::Option { message };
+    let header = boot::header(
+        opts.log_n,
+        opts.limbs,
+        &net.name,
+        packing.name(),
+        opts.allow_insecure,
+    )
+    .map_err(|e| option(e.to_string()))?;
+    boot::check(&opts.boot, &header).map_err(|e| option(e.to_string()))?;
+    let slots = header.slots as usize;
+    if opts.boot.slots as usize != slots {
+        return Err(option(format!(
+            "the bootstrap refreshes {} slots but the program uses {slots}",
+            opts.boot.slots
+        )));
+    }
+    let top = header.max_level();
+    let boot_level = top - opts.boot.level_budget();
+    let mut probe = Builder::new(net, params, packing, slots)?;
+    probe.run()?;
+    let per_ct = bootstrap_cost(&header, &opts.boot).map_err(|e| option(e.to_string()))?;
+    let mut cost = vec![0.0; net.layers.len() + 1];
+    for (&t, &cts) in &probe.tensor_cts {
+        cost[t] = per_ct * cts as f64;
+    }
+    let problem = Problem {
+        steps: probe.steps.iter().map(|s| s.1.clone()).collect(),
+        input_level: top,
+        refreshed: boot_level,
+        cost,
+        allow_bootstrap: opts.bootstrap,
+    };
+    let plan = levels::plan(&problem).map_err(|e| {
+        let hint = if opts.bootstrap {
+            "use more limbs or a shallower activation"
+        } else {
+            "drop --no-bootstrap or use more limbs"
+        };
+        NnError::Levels {
+            layer: net.layers[probe.steps[e.step()].0].name.clone(),
+            message: format!("{e}; {hint}"),
+        }
+    })?;
+    let mut b = Builder::new(net, params, packing, slots)?;
+    b.boot = Some(BootPlan {
+        before: plan.boot,
+        params: opts.boot,
+        consumed: top - boot_level,
+    });
+    let (input, out) = b.run()?;
+    Ok(b.finish(header, top, input, out, net))
+}
+
+/// Where the second walk of [`build_bootstrapped`] bootstraps: the tensors `before[s]` before
+/// step `s`, to `consumed` levels below the top.
+struct BootPlan {
+    before: Vec<Vec<usize>>,
+    params: BootstrapParams,
+    consumed: u32,
+}
+
+/// Factor ratios closer to 1 than this need no rescaling.
+const RATIO_TOLERANCE: f64 = 1e-12;
 
 /// A ciphertext value and the levels consumed to reach it.
 #[derive(Clone, Copy, Debug)]
@@ -206,6 +279,13 @@ struct Builder<'a> {
     pruned: PruneMasks,
     /// Outputs of layers a residual add reads later.
     saved: HashMap<usize, HeTensor>,
+    /// The walk as level-plan steps: first layer and step (tensor 0 is the input, tensor
+    /// `j + 1` the output of the step ending at layer `j`).
+    steps: Vec<(usize, Step)>,
+    /// Ciphertexts of each tensor.
+    tensor_cts: BTreeMap<usize, usize>,
+    /// Bootstraps to emit (second walk of [`build_bootstrapped`]).
+    boot: Option<BootPlan>,
 }
 
 /// `v` modulo the power of two `m`, in `[-m/2, m/2)`; a mask rather than a division, as split
@@ -253,7 +333,57 @@ impl<'a> Builder<'a> {
             reports: Vec::new(),
             pruned: PruneMasks::new(),
             saved: HashMap::new(),
+            steps: Vec::new(),
+            tensor_cts: BTreeMap::new(),
+            boot: None,
         })
+    }
+
+    /// The program, with consumed levels turned into levels below `top`.
+    fn finish(
+        mut self,
+        header: Header,
+        top: u32,
+        input: IoLayout,
+        (output, output_ids): (IoLayout, Vec<ValueId>),
+        net: &Network,
+    ) -> Program {
+        for op in &mut self.ops {
+            op.level = top - op.level;
+            if let OpKind::AddPlain { plain } | OpKind::MulPlain { plain } = &mut op.kind {
+                plain.level = top - plain.level;
+            }
+        }
+        Program {
+            header,
+            ops: self.ops,
+            input,
+            output,
+            input_ids: self.input_ids,
+            output_ids,
+            layers: self.reports,
+            pruned: self.pruned,
+            substitutions: net.substitutions(),
+            recipes: self.recipes,
+            stages: self.stages,
+            masks: self.masks,
+            constants: self.constants,
+        }
+    }
+
+    /// Every ciphertext of `x` bootstrapped (second walk only).
+    fn bootstrap(&mut self, x: &HeTensor) -> HeTensor {
+        let plan = self
+            .boot
+            .as_ref()
+            .expect("bootstraps only in the planned walk");
+        let (params, consumed) = (plan.params, plan.consumed);
+        let cts = x
+            .cts
+            .iter()
+            .map(|c| self.push(OpKind::Bootstrap(params), vec![c.id], consumed))
+            .collect();
+        HeTensor { cts, ..x.clone() }
     }
 
     // ---- op emission -------------------------------------------------------------------
@@ -363,49 +493,123 @@ impl<'a> Builder<'a> {
     fn run(&mut self) -> Result<(IoLayout, (IoLayout, Vec<ValueId>)), NnError> {
         let x = self.input()?;
         let input = self.io_layout(&x, true);
-        let keep: HashSet<usize> = self
-            .net
-            .layers
-            .iter()
-            .filter_map(|l| match &l.kind {
-                LayerKind::Residual { from } => self.net.layer_index(from),
-                _ => None,
-            })
-            .collect();
+        let keep: HashSet<usize> = self.net.branch_sources();
+        let mut network_input = x.clone();
+        self.tensor_cts.insert(0, x.cts.len());
         let mut cur = x;
+        // tensor ids (see `steps`): of `cur`, and of each layer's output
+        let mut cur_tensor = 0;
+        let mut tensor_of: HashMap<usize, usize> = HashMap::new();
         let mut li = 0;
         while li < self.net.layers.len() {
             let layer = &self.net.layers[li];
             self.layer = Arc::from(layer.name.as_str());
-            let mut consumed = 1;
+            if !self.net.reads_previous(li) {
+                (cur, cur_tensor) = match self.net.source(li) {
+                    Source::Input => (network_input.clone(), 0),
+                    Source::Layer(j) => (self.saved[&j].clone(), tensor_of[&j]),
+                };
+            }
+            let bn = matches!(
+                self.net.layers.get(li + 1).map(|l| &l.kind),
+                Some(LayerKind::BatchNorm { .. })
+            );
+            if bn && keep.contains(&li) {
+                return Err(NnError::Unsupported {
+                    layer: layer.name.clone(),
+                    message: "another layer reads this layer's output before the batchnorm \
+                              folded into it"
+                        .into(),
+                });
+            }
+            let consumed = match layer.kind {
+                LayerKind::Conv { .. } | LayerKind::Linear { .. } => 1 + usize::from(bn),
+                _ => 1,
+            };
+            let mut inputs = vec![cur_tensor];
+            if let LayerKind::Residual { from } = &layer.kind {
+                inputs.push(self.net.layer_index(from).map_or(0, |j| tensor_of[&j]));
+            }
+            let s = self.steps.len();
+            let booted = self.boot.as_ref().map(|b| b.before[s].clone());
+            for t in booted.unwrap_or_default() {
+                let source = if t == cur_tensor {
+                    cur.clone()
+                } else if t == 0 {
+                    network_input.clone()
+                } else {
+                    let k = tensor_of
+                        .iter()
+                        .find(|e| *e.1 == t && self.saved.contains_key(e.0))
+                        .map(|e| *e.0)
+                        .expect("a bootstrapped tensor is live");
+                    self.saved[&k].clone()
+                };
+                let refreshed = self.bootstrap(&source);
+                if t == cur_tensor {
+                    cur = refreshed.clone();
+                }
+                if t == 0 {
+                    network_input = refreshed.clone();
+                }
+                for (k, _) in tensor_of.iter().filter(|e| *e.1 == t) {
+                    if let Some(v) = self.saved.get_mut(k) {
+                        *v = refreshed.clone();
+                    }
+                }
+            }
+            let top_in = |t: &HeTensor| t.cts.iter().map(|c| c.lvl).max().unwrap_or(0);
+            let operand = |name: &str| match self.net.layer_index(name) {
+                Some(j) => self.saved[&j].clone(),
+                None => network_input.clone(),
+            };
+            let mut level_in = top_in(&cur);
+            let mut residual_depth = None;
             cur = match &layer.kind {
-                LayerKind::Conv { .. } => {
-                    let bn = matches!(
-                        self.net.layers.get(li + 1).map(|l| &l.kind),
-                        Some(LayerKind::BatchNorm { .. })
-                    );
-                    consumed += usize::from(bn);
-                    self.conv(li, cur, bn)?
-                }
-                LayerKind::Linear { .. } => {
-                    let bn = matches!(
-                        self.net.layers.get(li + 1).map(|l| &l.kind),
-                        Some(LayerKind::BatchNorm { .. })
-                    );
-                    consumed += usize::from(bn);
-                    self.linear(li, cur, bn)?
-                }
+                LayerKind::Conv { .. } => self.conv(li, cur, bn)?,
+                LayerKind::Linear { .. } => self.linear(li, cur, bn)?,
                 LayerKind::AvgPool { kernel } => self.pool(li, cur, *kernel)?,
-                LayerKind::Poly { .. } | LayerKind::Relu => self.activation(li, cur),
+                LayerKind::GlobalAvgPool => {
+                    let kernel = self.global_pool_kernel(li)?;
+                    self.pool(li, cur, kernel)?
+                }
+                LayerKind::Poly { .. } | LayerKind::Relu { .. } => self.activation(li, cur)?,
                 LayerKind::Flatten => self.flatten(cur),
                 LayerKind::BatchNorm { .. } => unreachable!("folded into the previous layer"),
                 LayerKind::Residual { from } => {
-                    let j = self.net.layer_index(from).expect("checked network");
-                    let other = self.saved[&j].clone();
+                    let other = operand(from);
+                    level_in = level_in.max(top_in(&other));
+                    // only a factor mismatch costs a level (the branch is rescaled)
+                    residual_depth = Some(u32::from(
+                        (other.factor / cur.factor - 1.0).abs() > RATIO_TOLERANCE,
+                    ));
                     self.residual(li, cur, other)?
                 }
+                LayerKind::Concat { .. } | LayerKind::Downsample { .. } => {
+                    return Err(NnError::Unsupported {
+                        layer: layer.name.clone(),
+                        message: format!(
+                            "{} is not supported by the {} packing yet",
+                            layer.kind.type_name(),
+                            self.packing.name()
+                        ),
+                    });
+                }
             };
+            let output = li + consumed;
+            let depth = residual_depth.unwrap_or_else(|| top_in(&cur).saturating_sub(level_in));
+            self.steps.push((
+                li,
+                Step {
+                    inputs,
+                    depth,
+                    output,
+                },
+            ));
+            self.tensor_cts.insert(output, cur.cts.len());
+            cur_tensor = output;
             for k in li..li + consumed {
+                tensor_of.insert(k, output);
                 if keep.contains(&k) {
                     self.saved.insert(k, cur.clone());
                 }
@@ -529,6 +733,30 @@ impl<'a> Builder<'a> {
         }
     }
 
+    /// Whether conv `li` is the network's first conv.
+    fn is_first_conv(&self, li: usize) -> bool {
+        !self.net.layers[..li]
+            .iter()
+            .any(|l| matches!(l.kind, LayerKind::Conv { .. }))
+    }
+
+    /// The window of global pooling layer `li`: its whole (square) input map.
+    fn global_pool_kernel(&self, li: usize) -> Result<usize, NnError> {
+        let s = self.in_shapes[li];
+        if s.h != s.w {
+            return Err(NnError::Unsupported {
+                layer: self.net.layers[li].name.clone(),
+                message: format!(
+                    "global pooling of a non-square {}×{} map is not supported by the {} packing",
+                    s.h,
+                    s.w,
+                    self.packing.name()
+                ),
+            });
+        }
+        Ok(s.h)
+    }
+
     /// Whether pooling layer `li` interlaces its output (some conv or linear layer follows).
     fn interlaces(&self, li: usize) -> bool {
         self.net.layers[li + 1..]
@@ -547,8 +775,11 @@ impl<'a> Builder<'a> {
     fn consumer_order(&self, from: usize, geom: &Geometry) -> Option<Vec<usize>> {
         let mut g = geom.clone();
         for j in from..self.net.layers.len() {
+            if j > 0 && !self.net.reads_previous(j) {
+                break;
+            }
             match &self.net.layers[j].kind {
-                LayerKind::Poly { .. } | LayerKind::Relu | LayerKind::BatchNorm { .. } => {}
+                LayerKind::Poly { .. } | LayerKind::Relu { .. } | LayerKind::BatchNorm { .. } => {}
                 LayerKind::AvgPool { kernel } => g = pooled(&g, *kernel, self.interlaces(j)).0,
                 LayerKind::Conv { .. } => return Some(self.desired_input_order(j, &g)),
                 _ => break,
@@ -575,7 +806,7 @@ impl<'a> Builder<'a> {
     fn desired_input_order(&self, li: usize, g: &Geometry) -> Vec<usize> {
         let ConvSpec { out, groups, .. } = self.conv_spec(li);
         let cin = self.in_shapes[li].c;
-        if groups == 1 || self.packing == Packing::Dense {
+        if groups == 1 || self.packing.ungrouped() {
             return (0..cin).collect();
         }
         let (s_in, s_out) = (cin / groups, out / groups);
@@ -765,11 +996,20 @@ impl<'a> Builder<'a> {
     fn target_factor(&self, li: usize, outs_factor: Option<f64>) -> f64 {
         let mut mult = 1.0;
         for j in li + 1..self.net.layers.len() {
+            if !self.net.reads_previous(j) {
+                break;
+            }
             match &self.net.layers[j].kind {
                 LayerKind::BatchNorm { .. } | LayerKind::Flatten => {}
                 LayerKind::AvgPool { kernel } => mult *= (kernel * kernel) as f64,
-                LayerKind::Poly { .. } | LayerKind::Relu => {
-                    let [_, c1, c2] = self.params.poly(j);
+                LayerKind::GlobalAvgPool => {
+                    let s = self.in_shapes[j];
+                    mult *= (s.h * s.w) as f64;
+                }
+                LayerKind::Poly { .. } | LayerKind::Relu { .. } => {
+                    let Some([_, c1, c2]) = self.params.quadratic(j) else {
+                        break;
+                    };
                     return if c2 != 0.0 {
                         c2.abs().sqrt() / mult
                     } else {
@@ -846,7 +1086,7 @@ impl<'a> Builder<'a> {
             })
             .collect();
         let (cin_g, cout_g) = (cin / groups, out / groups);
-        let dense = self.packing == Packing::Dense;
+        let dense = self.packing.ungrouped();
         let mut pairs = Vec::new();
         for (o, &(b, bo)) in out_place.iter().enumerate() {
             let g = o / cout_g;
@@ -921,7 +1161,10 @@ impl<'a> Builder<'a> {
             .enumerate()
             .map(|(k, &d)| (d, sorted[start[k]..start[k + 1]].to_vec()))
             .collect();
-        let (split, _) = self.choose_split(&diags);
+        let split = match self.packing {
+            Packing::Hear => hear_split(self.is_first_conv(li), input.geom.block),
+            _ => self.choose_split(&diags).0,
+        };
         ConvPlan {
             terms,
             out_place: geo.out_place,
@@ -1004,7 +1247,7 @@ impl<'a> Builder<'a> {
     ) -> SpatialLayout {
         let ConvSpec { out, groups, .. } = self.conv_spec(li);
         let plain = SpatialLayout::new(gout.clone(), assign(&(0..out).collect::<Vec<_>>(), gout));
-        if groups == 1 || self.packing == Packing::Dense {
+        if groups == 1 || self.packing.ungrouped() {
             return plain;
         }
         Self::units(out / groups)
@@ -1041,12 +1284,9 @@ impl<'a> Builder<'a> {
         };
         let mut plan = self.plan_conv(li, &input, &output);
         let mut detail = format!("split {:?}", plan.split);
-        let first_conv = !self.net.layers[..li]
-            .iter()
-            .any(|l| matches!(l.kind, LayerKind::Conv { .. }));
         if let Packing::Spencnn { sparsity } = self.packing
             && sparsity > 0.0
-            && !first_conv
+            && !self.is_first_conv(li)
         {
             detail.push_str(&format!(", {}", self.prune(li, &mut plan, sparsity)));
         }
@@ -1273,8 +1513,10 @@ impl<'a> Builder<'a> {
 
     /// `c0 + c1·x + c2·x²` in one level when the input factor is √|c2| (the previous linear
     /// layer arranges that): with y = a·x, σ = sign(c2), the output is σ·(y·(y + σc1/a) + σc0).
-    fn activation(&mut self, li: usize, x: HeTensor) -> HeTensor {
-        let [c0, c1, c2] = self.params.poly(li);
+    fn activation(&mut self, li: usize, x: HeTensor) -> Result<HeTensor, NnError> {
+        let Some([c0, c1, c2]) = self.params.quadratic(li) else {
+            return Ok(self.deep_activation(li, x));
+        };
         let mut factor = x.factor;
         let cts = if c2 != 0.0 {
             let a = c2.abs().sqrt();
@@ -1315,7 +1557,54 @@ impl<'a> Builder<'a> {
             out
         };
         self.report(li, format!("poly [{c0:.4}, {c1:.4}, {c2:.4}]"));
-        HeTensor { cts, factor, ..x }
+        Ok(HeTensor { cts, factor, ..x })
+    }
+
+    /// An activation of degree > 2 (or a composite one) on the unscaled tensor, evaluated as
+    /// the multiplexed packing evaluates it: the emitter's ops continue this program, with its
+    /// levels (counted down from an arbitrary top) turned into consumed levels.
+    fn deep_activation(&mut self, li: usize, x: HeTensor) -> HeTensor {
+        const TOP: u32 = 1 << 20;
+        let unscale = (x.factor - 1.0).abs() > RATIO_TOLERANCE;
+        let mut cts = Vec::with_capacity(x.cts.len());
+        let mut levels = 0;
+        for &c in &x.cts {
+            let c = if unscale {
+                self.mul_const(c, x.factor.recip())
+            } else {
+                c
+            };
+            let mut e = Emitter::new(self.n as u64, self.next_id, self.next_hoist, 0);
+            e.set_layer(&self.layer);
+            let input = boot::Ct {
+                id: c.id,
+                level: TOP - c.lvl,
+            };
+            let y = emit_activation(&mut e, self.params, li, input);
+            debug_assert!(e.plains.is_empty() && e.imaginary.is_empty());
+            self.next_id = y.id + 1;
+            for mut op in e.ops {
+                op.level = TOP - op.level;
+                self.next_id = self.next_id.max(op.id + 1);
+                self.ops.push(op);
+            }
+            self.constants.extend(e.constants);
+            levels = input.level - y.level;
+            cts.push(Ct {
+                id: y.id,
+                lvl: TOP - y.level,
+            });
+        }
+        let what = match self.params.polynomial(li) {
+            Some(c) => format!("degree {} polynomial", c.len() - 1),
+            None => "AppReLU (composite sign)".into(),
+        };
+        self.report(li, format!("{what}, {levels} levels"));
+        HeTensor {
+            cts,
+            factor: 1.0,
+            ..x
+        }
     }
 
     fn residual(&mut self, li: usize, x: HeTensor, other: HeTensor) -> Result<HeTensor, NnError> {
@@ -1341,7 +1630,7 @@ impl<'a> Builder<'a> {
             .iter()
             .zip(&other.cts)
             .map(|(&a, &b)| {
-                let a = if (ratio - 1.0).abs() > 1e-12 {
+                let a = if (ratio - 1.0).abs() > RATIO_TOLERANCE {
                     self.mul_const(a, ratio)
                 } else {
                     a
@@ -1355,6 +1644,18 @@ impl<'a> Builder<'a> {
             layout: x.layout,
             factor: other.factor,
         })
+    }
+}
+
+/// HEAR's fixed conv mode as its example run uses it (`baby giant giant`, see `nn::hear`):
+/// the first conv in `baby` mode (the in-block part of each rotation on the inputs, the
+/// channel-block part on the output partial sums), every later conv in `giant` mode (the
+/// reverse), with blocks of `block` slots.
+fn hear_split(first_conv: bool, block: usize) -> Split {
+    if first_conv {
+        Split::In(block)
+    } else {
+        Split::Out(block)
     }
 }
 

@@ -1,17 +1,18 @@
 //! Running a program on real CKKS ciphertexts (`crate::ckks`): keys for exactly the rotation
 //! steps the program uses, payloads computed once and shared by every inference.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use hesim_traces::{OpKind, ValueId};
 use num_complex::Complex64;
 
 use super::NnError;
 use super::program::Program;
+use crate::ckks::bootstrap::Bootstrappers;
 use crate::ckks::{
-    self, Context, Evaluator, GaloisKeys, ParamsBuilder, Payloads, Plaintext, PublicKey, RelinKey,
-    Sampler, SecretKey,
+    self, Context, Evaluator, ParamsBuilder, Payloads, Plaintext, PublicKey, Sampler, SecretKey,
 };
 
 /// A program's plaintext slot vectors and constants, materialised for the CKKS executor, and
@@ -76,6 +77,28 @@ impl Payloads for ProgramPayloads {
     }
 }
 
+/// How [`EncryptedRunner`] builds its parameters and keys.
+#[derive(Clone, Debug)]
+pub struct RunnerOptions {
+    /// Memory for `mul_plain` operands encoded once ([`ProgramPayloads::new`]).
+    pub plaintext_cache_bytes: usize,
+    /// Hamming weight of the sparse ternary secret of programs with `bootstrap` ops (192, Lee
+    /// et al.'s; the EvalMod range of the recipe must cover its ModRaise overflow).
+    pub hamming_weight: usize,
+    /// Accept a chain without a 128-bit bound (small rings, tests).
+    pub allow_insecure: bool,
+}
+
+impl Default for RunnerOptions {
+    fn default() -> Self {
+        Self {
+            plaintext_cache_bytes: 0,
+            hamming_weight: 192,
+            allow_insecure: false,
+        }
+    }
+}
+
 /// Keys and evaluator for one program's parameters; encrypts, runs and decrypts inferences.
 /// Shared by reference, so several inferences can run on different threads at once.
 #[derive(Debug)]
@@ -84,6 +107,7 @@ pub struct EncryptedRunner {
     sk: SecretKey,
     pk: PublicKey,
     eval: Evaluator,
+    bootstrappers: Bootstrappers,
     payloads: ProgramPayloads,
 }
 
@@ -97,35 +121,61 @@ impl EncryptedRunner {
     /// Generates keys (randomness from the OS) for the program's header parameters and encodes
     /// the program's `mul_plain` operands once, within `plaintext_cache_bytes` of memory.
     pub fn new(program: &Program, plaintext_cache_bytes: usize) -> Result<Self, NnError> {
+        Self::with_options(
+            program,
+            &RunnerOptions {
+                plaintext_cache_bytes,
+                ..RunnerOptions::default()
+            },
+        )
+    }
+
+    /// [`EncryptedRunner::new`] with options. A program without `bootstrap` ops runs on its
+    /// header's chain. One with them runs on the bootstrapping chain
+    /// ([`ckks::bootstrap::chain`]: 60-bit q_0, 50-bit primes) with the header's limbs, slots
+    /// and ring degree — the trace's levels are what the executor checks, the header's prime
+    /// sizes are the simulator's — and a sparse secret; each distinct recipe gets a
+    /// [`Bootstrapper`](ckks::bootstrap::Bootstrapper). One set of keys serves the program
+    /// and its bootstraps ([`Bootstrappers::for_program`]): exactly the rotations they perform,
+    /// each for the highest level it rotates at.
+    pub fn with_options(program: &Program, options: &RunnerOptions) -> Result<Self, NnError> {
         let h = &program.header;
-        let builder = ParamsBuilder::new(h.log_n, h.q_bits.clone(), h.log_scale)
-            .special_primes(h.p_bits.clone())
-            .dnum(h.dnum as usize)
-            .slots(h.slots as usize);
+        let bootstrapped = program
+            .ops
+            .iter()
+            .any(|o| matches!(o.kind, OpKind::Bootstrap(_)));
+        let builder = if bootstrapped {
+            ckks::bootstrap::chain(h.log_n, h.q_bits.len(), options.hamming_weight)
+        } else {
+            ParamsBuilder::new(h.log_n, h.q_bits.clone(), h.log_scale)
+                .special_primes(h.p_bits.clone())
+                .dnum(h.dnum as usize)
+        };
+        let builder = builder
+            .slots(h.slots as usize)
+            .allow_insecure(options.allow_insecure);
         let ctx = Arc::new(Context::new(&builder).map_err(ckks_err)?);
         let mut sampler = Sampler::from_os();
         let sk = SecretKey::generate(&ctx, &mut sampler);
         let pk = PublicKey::generate(&sk, &mut sampler);
-        let relin = RelinKey::generate(&sk, &mut sampler);
-        let steps: BTreeSet<i64> = program
-            .ops
-            .iter()
-            .filter_map(|o| match o.kind {
-                OpKind::Rotate { step, .. } => Some(i64::from(step)),
-                _ => None,
-            })
-            .collect();
-        let steps: Vec<i64> = steps.into_iter().collect();
-        let galois = GaloisKeys::for_steps_with(&sk, &steps, false, &mut sampler);
-        let eval = Evaluator::new(Arc::clone(&ctx), Some(relin), galois);
-        let payloads = ProgramPayloads::new(program, &ctx, plaintext_cache_bytes)?;
+        let bootstrappers =
+            Bootstrappers::for_program(&sk, &program.ops, &mut sampler).map_err(ckks_err)?;
+        let eval = bootstrappers.evaluator(&ctx);
+        let payloads = ProgramPayloads::new(program, &ctx, options.plaintext_cache_bytes)?;
         Ok(Self {
             ctx,
             sk,
             pk,
             eval,
+            bootstrappers,
             payloads,
         })
+    }
+
+    /// Bytes of every key held: relinearisation and rotations, shared by the program and its
+    /// bootstraps.
+    pub fn key_bytes(&self) -> usize {
+        self.bootstrappers.key_bytes()
     }
 
     /// The program's payloads (and how many plaintexts are held encoded).
@@ -136,6 +186,17 @@ impl EncryptedRunner {
     /// Encrypts one logical input (fresh randomness from the OS), runs the program, decrypts
     /// the logical output.
     pub fn infer(&self, program: &Program, input: &[f64]) -> Result<Vec<f64>, NnError> {
+        self.infer_profiled(program, input, &mut Vec::new())
+    }
+
+    /// [`EncryptedRunner::infer`], adding each layer's thread CPU time to `profile` (layers in
+    /// first-seen order; bootstraps under [`ckks::BOOTSTRAP_LAYER`]).
+    pub fn infer_profiled(
+        &self,
+        program: &Program,
+        input: &[f64],
+        profile: &mut Vec<(String, Duration)>,
+    ) -> Result<Vec<f64>, NnError> {
         let mut sampler = Sampler::from_os();
         let level = self.ctx.max_level();
         let scale = self.ctx.scale_at(level);
@@ -145,8 +206,15 @@ impl EncryptedRunner {
             let pt = self.ctx.encode(&values, level, scale).map_err(ckks_err)?;
             inputs.insert(*id, self.pk.encrypt(&pt, &mut sampler));
         }
-        let outs =
-            ckks::execute(&self.eval, &program.ops, inputs, &self.payloads).map_err(ckks_err)?;
+        let outs = ckks::execute_with_bootstraps(
+            &self.eval,
+            &program.ops,
+            inputs,
+            &self.payloads,
+            &self.bootstrappers,
+            profile,
+        )
+        .map_err(ckks_err)?;
         let output_ops: Vec<ValueId> = program
             .ops
             .iter()

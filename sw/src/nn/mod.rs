@@ -1,25 +1,33 @@
-//! CNNs to HE programs: networks as data, weights, the three packings (`dense`, `group`,
-//! `spencnn`) and the one program builder. The packing interpretation is documented in
+//! CNNs to HE programs: networks as data, weights, the diagonal packings (`dense`, `group`,
+//! `spencnn`, `hear`) and the one program builder. The packing interpretation is documented in
 //! `sw/PACKING.md`.
 
+pub mod activation;
 mod builder;
+pub mod compile;
 pub mod encrypted;
+pub mod hear;
 pub mod layout;
+pub mod levels;
 pub mod mnist;
+pub mod multiplexed;
 pub mod network;
+pub mod onnx;
 mod params;
 mod program;
 pub mod reference;
-pub mod resnet;
+pub mod resnet_lee;
 pub mod weights;
 
 use std::path::PathBuf;
 
-pub use builder::{Packing, build};
-pub use network::{BUILTINS, Layer, LayerKind, Network, Shape};
+pub use activation::ReluApprox;
+pub use builder::{Packing, build, build_bootstrapped};
+pub use compile::{CompileOptions, PACKINGS, Strategy, compile_named, strategy};
+pub use network::{BUILTINS, INPUT, Layer, LayerKind, Network, Shape, Source};
 pub use params::{HeParams, max_log_qp};
 pub use program::{IoLayout, LayerReport, Program};
-pub use reference::{PruneMasks, argmax, forward};
+pub use reference::{PruneMasks, argmax, forward, max_abs_error, nan_max};
 pub use weights::{Params, Tensor, checkpoint_path, data_root, synthetic_input};
 
 /// Errors of network loading and program building.
@@ -28,6 +36,8 @@ pub use weights::{Params, Tensor, checkpoint_path, data_root, synthetic_input};
 pub enum NnError {
     #[error("cannot read {path}: {message}")]
     Io { path: PathBuf, message: String },
+    #[error("cannot write {path}: {message}")]
+    Write { path: PathBuf, message: String },
     #[error("{source_name}: {message}")]
     Parse {
         source_name: String,
@@ -35,7 +45,7 @@ pub enum NnError {
     },
     #[error("layer `{layer}`: {message}")]
     Shape { layer: String, message: String },
-    #[error("unknown network `{name}`: use one of lenet, vgg5, hefnet or a .toml file")]
+    #[error("unknown network `{name}`: use one of lenet, vgg5, hefnet, resnet20 or a .toml file")]
     UnknownNetwork { name: String },
     #[error("weights {source_name}: {message}")]
     Weights {
@@ -48,10 +58,12 @@ pub enum NnError {
     Unsupported { layer: String, message: String },
     #[error(
         "the program needs {depth} levels (log Q = {log_q} bits) but no dnum keeps log QP within \
-         the 128-bit bound of {bound} bits; use a shallower network (bootstrapping is not \
-         implemented for CNN programs yet)"
+         the 128-bit bound of {bound} bits without bootstrapping; drop --no-bootstrap to let the \
+         compiler place bootstraps, or use a shallower network"
     )]
     TooDeep { depth: u32, log_q: u32, bound: u32 },
+    #[error("layer `{layer}`: {message}")]
+    Levels { layer: String, message: String },
     #[error("invalid packing option: {message}")]
     Option { message: String },
     #[error("CKKS: {message}")]

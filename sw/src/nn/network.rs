@@ -5,6 +5,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use super::NnError;
+pub use super::activation::{RELU_RANGE, ReluApprox};
 
 /// A tensor shape: channels × height × width. Flat vectors are `c × 1 × 1`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -14,13 +15,28 @@ pub struct Shape {
     pub w: usize,
 }
 
+/// Most elements a network's input or any layer's output may have (ResNet-20's largest
+/// tensor has 16,384, VGG-5's 65,536): a cap that keeps every buffer hesim allocates for a
+/// network small, checked before anything is allocated.
+pub const MAX_TENSOR_ELEMENTS: usize = 1 << 24;
+
+/// Most weights one conv or linear layer may have (VGG-5's largest layer has 2^24).
+pub const MAX_LAYER_WEIGHTS: usize = 1 << 26;
+
 impl Shape {
     pub fn new(c: usize, h: usize, w: usize) -> Self {
         Self { c, h, w }
     }
 
+    /// c·h·w. Shapes of a checked [`Network`] are at most [`MAX_TENSOR_ELEMENTS`]; use
+    /// [`Shape::checked_len`] on unchecked ones.
     pub fn len(&self) -> usize {
         self.c * self.h * self.w
+    }
+
+    /// c·h·w, or `None` if it overflows.
+    pub fn checked_len(&self) -> Option<usize> {
+        self.c.checked_mul(self.h)?.checked_mul(self.w)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -34,24 +50,22 @@ impl std::fmt::Display for Shape {
     }
 }
 
-/// The ReLU substitute used when a network asks for `relu` (HE evaluates only polynomials):
-/// the least-squares quadratic fit of ReLU on [−R, R] with R = [`RELU_RANGE`],
-/// relu(x) ≈ 3R/32 + x/2 + 15x²/(32R) (from |x| ≈ 3/16 + 15x²/16 on [−1, 1], Legendre basis).
-pub const RELU_RANGE: f64 = 4.0;
-
-/// Coefficients `[c0, c1, c2]` of the ReLU substitute (see [`RELU_RANGE`]).
-pub fn relu_polynomial() -> [f64; 3] {
-    let r = RELU_RANGE;
-    [3.0 * r / 32.0, 0.5, 15.0 / (32.0 * r)]
-}
-
 /// One layer. Weight tensors are looked up as `{name}.weight`, `{name}.bias`, ... (PyTorch
 /// state-dict keys).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Layer {
     pub name: String,
     pub kind: LayerKind,
+    /// The tensor the layer reads: an earlier layer's name or [`INPUT`]; `None` = the
+    /// previous layer (the network input for the first).
+    pub input: Option<String>,
 }
+
+/// The name of the network input in layer edges.
+pub const INPUT: &str = "input";
+
+/// Most coefficients a polynomial activation may have (degree 63).
+pub const MAX_POLY_COEFFICIENTS: usize = 64;
 
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
@@ -67,11 +81,13 @@ pub enum LayerKind {
     },
     /// Average pooling with a `kernel × kernel` window and stride `kernel` (floor mode).
     AvgPool { kernel: usize },
-    /// Polynomial activation `c0 + c1·x + c2·x²` (degree ≤ 2). A checkpoint's
-    /// `{name}.alpha/beta/c` (α·x² + β·x + c) override the coefficients.
+    /// Average over the whole map: `c × h × w` → `c × 1 × 1`.
+    GlobalAvgPool,
+    /// Polynomial activation `Σ c_i x^i` (power basis). A checkpoint's `{name}.alpha/beta/c`
+    /// (α·x² + β·x + c) override the coefficients of a quadratic.
     Poly { coefficients: Vec<f64> },
-    /// ReLU: evaluated as [`relu_polynomial`]; the substitution is reported.
-    Relu,
+    /// ReLU, evaluated as the named approximation; the substitution is reported.
+    Relu { approx: ReluApprox },
     /// Batch normalisation (inference form), folded into the preceding conv or linear layer.
     BatchNorm { eps: f64 },
     /// Reshape to a flat vector (no data movement under HE).
@@ -80,6 +96,12 @@ pub enum LayerKind {
     Linear { out: usize, bias: bool },
     /// Adds the output of an earlier layer (same shape).
     Residual { from: String },
+    /// Channel concatenation: the input's channels, then those of each `from` layer (same
+    /// height and width).
+    Concat { from: Vec<String> },
+    /// ResNet's parameter-free option-A shortcut: the even pixels (stride-2 subsampling) with
+    /// the channels zero-padded to `out`, input channel ch landing on ch + (out − c)/2.
+    Downsample { out: usize },
 }
 
 impl LayerKind {
@@ -87,12 +109,15 @@ impl LayerKind {
         match self {
             LayerKind::Conv { .. } => "conv",
             LayerKind::AvgPool { .. } => "avgpool",
+            LayerKind::GlobalAvgPool => "global_avgpool",
             LayerKind::Poly { .. } => "poly",
-            LayerKind::Relu => "relu",
+            LayerKind::Relu { .. } => "relu",
             LayerKind::BatchNorm { .. } => "batchnorm",
             LayerKind::Flatten => "flatten",
             LayerKind::Linear { .. } => "linear",
             LayerKind::Residual { .. } => "residual",
+            LayerKind::Concat { .. } => "concat",
+            LayerKind::Downsample { .. } => "downsample",
         }
     }
 }
@@ -129,6 +154,7 @@ struct NetworkFile {
 enum LayerFile {
     Conv {
         name: Option<String>,
+        input: Option<String>,
         out: usize,
         kernel: usize,
         #[serde(default = "one")]
@@ -142,40 +168,67 @@ enum LayerFile {
     },
     Avgpool {
         name: Option<String>,
+        input: Option<String>,
         kernel: usize,
+    },
+    GlobalAvgpool {
+        name: Option<String>,
+        input: Option<String>,
     },
     Poly {
         name: Option<String>,
+        input: Option<String>,
         coefficients: Vec<f64>,
     },
+    /// `approx` = `quadratic` (default), `aespa`, `apprelu` (with an optional `bound`) or
+    /// `chebyshev` (with a `degree`).
     Relu {
         name: Option<String>,
+        input: Option<String>,
+        approx: Option<String>,
+        bound: Option<f64>,
+        degree: Option<usize>,
     },
     Batchnorm {
         name: Option<String>,
+        input: Option<String>,
         #[serde(default = "bn_eps")]
         eps: f64,
     },
     Flatten {
         name: Option<String>,
+        input: Option<String>,
     },
     Linear {
         name: Option<String>,
+        input: Option<String>,
         out: usize,
         #[serde(default = "yes")]
         bias: bool,
     },
     Residual {
         name: Option<String>,
+        input: Option<String>,
         from: String,
+    },
+    Concat {
+        name: Option<String>,
+        input: Option<String>,
+        from: Vec<String>,
+    },
+    Downsample {
+        name: Option<String>,
+        input: Option<String>,
+        out: usize,
     },
 }
 
 impl LayerFile {
-    fn into_layer(self, index: usize) -> Layer {
-        let (name, kind) = match self {
+    fn into_layer(self, index: usize, source: &str) -> Result<Layer, NnError> {
+        let (name, input, kind) = match self {
             LayerFile::Conv {
                 name,
+                input,
                 out,
                 kernel,
                 stride,
@@ -184,6 +237,7 @@ impl LayerFile {
                 bias,
             } => (
                 name,
+                input,
                 LayerKind::Conv {
                     out,
                     kernel,
@@ -193,16 +247,52 @@ impl LayerFile {
                     bias,
                 },
             ),
-            LayerFile::Avgpool { name, kernel } => (name, LayerKind::AvgPool { kernel }),
-            LayerFile::Poly { name, coefficients } => (name, LayerKind::Poly { coefficients }),
-            LayerFile::Relu { name } => (name, LayerKind::Relu),
-            LayerFile::Batchnorm { name, eps } => (name, LayerKind::BatchNorm { eps }),
-            LayerFile::Flatten { name } => (name, LayerKind::Flatten),
-            LayerFile::Linear { name, out, bias } => (name, LayerKind::Linear { out, bias }),
-            LayerFile::Residual { name, from } => (name, LayerKind::Residual { from }),
+            LayerFile::Avgpool {
+                name,
+                input,
+                kernel,
+            } => (name, input, LayerKind::AvgPool { kernel }),
+            LayerFile::GlobalAvgpool { name, input } => (name, input, LayerKind::GlobalAvgPool),
+            LayerFile::Poly {
+                name,
+                input,
+                coefficients,
+            } => (name, input, LayerKind::Poly { coefficients }),
+            LayerFile::Relu {
+                name,
+                input,
+                approx,
+                bound,
+                degree,
+            } => {
+                let approx =
+                    ReluApprox::parse(approx.as_deref().unwrap_or("quadratic"), bound, degree)
+                        .map_err(|message| NnError::Parse {
+                            source_name: source.to_owned(),
+                            message: format!("layer {}: {message}", index + 1),
+                        })?;
+                (name, input, LayerKind::Relu { approx })
+            }
+            LayerFile::Batchnorm { name, input, eps } => {
+                (name, input, LayerKind::BatchNorm { eps })
+            }
+            LayerFile::Flatten { name, input } => (name, input, LayerKind::Flatten),
+            LayerFile::Linear {
+                name,
+                input,
+                out,
+                bias,
+            } => (name, input, LayerKind::Linear { out, bias }),
+            LayerFile::Residual { name, input, from } => {
+                (name, input, LayerKind::Residual { from })
+            }
+            LayerFile::Concat { name, input, from } => (name, input, LayerKind::Concat { from }),
+            LayerFile::Downsample { name, input, out } => {
+                (name, input, LayerKind::Downsample { out })
+            }
         };
         let name = name.unwrap_or_else(|| format!("{}{}", kind.type_name(), index + 1));
-        Layer { name, kind }
+        Ok(Layer { name, kind, input })
     }
 }
 
@@ -229,8 +319,8 @@ impl Network {
             .layers
             .into_iter()
             .enumerate()
-            .map(|(i, l)| l.into_layer(i))
-            .collect();
+            .map(|(i, l)| l.into_layer(i, source))
+            .collect::<Result<_, _>>()?;
         let name = file.name.unwrap_or_else(|| {
             Path::new(source)
                 .file_stem()
@@ -248,12 +338,13 @@ impl Network {
         Self::from_toml(&text, &path.display().to_string())
     }
 
-    /// A built-in network by name: `lenet`, `vgg5`, `hefnet`.
+    /// A built-in network by name: `lenet`, `vgg5`, `hefnet`, `resnet20`.
     pub fn builtin(name: &str) -> Result<Self, NnError> {
         match name {
             "lenet" => Ok(lenet()),
             "vgg5" => Ok(vgg5()),
             "hefnet" => Ok(hefnet()),
+            "resnet20" => Ok(resnet20(RESNET20_ACTIVATION)),
             _ => Err(NnError::UnknownNetwork {
                 name: name.to_owned(),
             }),
@@ -265,26 +356,112 @@ impl Network {
         self.layers.iter().position(|l| l.name == name)
     }
 
-    /// The output shape of every layer, checking each layer against its input.
+    /// The tensor layer `i` reads (of a checked network).
+    pub fn source(&self, i: usize) -> Source {
+        match &self.layers[i].input {
+            None if i == 0 => Source::Input,
+            None => Source::Layer(i - 1),
+            Some(n) if n == INPUT => Source::Input,
+            Some(n) => Source::Layer(self.layer_index(n).expect("checked network")),
+        }
+    }
+
+    /// Whether layer `i` reads the output of layer `i − 1` (one step of a chain).
+    pub fn reads_previous(&self, i: usize) -> bool {
+        i > 0 && self.source(i) == Source::Layer(i - 1)
+    }
+
+    /// The layers whose outputs some layer reads other than as its chain predecessor
+    /// (branch sources, residual and concat operands).
+    pub fn branch_sources(&self) -> std::collections::HashSet<usize> {
+        let mut out = std::collections::HashSet::new();
+        for (i, l) in self.layers.iter().enumerate() {
+            if let Source::Layer(j) = self.source(i)
+                && j + 1 != i
+            {
+                out.insert(j);
+            }
+            let from: Vec<&String> = match &l.kind {
+                LayerKind::Residual { from } => vec![from],
+                LayerKind::Concat { from } => from.iter().collect(),
+                _ => Vec::new(),
+            };
+            out.extend(from.into_iter().filter_map(|n| self.layer_index(n)));
+        }
+        out
+    }
+
+    /// The output shape of every layer, checking each layer against its input: edges name
+    /// earlier layers (so the graph has no cycle), shapes agree, sizes stay within the caps.
     pub fn shapes(&self) -> Result<Vec<Shape>, NnError> {
         let mut shapes: Vec<Shape> = Vec::with_capacity(self.layers.len());
-        if self.input.is_empty() {
-            return Err(NnError::Shape {
-                layer: "input".into(),
-                message: format!("input shape {} is empty", self.input),
-            });
+        // whether each layer's output is a flattened vector
+        let mut flat: Vec<bool> = Vec::with_capacity(self.layers.len());
+        let too_large = |shape: Shape| {
+            format!(
+                "shape {shape} has more than {MAX_TENSOR_ELEMENTS} elements (the cap on any \
+                 tensor of a network); use smaller dimensions"
+            )
+        };
+        match self.input.checked_len() {
+            Some(0) => {
+                return Err(NnError::Shape {
+                    layer: INPUT.into(),
+                    message: format!("input shape {} is empty", self.input),
+                });
+            }
+            Some(n) if n <= MAX_TENSOR_ELEMENTS => {}
+            _ => {
+                return Err(NnError::Shape {
+                    layer: INPUT.into(),
+                    message: too_large(self.input),
+                });
+            }
         }
-        let mut cur = self.input;
+        let weights_fit = |layer: &str, weights: Option<usize>| match weights {
+            Some(n) if n <= MAX_LAYER_WEIGHTS => Ok(()),
+            _ => Err(NnError::Shape {
+                layer: layer.to_owned(),
+                message: format!(
+                    "the layer would have more than {MAX_LAYER_WEIGHTS} weights (the cap per \
+                     layer); use fewer channels, outputs or a smaller kernel"
+                ),
+            }),
+        };
         let mut seen = std::collections::HashSet::new();
         for (i, layer) in self.layers.iter().enumerate() {
             let bad = |message: String| NnError::Shape {
                 layer: layer.name.clone(),
                 message,
             };
+            if layer.name == INPUT {
+                return Err(bad(format!(
+                    "`{INPUT}` names the network input; give the layer another name"
+                )));
+            }
             if !seen.insert(layer.name.as_str()) {
                 return Err(bad("two layers have this name; names must be unique".into()));
             }
-            cur = match &layer.kind {
+            // (shape, flat) of a tensor named by an edge
+            let lookup = |name: &str, role: &str| -> Result<(Shape, bool), NnError> {
+                if name == INPUT {
+                    return Ok((self.input, false));
+                }
+                match self.layers[..i].iter().position(|l| l.name == name) {
+                    Some(j) => Ok((shapes[j], flat[j])),
+                    None => Err(bad(format!(
+                        "{role} `{name}` is not an earlier layer (edges must point to layers \
+                         listed before, or to `{INPUT}`)"
+                    ))),
+                }
+            };
+            let (cur, cur_flat) = match &layer.input {
+                None if i == 0 => (self.input, false),
+                None => (shapes[i - 1], flat[i - 1]),
+                Some(n) => lookup(n, "input")?,
+            };
+            let mut out_flat = cur_flat;
+            let out = match &layer.kind {
                 LayerKind::Conv {
                     out,
                     kernel,
@@ -293,7 +470,7 @@ impl Network {
                     groups,
                     ..
                 } => {
-                    if self.flattened_before(i) {
+                    if cur_flat {
                         return Err(bad(
                             "conv after flatten: convolutions need a spatial input".into()
                         ));
@@ -308,22 +485,28 @@ impl Network {
                             cur.c
                         )));
                     }
-                    if cur.h + 2 * pad < *kernel || cur.w + 2 * pad < *kernel {
-                        return Err(bad(format!(
-                            "kernel {kernel} (pad {pad}) is larger than the {}×{} input map",
-                            cur.h, cur.w
-                        )));
-                    }
                     if *pad >= *kernel {
                         return Err(bad(format!(
                             "pad = {pad} must be smaller than kernel = {kernel}"
                         )));
                     }
-                    Shape::new(
-                        *out,
-                        (cur.h + 2 * pad - kernel) / stride + 1,
-                        (cur.w + 2 * pad - kernel) / stride + 1,
-                    )
+                    let padded = |side: usize| pad.checked_mul(2)?.checked_add(side);
+                    let (Some(ph), Some(pw)) = (padded(cur.h), padded(cur.w)) else {
+                        return Err(bad(format!("pad = {pad} is too large")));
+                    };
+                    if ph < *kernel || pw < *kernel {
+                        return Err(bad(format!(
+                            "kernel {kernel} (pad {pad}) is larger than the {}×{} input map",
+                            cur.h, cur.w
+                        )));
+                    }
+                    weights_fit(
+                        &layer.name,
+                        out.checked_mul(cur.c / groups)
+                            .and_then(|n| n.checked_mul(*kernel))
+                            .and_then(|n| n.checked_mul(*kernel)),
+                    )?;
+                    Shape::new(*out, (ph - kernel) / stride + 1, (pw - kernel) / stride + 1)
                 }
                 LayerKind::AvgPool { kernel } => {
                     if *kernel == 0 || *kernel > cur.h || *kernel > cur.w {
@@ -334,37 +517,56 @@ impl Network {
                     }
                     Shape::new(cur.c, cur.h / kernel, cur.w / kernel)
                 }
+                LayerKind::GlobalAvgPool => {
+                    if cur_flat {
+                        return Err(bad("global average pooling of a flattened tensor".into()));
+                    }
+                    Shape::new(cur.c, 1, 1)
+                }
                 LayerKind::Poly { coefficients } => {
-                    if coefficients.is_empty() || coefficients.len() > 3 {
+                    if coefficients.is_empty() || coefficients.len() > MAX_POLY_COEFFICIENTS {
                         return Err(bad(format!(
-                            "poly needs 1 to 3 coefficients [c0, c1, c2] (degree ≤ 2), got {}",
+                            "poly needs 1 to {MAX_POLY_COEFFICIENTS} coefficients [c0, c1, ...], \
+                             got {}",
                             coefficients.len()
                         )));
                     }
+                    if let Some(c) = coefficients.iter().find(|c| !c.is_finite()) {
+                        return Err(bad(format!("poly coefficient {c} is not a finite number")));
+                    }
                     if coefficients.iter().skip(1).all(|&c| c == 0.0) {
-                        return Err(bad("poly is constant: c1 and c2 are both zero".into()));
+                        return Err(bad(
+                            "poly is constant: every coefficient after c0 is zero".into()
+                        ));
                     }
                     cur
                 }
-                LayerKind::Relu => cur,
+                LayerKind::Relu { .. } => cur,
                 LayerKind::BatchNorm { eps } => {
                     let prev = i.checked_sub(1).map(|p| &self.layers[p].kind);
-                    if !matches!(
+                    let folds = matches!(
                         prev,
                         Some(LayerKind::Conv { .. } | LayerKind::Linear { .. })
-                    ) {
+                    ) && layer
+                        .input
+                        .as_ref()
+                        .is_none_or(|n| *n == self.layers[i - 1].name);
+                    if !folds {
                         return Err(bad(
-                            "batchnorm must directly follow a conv or linear layer (it is folded \
-                             into it)"
+                            "batchnorm must directly follow the conv or linear layer it reads \
+                             (it is folded into it)"
                                 .into(),
                         ));
                     }
-                    if *eps <= 0.0 {
-                        return Err(bad(format!("eps = {eps} must be positive")));
+                    if !(eps.is_finite() && *eps > 0.0) {
+                        return Err(bad(format!("eps = {eps} must be a positive finite number")));
                     }
                     cur
                 }
-                LayerKind::Flatten => Shape::new(cur.len(), 1, 1),
+                LayerKind::Flatten => {
+                    out_flat = true;
+                    Shape::new(cur.len(), 1, 1)
+                }
                 LayerKind::Linear { out, .. } => {
                     if cur.h != 1 || cur.w != 1 {
                         return Err(bad(format!(
@@ -374,64 +576,88 @@ impl Network {
                     if *out == 0 {
                         return Err(bad("out must be positive".into()));
                     }
+                    weights_fit(&layer.name, out.checked_mul(cur.c))?;
+                    out_flat = true;
                     Shape::new(*out, 1, 1)
                 }
                 LayerKind::Residual { from } => {
-                    let Some(j) = self.layers[..i].iter().position(|l| &l.name == from) else {
+                    let (other, _) = lookup(from, "residual source")?;
+                    if other != cur {
                         return Err(bad(format!(
-                            "residual source `{from}` is not an earlier layer"
-                        )));
-                    };
-                    if shapes[j] != cur {
-                        return Err(bad(format!(
-                            "residual adds `{from}` ({}) to a {cur} tensor; shapes must match",
-                            shapes[j]
+                            "residual adds `{from}` ({other}) to a {cur} tensor; shapes must match"
                         )));
                     }
                     cur
                 }
+                LayerKind::Concat { from } => {
+                    let mut c = cur.c;
+                    for f in from {
+                        let (other, _) = lookup(f, "concat operand")?;
+                        if (other.h, other.w) != (cur.h, cur.w) {
+                            return Err(bad(format!(
+                                "concat joins `{f}` ({other}) to a {cur} tensor; heights and \
+                                 widths must match"
+                            )));
+                        }
+                        c = c.saturating_add(other.c);
+                    }
+                    Shape::new(c, cur.h, cur.w)
+                }
+                LayerKind::Downsample { out } => {
+                    if *out < cur.c || !(out - cur.c).is_multiple_of(2) {
+                        return Err(bad(format!(
+                            "downsample pads {} channels to {out}; out must be at least the \
+                             input's channels and differ from them by an even number",
+                            cur.c
+                        )));
+                    }
+                    Shape::new(*out, cur.h.div_ceil(2), cur.w.div_ceil(2))
+                }
             };
-            shapes.push(cur);
+            if out.checked_len().is_none_or(|n| n > MAX_TENSOR_ELEMENTS) {
+                return Err(bad(too_large(out)));
+            }
+            shapes.push(out);
+            flat.push(out_flat);
         }
         Ok(shapes)
     }
 
-    fn flattened_before(&self, i: usize) -> bool {
-        self.layers[..i]
-            .iter()
-            .any(|l| matches!(l.kind, LayerKind::Flatten | LayerKind::Linear { .. }))
-    }
-
     /// Human-readable notes on activations hesim replaced (ReLU → polynomial).
     pub fn substitutions(&self) -> Vec<String> {
-        let [c0, c1, c2] = relu_polynomial();
         self.layers
             .iter()
-            .filter(|l| matches!(l.kind, LayerKind::Relu))
-            .map(|l| {
-                format!(
-                    "{}: ReLU replaced by {c2:.6}·x² + {c1}·x + {c0} (least-squares fit on [−{r}, {r}])",
-                    l.name,
-                    r = RELU_RANGE
-                )
+            .filter_map(|l| match &l.kind {
+                LayerKind::Relu { approx } => Some(approx.describe(&l.name)),
+                _ => None,
             })
             .collect()
     }
 
-    /// Input shapes of every layer (the network input for the first).
+    /// Input shapes of every layer (the shape of the tensor each reads).
     pub fn input_shapes(&self) -> Result<Vec<Shape>, NnError> {
         let out = self.shapes()?;
-        let mut ins = Vec::with_capacity(out.len());
-        ins.push(self.input);
-        ins.extend(out.iter().take(out.len().saturating_sub(1)));
-        Ok(ins)
+        Ok((0..self.layers.len())
+            .map(|i| match self.source(i) {
+                Source::Input => self.input,
+                Source::Layer(j) => out[j],
+            })
+            .collect())
     }
+}
+
+/// Where a layer's input comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    Input,
+    Layer(usize),
 }
 
 fn layer(name: &str, kind: LayerKind) -> Layer {
     Layer {
         name: name.to_owned(),
         kind,
+        input: None,
     }
 }
 
@@ -499,7 +725,14 @@ pub fn lenet() -> Network {
 /// VGG-5 (CIFAR-10) from the SPECNN notebook: convs without bias, groups = 8 in conv2/conv3;
 /// ReLU (replaced by the polynomial substitute), dropout omitted (inference).
 pub fn vgg5() -> Network {
-    let relu = |n: &str| layer(n, LayerKind::Relu);
+    let relu = |n: &str| {
+        layer(
+            n,
+            LayerKind::Relu {
+                approx: ReluApprox::Quadratic,
+            },
+        )
+    };
     let layers = vec![
         conv("conv1", 64, 3, 1, 1, false),
         relu("relu1"),
@@ -541,7 +774,14 @@ pub fn vgg5() -> Network {
 /// groups = 8 in conv2..conv4.
 pub fn hefnet() -> Network {
     let bn = |n: &str| layer(n, LayerKind::BatchNorm { eps: 1e-5 });
-    let relu = |n: &str| layer(n, LayerKind::Relu);
+    let relu = |n: &str| {
+        layer(
+            n,
+            LayerKind::Relu {
+                approx: ReluApprox::Quadratic,
+            },
+        )
+    };
     let pool = |n: &str| layer(n, LayerKind::AvgPool { kernel: 2 });
     let layers = vec![
         conv("conv1", 256, 3, 0, 1, true),
@@ -569,6 +809,173 @@ pub fn hefnet() -> Network {
         ),
     ];
     Network::new("hefnet", Shape::new(3, 32, 32), layers).expect("built-in HEFNet is consistent")
+}
+
+/// The activation of the built-in `resnet20`: the degree-15 Chebyshev interpolant of ReLU.
+pub const RESNET20_ACTIVATION: ReluApprox = ReluApprox::Chebyshev { degree: 15 };
+
+/// ResNet-20 (CIFAR-10, He et al. 2016) as a graph: conv 3→16 + ReLU; three stages of three
+/// basic blocks with 16, 32, 64 channels (conv–ReLU–conv, + shortcut, ReLU); the first block
+/// of stages 2 and 3 has stride 2 and a 1×1 stride-2 projection shortcut (option B, listed
+/// first so that the block's second conv can adopt its layout); global average pooling;
+/// linear 64→10. Batch norm is folded into the convs (their biases). Every ReLU is `approx`.
+pub fn resnet20(approx: ReluApprox) -> Network {
+    resnet20_grouped(approx, 1).expect("built-in ResNet-20 is consistent")
+}
+
+/// [`resnet20`] with `groups` groups in every stride-1 block conv (SpENCNN's grouped ResNet);
+/// a shape error if `groups` does not divide the channel counts.
+pub fn resnet20_grouped(approx: ReluApprox, groups: usize) -> Result<Network, NnError> {
+    let relu = |n: String| Layer {
+        name: n,
+        kind: LayerKind::Relu {
+            approx: approx.clone(),
+        },
+        input: None,
+    };
+    let conv3 = |n: String, out: usize, stride: usize| Layer {
+        name: n,
+        kind: LayerKind::Conv {
+            out,
+            kernel: 3,
+            stride,
+            pad: 1,
+            groups: if stride == 1 { groups } else { 1 },
+            bias: true,
+        },
+        input: None,
+    };
+    let mut stem = conv3("conv1".into(), 16, 1);
+    stem.kind = LayerKind::Conv {
+        out: 16,
+        kernel: 3,
+        stride: 1,
+        pad: 1,
+        groups: 1,
+        bias: true,
+    };
+    let mut layers = vec![stem, relu("act1".into())];
+    let mut block_input = "act1".to_owned();
+    for stage in 0..3 {
+        let out = 16 << stage;
+        for block in 0..3 {
+            let name = |s: &str| format!("s{}b{}{s}", stage + 1, block + 1);
+            let down = stage > 0 && block == 0;
+            let stride = if down { 2 } else { 1 };
+            let skip = if down {
+                layers.push(Layer {
+                    name: name("sc"),
+                    kind: LayerKind::Conv {
+                        out,
+                        kernel: 1,
+                        stride: 2,
+                        pad: 0,
+                        groups: 1,
+                        bias: true,
+                    },
+                    input: Some(block_input.clone()),
+                });
+                name("sc")
+            } else {
+                block_input.clone()
+            };
+            let mut c1 = conv3(name("c1"), out, stride);
+            c1.input = Some(block_input.clone());
+            layers.push(c1);
+            layers.push(relu(name("a1")));
+            layers.push(conv3(name("c2"), out, 1));
+            layers.push(layer(&name("add"), LayerKind::Residual { from: skip }));
+            layers.push(relu(name("a2")));
+            block_input = name("a2");
+        }
+    }
+    layers.push(layer("pool", LayerKind::GlobalAvgPool));
+    layers.push(layer(
+        "fc",
+        LayerKind::Linear {
+            out: 10,
+            bias: true,
+        },
+    ));
+    Network::new("resnet20", Shape::new(3, 32, 32), layers)
+}
+
+/// Lee et al.'s ResNet-20 (ICML'22; the benchmark of the CKKS accelerator papers) as a graph:
+/// bias-free 3×3 convs each followed by batch norm, AppReLU (composite minimax-style sign,
+/// inputs scaled by B = [`super::activation::APPRELU_BOUND`]) after the stem, after each
+/// block's first conv and after each residual add; the first block of stages 2 and 3 has a
+/// stride-2 first conv and PyTorch's parameter-free option-A shortcut (a `downsample` layer);
+/// global average pooling; linear 64→10. `nn::resnet_lee` compiles it to Lee et al.'s exact
+/// program.
+pub fn resnet20_lee() -> Network {
+    let relu = |n: String| Layer {
+        name: n,
+        kind: LayerKind::Relu {
+            approx: ReluApprox::AppRelu {
+                bound: super::activation::APPRELU_BOUND,
+            },
+        },
+        input: None,
+    };
+    let conv_bn = |layers: &mut Vec<Layer>, n: String, out: usize, stride: usize, input| {
+        layers.push(Layer {
+            name: n.clone(),
+            kind: LayerKind::Conv {
+                out,
+                kernel: 3,
+                stride,
+                pad: 1,
+                groups: 1,
+                bias: false,
+            },
+            input,
+        });
+        layers.push(layer(&format!("{n}bn"), LayerKind::BatchNorm { eps: 1e-5 }));
+    };
+    let mut layers = Vec::new();
+    conv_bn(&mut layers, "conv1".into(), 16, 1, None);
+    layers.push(relu("act1".into()));
+    let mut block_input = "act1".to_owned();
+    for stage in 0..3 {
+        let out = 16 << stage;
+        for block in 0..3 {
+            let name = |s: &str| format!("s{}b{}{s}", stage + 1, block + 1);
+            let down = stage > 0 && block == 0;
+            let skip = if down {
+                layers.push(Layer {
+                    name: name("ds"),
+                    kind: LayerKind::Downsample { out },
+                    input: Some(block_input.clone()),
+                });
+                name("ds")
+            } else {
+                block_input.clone()
+            };
+            let stride = if down { 2 } else { 1 };
+            conv_bn(
+                &mut layers,
+                name("c1"),
+                out,
+                stride,
+                Some(block_input.clone()),
+            );
+            layers.push(relu(name("a1")));
+            conv_bn(&mut layers, name("c2"), out, 1, None);
+            layers.push(layer(&name("add"), LayerKind::Residual { from: skip }));
+            layers.push(relu(name("a2")));
+            block_input = name("a2");
+        }
+    }
+    layers.push(layer("pool", LayerKind::GlobalAvgPool));
+    layers.push(layer(
+        "fc",
+        LayerKind::Linear {
+            out: 10,
+            bias: true,
+        },
+    ));
+    Network::new("resnet20", Shape::new(3, 32, 32), layers)
+        .expect("Lee et al.'s ResNet-20 is consistent")
 }
 
 /// The names of the built-in networks.

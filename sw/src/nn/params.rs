@@ -5,16 +5,8 @@ use hesim_traces::Header;
 
 use super::NnError;
 
-/// HE-standard 128-bit bound on log2(QP) for N = 2^12..2^15 (homomorphicencryption.org).
-pub fn max_log_qp(log_n: u32) -> Option<u32> {
-    match log_n {
-        12 => Some(109),
-        13 => Some(218),
-        14 => Some(438),
-        15 => Some(881),
-        _ => None,
-    }
-}
+/// The HE-standard 128-bit bound on log2(QP), shared with the bootstrap expansion.
+pub use hesim_traces::bootstrap::max_log_qp;
 
 /// The parameter family a program is compiled for, matching `ckks::default_builder`: q0 of 50
 /// bits, rescaling primes of at most 36 bits (scale = prime size), one 60-bit special prime and

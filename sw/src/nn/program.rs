@@ -31,7 +31,7 @@ pub(crate) enum PlainRecipe {
     /// 1 at the valid slots of the occupied lanes of ciphertext `ct` of a layout.
     Mask { layout: u32, ct: u32 },
     /// Plaintext `index` of a packing that computes its own payloads (ResNet-20's multiplexed
-    /// packings, `nn::resnet`).
+    /// packings, `nn::multiplexed`).
     External {
         source: std::sync::Arc<dyn PlainSource>,
         index: u32,
@@ -42,6 +42,35 @@ pub(crate) enum PlainRecipe {
 pub(crate) trait PlainSource: std::fmt::Debug + Send + Sync {
     /// Writes plaintext `index` into the zeroed slot vector `slots`.
     fn fill(&self, index: u32, slots: &mut [f64]);
+}
+
+/// The recipes of plaintexts 0..`count` of `source`.
+pub(crate) fn external_recipes(
+    source: std::sync::Arc<dyn PlainSource>,
+    count: usize,
+) -> Vec<PlainRecipe> {
+    (0..count as u32)
+        .map(|index| PlainRecipe::External {
+            source: source.clone(),
+            index,
+        })
+        .collect()
+}
+
+/// Where a 3×32×32 CIFAR image sits in one ciphertext replicated `copies` times:
+/// `slot(copy, channel, y, x)`.
+pub(crate) fn cifar_input_positions(
+    copies: usize,
+    slot: impl Fn(usize, usize, usize, usize) -> usize,
+) -> Vec<Vec<(u32, u32)>> {
+    (0..3)
+        .flat_map(|c| (0..32).flat_map(move |y| (0..32).map(move |x| (c, y, x))))
+        .map(|(c, y, x)| {
+            (0..copies)
+                .map(|copy| (0, slot(copy, c, y, x) as u32))
+                .collect()
+        })
+        .collect()
 }
 
 /// The weights and layouts of one conv or linear layer, kept to compute its payloads.
@@ -256,7 +285,7 @@ impl Program {
 
     /// Writes the trace to `path` atomically (temporary file in the same folder, then rename).
     pub fn write_trace_file(&self, path: &Path) -> Result<(), NnError> {
-        let io = |e: std::io::Error| NnError::Io {
+        let io = |e: std::io::Error| NnError::Write {
             path: path.to_path_buf(),
             message: e.to_string(),
         };

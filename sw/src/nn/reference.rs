@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use super::network::{LayerKind, Network};
+use super::network::{LayerKind, Network, Source};
 use super::weights::Params;
 
 /// Weights zeroed by sub-block pruning: layer index → mask over the weight tensor (true =
@@ -20,11 +20,19 @@ pub fn forward_all(
     input: &[f64],
 ) -> Vec<Vec<f64>> {
     let shapes = net.shapes().expect("checked network");
+    let in_shapes = net.input_shapes().expect("checked network");
     let mut outs: Vec<Vec<f64>> = Vec::with_capacity(net.layers.len());
-    let mut cur = input.to_vec();
-    let mut shape = net.input;
+    let named = |outs: &[Vec<f64>], name: &str| -> Vec<f64> {
+        net.layer_index(name)
+            .map_or_else(|| input.to_vec(), |j| outs[j].clone())
+    };
     for (li, layer) in net.layers.iter().enumerate() {
         let out_shape = shapes[li];
+        let shape = in_shapes[li];
+        let cur: &[f64] = match net.source(li) {
+            Source::Input => input,
+            Source::Layer(j) => &outs[j],
+        };
         let next = match &layer.kind {
             LayerKind::Conv {
                 out,
@@ -102,9 +110,14 @@ pub fn forward_all(
                 }
                 y
             }
-            LayerKind::Poly { .. } | LayerKind::Relu => {
-                let [c0, c1, c2] = params.poly(li);
-                cur.iter().map(|&x| c0 + c1 * x + c2 * x * x).collect()
+            LayerKind::GlobalAvgPool => {
+                let hw = shape.h * shape.w;
+                cur.chunks(hw)
+                    .map(|c| c.iter().sum::<f64>() / hw as f64)
+                    .collect()
+            }
+            LayerKind::Poly { .. } | LayerKind::Relu { .. } => {
+                cur.iter().map(|&x| params.activate(li, x)).collect()
             }
             LayerKind::BatchNorm { .. } => {
                 let (scale, shift) = params.batchnorm_affine(li);
@@ -114,15 +127,34 @@ pub fn forward_all(
                     .map(|(i, &x)| scale[i / hw] * x + shift[i / hw])
                     .collect()
             }
-            LayerKind::Flatten => cur.clone(),
+            LayerKind::Flatten => cur.to_vec(),
             LayerKind::Residual { from } => {
-                let j = net.layer_index(from).expect("checked network");
-                cur.iter().zip(&outs[j]).map(|(a, b)| a + b).collect()
+                let other = named(&outs, from);
+                cur.iter().zip(&other).map(|(a, b)| a + b).collect()
+            }
+            LayerKind::Concat { from } => {
+                let mut y = cur.to_vec();
+                for f in from {
+                    y.extend(named(&outs, f));
+                }
+                y
+            }
+            LayerKind::Downsample { out } => {
+                let (oh, ow) = (shape.h.div_ceil(2), shape.w.div_ceil(2));
+                let offset = (out - shape.c) / 2;
+                let mut y = vec![0.0; out * oh * ow];
+                for c in 0..shape.c {
+                    for oy in 0..oh {
+                        for ox in 0..ow {
+                            y[((c + offset) * oh + oy) * ow + ox] =
+                                cur[(c * shape.h + 2 * oy) * shape.w + 2 * ox];
+                        }
+                    }
+                }
+                y
             }
         };
-        outs.push(next.clone());
-        cur = next;
-        shape = out_shape;
+        outs.push(next);
     }
     outs
 }
@@ -134,6 +166,24 @@ pub fn forward(net: &Network, params: &Params, pruned: &PruneMasks, input: &[f64
         .unwrap_or_else(|| input.to_vec())
 }
 
+/// The largest |a − b| over paired logits, NaN if any difference is NaN (a NaN logit must
+/// never look like "no error", which `f64::max` would make it).
+pub fn max_abs_error(a: &[f64], b: &[f64]) -> f64 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, nan_max)
+}
+
+/// `max` that propagates NaN (unlike `f64::max`, which drops it).
+pub fn nan_max(a: f64, b: f64) -> f64 {
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else {
+        a.max(b)
+    }
+}
+
 /// Index of the largest value (the predicted class).
 pub fn argmax(v: &[f64]) -> usize {
     v.iter()
@@ -142,4 +192,18 @@ pub fn argmax(v: &[f64]) -> usize {
             if x > bv { (i, x) } else { (bi, bv) }
         })
         .0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A NaN logit is an infinitely bad error, never "no error" (f64::max drops NaN).
+    #[test]
+    fn a_nan_logit_makes_the_error_nan() {
+        assert_eq!(max_abs_error(&[1.0, -2.0], &[1.5, -2.0]), 0.5);
+        assert!(max_abs_error(&[1.0, f64::NAN], &[1.0, 0.0]).is_nan());
+        assert!(max_abs_error(&[f64::NAN, 1.0], &[0.0, 9.0]).is_nan());
+        assert!([0.0, f64::NAN, 3.0].into_iter().fold(0.0, nan_max).is_nan());
+    }
 }

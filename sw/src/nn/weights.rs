@@ -6,7 +6,8 @@ use std::sync::Arc;
 use safetensors::{Dtype, SafeTensors};
 
 use super::NnError;
-use super::network::{LayerKind, Network, relu_polynomial};
+use super::activation::ReluApprox;
+use super::network::{LayerKind, Network};
 
 /// A weight tensor. Random tensors are computed element by element from a hash, so the large
 /// fully connected layers of VGG-5 cost nothing until a payload needs them.
@@ -74,8 +75,10 @@ pub enum LayerParams {
         var: Vec<f64>,
         eps: f64,
     },
-    /// `c0 + c1·x + c2·x²`.
-    Poly { coefficients: [f64; 3] },
+    /// `Σ c_i x^i`.
+    Poly { coefficients: Vec<f64> },
+    /// A ReLU approximation that is not a single polynomial (evaluated by its definition).
+    Composite(ReluApprox),
 }
 
 /// Parameters of a whole network.
@@ -86,10 +89,12 @@ pub struct Params {
     pub source: String,
 }
 
-fn poly_from(coefficients: &[f64]) -> [f64; 3] {
-    let mut c = [0.0; 3];
-    c[..coefficients.len()].copy_from_slice(coefficients);
-    c
+/// The parameters of a `relu` layer: its polynomial, or the composite approximation itself.
+pub(crate) fn relu_params(approx: &ReluApprox) -> LayerParams {
+    match approx.polynomial() {
+        Some(coefficients) => LayerParams::Poly { coefficients },
+        None => LayerParams::Composite(approx.clone()),
+    }
 }
 
 /// Expected weight shape of a conv/linear layer given its input channel count.
@@ -149,11 +154,9 @@ impl Params {
                         eps: *eps,
                     },
                     LayerKind::Poly { coefficients } => LayerParams::Poly {
-                        coefficients: poly_from(coefficients),
+                        coefficients: coefficients.clone(),
                     },
-                    LayerKind::Relu => LayerParams::Poly {
-                        coefficients: relu_polynomial(),
-                    },
+                    LayerKind::Relu { approx } => relu_params(approx),
                     _ => LayerParams::None,
                 }
             })
@@ -203,10 +206,18 @@ impl Params {
                     t.dtype()
                 )));
             }
-            Ok(t.data()
+            let values: Vec<f32> = t
+                .data()
                 .chunks_exact(4)
                 .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect())
+                .collect();
+            if let Some((i, v)) = values.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+                return Err(bad(format!(
+                    "tensor `{key}` holds {v} at index {i}: weights must be finite numbers (the \
+                     checkpoint is corrupt or was saved after training diverged)"
+                )));
+            }
+            Ok(values)
         };
         let has = |key: &str| st.tensor(key).is_ok();
         let to64 = |v: Vec<f32>| v.into_iter().map(f64::from).collect::<Vec<f64>>();
@@ -235,17 +246,15 @@ impl Params {
                     if has(&format!("{n}.alpha")) {
                         let s = |k: &str| read(&format!("{n}.{k}"), &[1]).map(|v| f64::from(v[0]));
                         LayerParams::Poly {
-                            coefficients: [s("c")?, s("beta")?, s("alpha")?],
+                            coefficients: vec![s("c")?, s("beta")?, s("alpha")?],
                         }
                     } else {
                         LayerParams::Poly {
-                            coefficients: poly_from(coefficients),
+                            coefficients: coefficients.clone(),
                         }
                     }
                 }
-                LayerKind::Relu => LayerParams::Poly {
-                    coefficients: relu_polynomial(),
-                },
+                LayerKind::Relu { approx } => relu_params(approx),
                 _ => LayerParams::None,
             };
             layers.push(p);
@@ -264,10 +273,45 @@ impl Params {
         }
     }
 
-    /// The coefficients of a polynomial activation layer.
-    pub fn poly(&self, layer: usize) -> [f64; 3] {
+    /// `[c0, c1, c2]` of an activation layer of degree ≤ 2; `None` for higher degrees and
+    /// composite approximations.
+    pub fn quadratic(&self, layer: usize) -> Option<[f64; 3]> {
         match &self.layers[layer] {
-            LayerParams::Poly { coefficients } => *coefficients,
+            LayerParams::Poly { coefficients } if coefficients.len() <= 3 => {
+                let mut c = [0.0; 3];
+                c[..coefficients.len()].copy_from_slice(coefficients);
+                Some(c)
+            }
+            LayerParams::Poly { .. } | LayerParams::Composite(_) => None,
+            other => panic!("layer {layer} is not an activation: {other:?}"),
+        }
+    }
+
+    /// The power-basis coefficients of a polynomial activation layer, constant first; `None`
+    /// for composite approximations.
+    pub fn polynomial(&self, layer: usize) -> Option<&[f64]> {
+        match &self.layers[layer] {
+            LayerParams::Poly { coefficients } => Some(coefficients),
+            LayerParams::Composite(_) => None,
+            other => panic!("layer {layer} is not an activation: {other:?}"),
+        }
+    }
+
+    /// The composite ReLU approximation of an activation layer; `None` for polynomials.
+    pub fn composite(&self, layer: usize) -> Option<&ReluApprox> {
+        match &self.layers[layer] {
+            LayerParams::Composite(approx) => Some(approx),
+            _ => None,
+        }
+    }
+
+    /// Activation layer `layer` applied to `x`.
+    pub fn activate(&self, layer: usize, x: f64) -> f64 {
+        match &self.layers[layer] {
+            LayerParams::Poly { coefficients } => {
+                coefficients.iter().rev().fold(0.0, |acc, &c| acc * x + c)
+            }
+            LayerParams::Composite(approx) => approx.eval(x),
             other => panic!("layer {layer} is not an activation: {other:?}"),
         }
     }

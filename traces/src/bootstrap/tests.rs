@@ -1,6 +1,6 @@
 use std::collections::HashMap;
 
-use hesim_traces::{Analyzer, Hoisting, Op, OpKind, OpName};
+use crate::{Analyzer, Hoisting, Op, OpKind, OpName};
 
 use super::*;
 
@@ -8,7 +8,7 @@ fn count(ops: &[Op], name: OpName) -> usize {
     ops.iter().filter(|o| o.kind.name() == name).count()
 }
 
-fn analyze(header: &Header, ops: &[Op]) -> hesim_traces::Analysis {
+fn analyze(header: &Header, ops: &[Op]) -> crate::Analysis {
     let mut a = Analyzer::new(header.clone());
     for (i, op) in ops.iter().enumerate() {
         a.check(i as u64 + 2, op);
@@ -25,6 +25,9 @@ fn small_params() -> BootstrapParams {
         double_angle: 1,
         hoisting: Hoisting::Single,
         key_reuse: false,
+        baby_step: 0,
+        double_prime_scaling: false,
+        eval_mod_range: crate::LEGACY_EVAL_MOD_RANGE,
     }
 }
 
@@ -58,7 +61,7 @@ fn expansion_matches_hand_derivation() {
         eval_mod_coefficients(&p).iter().all(|&c| c != 0.0),
         "the derivation assumes no zero Chebyshev coefficient"
     );
-    let (h, ops) = standalone(5, &p, 1, true, true).unwrap();
+    let (h, ops) = standalone(5, &p, 0, true, true).unwrap();
     assert_eq!(h.max_level(), 10);
     let expected = [
         (OpName::ModRaise, 1),
@@ -92,6 +95,26 @@ fn expansion_matches_hand_derivation() {
         .find(|o| o.kind.name() == OpName::Output)
         .unwrap();
     assert_eq!(out.level, 1);
+}
+
+/// `levels_after` counts levels in the standalone trace as in the recipes (L_eff): SHARP's
+/// recipe refreshes to L_eff = 8 levels, 9 limbs, and a standalone trace with the same
+/// parameters and `levels_after` 8 ends there too, on a chain of budget + 9 limbs; 0 levels
+/// leave the last limb.
+#[test]
+fn levels_after_counts_levels_like_recipes() {
+    let r = recipe("sharp", &RecipeOptions::default()).unwrap();
+    assert_eq!((r.levels_after, r.out_level()), (8, 9));
+    for expanded in [false, true] {
+        let (h, ops) = standalone(16, &r.params, r.levels_after, expanded, true).unwrap();
+        assert_eq!(h.max_level(), r.params.level_budget() + 9);
+        let out = ops.last().unwrap();
+        assert_eq!(out.kind.name(), OpName::Output);
+        assert_eq!(out.level, r.out_level());
+    }
+    let (h, ops) = standalone(16, &r.params, 0, false, true).unwrap();
+    assert_eq!(h.max_level(), r.params.level_budget() + 1);
+    assert_eq!(ops.last().unwrap().level, 1);
 }
 
 /// The default N = 2^16 full-slot expansion is a valid trace that uses exactly the level
@@ -215,7 +238,7 @@ fn eval_mod_interpolant_approximates_the_cosine() {
     p.eval_mod_degree = 63;
     let c = eval_mod_coefficients(&p);
     for &y in &[-0.8, -0.1, 0.05, 0.6] {
-        let want = (2.0 * std::f64::consts::PI * (EVAL_MOD_K * y - 0.25) / 8.0).cos();
+        let want = (2.0 * std::f64::consts::PI * (16.0 * y - 0.25) / 8.0).cos();
         let (mut t0, mut t1) = (1.0, y);
         let mut s = c[0] + c[1] * y;
         for ck in &c[2..] {
@@ -253,4 +276,56 @@ fn bad_parameters_are_reported() {
     let p = default_params(1 << 15);
     let err = standalone(16, &p, 60, true, false).unwrap_err();
     assert!(matches!(err, BootError::Insecure { .. }), "{err}");
+}
+
+/// Every plaintext of the expansion says what it holds: per DFT stage of b bits exactly the
+/// 2^(b+1) − 1 diagonals |k| < 2^b, each once, with giant_shift = j·n1·stride for the BSGS
+/// split of [`bsgs_split`] (derived independently here from k: j = ⌊k / n1⌋).
+#[test]
+fn every_plaintext_is_a_described_diagonal() {
+    let p = small_params();
+    let (_, x) = standalone_program(5, &p, 0, true, true).unwrap();
+    let plain_ids: Vec<u32> = x
+        .ops
+        .iter()
+        .filter_map(|o| match o.kind {
+            OpKind::MulPlain { plain } => Some(plain.id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(plain_ids.len(), 28);
+    let mut seen = std::collections::HashSet::new();
+    for id in plain_ids {
+        let PlainSource::Diagonal {
+            transform,
+            stage,
+            stages,
+            log_slots,
+            bits,
+            stride,
+            diagonal,
+            giant_shift,
+            merged_parts,
+        } = x.plains[&id];
+        assert_eq!((stages, log_slots, bits), (2, 4, 2));
+        assert!(!merged_parts, "full packing splits the parts instead");
+        let (n1, _, _) = bsgs_split(bits, 0);
+        assert_eq!(giant_shift, diagonal.div_euclid(n1) * n1 * stride);
+        assert!(diagonal.abs() < 4);
+        // CoeffToSlot starts from the largest stride, SlotToCoeff from the smallest.
+        let first_stride = if transform == Transform::CoeffToSlot {
+            4
+        } else {
+            1
+        };
+        assert_eq!(stride == first_stride, stage == 0);
+        assert!(seen.insert((transform, stage, diagonal)));
+    }
+    assert_eq!(seen.len(), 28);
+    // Every constant op has its scalar.
+    for o in &x.ops {
+        if matches!(o.kind, OpKind::AddConst | OpKind::MulConst) {
+            assert!(x.constants.contains_key(&o.id));
+        }
+    }
 }

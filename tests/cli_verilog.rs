@@ -114,6 +114,18 @@ fn bad_arguments_exit_2_with_a_clear_message_and_no_output() {
     let (code, _, stderr) = hesim(&["verilog", "check", dir.path().to_str().unwrap()]);
     assert_eq!(code, 2);
     assert!(stderr.contains("manifest.json"), "{stderr}");
+    let (code, _, stderr) = hesim(&[
+        "verilog",
+        "check",
+        dir.path().to_str().unwrap(),
+        "--simulators",
+        "modelsim",
+    ]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("use --simulators both, icarus or verilator"),
+        "{stderr}"
+    );
     let (code, _, stderr) = hesim(&["verilog", "synth", out_arg, "--family", "ecp5"]);
     assert_eq!(code, 2);
     assert!(stderr.contains("use xc7, xcup or ice40"), "{stderr}");

@@ -44,6 +44,12 @@ pub enum HwError {
         /// The constraint it breaks.
         constraint: &'static str,
     },
+    /// A simulator `check` does not run.
+    #[error("unknown simulator `{name}`: use --simulators both, icarus or verilator")]
+    UnsupportedSimulator {
+        /// The requested simulator.
+        name: String,
+    },
     /// A device `fit` does not know.
     #[error("unknown device `{name}`: use --device u280")]
     UnknownDevice {

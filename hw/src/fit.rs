@@ -65,10 +65,17 @@ pub fn device(name: &str) -> Result<Device, HwError> {
         })
 }
 
-/// The built word that holds primes of `word_bits` bits: 32 (q < 2^31) or 64 (q < 2^62).
-pub fn word_for(word_bits: u32) -> Result<Width, HwError> {
+/// The narrowest word with N = 2^16 NTT rows in `table` that holds primes of `word_bits` bits:
+/// 32 (q < 2^31) or 64 (q < 2^62).
+pub fn word_for(word_bits: u32, table: &UnitAreaTable) -> Result<Width, HwError> {
     Width::ALL
         .into_iter()
+        .filter(|w| {
+            table
+                .entries
+                .iter()
+                .any(|e| e.unit == UnitKind::Ntt && e.width == *w && e.log_n == FIT_LOG_N)
+        })
         .find(|w| (1..=w.max_modulus_bits()).contains(&word_bits))
         .ok_or(HwError::UnbuildableWord { bits: word_bits })
 }
@@ -118,7 +125,7 @@ fn fits(cells: &CellCounts, device: &Device, share: f64) -> bool {
 /// automorphism unit (lanes = min(max(P, 2), 64)) fit `UNIT_SHARE` of `device`; ties go to
 /// fewer, wider units.
 pub fn fit(device: Device, word_bits: u32, table: &UnitAreaTable) -> Result<Fit, HwError> {
-    let width = word_for(word_bits)?;
+    let width = word_for(word_bits, table)?;
     let mut best: Option<Fit> = None;
     for ntt in table
         .entries

@@ -11,7 +11,7 @@ use hesim_hw::area::{
     unit_table_shapes,
 };
 use hesim_hw::automorphism::{AutomorphismConfig, write_automorphism_dir};
-use hesim_hw::check::check_dir;
+use hesim_hw::check::{Simulators, check_dir_with};
 use hesim_hw::emit::write_design_dir;
 use hesim_hw::fit::{device, fit};
 use hesim_hw::ntt_core::write_ntt_dir;
@@ -150,10 +150,15 @@ pub enum VerilogCommand {
     },
     /// Check a design directory: yosys latch/driver checks, verilator --lint-only -Wall, and
     /// the testbench under Icarus Verilog and Verilator. Exit 2 on any failure.
-    #[command(after_help = "Example:\n  hesim verilog check build/bf32")]
+    #[command(after_help = "Examples:\n  \
+        hesim verilog check build/bf32\n  \
+        hesim verilog check build/auto16 --simulators verilator")]
     Check {
         /// Directory written by `hesim verilog butterfly`.
         dir: PathBuf,
+        /// Which simulators run the testbench: both, icarus or verilator.
+        #[arg(long, default_value = "both")]
+        simulators: String,
     },
     /// Synthesize a design directory with yosys and write DIR/area_<family>.json.
     #[command(after_help = "Examples:\n  \
@@ -283,7 +288,13 @@ pub fn run(cmd: VerilogCommand) -> Result<ExitCode> {
         }
         VerilogCommand::UnitTable { regenerate } => {
             let table = match &regenerate {
-                Some(_) => regenerate_unit_table(&unit_table_shapes())?,
+                Some(path) => regenerate_unit_table(&unit_table_shapes(), |partial| {
+                    let row = partial.entries.last().map(|e| {
+                        format!("{} 2^{} P={} {}", e.unit.name(), e.log_n, e.lanes, e.width)
+                    });
+                    eprintln!("synthesized {}", row.unwrap_or_default());
+                    partial.save(path)
+                })?,
                 None => unit_area_table(),
             };
             outln!("{} (synth_xilinx -family xcup -uram)", table.yosys);
@@ -307,9 +318,6 @@ pub fn run(cmd: VerilogCommand) -> Result<ExitCode> {
                 );
             }
             if let Some(path) = regenerate {
-                let tmp = path.with_extension("json.tmp");
-                std::fs::write(&tmp, table.to_json())?;
-                std::fs::rename(&tmp, &path)?;
                 outln!("wrote {}", path.display());
             }
             Ok(ExitCode::SUCCESS)
@@ -341,8 +349,8 @@ pub fn run(cmd: VerilogCommand) -> Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        VerilogCommand::Check { dir } => {
-            let report = check_dir(&dir)?;
+        VerilogCommand::Check { dir, simulators } => {
+            let report = check_dir_with(&dir, Simulators::parse(&simulators)?)?;
             outln!("{}: {}", dir.display(), report.design);
             outln!("yosys proc: no latches, every wire driven once");
             outln!("verilator --lint-only -Wall: clean");
@@ -406,9 +414,6 @@ pub fn run(cmd: VerilogCommand) -> Result<ExitCode> {
                 );
             }
             if let Some(path) = regenerate {
-                let tmp = path.with_extension("json.tmp");
-                std::fs::write(&tmp, table.to_json())?;
-                std::fs::rename(&tmp, &path)?;
                 outln!("wrote {}", path.display());
             }
             Ok(ExitCode::SUCCESS)

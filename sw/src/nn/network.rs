@@ -812,6 +812,13 @@ pub fn hefnet() -> Network {
     Network::new("hefnet", Shape::new(3, 32, 32), layers).expect("built-in HEFNet is consistent")
 }
 
+/// Appends a block conv to the layers: (layers, name, out, stride, input edge).
+type AppendConv<'a> = &'a dyn Fn(&mut Vec<Layer>, String, usize, usize, Option<String>);
+
+/// Appends a down-sampling shortcut: (layers, block prefix, out, block input) → the name of
+/// its output.
+type AppendShortcut<'a> = &'a dyn Fn(&mut Vec<Layer>, &str, usize, String) -> String;
+
 /// Appends a ResNet's residual stages after the layer called `input`: `blocks` basic blocks
 /// per entry of `widths`, named `s{stage}b{block}` + `c1`, `a1`, `c2`, `add`, `a2` (conv,
 /// activation, conv, + shortcut, activation). `conv` appends a block conv (name, out, stride,
@@ -823,9 +830,9 @@ fn residual_stages(
     input: &str,
     widths: &[usize],
     blocks: usize,
-    conv: &dyn Fn(&mut Vec<Layer>, String, usize, usize, Option<String>),
+    conv: AppendConv<'_>,
     relu: &dyn Fn(String) -> Layer,
-    shortcut: &dyn Fn(&mut Vec<Layer>, &str, usize, String) -> String,
+    shortcut: AppendShortcut<'_>,
 ) {
     let mut block_input = input.to_owned();
     for (stage, &out) in widths.iter().enumerate() {

@@ -16,7 +16,9 @@ use super::NnError;
 use super::activation::{ReluApprox, sign_components};
 use super::levels::{self, Problem, Step};
 use super::network::{INPUT, LayerKind, Network, Source};
-use super::program::{IoLayout, LayerReport, PlainSource, Program, external_recipes};
+use super::program::{
+    IoLayout, LayerReport, PlainSource, Program, RecordsPlains, external_recipes,
+};
 use super::reference::PruneMasks;
 use super::resnet_lee::odd_chebyshev;
 use super::weights::Params;
@@ -489,27 +491,20 @@ struct Builder<'a> {
     pruned: PruneMasks,
 }
 
+impl RecordsPlains for Builder<'_> {
+    type Payload = Plain;
+
+    fn recorder(&mut self) -> (&mut Emitter, &mut Vec<Plain>) {
+        (&mut self.e, &mut self.payloads.list)
+    }
+}
+
 impl Builder<'_> {
     fn unsupported(&self, li: usize, message: impl Into<String>) -> NnError {
         NnError::Unsupported {
             layer: self.net.layers[li].name.clone(),
             message: format!("the multiplexed packing: {}", message.into()),
         }
-    }
-
-    fn plain(&mut self, p: Plain) {
-        debug_assert_eq!(self.e.next_plain() as usize, self.payloads.list.len());
-        self.payloads.list.push(p);
-    }
-
-    fn mul_plain(&mut self, x: Ct, p: Plain) -> Ct {
-        self.plain(p);
-        self.e.mul_plain(x).0
-    }
-
-    fn add_plain(&mut self, x: Ct, p: Plain) -> Ct {
-        self.plain(p);
-        self.e.add_plain(x).0
     }
 
     fn report(&mut self, li: usize, detail: String) {

@@ -586,12 +586,13 @@ pub fn infer(args: InferArgs) -> Result<ExitCode> {
         no_bootstrap: false,
     };
     // The multiplexed packing bootstraps with the recipe `hesim ckks bootstrap` measures, on
-    // the 128-bit chain it runs on (its budget + 6 levels), under every backend: the same
+    // the 128-bit chain it runs on (its budget + 5 levels + 1 limb), under every backend: the same
     // program encrypted and on slots.
     let mux = MuxOptions::default();
     let boot = ckks_bootstrap::recipe(1 << (mux.log_n - 1));
     let mux = MuxOptions {
-        limbs: boot.level_budget() + ckks_bootstrap::LEVELS_AFTER,
+        limbs: hesim_sw::boot::chain_limbs(&boot, ckks_bootstrap::LEVELS_AFTER)
+            .expect("the default recipe's chain fits a u32"),
         boot,
         ..mux
     };

@@ -72,9 +72,12 @@ fn bootstrap_small_ring_reports_precision_and_phases() {
     ]);
     assert_eq!(code, 0, "{err}");
     let text = std::fs::read_to_string(&trace).unwrap();
-    let header: serde_json::Value =
-        serde_json::from_str(text.lines().next().unwrap()).unwrap();
-    assert_eq!(header["q_bits"].as_array().unwrap().len(), limbs, "{header}");
+    let header: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert_eq!(
+        header["q_bits"].as_array().unwrap().len(),
+        limbs,
+        "{header}"
+    );
     for phase in ["mod_raise", "coeff_to_slot", "eval_mod", "slot_to_coeff"] {
         assert!(
             r["phase_seconds"][phase].as_f64().unwrap() >= 0.0,

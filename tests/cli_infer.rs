@@ -236,8 +236,20 @@ fn resnet20_reads_a_safetensors_checkpoint() {
         };
         let run = |file: &str| {
             hesim(&[
-                "infer", "--net", "resnet20", "--packing", packing, "--weights", file,
-                "--backend", "slots", "--images", "1", "--jobs", "1", "--json",
+                "infer",
+                "--net",
+                "resnet20",
+                "--packing",
+                packing,
+                "--weights",
+                file,
+                "--backend",
+                "slots",
+                "--images",
+                "1",
+                "--jobs",
+                "1",
+                "--json",
             ])
         };
         let good = write("good", checkpoint(net, &params, |_, _, _| true));
@@ -274,7 +286,10 @@ fn resnet20_reads_a_safetensors_checkpoint() {
             let (code, out, err) = run(&file);
             assert_eq!(code, 2, "{file}: {err}");
             assert!(out.is_empty(), "{file} printed {out}");
-            assert!(err.contains(tensor) && err.contains(needle), "{file}: {err}");
+            assert!(
+                err.contains(tensor) && err.contains(needle),
+                "{file}: {err}"
+            );
         }
     }
 }

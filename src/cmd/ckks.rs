@@ -124,8 +124,10 @@ pub fn run(command: CkksCommand) -> Result<ExitCode> {
 fn builder(args: &BootstrapArgs, params: &BootstrapParams) -> Result<ParamsBuilder> {
     let limbs = hesim_sw::boot::chain_limbs(params, args.levels_after)
         .context("--levels-after is too large")?;
-    Ok(bootstrap::chain(args.log_n, limbs as usize, args.hamming_weight)
-        .allow_insecure(args.allow_insecure))
+    Ok(
+        bootstrap::chain(args.log_n, limbs as usize, args.hamming_weight)
+            .allow_insecure(args.allow_insecure),
+    )
 }
 
 fn run_bootstrap(args: &BootstrapArgs) -> Result<ExitCode> {
@@ -180,13 +182,14 @@ fn run_ops(args: &OpsArgs) -> Result<ExitCode> {
             .clone()
             .unwrap_or_else(|| vec![args.rotate_step]),
     };
-    let rows = latency::measure(&ctx, args.reps, &rotation, &mut Sampler::from_os())
-        .with_context(|| {
+    let rows = latency::measure(&ctx, args.reps, &rotation, &mut Sampler::from_os()).with_context(
+        || {
             format!(
                 "--rotate-step {} with rotation keys for steps {:?} (--rotation-keys)",
                 rotation.step, rotation.key_steps
             )
-        })?;
+        },
+    )?;
     let shape = ctx.shape();
     if args.json {
         let ops: serde_json::Map<String, serde_json::Value> = rows

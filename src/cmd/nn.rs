@@ -19,7 +19,7 @@ use hesim_traces::{OpName, TraceStats};
 
 #[derive(Debug, Args)]
 pub struct NetArgs {
-    /// Network: lenet, vgg5, hefnet, a TOML file, an ONNX file (weights from its
+    /// Network: lenet, vgg5, hefnet, resnet18 (ImageNet; multiplexed), a TOML file, an ONNX file (weights from its
     /// initializers), or the bootstrapped workloads resnet20, helr and bootstrap.
     #[arg(long)]
     pub net: String,
@@ -297,6 +297,17 @@ pub fn table(args: TableArgs) -> Result<ExitCode> {
         let (net, program) = resnet20_program(packing)?;
         rows.extend(rows_of(&net, packing, &program.analyze().stats));
     }
+    // ResNet-18 (ImageNet): activations over several ciphertexts, multiplexed only
+    let na = NetArgs {
+        net: "resnet18".into(),
+        packing: "multiplexed".into(),
+        sparsity: 0.0,
+        weights: "random".into(),
+        seed: 1,
+        no_bootstrap: false,
+    };
+    let (_, _, program) = build(&na, &HeParams::default())?;
+    rows.extend(rows_of("resnet18", "multiplexed", &program.analyze().stats));
     let names: Vec<&str> = COLUMNS.iter().map(|c| c.as_str()).collect();
     let mut csv = format!(
         "network,packing,layer,{},key_switches,depth\n",
@@ -340,7 +351,7 @@ pub fn table(args: TableArgs) -> Result<ExitCode> {
         )?;
     }
     writeln!(md, "\nPer layer (#rotate / #mul_plain / #key switches):\n")?;
-    for net in BUILTINS.iter().copied().chain(["resnet20"]) {
+    for net in BUILTINS.iter().copied().chain(["resnet20", "resnet18"]) {
         let layers: Vec<&Row> = rows
             .iter()
             .filter(|r| r.network == net && r.layer != "total")

@@ -338,13 +338,14 @@ impl Network {
         Self::from_toml(&text, &path.display().to_string())
     }
 
-    /// A built-in network by name: `lenet`, `vgg5`, `hefnet`, `resnet20`.
+    /// A built-in network by name: `lenet`, `vgg5`, `hefnet`, `resnet20`, `resnet18`.
     pub fn builtin(name: &str) -> Result<Self, NnError> {
         match name {
             "lenet" => Ok(lenet()),
             "vgg5" => Ok(vgg5()),
             "hefnet" => Ok(hefnet()),
             "resnet20" => Ok(resnet20(RESNET20_ACTIVATION)),
+            "resnet18" => Ok(resnet18()),
             _ => Err(NnError::UnknownNetwork {
                 name: name.to_owned(),
             }),
@@ -976,6 +977,100 @@ pub fn resnet20_lee() -> Network {
     ));
     Network::new("resnet20", Shape::new(3, 32, 32), layers)
         .expect("Lee et al.'s ResNet-20 is consistent")
+}
+
+/// The activation of the built-in `resnet18`: AESPA's degree-2 Hermite ReLU, the activation
+/// HyPHEN runs its ImageNet ResNet-18 with (`shared/docs/hyphen-mpcnn.md`).
+pub const RESNET18_ACTIVATION: ReluApprox = ReluApprox::Aespa;
+
+/// ResNet-18 (ImageNet, He et al. 2016, torchvision's shape) on a 224×224×3 input with 1,000
+/// classes; see [`resnet18_shaped`].
+pub fn resnet18() -> Network {
+    resnet18_shaped(Shape::new(3, 224, 224), [64, 128, 256, 512], 1000)
+        .expect("built-in ResNet-18 is consistent")
+}
+
+/// A ResNet-18-shaped network: a 7×7 stride-2 stem conv + batch norm + ReLU; the stem's 3×3
+/// stride-2 max pooling replaced by a 2×2 average pooling (max is not a polynomial; both halve
+/// the map); four stages of two BasicBlocks with `widths` channels (conv–BN–ReLU–conv–BN, +
+/// shortcut, ReLU), the first block of stages 2–4 with a stride-2 first conv and a 1×1
+/// stride-2 projection shortcut with batch norm (listed first); global average pooling; a
+/// linear layer to `classes`. Convs have no bias (as in torchvision); every ReLU is
+/// [`RESNET18_ACTIVATION`]. A shape error if the input is too small for the five halvings.
+pub fn resnet18_shaped(
+    input: Shape,
+    widths: [usize; 4],
+    classes: usize,
+) -> Result<Network, NnError> {
+    let relu = |n: String| Layer {
+        name: n,
+        kind: LayerKind::Relu {
+            approx: RESNET18_ACTIVATION,
+        },
+        input: None,
+    };
+    let conv_bn = |layers: &mut Vec<Layer>, n: String, out, kernel, stride, input| {
+        layers.push(Layer {
+            name: n.clone(),
+            kind: LayerKind::Conv {
+                out,
+                kernel,
+                stride,
+                pad: kernel / 2,
+                groups: 1,
+                bias: false,
+            },
+            input,
+        });
+        layers.push(layer(&format!("{n}bn"), LayerKind::BatchNorm { eps: 1e-5 }));
+    };
+    let mut layers = Vec::new();
+    conv_bn(&mut layers, "conv1".into(), widths[0], 7, 2, None);
+    layers.push(relu("act1".into()));
+    layers.push(layer("pool1", LayerKind::AvgPool { kernel: 2 }));
+    let mut block_input = "pool1".to_owned();
+    for (stage, &out) in widths.iter().enumerate() {
+        for block in 0..2 {
+            let name = |s: &str| format!("s{}b{}{s}", stage + 1, block + 1);
+            let down = stage > 0 && block == 0;
+            let skip = if down {
+                conv_bn(
+                    &mut layers,
+                    name("sc"),
+                    out,
+                    1,
+                    2,
+                    Some(block_input.clone()),
+                );
+                name("scbn")
+            } else {
+                block_input.clone()
+            };
+            let stride = if down { 2 } else { 1 };
+            conv_bn(
+                &mut layers,
+                name("c1"),
+                out,
+                3,
+                stride,
+                Some(block_input.clone()),
+            );
+            layers.push(relu(name("a1")));
+            conv_bn(&mut layers, name("c2"), out, 3, 1, None);
+            layers.push(layer(&name("add"), LayerKind::Residual { from: skip }));
+            layers.push(relu(name("a2")));
+            block_input = name("a2");
+        }
+    }
+    layers.push(layer("pool", LayerKind::GlobalAvgPool));
+    layers.push(layer(
+        "fc",
+        LayerKind::Linear {
+            out: classes,
+            bias: true,
+        },
+    ));
+    Network::new("resnet18", input, layers)
 }
 
 /// The names of the built-in networks.

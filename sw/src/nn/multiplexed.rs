@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use hesim_traces::{BootstrapParams, OpKind};
+use hesim_traces::{BootstrapParams, Header, OpKind};
 
 use super::NnError;
 use super::activation::{ReluApprox, sign_components};
@@ -57,6 +57,31 @@ impl Default for MuxOptions {
             bootstrap: true,
             sparse_bootstrap: true,
         }
+    }
+}
+
+impl MuxOptions {
+    /// The header of the bootstrappable chain for `network` under `packing`, checked: within
+    /// the 128-bit bound (or the insecure opt-in), and the bootstrap fits the chain and
+    /// refreshes every slot.
+    pub(super) fn header(&self, network: &str, packing: &str) -> Result<Header, NnError> {
+        let option = |message: String| NnError::Option { message };
+        let header = boot::header(
+            self.log_n,
+            self.limbs,
+            network,
+            packing,
+            self.allow_insecure,
+        )
+        .map_err(|e| option(e.to_string()))?;
+        boot::check(&self.boot, &header).map_err(|e| option(e.to_string()))?;
+        if self.boot.slots != header.slots {
+            return Err(option(format!(
+                "the bootstrap refreshes {} slots but the program uses {}",
+                self.boot.slots, header.slots
+            )));
+        }
+        Ok(header)
     }
 }
 
@@ -949,22 +974,8 @@ pub fn build(net: &Network, params: &Params, opts: &MuxOptions) -> Result<Progra
     } else {
         "multiplexed"
     };
-    let header = boot::header(
-        opts.log_n,
-        opts.limbs,
-        &net.name,
-        label,
-        opts.allow_insecure,
-    )
-    .map_err(|e| option(e.to_string()))?;
-    boot::check(&opts.boot, &header).map_err(|e| option(e.to_string()))?;
+    let header = opts.header(&net.name, label)?;
     let slots = header.slots as usize;
-    if opts.boot.slots as usize != slots {
-        return Err(option(format!(
-            "the bootstrap refreshes {} slots but the program uses {slots}",
-            opts.boot.slots
-        )));
-    }
     let input = net.input;
     if input.h != input.w {
         return Err(NnError::Unsupported {
@@ -1315,7 +1326,7 @@ fn plan_steps(net: &Network, params: &Params) -> Result<Vec<StepLayers>, NnError
 /// The estimated cost of one bootstrap: the key switches of its expansion (the dominant
 /// cost of CKKS bootstrapping on every accelerator hesim models).
 pub(super) fn bootstrap_cost(
-    header: &hesim_traces::Header,
+    header: &Header,
     params: &BootstrapParams,
 ) -> Result<f64, boot::BootError> {
     let program = boot::bootstrap_program(header, params, true)?;

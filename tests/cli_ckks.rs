@@ -29,7 +29,55 @@ fn bootstrap_small_ring_reports_precision_and_phases() {
     // 2^3 larger relative to q_0 and the sine's curvature costs ≈ 2 bits (≈ 15 measured).
     assert!(r["worst_bits"].as_f64().unwrap() >= 13.0, "{r}");
     assert!(r["mean_bits"].as_f64().unwrap() > r["worst_bits"].as_f64().unwrap());
-    assert_eq!(r["output_level"], 1);
+    // `--levels-after` counts L_eff as the recipes do: 1 level to compute on, 2 limbs after
+    // the bootstrap, on the chain `trace gen --net bootstrap` builds for the same recipe.
+    assert_eq!(r["output_level"], 2, "{r}");
+    assert_eq!(r["levels_after"], 1, "{r}");
+    let limbs = r["q_bits"].as_array().unwrap().len();
+    assert_eq!(
+        limbs as u64,
+        r["params"]["level_budget"].as_u64().unwrap() + 2,
+        "{r}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("boot.jsonl");
+    let p = &r["params"];
+    let flag = |key: &str| p[key].to_string();
+    let (cts, stc, degree, angles) = (
+        flag("cts_levels"),
+        flag("stc_levels"),
+        flag("eval_mod_degree"),
+        flag("double_angle"),
+    );
+    let (code, _, err) = hesim(&[
+        "trace",
+        "gen",
+        "--net",
+        "bootstrap",
+        "--log-n",
+        "10",
+        "--levels-after",
+        "1",
+        "--cts-levels",
+        &cts,
+        "--stc-levels",
+        &stc,
+        "--eval-mod-degree",
+        &degree,
+        "--double-angle",
+        &angles,
+        "--allow-insecure",
+        "--out",
+        trace.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let text = std::fs::read_to_string(&trace).unwrap();
+    let header: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert_eq!(
+        header["q_bits"].as_array().unwrap().len(),
+        limbs,
+        "{header}"
+    );
     for phase in ["mod_raise", "coeff_to_slot", "eval_mod", "slot_to_coeff"] {
         assert!(
             r["phase_seconds"][phase].as_f64().unwrap() >= 0.0,
@@ -94,7 +142,7 @@ fn ops_small_ring_times_the_five_ops() {
 
 #[test]
 fn ops_bad_input_exits_2_without_output() {
-    let cases: [&[&str]; 3] = [
+    let cases: [&[&str]; 4] = [
         &[
             "--log-n",
             "10",
@@ -102,6 +150,18 @@ fn ops_bad_input_exits_2_without_output() {
             "3",
             "--reps",
             "0",
+            "--allow-insecure",
+        ],
+        // A rotation by a step without a key: the library's MissingRotationKey, named.
+        &[
+            "--log-n",
+            "10",
+            "--limbs",
+            "3",
+            "--rotate-step",
+            "3",
+            "--rotation-keys",
+            "1,2",
             "--allow-insecure",
         ],
         &["--log-n", "10", "--limbs", "0", "--allow-insecure"],
@@ -115,5 +175,11 @@ fn ops_bad_input_exits_2_without_output() {
         assert_eq!(code, 2, "{args:?}: {out}{err}");
         assert!(out.is_empty(), "{args:?} printed {out}");
         assert!(err.contains("error"), "{args:?}: {err}");
+        if args.contains(&"--rotation-keys") {
+            assert!(
+                err.contains("no rotation key for step 3") && err.contains("[1, 2]"),
+                "{err}"
+            );
+        }
     }
 }

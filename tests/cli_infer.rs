@@ -136,3 +136,160 @@ fn bad_arguments_exit_2_with_the_fix() {
         assert!(err.contains("past the end"), "{err}");
     }
 }
+
+/// A checkpoint of `net` with `params` in the layout `--weights FILE` reads: PyTorch
+/// state-dict keys from the network description's layer names (`{conv}.weight`
+/// `[out, in/groups, k, k]`, `{conv}.bias`, `{bn}.weight/.bias/.running_mean/.running_var`,
+/// `{linear}.weight` `[out, in]`), F32. `edit` may change a tensor (name, shape, values) or drop
+/// it (`false`).
+fn checkpoint(
+    net: &hesim_sw::nn::Network,
+    params: &hesim_sw::nn::Params,
+    edit: impl Fn(&str, &mut Vec<usize>, &mut Vec<f32>) -> bool,
+) -> Vec<u8> {
+    use hesim_sw::nn::network::LayerKind;
+    use hesim_sw::nn::weights::LayerParams;
+    let inputs = net.input_shapes().unwrap();
+    let mut tensors: Vec<(String, Vec<usize>, Vec<f32>)> = Vec::new();
+    for ((layer, input), p) in net.layers.iter().zip(&inputs).zip(&params.layers) {
+        let n = &layer.name;
+        let (shape, has_bias) = match layer.kind {
+            LayerKind::Conv {
+                out,
+                kernel,
+                groups,
+                bias,
+                ..
+            } => (vec![out, input.c / groups, kernel, kernel], bias),
+            LayerKind::Linear { out, bias } => (vec![out, input.c], bias),
+            _ => (Vec::new(), false),
+        };
+        let f32s = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
+        match p {
+            LayerParams::Affine { weight, bias } => {
+                let len = shape.iter().product();
+                let w = (0..len).map(|i| weight.get(i) as f32).collect();
+                tensors.push((format!("{n}.weight"), shape, w));
+                if has_bias {
+                    tensors.push((format!("{n}.bias"), vec![bias.len()], f32s(bias)));
+                }
+            }
+            LayerParams::BatchNorm {
+                gamma,
+                beta,
+                mean,
+                var,
+                ..
+            } => {
+                for (key, v) in [
+                    ("weight", gamma),
+                    ("bias", beta),
+                    ("running_mean", mean),
+                    ("running_var", var),
+                ] {
+                    tensors.push((format!("{n}.{key}"), vec![v.len()], f32s(v)));
+                }
+            }
+            _ => {}
+        }
+    }
+    let kept: Vec<(String, Vec<usize>, Vec<u8>)> = tensors
+        .into_iter()
+        .filter_map(|(name, mut shape, mut values)| {
+            edit(&name, &mut shape, &mut values).then(|| {
+                let bytes = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+                (name, shape, bytes)
+            })
+        })
+        .collect();
+    let views: Vec<(&str, safetensors::tensor::TensorView<'_>)> = kept
+        .iter()
+        .map(|(name, shape, bytes)| {
+            let view =
+                safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), bytes)
+                    .unwrap();
+            (name.as_str(), view)
+        })
+        .collect();
+    safetensors::serialize(views, None).unwrap()
+}
+
+/// `--weights FILE` for ResNet-20, both programs (hesim's multiplexed one and Lee et al.'s): a
+/// checkpoint written from the random weights runs on the slot interpreter and matches the
+/// plaintext network with the file's weights; a missing tensor, a wrong shape and a NaN exit 2
+/// naming the tensor, without output.
+#[test]
+fn resnet20_reads_a_safetensors_checkpoint() {
+    use hesim_sw::nn::{Network, Params, network::resnet20_lee};
+    let dir = tempfile::tempdir().unwrap();
+    let lee = resnet20_lee();
+    let hesim_net = Network::builtin("resnet20").unwrap();
+    for (packing, net, tensor) in [
+        ("multiplexed", &hesim_net, "s2b1c1.weight"),
+        ("lee", &lee, "s3b2c2.weight"),
+    ] {
+        let params = Params::random(net, 5).unwrap();
+        let write = |name: &str, bytes: Vec<u8>| {
+            let path = dir.path().join(format!("{packing}-{name}.safetensors"));
+            std::fs::write(&path, bytes).unwrap();
+            path.to_str().unwrap().to_owned()
+        };
+        let run = |file: &str| {
+            hesim(&[
+                "infer",
+                "--net",
+                "resnet20",
+                "--packing",
+                packing,
+                "--weights",
+                file,
+                "--backend",
+                "slots",
+                "--images",
+                "1",
+                "--jobs",
+                "1",
+                "--json",
+            ])
+        };
+        let good = write("good", checkpoint(net, &params, |_, _, _| true));
+        let (code, out, err) = run(&good);
+        assert_eq!(code, 0, "{packing}: {err}");
+        let r = json(&out);
+        assert_eq!(r["weights"], good.as_str());
+        assert_eq!(r["agreement"], 1.0);
+        assert!(r["max_logit_error"].as_f64().unwrap() < 1e-6, "{out}");
+        let missing = write("missing", checkpoint(net, &params, |n, _, _| n != tensor));
+        let wrong_shape = write(
+            "shape",
+            checkpoint(net, &params, |n, shape, _| {
+                if n == tensor {
+                    shape.reverse();
+                }
+                true
+            }),
+        );
+        let nan = write(
+            "nan",
+            checkpoint(net, &params, |n, _, values| {
+                if n == tensor {
+                    values[7] = f32::NAN;
+                }
+                true
+            }),
+        );
+        for (file, needle) in [
+            (missing, "is missing"),
+            (wrong_shape, "has shape"),
+            (nan, "NaN"),
+        ] {
+            let (code, out, err) = run(&file);
+            assert_eq!(code, 2, "{file}: {err}");
+            assert!(out.is_empty(), "{file} printed {out}");
+            assert!(
+                err.contains(tensor) && err.contains(needle),
+                "{file}: {err}"
+            );
+        }
+    }
+}

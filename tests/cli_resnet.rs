@@ -174,3 +174,81 @@ fn resnet20_lee_has_eighteen_bootstraps_and_lee_et_al_linear_counts() {
     assert_eq!(kinds["rotate"], 1830, "{kinds}");
     assert_eq!(kinds["mul_plain"], 2267, "{kinds}");
 }
+
+/// ResNet-18 on ImageNet (224×224×3) under multiplexed: activations over several ciphertexts
+/// (the stem's 64 channels of 112×112 over 32, stage 1 over 8), a valid trace that simulates
+/// on sharp; inputs the packing cannot take are exit 2 naming the layer, with no trace left.
+#[test]
+fn resnet18_imagenet_multiplexed_generates_and_bad_shapes_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r18.jsonl");
+    let path = path.to_str().unwrap();
+    let (code, out, err) = hesim(&[
+        "trace",
+        "gen",
+        "--net",
+        "resnet18",
+        "--packing",
+        "multiplexed",
+        "--out",
+        path,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("6 → 32 ciphertexts"), "{out}");
+    assert!(out.contains("32 → 8 ciphertexts"), "{out}");
+    let (code, out, err) = hesim(&["trace", "validate", path]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        stats(path)["stats"]["by_kind"]["bootstrap"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+    let (code, out, err) = hesim(&["sim", "--arch", "sharp", "--trace", path, "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let r: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(r["time_ms"].as_f64().unwrap() > 0.0);
+
+    let bad = |name: &str, toml: &str, needle: &str| {
+        let net = dir.path().join(format!("{name}.toml"));
+        std::fs::write(&net, toml).unwrap();
+        let trace = dir.path().join(format!("{name}.jsonl"));
+        let (code, _, err) = hesim(&[
+            "trace",
+            "gen",
+            "--net",
+            net.to_str().unwrap(),
+            "--packing",
+            "multiplexed",
+            "--out",
+            trace.to_str().unwrap(),
+        ]);
+        assert_eq!(code, 2, "{name}: {err}");
+        assert!(err.contains(needle), "{name}: {err}");
+        assert!(!trace.exists(), "{name}: partial output");
+    };
+    let tail = "[[layers]]\ntype = \"global_avgpool\"\n[[layers]]\ntype = \"linear\"\nout = 10\n";
+    let conv = "[[layers]]\ntype = \"conv\"\nname = \"c\"\nout = 8\nkernel = 3\npad = 1\n";
+    bad(
+        "oblong",
+        &format!("input = [3, 64, 48]\n{conv}{tail}"),
+        "square input",
+    );
+    bad(
+        "huge",
+        &format!("input = [3, 4096, 4096]\n{conv}{tail}"),
+        "more than 16777216 elements",
+    );
+    bad(
+        "wide",
+        &format!("input = [1, 256, 256]\n{conv}{tail}"),
+        "needs more than 32768 slots",
+    );
+    bad(
+        "pool3",
+        &format!(
+            "input = [3, 48, 48]\n{conv}[[layers]]\ntype = \"avgpool\"\nname = \"p\"\nkernel = 3\n{tail}"
+        ),
+        "`p`",
+    );
+}

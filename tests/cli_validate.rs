@@ -64,6 +64,21 @@ fn validate_reports_every_design_with_published_numbers_and_sensitivities() {
     assert!(csv.starts_with("design,workload,change,simulated_ms,published_ms,error_pct"));
 }
 
+/// The README's "Validation" section is what users quote; it must be the current output of
+/// `hesim validate`, not an earlier run (a stale table once showed +75 % for ResNet-20 while the
+/// model gave −3.6 %). Regenerate it with `hesim validate` and paste the output.
+#[test]
+fn readme_validation_tables_are_the_current_output() {
+    let (code, tables, err) = hesim(&["validate"]);
+    assert_eq!(code, 0, "{err}");
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    assert!(
+        readme.contains(tables.trim()),
+        "README.md's Validation tables differ from `hesim validate`; paste its output:\n{tables}"
+    );
+}
+
 #[test]
 fn recipe_traces_generate_and_bad_recipes_exit_2_naming_the_bound() {
     let dir = tempfile::tempdir().unwrap();

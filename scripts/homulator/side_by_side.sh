@@ -7,7 +7,7 @@
 # it has no binary yet). Each Homulator point takes minutes; points already in OUT are reused.
 #
 #   scripts/homulator/side_by_side.sh /path/to/Homulator [OUT_DIR] [POINTS...]
-#   POINTS default: A:hrotate:4 A:hmult:4 B:hrotate:4 B:hmult:4 A:hrotate:8 B:hrotate:8
+#   POINTS default: {A,B}:{hrotate,hmult}:{4,8} (the table in sim/README.md)
 #
 # Prints a Markdown table: total cycles and per-unit busy cycles (Homulator: mean over its 4
 # clusters; hesim: the unit class's busy cycles), NTT / BConv / EWE (hesim mul + add) / HBM.
@@ -15,7 +15,7 @@ set -euo pipefail
 homulator=$(cd "$1" && pwd)
 out=${2:-homulator-runs}
 shift $(( $# >= 2 ? 2 : 1 ))
-points=${*:-A:hrotate:4 A:hmult:4 B:hrotate:4 B:hmult:4 A:hrotate:8 B:hrotate:8}
+points=${*:-A:hrotate:4 A:hmult:4 A:hrotate:8 A:hmult:8 B:hrotate:4 B:hmult:4 B:hrotate:8 B:hmult:8}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 hesim=${HESIM:-$root/target/release/hesim}
 arch=$root/sim/arch/homulator-sharp.toml

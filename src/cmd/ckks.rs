@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 use clap::{Args, Subcommand, ValueEnum};
 use hesim_sw::ckks::bootstrap::{self, BootstrapReport};
 use hesim_sw::ckks::latency;
@@ -44,6 +44,13 @@ pub struct OpsArgs {
     /// Timed calls per op (after one warm-up).
     #[arg(long, default_value_t = 10)]
     reps: usize,
+    /// Slots the timed rotation moves by.
+    #[arg(long, default_value_t = 1, allow_negative_numbers = true)]
+    rotate_step: i64,
+    /// Steps to make rotation keys for, comma-separated (default: --rotate-step). Rotating by
+    /// a step without a key is an error.
+    #[arg(long, value_delimiter = ',', allow_negative_numbers = true)]
+    rotation_keys: Option<Vec<i64>>,
     /// Accept parameters without a 128-bit security bound (small N, tests).
     #[arg(long)]
     allow_insecure: bool,
@@ -88,7 +95,9 @@ pub struct BootstrapArgs {
     /// Double-angle steps after the cosine.
     #[arg(long, default_value_t = bootstrap::recipe(2).double_angle)]
     double_angle: u32,
-    /// Levels left after the bootstrap (the chain is the recipe's budget plus these).
+    /// Levels left after the bootstrap, counted as `--recipe` and `trace gen --net bootstrap`
+    /// count L_eff: the refreshed ciphertext has this plus 1 limbs, the chain the recipe's
+    /// budget plus this plus 1 (at least 1).
     #[arg(long, default_value_t = bootstrap::LEVELS_AFTER)]
     levels_after: u32,
     /// Hamming weight of the sparse ternary secret.
@@ -110,16 +119,25 @@ pub fn run(command: CkksCommand) -> Result<ExitCode> {
     }
 }
 
-/// The chain for a recipe: its level budget plus `--levels-after` limbs of
-/// [`bootstrap::chain`].
-fn builder(args: &BootstrapArgs, params: &BootstrapParams) -> ParamsBuilder {
-    let limbs = (params.level_budget() + args.levels_after) as usize;
-    bootstrap::chain(args.log_n, limbs, args.hamming_weight).allow_insecure(args.allow_insecure)
+/// The chain for a recipe ([`bootstrap::chain`]): its level budget, `--levels-after` levels
+/// and the refreshed ciphertext's last limb.
+fn builder(args: &BootstrapArgs, params: &BootstrapParams) -> Result<ParamsBuilder> {
+    let limbs = hesim_sw::boot::chain_limbs(params, args.levels_after)
+        .context("--levels-after is too large")?;
+    Ok(
+        bootstrap::chain(args.log_n, limbs as usize, args.hamming_weight)
+            .allow_insecure(args.allow_insecure),
+    )
 }
 
 fn run_bootstrap(args: &BootstrapArgs) -> Result<ExitCode> {
     if args.trials == 0 {
         anyhow::bail!("--trials must be at least 1");
+    }
+    if args.levels_after == 0 {
+        anyhow::bail!(
+            "--levels-after 0 leaves no level to compute on after the bootstrap; use at least 1"
+        );
     }
     let full = 1u64 << args.log_n.clamp(1, 40).saturating_sub(1);
     let mut params = bootstrap::recipe(args.slots.unwrap_or(full));
@@ -134,7 +152,7 @@ fn run_bootstrap(args: &BootstrapArgs) -> Result<ExitCode> {
         Hoisting::Single
     };
     params.key_reuse = args.recipe == Recipe::MinKs;
-    let ctx = Arc::new(Context::new(&builder(args, &params))?);
+    let ctx = Arc::new(Context::new(&builder(args, &params)?)?);
     bootstrap::expand(&ctx, &params)?;
     let mut sampler = Sampler::from_os();
     let sk = SecretKey::generate(&ctx, &mut sampler);
@@ -157,7 +175,21 @@ fn run_ops(args: &OpsArgs) -> Result<ExitCode> {
         .dnum(args.dnum)
         .allow_insecure(args.allow_insecure);
     let ctx = Arc::new(Context::new(&builder)?);
-    let rows = latency::measure(&ctx, args.reps, &mut Sampler::from_os())?;
+    let rotation = latency::RotationSetup {
+        step: args.rotate_step,
+        key_steps: args
+            .rotation_keys
+            .clone()
+            .unwrap_or_else(|| vec![args.rotate_step]),
+    };
+    let rows = latency::measure(&ctx, args.reps, &rotation, &mut Sampler::from_os()).with_context(
+        || {
+            format!(
+                "--rotate-step {} with rotation keys for steps {:?} (--rotation-keys)",
+                rotation.step, rotation.key_steps
+            )
+        },
+    )?;
     let shape = ctx.shape();
     if args.json {
         let ops: serde_json::Map<String, serde_json::Value> = rows
@@ -177,6 +209,7 @@ fn run_ops(args: &OpsArgs) -> Result<ExitCode> {
             "dnum": shape.dnum,
             "log_qp": ctx.log_qp(),
             "reps": args.reps,
+            "rotate_step": args.rotate_step,
             "threads": 1,
             "ops": ops,
         });
@@ -260,6 +293,7 @@ fn print_report(
             "key_bytes": report.key_bytes,
             "rotation_keys": report.rotation_keys,
             "output_level": report.output_level,
+            "levels_after": args.levels_after,
             "peak_rss_bytes": peak,
             "threads": 1,
         });
@@ -282,7 +316,7 @@ fn print_report(
     );
     outln!(
         "recipe {:?}: CtS/StC {}/{} levels, EvalMod K = {}, degree {} + {} double angles, \
-         budget {} levels, {} left",
+         budget {} levels, {} left ({} limbs)",
         args.recipe,
         params.cts_levels,
         params.stc_levels,
@@ -290,6 +324,7 @@ fn print_report(
         params.eval_mod_degree,
         params.double_angle,
         params.level_budget(),
+        args.levels_after,
         report.output_level
     );
     outln!(

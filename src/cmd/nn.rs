@@ -19,7 +19,7 @@ use hesim_traces::{OpName, TraceStats};
 
 #[derive(Debug, Args)]
 pub struct NetArgs {
-    /// Network: lenet, vgg5, hefnet, a TOML file, an ONNX file (weights from its
+    /// Network: lenet, vgg5, hefnet, resnet18 (ImageNet; multiplexed), a TOML file, an ONNX file (weights from its
     /// initializers), or the bootstrapped workloads resnet20, helr and bootstrap.
     #[arg(long)]
     pub net: String,
@@ -297,6 +297,17 @@ pub fn table(args: TableArgs) -> Result<ExitCode> {
         let (net, program) = resnet20_program(packing)?;
         rows.extend(rows_of(&net, packing, &program.analyze().stats));
     }
+    // ResNet-18 (ImageNet): activations over several ciphertexts, multiplexed only
+    let na = NetArgs {
+        net: "resnet18".into(),
+        packing: "multiplexed".into(),
+        sparsity: 0.0,
+        weights: "random".into(),
+        seed: 1,
+        no_bootstrap: false,
+    };
+    let (_, _, program) = build(&na, &HeParams::default())?;
+    rows.extend(rows_of("resnet18", "multiplexed", &program.analyze().stats));
     let names: Vec<&str> = COLUMNS.iter().map(|c| c.as_str()).collect();
     let mut csv = format!(
         "network,packing,layer,{},key_switches,depth\n",
@@ -340,7 +351,7 @@ pub fn table(args: TableArgs) -> Result<ExitCode> {
         )?;
     }
     writeln!(md, "\nPer layer (#rotate / #mul_plain / #key switches):\n")?;
-    for net in BUILTINS.iter().copied().chain(["resnet20"]) {
+    for net in BUILTINS.iter().copied().chain(["resnet20", "resnet18"]) {
         let layers: Vec<&Row> = rows
             .iter()
             .filter(|r| r.network == net && r.layer != "total")
@@ -390,7 +401,8 @@ pub struct InferArgs {
     /// initializers), or the bootstrapped workloads resnet20, helr and bootstrap.
     #[arg(long, default_value = "lenet")]
     pub net: String,
-    /// Packing: dense, group, spencnn or multiplexed.
+    /// Packing: dense, group, spencnn, multiplexed, or lee (Lee et al.'s ResNet-20 program,
+    /// `--net resnet20` only).
     #[arg(long, default_value = "spencnn")]
     pub packing: String,
     /// Sub-block pruning sparsity (spencnn only).
@@ -423,6 +435,34 @@ pub struct InferArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `--packing lee`: Lee et al.'s ResNet-20 program (`nn::resnet_lee`, the program of
+/// `trace gen --net resnet20 --variant lee`).
+const LEE_PACKING: &str = "lee";
+
+/// Lee et al.'s ResNet-20 (its network description `resnet20_lee`: option-A shortcuts,
+/// AppReLU) compiled with the multiplexed packing's bootstrap recipe on its 128-bit chain: with
+/// that chain's levels between bootstraps the planner also bootstraps inside the AppReLUs
+/// (72 sparse bootstraps instead of Lee et al.'s 18 on their 33-limb chain).
+fn lee_program(args: &InferArgs, mux: &MuxOptions) -> Result<(Network, Params, Program)> {
+    if args.net != "resnet20" {
+        bail!(
+            "--packing lee is Lee et al.'s ResNet-20 program: use it with --net resnet20 (got \
+             --net {})",
+            args.net
+        );
+    }
+    if args.sparsity != 0.0 {
+        bail!("--sparsity applies to the spencnn packing only (got --packing lee)");
+    }
+    let net = nn::network::resnet20_lee();
+    let params = load_params(&net, &args.weights, 1)?;
+    let weights = nn::resnet_lee::LeeWeights::from_network(&net, &params)?;
+    let header = hesim_sw::boot::header(mux.log_n, mux.limbs, "resnet20", LEE_PACKING, false)?;
+    let built = nn::resnet_lee::build(&weights, &header, &mux.boot)
+        .context("cannot compile resnet20 under lee")?;
+    Ok((net, params, built.program))
 }
 
 /// Images to run and, for a real test set, their labels.
@@ -557,16 +597,21 @@ pub fn infer(args: InferArgs) -> Result<ExitCode> {
         no_bootstrap: false,
     };
     // The multiplexed packing bootstraps with the recipe `hesim ckks bootstrap` measures, on
-    // the 128-bit chain it runs on (its budget + 6 levels), under every backend: the same
+    // the 128-bit chain it runs on (its budget + 5 levels + 1 limb), under every backend: the same
     // program encrypted and on slots.
     let mux = MuxOptions::default();
     let boot = ckks_bootstrap::recipe(1 << (mux.log_n - 1));
     let mux = MuxOptions {
-        limbs: boot.level_budget() + ckks_bootstrap::LEVELS_AFTER,
+        limbs: hesim_sw::boot::chain_limbs(&boot, ckks_bootstrap::LEVELS_AFTER)
+            .expect("the default recipe's chain fits a u32"),
         boot,
         ..mux
     };
-    let (net, params, program) = build_with(&na, &HeParams::default(), mux)?;
+    let (net, params, program) = if args.packing == LEE_PACKING {
+        lee_program(&args, &mux)?
+    } else {
+        build_with(&na, &HeParams::default(), mux)?
+    };
     let set = test_images(&net, &args)?;
     let n = set.images.len();
     let stats = program.analyze().stats;

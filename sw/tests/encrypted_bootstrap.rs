@@ -12,7 +12,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 
 /// Six conv + quadratic pairs on a 2×8×8 input (about 2 levels each, so 12 levels on a chain
-/// that leaves 6 after a bootstrap), global pooling and a linear layer, at N = 2^11 with the
+/// that leaves 5 after a bootstrap, plus the last limb), global pooling and a linear layer, at N = 2^11 with the
 /// recipe `hesim ckks bootstrap` measures. The decrypted logits match the plaintext network's
 /// within 2^−14 of the largest logit (measured: 2^−21) and the argmax agrees.
 #[test]
@@ -33,7 +33,7 @@ fn deep_network_runs_encrypted_with_bootstraps() {
     let opts = MuxOptions {
         allow_insecure: true,
         log_n,
-        limbs: boot.level_budget() + LEVELS_AFTER,
+        limbs: hesim_sw::boot::chain_limbs(&boot, LEVELS_AFTER).unwrap(),
         boot,
         ..MuxOptions::default()
     };

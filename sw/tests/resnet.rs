@@ -128,7 +128,7 @@ out = 3
 #[test]
 fn unsupported_layers_name_the_layer() {
     let net = Network::from_toml(
-        "input = [1, 8, 8]\n[[layers]]\ntype = \"avgpool\"\nname = \"p\"\nkernel = 2\n",
+        "input = [1, 8, 8]\n[[layers]]\ntype = \"flatten\"\nname = \"p\"\n",
         "t",
     )
     .unwrap();

@@ -379,9 +379,10 @@ impl Bootstrappers {
     }
 }
 
-/// Levels a program gets between bootstraps on the 128-bit N = 2^16 chain of [`chain`]:
-/// the recipe's budget of 16 plus these is 22 limbs, the most that fits log QP ≤ 1553.
-pub const LEVELS_AFTER: u32 = 6;
+/// Levels a program gets between bootstraps on the 128-bit N = 2^16 chain of [`chain`],
+/// counted as the recipes count L_eff (`hesim_traces::bootstrap::chain_limbs`): the recipe's
+/// budget of 16 plus these plus 1 is 22 limbs, the most that fits log QP ≤ 1553.
+pub const LEVELS_AFTER: u32 = 5;
 
 /// The recipe `hesim ckks bootstrap` measures by default and encrypted programs bootstrap
 /// with: CoeffToSlot / SlotToCoeff in 3 levels each, hoisted baby steps, a degree-63

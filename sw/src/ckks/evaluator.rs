@@ -172,30 +172,15 @@ impl Evaluator {
     pub fn mul_plain_assign(&self, a: &mut Ciphertext, pt: &Plaintext) -> Result<(), CkksError> {
         Self::check_level("mul_plain", a.level, pt.level)?;
         let n = self.context.n();
-        if let [c0, c1] = &mut a.polys[..] {
-            // Both polynomials in one pass: the plaintext is read once.
-            for i in 0..a.level {
-                let m = self.context.modulus(i);
-                let r = i * n..(i + 1) * n;
-                for ((x0, x1), &p) in c0[r.clone()]
-                    .iter_mut()
-                    .zip(&mut c1[r.clone()])
-                    .zip(&pt.poly[r])
-                {
-                    *x0 = m.mul(*x0, p);
-                    *x1 = m.mul(*x1, p);
-                }
-            }
-        } else {
-            for poly in &mut a.polys {
-                for i in 0..a.level {
-                    let m = self.context.modulus(i);
-                    let r = i * n..(i + 1) * n;
-                    for (x, &p) in poly[r.clone()].iter_mut().zip(&pt.poly[r]) {
-                        *x = m.mul(*x, p);
-                    }
-                }
-            }
+        // Limb by limb, every polynomial of the ciphertext against the plaintext's limb (read
+        // once per block).
+        let mut limbs: Vec<_> = a.polys.iter_mut().map(|p| p.chunks_mut(n)).collect();
+        for (i, y) in pt.poly.chunks(n).take(a.level).enumerate() {
+            let mut targets: Vec<&mut [u64]> = limbs
+                .iter_mut()
+                .map(|l| l.next().expect("a ciphertext polynomial has `level` limbs"))
+                .collect();
+            self.context.modulus(i).mul_assign_slices(&mut targets, y);
         }
         a.scale *= pt.scale;
         Ok(())

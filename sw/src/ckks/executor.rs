@@ -268,6 +268,7 @@ fn run<'a>(
             OpKind::Rescale => {
                 let mut ct = owned();
                 eval.rescale_assign(&mut ct)?;
+                snap_to_canonical(ctx, &mut ct);
                 ct
             }
             OpKind::LevelDown => eval.level_down(arg(0)?, op.level as usize)?,
@@ -336,6 +337,21 @@ fn run<'a>(
         }
     }
     Ok(outputs)
+}
+
+/// Relative distance from its level's canonical scale below which a rescaled value is put on
+/// it. A ct × ct product squares its operands' relative scale error, so the rounding of the
+/// scale's f64 bookkeeping (one ulp per op) doubles with every level of a deep polynomial and
+/// would reach the evaluator's 2^−40 match tolerance after ≈ 12 levels (Lee et al.'s depth-14
+/// AppReLU), while the message it describes is off by far less than the CKKS noise.
+const CANONICAL_SNAP: f64 = 1.0 / (1u64 << 30) as f64;
+
+/// Labels `ct` with the canonical scale of its level when it is within [`CANONICAL_SNAP`] of it.
+fn snap_to_canonical(ctx: &Context, ct: &mut Ciphertext) {
+    let canonical = ctx.scale_at(ct.level);
+    if (ct.scale - canonical).abs() <= canonical * CANONICAL_SNAP {
+        ct.scale = canonical;
+    }
 }
 
 /// Encodes plaintext `id` (complex payload if the provider has one, else real) at `level` and

@@ -17,23 +17,43 @@ use super::{
 /// The median and fastest of an op's timed calls.
 #[derive(Clone, Debug, PartialEq)]
 pub struct OpLatency {
-    /// `mul_relin` (ct × ct and relinearisation), `rotate` (by one slot), `rescale`,
+    /// `mul_relin` (ct × ct and relinearisation), `rotate` (by [`RotationSetup::step`]), `rescale`,
     /// `mul_plain`, `add`.
     pub name: &'static str,
     pub median_seconds: f64,
     pub min_seconds: f64,
 }
 
+/// The rotation [`measure`] times and the steps it makes keys for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RotationSetup {
+    /// Slots the timed rotation moves by.
+    pub step: i64,
+    /// Steps with a rotation key; a `step` without one is [`CkksError::MissingRotationKey`].
+    pub key_steps: Vec<i64>,
+}
+
+impl Default for RotationSetup {
+    /// A rotation by one slot with its key.
+    fn default() -> Self {
+        Self {
+            step: 1,
+            key_steps: vec![1],
+        }
+    }
+}
+
 /// Times the five basic ops of `ctx` at its top level, `reps` calls each (at least one).
 pub fn measure(
     ctx: &Arc<Context>,
     reps: usize,
+    rotation: &RotationSetup,
     sampler: &mut Sampler,
 ) -> Result<Vec<OpLatency>, CkksError> {
     let sk = SecretKey::generate(ctx, sampler);
     let pk = PublicKey::generate(&sk, sampler);
     let relin = RelinKey::generate(&sk, sampler);
-    let galois = GaloisKeys::for_steps_with(&sk, &[1], false, sampler);
+    let galois = GaloisKeys::for_steps_with(&sk, &rotation.key_steps, false, sampler);
     let eval = Evaluator::new(Arc::clone(ctx), Some(relin), galois);
     let top = ctx.max_level();
     let scale = ctx.scale_at(top);
@@ -53,7 +73,9 @@ pub fn measure(
     rows.push(time("mul_relin", reps, || {
         eval.mul_relin(&cx, &cy).map(drop)
     })?);
-    rows.push(time("rotate", reps, || eval.rotate(&cx, 1).map(drop))?);
+    rows.push(time("rotate", reps, || {
+        eval.rotate(&cx, rotation.step).map(drop)
+    })?);
     rows.push(time_in_place("rescale", reps, &product, |ct| {
         eval.rescale_assign(ct)
     })?);
@@ -121,12 +143,37 @@ mod tests {
             .dnum(3)
             .allow_insecure(true);
         let ctx = Arc::new(Context::new(&builder).unwrap());
-        let rows = measure(&ctx, 3, &mut Sampler::from_seed_insecure(5)).unwrap();
+        let rows = measure(
+            &ctx,
+            3,
+            &RotationSetup::default(),
+            &mut Sampler::from_seed_insecure(5),
+        )
+        .unwrap();
         let names: Vec<&str> = rows.iter().map(|r| r.name).collect();
         assert_eq!(
             names,
             ["mul_relin", "rotate", "rescale", "mul_plain", "add"]
         );
         assert!(rows.iter().all(|r| r.min_seconds <= r.median_seconds));
+    }
+
+    /// A rotation by a step without a key is the typed error, before any timing.
+    #[test]
+    fn a_step_without_a_key_is_a_typed_error() {
+        let builder = ParamsBuilder::new(10, vec![60, 50], 50)
+            .special_primes(vec![60])
+            .dnum(2)
+            .allow_insecure(true);
+        let ctx = Arc::new(Context::new(&builder).unwrap());
+        let rotation = RotationSetup {
+            step: 3,
+            key_steps: vec![1, 2],
+        };
+        let err = measure(&ctx, 1, &rotation, &mut Sampler::from_seed_insecure(5)).unwrap_err();
+        assert!(
+            matches!(err, CkksError::MissingRotationKey { step: 3, .. }),
+            "{err}"
+        );
     }
 }

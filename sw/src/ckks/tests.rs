@@ -632,3 +632,35 @@ fn rotation_keys_sized_to_their_level() {
         })
     ));
 }
+
+/// x^(2^16) by 16 squarings on the bootstrapping chain (scale 2^55, `bootstrap::chain`), then
+/// added to x: each rescaled product is an ulp off its level's canonical scale (Δ_ℓ is a
+/// rounded square root), squaring doubles that relative error per level, and after the 16
+/// levels the sum's operands would differ by more than the evaluator's 2^−40 match unless the
+/// executor puts each rescaled value back on the schedule. Decrypts to the f64 formula.
+#[test]
+fn deep_squaring_chains_stay_on_the_canonical_scale() {
+    let squarings = 16;
+    let builder = bootstrap::chain(10, squarings + 2, 64).allow_insecure(true);
+    let mut s = setup(builder, &[], 9);
+    let mut e = crate::boot::Emitter::new(512, 0, 0, 0);
+    let x = e.input(s.ctx.max_level() as u32);
+    let mut y = x;
+    for _ in 0..squarings {
+        y = e.mul_relin_rescale(y, y);
+    }
+    let sum = e.add(y, x);
+    e.output(sum);
+    let program: crate::boot::Expansion = e.into();
+    let values: Vec<f64> = (0..512).map(|j| 0.9 + 0.1 * (j as f64).sin()).collect();
+    let slots: Vec<Complex64> = values.iter().map(|&v| Complex64::new(v, 0.0)).collect();
+    let inputs = [(program.ops[0].id, s.encrypt(&slots))]
+        .into_iter()
+        .collect();
+    let outputs = execute(&s.eval, &program.ops, inputs, &MapPayloads::default()).unwrap();
+    let got = s.sk.decrypt_decode(outputs.values().next().unwrap());
+    for (v, g) in values.iter().zip(&got) {
+        let want = v.powi(1 << squarings) + v;
+        assert!((g.re - want).abs() < 2f64.powi(-16), "{} vs {want}", g.re);
+    }
+}

@@ -106,22 +106,8 @@ pub fn build_bootstrapped(
     opts: &MuxOptions,
 ) -> Result<Program, NnError> {
     let option = |message: String| NnError::Option { message };
-    let header = boot::header(
-        opts.log_n,
-        opts.limbs,
-        &net.name,
-        packing.name(),
-        opts.allow_insecure,
-    )
-    .map_err(|e| option(e.to_string()))?;
-    boot::check(&opts.boot, &header).map_err(|e| option(e.to_string()))?;
+    let header = opts.header(&net.name, packing.name())?;
     let slots = header.slots as usize;
-    if opts.boot.slots as usize != slots {
-        return Err(option(format!(
-            "the bootstrap refreshes {} slots but the program uses {slots}",
-            opts.boot.slots
-        )));
-    }
     let top = header.max_level();
     let boot_level = top - opts.boot.level_budget();
     let mut probe = Builder::new(net, params, packing, slots)?;

@@ -198,10 +198,16 @@ impl EncryptedRunner {
         profile: &mut Vec<(String, Duration)>,
     ) -> Result<Vec<f64>, NnError> {
         let mut sampler = Sampler::from_os();
-        let level = self.ctx.max_level();
-        let scale = self.ctx.scale_at(level);
         let mut inputs = HashMap::new();
         for (id, slots) in program.input_ids.iter().zip(program.encode_input(input)) {
+            // At the level the program's input op declares (Lee et al. encrypt the image below
+            // the top of the chain), on that level's canonical scale.
+            let level = program
+                .ops
+                .iter()
+                .find(|o| o.id == *id)
+                .map_or(self.ctx.max_level(), |o| o.level as usize);
+            let scale = self.ctx.scale_at(level);
             let values: Vec<Complex64> = slots.iter().map(|&v| Complex64::new(v, 0.0)).collect();
             let pt = self.ctx.encode(&values, level, scale).map_err(ckks_err)?;
             inputs.insert(*id, self.pk.encrypt(&pt, &mut sampler));

@@ -10,13 +10,15 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use hesim_traces::{BootstrapParams, OpKind};
+use hesim_traces::{BootstrapParams, Header, OpKind};
 
 use super::NnError;
 use super::activation::{ReluApprox, sign_components};
 use super::levels::{self, Problem, Step};
-use super::network::{LayerKind, Network, Source};
-use super::program::{IoLayout, LayerReport, PlainSource, Program, external_recipes};
+use super::network::{INPUT, LayerKind, Network, Source};
+use super::program::{
+    IoLayout, LayerReport, PlainSource, Program, RecordsPlains, external_recipes,
+};
 use super::reference::PruneMasks;
 use super::resnet_lee::odd_chebyshev;
 use super::weights::Params;
@@ -60,12 +62,39 @@ impl Default for MuxOptions {
     }
 }
 
+impl MuxOptions {
+    /// The header of the bootstrappable chain for `network` under `packing`, checked: within
+    /// the 128-bit bound (or the insecure opt-in), and the bootstrap fits the chain and
+    /// refreshes every slot.
+    pub(super) fn header(&self, network: &str, packing: &str) -> Result<Header, NnError> {
+        let option = |message: String| NnError::Option { message };
+        let header = boot::header(
+            self.log_n,
+            self.limbs,
+            network,
+            packing,
+            self.allow_insecure,
+        )
+        .map_err(|e| option(e.to_string()))?;
+        boot::check(&self.boot, &header).map_err(|e| option(e.to_string()))?;
+        if self.boot.slots != header.slots {
+            return Err(option(format!(
+                "the bootstrap refreshes {} slots but the program uses {}",
+                self.boot.slots, header.slots
+            )));
+        }
+        Ok(header)
+    }
+}
+
 // ---- the multiplexed layout ------------------------------------------------------------------
 
-/// Lee et al.'s multiplexed layout of a `c × h × h` tensor on a `raster × raster` grid (the
-/// input width): gap k = raster/h, channel c at sub-pixel (u, v) = ((c mod k²)/k, c mod k) of
-/// block t = c / k², pixel (y, x) of channel c at block offset (k·y + u)·raster + k·x + v; `t`
-/// blocks (a power of two) form one copy of the tensor and the `copies` copies fill the slots.
+/// Lee et al.'s multiplexed layout of a `c × h × h` tensor on a `raster × raster` grid: gap
+/// k = raster/h, channel c at sub-pixel (u, v) = ((c mod k²)/k, c mod k) of block t = c / k²,
+/// pixel (y, x) of channel c at block offset (k·y + u)·raster + k·x + v; `t` blocks (a power
+/// of two) form one copy of the tensor and the `copies` copies fill the slots. A tensor whose
+/// blocks do not fit one ciphertext spans `cts` ciphertexts, each holding the next t·k²
+/// channels in that layout (t = as many blocks as fit, one copy): ImageNet-sized activations.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Mux {
     pub c: usize,
@@ -74,20 +103,62 @@ pub struct Mux {
     pub k: usize,
     pub t: usize,
     pub copies: usize,
+    pub cts: usize,
 }
 
 impl Mux {
+    /// The layout of `c` channels of `h × h` on `raster` (a multiple of h); `copies` = 0 if
+    /// not even one block fits the `slots`.
     pub fn new(c: usize, h: usize, raster: usize, slots: usize) -> Self {
-        let k = raster / h;
+        // (a map wider than the raster has no layout; `max` keeps the arithmetic defined
+        // until the builder reports it)
+        let k = (raster / h.max(1)).max(1);
+        let block = raster * raster;
         let t = c.div_ceil(k * k).next_power_of_two();
+        // a power of two, so that log-step rotations replicate them
+        let copies = match slots / (t * block) {
+            0 => 0,
+            n => 1 << n.ilog2(),
+        };
+        if copies > 0 || block > slots {
+            return Self {
+                c,
+                h,
+                raster,
+                k,
+                t,
+                copies,
+                cts: 1,
+            };
+        }
+        // as many blocks per ciphertext as fit (a power of two, for the channel sums)
+        let per_ct = 1 << (slots / block).ilog2();
         Self {
             c,
             h,
             raster,
             k,
-            t,
-            copies: slots / (t * raster * raster),
+            t: per_ct,
+            copies: 1,
+            cts: c.div_ceil(per_ct * k * k),
         }
+    }
+
+    /// Channels one ciphertext holds.
+    pub fn channels_per_ct(&self) -> usize {
+        self.t * self.k * self.k
+    }
+
+    /// The ciphertext holding channel `c` and the channel's index within it.
+    pub fn place(&self, c: usize) -> (usize, usize) {
+        let per = self.channels_per_ct();
+        (c / per, c % per)
+    }
+
+    /// The channels of ciphertext `ct`.
+    pub fn channels(&self, ct: usize) -> std::ops::Range<usize> {
+        let per = self.channels_per_ct();
+        ct * per..((ct + 1) * per).min(self.c)
     }
 
     fn block(&self) -> usize {
@@ -98,7 +169,7 @@ impl Mux {
         self.t * self.block()
     }
 
-    /// Offset of channel c's (0, 0) pixel; linear in the bits of c.
+    /// Offset of channel c's (0, 0) pixel (c within its ciphertext); linear in the bits of c.
     pub fn tau(&self, c: usize) -> usize {
         let kk = self.k * self.k;
         (c / kk) * self.block() + ((c % kk) / self.k) * self.raster + c % self.k
@@ -166,6 +237,48 @@ impl MuxConv {
         taps
     }
 
+    /// The same convolution on the input's space-to-depth rearrangement (channel 4c + 2u + v
+    /// holds pixels (2y + u, 2x + v) of channel c at (y, x)): a stride-1 conv whose odd kernel
+    /// covers the offsets of the stride-2 taps (input row 2y + dy − pad = 2(y + δ) + u). A
+    /// stride-2 stem then reads its input at half the raster, so that an ImageNet image's
+    /// raster blocks fit the slots.
+    fn space_to_depth(&self) -> MuxConv {
+        let (k, pad) = (self.kernel as isize, self.pad() as isize);
+        let split = |d: isize| ((d - pad).div_euclid(2), (d - pad).rem_euclid(2) as usize);
+        let reach = (0..k).map(|d| split(d).0.unsigned_abs()).max().unwrap_or(0);
+        let k2 = 2 * reach + 1;
+        let cin = 4 * self.cin;
+        let mut weight = vec![0.0; self.cout * cin * k2 * k2];
+        for o in 0..self.cout {
+            for c in 0..self.cin {
+                for dy in 0..k {
+                    let (ey, u) = split(dy);
+                    for dx in 0..k {
+                        let (ex, v) = split(dx);
+                        let (ty, tx) = (
+                            (ey + reach as isize) as usize,
+                            (ex + reach as isize) as usize,
+                        );
+                        let ci = 4 * c + 2 * u + v;
+                        weight[((o * cin + ci) * k2 + ty) * k2 + tx] =
+                            self.weight[self.widx(o, c, dy as usize, dx as usize)];
+                    }
+                }
+            }
+        }
+        MuxConv {
+            cin,
+            cout: self.cout,
+            kernel: k2,
+            stride: 1,
+            hw: self.hw / 2,
+            groups: 1,
+            weight,
+            bias: self.bias.clone(),
+            pruned: Vec::new(),
+        }
+    }
+
     /// The weight mask of the pruned taps (`true` = pruned).
     fn prune_mask(&self) -> Vec<bool> {
         let k = self.kernel;
@@ -196,10 +309,12 @@ struct MuxFc {
 
 #[derive(Clone, Debug)]
 enum Plain {
-    /// Weights of conv `conv`, batch `batch`, tap `(dy, dx)` (kernel indices).
+    /// Weights of conv `conv`, batch `batch`, input ciphertext `ct`, tap `(dy, dx)` (kernel
+    /// indices).
     Weight {
         conv: usize,
         batch: usize,
+        ct: usize,
         tap: (usize, usize),
     },
     /// 1 at the results of copy `copy` of batch `batch` (conv `usize::MAX` = the fc layer).
@@ -208,13 +323,29 @@ enum Plain {
         batch: usize,
         copy: usize,
     },
+    /// The bias of output ciphertext `ct` of a conv.
     Bias {
         conv: usize,
+        ct: usize,
+    },
+    /// 1/κ² at the pooled pixels of channel `channel` of average pooling `pool`.
+    PoolMask {
+        pool: usize,
+        channel: usize,
     },
     FcWeight {
         batch: usize,
+        ct: usize,
     },
     FcBias,
+}
+
+/// One average pooling: input and output layouts and the window κ.
+#[derive(Clone, Copy, Debug)]
+struct MuxPool {
+    lin: Mux,
+    lout: Mux,
+    kernel: usize,
 }
 
 #[derive(Debug)]
@@ -224,6 +355,7 @@ struct Payloads {
     slots: usize,
     /// Input and output layout of each conv.
     layouts: Vec<(Mux, Mux)>,
+    pools: Vec<MuxPool>,
     fc_in: Option<Mux>,
     list: Vec<Plain>,
 }
@@ -250,6 +382,7 @@ impl PlainSource for Payloads {
             Plain::Weight {
                 conv,
                 batch,
+                ct,
                 tap: (dy, dx),
             } => {
                 let c = &self.convs[conv];
@@ -260,8 +393,9 @@ impl PlainSource for Payloads {
                     let Some(j) = self.member(conv, lin, batch, copy) else {
                         continue;
                     };
-                    for ch in 0..c.cin {
+                    for ch in lin.channels(ct) {
                         let (g, il) = (ch / si, ch % si);
+                        let local = lin.place(ch).1;
                         let w = c.weight[c.widx(g * so + j, il, dy, dx)];
                         for oy in 0..c.out_hw() {
                             let (y, iy) = (oy * c.stride, (oy * c.stride + dy) as isize - pad);
@@ -271,7 +405,7 @@ impl PlainSource for Payloads {
                             for ox in 0..c.out_hw() {
                                 let (x, ix) = (ox * c.stride, (ox * c.stride + dx) as isize - pad);
                                 if ix >= 0 && ix < c.hw as isize {
-                                    v[lin.slot(copy, ch, y, x)] = w;
+                                    v[lin.slot(copy, local, y, x)] = w;
                                 }
                             }
                         }
@@ -296,19 +430,30 @@ impl PlainSource for Payloads {
                     }
                 }
             }
-            Plain::Bias { conv } => {
+            Plain::Bias { conv, ct } => {
                 let (_, lout) = &self.layouts[conv];
                 for copy in 0..lout.copies {
-                    for o in 0..lout.c {
+                    for o in lout.channels(ct) {
+                        let local = lout.place(o).1;
                         for y in 0..lout.h {
                             for x in 0..lout.h {
-                                v[lout.slot(copy, o, y, x)] = self.convs[conv].bias[o];
+                                v[lout.slot(copy, local, y, x)] = self.convs[conv].bias[o];
                             }
                         }
                     }
                 }
             }
-            Plain::FcWeight { batch } => {
+            Plain::PoolMask { pool, channel } => {
+                let MuxPool { lin, lout, kernel } = self.pools[pool];
+                let base = lin.tau(lin.place(channel).1);
+                let area = (kernel * kernel) as f64;
+                for y in 0..lout.h {
+                    for x in 0..lout.h {
+                        v[base + lout.pix(y, x)] = 1.0 / area;
+                    }
+                }
+            }
+            Plain::FcWeight { batch, ct } => {
                 let (fc, l) = self.fc();
                 let area = (fc.hw * fc.hw) as f64;
                 for copy in 0..l.copies {
@@ -316,8 +461,8 @@ impl PlainSource for Payloads {
                     if o >= fc.out {
                         continue;
                     }
-                    for c in 0..fc.cin {
-                        v[l.slot(copy, c, 0, 0)] = fc.weight[o * fc.cin + c] / area;
+                    for c in l.channels(ct) {
+                        v[l.slot(copy, l.place(c).1, 0, 0)] = fc.weight[o * fc.cin + c] / area;
                     }
                 }
             }
@@ -340,8 +485,18 @@ struct Builder<'a> {
     payloads: Payloads,
     opts: MuxOptions,
     raster: usize,
+    /// Whether the input is packed space-to-depth for a stride-2 stem (layer 0).
+    space_to_depth: bool,
     reports: Vec<LayerReport>,
     pruned: PruneMasks,
+}
+
+impl RecordsPlains for Builder<'_> {
+    type Payload = Plain;
+
+    fn recorder(&mut self) -> (&mut Emitter, &mut Vec<Plain>) {
+        (&mut self.e, &mut self.payloads.list)
+    }
 }
 
 impl Builder<'_> {
@@ -350,21 +505,6 @@ impl Builder<'_> {
             layer: self.net.layers[li].name.clone(),
             message: format!("the multiplexed packing: {}", message.into()),
         }
-    }
-
-    fn plain(&mut self, p: Plain) {
-        debug_assert_eq!(self.e.next_plain() as usize, self.payloads.list.len());
-        self.payloads.list.push(p);
-    }
-
-    fn mul_plain(&mut self, x: Ct, p: Plain) -> Ct {
-        self.plain(p);
-        self.e.mul_plain(x).0
-    }
-
-    fn add_plain(&mut self, x: Ct, p: Plain) -> Ct {
-        self.plain(p);
-        self.e.add_plain(x).0
     }
 
     fn report(&mut self, li: usize, detail: String) {
@@ -400,11 +540,11 @@ impl Builder<'_> {
                 ),
             ));
         }
-        if s.h != s.w || !(s.h / stride).is_power_of_two() || s.h % stride != 0 {
+        if s.h != s.w || !s.h.is_multiple_of(stride) {
             return Err(self.unsupported(
                 li,
                 format!(
-                    "a {}×{} input map: needs square power-of-two maps",
+                    "a {}×{} input map: needs square maps, of even side for stride 2",
                     s.h, s.w
                 ),
             ));
@@ -434,27 +574,48 @@ impl Builder<'_> {
         if self.opts.pruned_taps > 0 && groups > 1 && kernel == 3 {
             conv.pruned = conv.weakest_taps(self.opts.pruned_taps);
         }
+        if li == 0 && self.space_to_depth {
+            conv = conv.space_to_depth();
+        }
         Ok(conv)
     }
 
-    /// The layouts of a conv; checks that grouped convs keep the layout (so that one rotation
-    /// places a copy's results for all groups).
-    fn layouts(&self, li: usize, c: &MuxConv) -> Result<(Mux, Mux), NnError> {
+    /// The layout of a `c × h × h` tensor on the packing's raster, checked: the gap
+    /// raster/h must be a whole power of two and one block must fit the slots.
+    fn mux(&self, li: usize, c: usize, h: usize) -> Result<Mux, NnError> {
         let slots = self.payloads.slots;
-        let lin = Mux::new(c.cin, c.hw, self.raster, slots);
-        let lout = Mux::new(c.cout, c.out_hw(), self.raster, slots);
-        if lin.copies == 0 || lout.copies == 0 {
+        if h == 0 || !self.raster.is_multiple_of(h) || !(self.raster / h).is_power_of_two() {
+            return Err(self.unsupported(
+                li,
+                format!(
+                    "a {h}×{h} map on the {r}×{r} raster: the raster must be a power of two \
+                     times every map side",
+                    r = self.raster
+                ),
+            ));
+        }
+        let l = Mux::new(c, h, self.raster, slots);
+        if l.copies == 0 {
             return Err(self.unsupported(
                 li,
                 format!("a copy of the tensor needs more than {slots} slots"),
             ));
         }
+        Ok(l)
+    }
+
+    /// The layouts of a conv; checks that grouped convs keep the layout (so that one rotation
+    /// places a copy's results for all groups) within one ciphertext.
+    fn layouts(&self, li: usize, c: &MuxConv) -> Result<(Mux, Mux), NnError> {
+        let lin = self.mux(li, c.cin, c.hw)?;
+        let lout = self.mux(li, c.cout, c.out_hw())?;
         let (si, so) = (c.cin / c.groups, c.cout / c.groups);
-        if c.groups > 1 && (lin != lout || !si.is_power_of_two() || si != so) {
+        if c.groups > 1 && (lin != lout || !si.is_power_of_two() || si != so || lin.cts > 1) {
             return Err(self.unsupported(
                 li,
                 format!(
-                    "groups = {} needs a stride-1 layer with equal, power-of-two group sizes",
+                    "groups = {} needs a stride-1 layer with equal, power-of-two group sizes on \
+                     a tensor of one ciphertext",
                     c.groups
                 ),
             ));
@@ -462,8 +623,10 @@ impl Builder<'_> {
         Ok((lin, lout))
     }
 
-    /// One multiplexed (parallel, possibly grouped) convolution; two levels.
-    fn conv(&mut self, li: usize, x: Ct, bn: bool) -> Result<Ct, NnError> {
+    /// One multiplexed (parallel, possibly grouped) convolution; two levels. A tensor over
+    /// several ciphertexts: every input ciphertext's products are summed before the channel
+    /// sum, and each output channel is collected into its output ciphertext.
+    fn conv(&mut self, li: usize, x: &[Ct], bn: bool) -> Result<Vec<Ct>, NnError> {
         let c = self.conv_spec(li, bn)?;
         let (lin, lout) = self.layouts(li, &c)?;
         if !c.pruned.is_empty() {
@@ -484,26 +647,36 @@ impl Builder<'_> {
             lin.k as i64 * ((dy as i64 - pad) * raster + dx as i64 - pad)
         };
         let moving = taps.iter().filter(|&&t| step(t) != 0).count();
-        let hoist = (moving >= 2).then(|| self.e.hoist_group());
-        let rotated: Vec<Ct> = taps
-            .iter()
-            .map(|&t| self.e.rotate(x, step(t), hoist))
-            .collect();
+        let mut rotated: Vec<Vec<Ct>> = Vec::with_capacity(x.len());
+        for &xc in x {
+            let hoist = (moving >= 2).then(|| self.e.hoist_group());
+            rotated.push(
+                taps.iter()
+                    .map(|&t| self.e.rotate(xc, step(t), hoist))
+                    .collect(),
+            );
+        }
         let batches = so.div_ceil(lin.copies);
-        let sum_bits = si.next_power_of_two().trailing_zeros();
-        let mut out: Option<Ct> = None;
+        let sum_bits = si
+            .next_power_of_two()
+            .min(lin.channels_per_ct())
+            .trailing_zeros();
+        let mut out: Vec<Option<Ct>> = vec![None; lout.cts];
         for batch in 0..batches {
             let mut acc = None;
-            for (ti, &tap) in taps.iter().enumerate() {
-                let m = self.mul_plain(
-                    rotated[ti],
-                    Plain::Weight {
-                        conv: i,
-                        batch,
-                        tap,
-                    },
-                );
-                acc = Some(self.e.accumulate(acc, m));
+            for (ct, rotated) in rotated.iter().enumerate() {
+                for (&r, &tap) in rotated.iter().zip(&taps) {
+                    let m = self.mul_plain(
+                        r,
+                        Plain::Weight {
+                            conv: i,
+                            batch,
+                            ct,
+                            tap,
+                        },
+                    );
+                    acc = Some(self.e.accumulate(acc, m));
+                }
             }
             let mut s = self.e.rescale(acc.expect("at least the centre tap"));
             for b in 0..sum_bits {
@@ -526,21 +699,21 @@ impl Builder<'_> {
                 let m = self.e.rescale(m);
                 // group g's result sits at copy·S_in + τ_in(g·s_in) and belongs at
                 // τ_out(g·s_out + j); the difference does not depend on g (checked in
-                // `layouts`)
+                // `layouts`; grouped layers have one ciphertext)
+                let (oct, local) = lout.place(j);
                 let from = (copy * lin.copy_size()) as i64;
-                let r = self.e.rotate(m, from - lout.tau(j) as i64, None);
-                out = Some(self.e.accumulate(out, r));
+                let r = self.e.rotate(m, from - lout.tau(local) as i64, None);
+                out[oct] = Some(self.e.accumulate(out[oct], r));
             }
         }
-        let mut y = out.expect("at least one output channel");
-        for b in 0..lout.copies.trailing_zeros() {
-            let r = self.e.rotate(y, -((lout.copy_size() << b) as i64), None);
-            y = self.e.add(y, r);
+        let mut ys = Vec::with_capacity(lout.cts);
+        for (ct, y) in out.into_iter().enumerate() {
+            let y = self.replicate(y.expect("every output ciphertext holds a channel"), &lout);
+            ys.push(self.add_plain(y, Plain::Bias { conv: i, ct }));
         }
-        let y = self.add_plain(y, Plain::Bias { conv: i });
         let detail = format!(
             "{}→{} k{} s{} g{}: {} taps ({} pruned), {} batches × {} copies, channel sum {} \
-             rotations, {} → {} copies",
+             rotations, {} → {} copies, {} → {} ciphertexts",
             c.cin,
             c.cout,
             k,
@@ -552,10 +725,74 @@ impl Builder<'_> {
             lin.copies,
             sum_bits,
             lin.copies,
-            lout.copies
+            lout.copies,
+            lin.cts,
+            lout.cts
         );
         self.report(li, detail);
-        Ok(y)
+        Ok(ys)
+    }
+
+    /// `y` (copy 0 filled) replicated into every copy of layout `l`.
+    fn replicate(&mut self, mut y: Ct, l: &Mux) -> Ct {
+        for b in 0..l.copies.trailing_zeros() {
+            let r = self.e.rotate(y, -((l.copy_size() << b) as i64), None);
+            y = self.e.add(y, r);
+        }
+        y
+    }
+
+    /// Average pooling with a κ × κ window, stride κ: window sums in place, then each channel
+    /// masked (1/κ² folded in) and moved to its place in the layout of gap κ·k; one level.
+    fn avg_pool(&mut self, li: usize, x: &[Ct], lin: Mux) -> Result<Vec<Ct>, NnError> {
+        let LayerKind::AvgPool { kernel } = self.net.layers[li].kind else {
+            unreachable!("layer {li} is not an average pooling")
+        };
+        if !lin.h.is_multiple_of(kernel) {
+            return Err(self.unsupported(
+                li,
+                format!(
+                    "a {kernel}×{kernel} window on a {h}×{h} map: the window must divide the map",
+                    h = lin.h
+                ),
+            ));
+        }
+        let lout = self.mux(li, lin.c, lin.h / kernel)?;
+        let pool = self.payloads.pools.len();
+        self.payloads.pools.push(MuxPool { lin, lout, kernel });
+        let (k, raster) = (lin.k as i64, self.raster as i64);
+        let summed: Vec<Ct> = x
+            .iter()
+            .map(|&c| {
+                let s = window_sum(&mut self.e, c, kernel, k);
+                window_sum(&mut self.e, s, kernel, k * raster)
+            })
+            .collect();
+        let mut out: Vec<Option<Ct>> = vec![None; lout.cts];
+        for channel in 0..lin.c {
+            let ((ict, il), (oct, ol)) = (lin.place(channel), lout.place(channel));
+            let m = self.mul_plain(summed[ict], Plain::PoolMask { pool, channel });
+            let m = self.e.rescale(m);
+            let r = self
+                .e
+                .rotate(m, lin.tau(il) as i64 - lout.tau(ol) as i64, None);
+            out[oct] = Some(self.e.accumulate(out[oct], r));
+        }
+        let ys = out
+            .into_iter()
+            .map(|y| {
+                let y = y.expect("every output ciphertext holds a channel");
+                self.replicate(y, &lout)
+            })
+            .collect();
+        self.report(
+            li,
+            format!(
+                "{kernel}×{kernel} window sum, {} channels moved to gap {}, {} → {} ciphertexts",
+                lin.c, lout.k, lin.cts, lout.cts
+            ),
+        );
+        Ok(ys)
     }
 
     /// Levels the activation of layer `li` consumes.
@@ -566,35 +803,31 @@ impl Builder<'_> {
         top - activation(&mut e, params, li, x).level
     }
 
-    fn act(&mut self, li: usize, x: Ct) -> Ct {
-        let y = activation(&mut self.e, self.params, li, x);
-        let detail = match self.params.polynomial(li) {
-            Some(c) => format!(
-                "degree {} polynomial, {} levels",
-                c.len() - 1,
-                x.level - y.level
-            ),
-            None => format!("AppReLU (composite sign), {} levels", x.level - y.level),
+    fn act(&mut self, li: usize, x: &[Ct]) -> Vec<Ct> {
+        let ys: Vec<Ct> = x
+            .iter()
+            .map(|&c| activation(&mut self.e, self.params, li, c))
+            .collect();
+        let levels = x[0].level - ys[0].level;
+        let what = match self.params.polynomial(li) {
+            Some(c) => format!("degree {} polynomial", c.len() - 1),
+            None => "AppReLU (composite sign)".into(),
         };
-        self.report(li, detail);
-        y
+        let cts = if x.len() > 1 {
+            format!(" on {} ciphertexts", x.len())
+        } else {
+            String::new()
+        };
+        self.report(li, format!("{what}, {levels} levels{cts}"));
+        ys
     }
 
     /// Global average pooling (a sum; 1/(h·w) is folded into the fc weights) and the linear
     /// layer `fc` after it.
-    fn pool_fc(&mut self, pool: usize, fc: usize, x: Ct, lx: Mux) -> Result<Ct, NnError> {
+    fn pool_fc(&mut self, pool: usize, fc: usize, x: &[Ct], lx: Mux) -> Result<Ct, NnError> {
         let LayerKind::Linear { out, .. } = self.net.layers[fc].kind else {
             unreachable!("checked by the walk")
         };
-        if !lx.h.is_power_of_two() || !lx.c.is_power_of_two() {
-            return Err(self.unsupported(
-                pool,
-                format!(
-                    "global pooling of {} channels of {}×{} needs powers of two",
-                    lx.c, lx.h, lx.h
-                ),
-            ));
-        }
         let (w, b) = self.params.affine(fc);
         self.payloads.fc = Some(MuxFc {
             cin: lx.c,
@@ -606,14 +839,14 @@ impl Builder<'_> {
         let l = lx;
         self.payloads.fc_in = Some(l);
         self.e.set_layer(&self.net.layers[pool].name);
-        let mut s = x;
-        for dir in [(0, 1), (1, 0)] {
-            for b in 0..lx.h.trailing_zeros() {
-                let d = 1 << b;
-                let r = self.e.rotate(s, l.pix(dir.0 * d, dir.1 * d) as i64, None);
-                s = self.e.add(s, r);
-            }
-        }
+        let (k, raster) = (lx.k as i64, self.raster as i64);
+        let summed: Vec<Ct> = x
+            .iter()
+            .map(|&c| {
+                let s = window_sum(&mut self.e, c, lx.h, k);
+                window_sum(&mut self.e, s, lx.h, k * raster)
+            })
+            .collect();
         self.report(
             pool,
             format!(
@@ -624,11 +857,19 @@ impl Builder<'_> {
         );
         self.e.set_layer(&self.net.layers[fc].name);
         let batches = out.div_ceil(l.copies);
+        let sum_bits =
+            lx.c.next_power_of_two()
+                .min(lx.channels_per_ct())
+                .trailing_zeros();
         let mut acc = None;
         for batch in 0..batches {
-            let m = self.mul_plain(s, Plain::FcWeight { batch });
-            let mut t = self.e.rescale(m);
-            for b in 0..lx.c.trailing_zeros() {
+            let mut products = None;
+            for (ct, &s) in summed.iter().enumerate() {
+                let m = self.mul_plain(s, Plain::FcWeight { batch, ct });
+                products = Some(self.e.accumulate(products, m));
+            }
+            let mut t = self.e.rescale(products.expect("at least one ciphertext"));
+            for b in 0..sum_bits {
                 let r = self.e.rotate(t, l.tau(1 << b) as i64, None);
                 t = self.e.add(t, r);
             }
@@ -656,6 +897,35 @@ impl Builder<'_> {
         self.report(fc, format!("{}→{out}, {batches} batches", lx.c));
         Ok(y)
     }
+}
+
+/// Σ_{j<n} `x` rotated by j·`step`: the sum of n pixels `step` slots apart lands on the first
+/// (log-step doubling for a power of two, else doubled partial sums combined along the bits
+/// of n).
+fn window_sum(e: &mut Emitter, x: Ct, n: usize, step: i64) -> Ct {
+    if n.is_power_of_two() {
+        let mut s = x;
+        for b in 0..n.trailing_zeros() {
+            let r = e.rotate(s, step << b, None);
+            s = e.add(s, r);
+        }
+        return s;
+    }
+    let top = n.ilog2() as usize;
+    let mut powers = vec![x];
+    for b in 0..top {
+        let r = e.rotate(powers[b], step << b, None);
+        let p = e.add(powers[b], r);
+        powers.push(p);
+    }
+    let mut acc = None;
+    let mut offset = 0;
+    for b in (0..=top).rev().filter(|b| n >> b & 1 == 1) {
+        let r = e.rotate(powers[b], step * offset, None);
+        acc = Some(e.accumulate(acc, r));
+        offset += 1 << b;
+    }
+    acc.expect("n > 0")
 }
 
 /// The activation of layer `li` on `x` (or on a scratch emitter to measure its depth): a
@@ -699,38 +969,33 @@ pub fn build(net: &Network, params: &Params, opts: &MuxOptions) -> Result<Progra
     } else {
         "multiplexed"
     };
-    let header = boot::header(
-        opts.log_n,
-        opts.limbs,
-        &net.name,
-        label,
-        opts.allow_insecure,
-    )
-    .map_err(|e| option(e.to_string()))?;
-    boot::check(&opts.boot, &header).map_err(|e| option(e.to_string()))?;
+    let header = opts.header(&net.name, label)?;
     let slots = header.slots as usize;
-    if opts.boot.slots as usize != slots {
-        return Err(option(format!(
-            "the bootstrap refreshes {} slots but the program uses {slots}",
-            opts.boot.slots
-        )));
-    }
     let input = net.input;
-    if input.h != input.w || !input.w.is_power_of_two() {
+    if input.h != input.w {
         return Err(NnError::Unsupported {
             layer: "input".into(),
             message: format!(
-                "the multiplexed packing needs a square power-of-two input map, not {}×{}",
+                "the multiplexed packing needs a square input map, not {}×{}",
                 input.h, input.w
             ),
         });
     }
-    let raster = input.w;
-    let input_layout = Mux::new(input.c, input.h, raster, slots);
+    // a stride-2 stem reads the input space-to-depth: 4c channels at half the raster
+    let space_to_depth = stem_space_to_depth(net);
+    let (in_c, raster) = if space_to_depth {
+        (4 * input.c, input.w / 2)
+    } else {
+        (input.c, input.w)
+    };
+    let input_layout = Mux::new(in_c, raster, raster, slots);
     if input_layout.copies == 0 {
         return Err(NnError::TooLarge {
             layer: "input".into(),
-            message: format!("one copy of the {input} input needs more than {slots} slots"),
+            message: format!(
+                "one {raster}×{raster} channel of the {input} input needs more than {slots} \
+                 slots; use a smaller input or more slots (--log-n)"
+            ),
         });
     }
     let top = header.max_level();
@@ -746,6 +1011,7 @@ pub fn build(net: &Network, params: &Params, opts: &MuxOptions) -> Result<Progra
         fc: None,
         slots,
         layouts: Vec::new(),
+        pools: Vec::new(),
         fc_in: None,
         list: Vec::new(),
     };
@@ -756,17 +1022,21 @@ pub fn build(net: &Network, params: &Params, opts: &MuxOptions) -> Result<Progra
         payloads,
         opts: opts.clone(),
         raster,
+        space_to_depth,
         reports: Vec::new(),
         pruned: PruneMasks::new(),
     };
     b.e.set_layer("input");
-    let x0 = b.e.input(top);
+    let x0: Vec<Ct> = (0..input_layout.cts).map(|_| b.e.input(top)).collect();
     let steps = plan_steps(net, params)?;
     // tensor t is the network input (0) or the output of layer t − 1; its layout decides
     // how many slots a bootstrap must refresh
     let shapes = net.shapes()?;
     let layout_of = |t: usize| {
-        let s = if t == 0 { input } else { shapes[t - 1] };
+        if t == 0 {
+            return input_layout;
+        }
+        let s = shapes[t - 1];
         Mux::new(s.c, s.h, raster, slots)
     };
     // sparse when the layout replicates the tensor and the recipe supports that slot count
@@ -794,7 +1064,8 @@ pub fn build(net: &Network, params: &Params, opts: &MuxOptions) -> Result<Progra
                 c
             }
         };
-        cost.push(c);
+        // one bootstrap per ciphertext of the tensor
+        cost.push(c * layout_of(t).cts as f64);
     }
     let problem = Problem {
         steps: steps.iter().map(|s| s.step.clone()).collect(),
@@ -815,44 +1086,62 @@ pub fn build(net: &Network, params: &Params, opts: &MuxOptions) -> Result<Progra
             message: format!("{e}; {hint}"),
         }
     })?;
-    let mut tensors: HashMap<usize, Ct> = HashMap::from([(0, x0)]);
-    let mut cur = x0;
+    let mut tensors: HashMap<usize, Vec<Ct>> = HashMap::from([(0, x0.clone())]);
+    let mut cur = x0.clone();
     for (s, info) in steps.iter().enumerate() {
         let li = info.first;
         b.e.set_layer(&net.layers[li].name);
         for &t in &plan.boot[s] {
             let p = boot_params(t);
-            let refreshed = b.e.bootstrap(tensors[&t], p, boot_level);
+            let refreshed = tensors[&t]
+                .iter()
+                .map(|&c| b.e.bootstrap(c, p, boot_level))
+                .collect();
             tensors.insert(t, refreshed);
         }
-        let x = tensors[&info.step.inputs[0]];
+        let x = &tensors[&info.step.inputs[0]];
         cur = match &net.layers[li].kind {
             LayerKind::Conv { .. } => b.conv(li, x, info.last > li)?,
             LayerKind::Poly { .. } | LayerKind::Relu { .. } => b.act(li, x),
             LayerKind::Residual { .. } => {
-                let y = b.e.add(x, tensors[&info.step.inputs[1]]);
+                let other = &tensors[&info.step.inputs[1]];
+                let y = x.iter().zip(other).map(|(&a, &c)| b.e.add(a, c)).collect();
                 b.report(li, "shortcut add".into());
                 y
             }
+            LayerKind::AvgPool { .. } => {
+                let lx = layout_of(info.step.inputs[0]);
+                b.avg_pool(li, x, lx)?
+            }
             LayerKind::GlobalAvgPool => {
                 let lx = layout_of(info.step.inputs[0]);
-                b.pool_fc(li, info.last, x, lx)?
+                vec![b.pool_fc(li, info.last, x, lx)?]
             }
             _ => unreachable!("plan_steps admits only these"),
         };
-        tensors.insert(info.step.output, cur);
+        tensors.insert(info.step.output, cur.clone());
     }
+    let [y] = cur[..] else {
+        unreachable!("the linear layer writes one ciphertext")
+    };
     b.e.set_layer("output");
-    b.e.output(cur);
+    b.e.output(y);
     let out = match net.layers.last().map(|l| &l.kind) {
         Some(LayerKind::Linear { out, .. }) => *out,
         _ => unreachable!("checked: the network ends in a linear layer"),
     };
+    // element (c, y, x), space-to-depth: channel 4c + 2(y mod 2) + x mod 2 at (y/2, x/2)
     let input_positions = (0..input.c)
         .flat_map(|c| (0..input.h).flat_map(move |y| (0..input.w).map(move |x| (c, y, x))))
         .map(|(c, y, x)| {
+            let (ch, y, x) = if space_to_depth {
+                (4 * c + 2 * (y % 2) + x % 2, y / 2, x / 2)
+            } else {
+                (c, y, x)
+            };
+            let (ct, local) = input_layout.place(ch);
             (0..input_layout.copies)
-                .map(|copy| (0, input_layout.slot(copy, c, y, x) as u32))
+                .map(|copy| (ct as u32, input_layout.slot(copy, local, y, x) as u32))
                 .collect()
         })
         .collect();
@@ -869,7 +1158,7 @@ pub fn build(net: &Network, params: &Params, opts: &MuxOptions) -> Result<Progra
         header,
         input: IoLayout {
             positions: input_positions,
-            cts: 1,
+            cts: input_layout.cts,
             factor: 1.0,
         },
         output: IoLayout {
@@ -877,8 +1166,8 @@ pub fn build(net: &Network, params: &Params, opts: &MuxOptions) -> Result<Progra
             cts: 1,
             factor: 1.0,
         },
-        input_ids: vec![x0.id],
-        output_ids: vec![cur.id],
+        input_ids: x0.iter().map(|c| c.id).collect(),
+        output_ids: vec![y.id],
         layers: reports,
         pruned,
         substitutions: net.substitutions(),
@@ -888,6 +1177,28 @@ pub fn build(net: &Network, params: &Params, opts: &MuxOptions) -> Result<Progra
         constants: e.constants,
         ops: e.ops,
     })
+}
+
+/// Whether the input is packed space-to-depth: the first layer is a stride-2 ungrouped conv
+/// on an even-sided input that no other layer reads.
+fn stem_space_to_depth(net: &Network) -> bool {
+    let stem = matches!(
+        net.layers.first().map(|l| &l.kind),
+        Some(LayerKind::Conv {
+            stride: 2,
+            groups: 1,
+            ..
+        })
+    ) && net.source(0) == Source::Input;
+    let others_read_input = (1..net.layers.len()).any(|i| {
+        net.source(i) == Source::Input
+            || match &net.layers[i].kind {
+                LayerKind::Residual { from } => from == INPUT,
+                LayerKind::Concat { from } => from.iter().any(|f| f == INPUT),
+                _ => false,
+            }
+    });
+    stem && net.input.h.is_multiple_of(2) && !others_read_input
 }
 
 /// One step of the level plan: layers `first..=last` (a conv with its batch norm, global
@@ -950,6 +1261,7 @@ fn plan_steps(net: &Network, params: &Params) -> Result<Vec<StepLayers>, NnError
                 let other = net.layer_index(from).map_or(0, |j| j + 1);
                 (li, vec![input, other], 0)
             }
+            LayerKind::AvgPool { .. } => (li, vec![input], 1),
             LayerKind::GlobalAvgPool => {
                 let mut fc = li + 1;
                 if matches!(
@@ -975,7 +1287,7 @@ fn plan_steps(net: &Network, params: &Params) -> Result<Vec<StepLayers>, NnError
                     li,
                     format!(
                         "`{}` layers are not supported (convs, batch norm, activations, residual \
-                         adds, global pooling + linear are)",
+                         adds, average pooling, global pooling + linear are)",
                         other.type_name()
                     ),
                 ));
@@ -1009,7 +1321,7 @@ fn plan_steps(net: &Network, params: &Params) -> Result<Vec<StepLayers>, NnError
 /// The estimated cost of one bootstrap: the key switches of its expansion (the dominant
 /// cost of CKKS bootstrapping on every accelerator hesim models).
 pub(super) fn bootstrap_cost(
-    header: &hesim_traces::Header,
+    header: &Header,
     params: &BootstrapParams,
 ) -> Result<f64, boot::BootError> {
     let program = boot::bootstrap_program(header, params, true)?;

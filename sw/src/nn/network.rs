@@ -338,13 +338,14 @@ impl Network {
         Self::from_toml(&text, &path.display().to_string())
     }
 
-    /// A built-in network by name: `lenet`, `vgg5`, `hefnet`, `resnet20`.
+    /// A built-in network by name: `lenet`, `vgg5`, `hefnet`, `resnet20`, `resnet18`.
     pub fn builtin(name: &str) -> Result<Self, NnError> {
         match name {
             "lenet" => Ok(lenet()),
             "vgg5" => Ok(vgg5()),
             "hefnet" => Ok(hefnet()),
             "resnet20" => Ok(resnet20(RESNET20_ACTIVATION)),
+            "resnet18" => Ok(resnet18()),
             _ => Err(NnError::UnknownNetwork {
                 name: name.to_owned(),
             }),
@@ -811,6 +812,50 @@ pub fn hefnet() -> Network {
     Network::new("hefnet", Shape::new(3, 32, 32), layers).expect("built-in HEFNet is consistent")
 }
 
+/// Appends a block conv to the layers: (layers, name, out, stride, input edge).
+type AppendConv<'a> = &'a dyn Fn(&mut Vec<Layer>, String, usize, usize, Option<String>);
+
+/// Appends a down-sampling shortcut: (layers, block prefix, out, block input) → the name of
+/// its output.
+type AppendShortcut<'a> = &'a dyn Fn(&mut Vec<Layer>, &str, usize, String) -> String;
+
+/// Appends a ResNet's residual stages after the layer called `input`: `blocks` basic blocks
+/// per entry of `widths`, named `s{stage}b{block}` + `c1`, `a1`, `c2`, `add`, `a2` (conv,
+/// activation, conv, + shortcut, activation). `conv` appends a block conv (name, out, stride,
+/// input edge); `shortcut` appends the down-sampling shortcut of each later stage's first
+/// block (block prefix, out, block input), listed before the block's convs, and returns the
+/// name of its output. The first conv of such a block has stride 2.
+fn residual_stages(
+    layers: &mut Vec<Layer>,
+    input: &str,
+    widths: &[usize],
+    blocks: usize,
+    conv: AppendConv<'_>,
+    relu: &dyn Fn(String) -> Layer,
+    shortcut: AppendShortcut<'_>,
+) {
+    let mut block_input = input.to_owned();
+    for (stage, &out) in widths.iter().enumerate() {
+        for block in 0..blocks {
+            let prefix = format!("s{}b{}", stage + 1, block + 1);
+            let name = |s: &str| format!("{prefix}{s}");
+            let down = stage > 0 && block == 0;
+            let skip = if down {
+                shortcut(layers, &prefix, out, block_input.clone())
+            } else {
+                block_input.clone()
+            };
+            let stride = if down { 2 } else { 1 };
+            conv(layers, name("c1"), out, stride, Some(block_input.clone()));
+            layers.push(relu(name("a1")));
+            conv(layers, name("c2"), out, 1, None);
+            layers.push(layer(&name("add"), LayerKind::Residual { from: skip }));
+            layers.push(relu(name("a2")));
+            block_input = name("a2");
+        }
+    }
+}
+
 /// The activation of the built-in `resnet20`: the degree-15 Chebyshev interpolant of ReLU.
 pub const RESNET20_ACTIVATION: ReluApprox = ReluApprox::Chebyshev { degree: 15 };
 
@@ -855,40 +900,36 @@ pub fn resnet20_grouped(approx: ReluApprox, groups: usize) -> Result<Network, Nn
         bias: true,
     };
     let mut layers = vec![stem, relu("act1".into())];
-    let mut block_input = "act1".to_owned();
-    for stage in 0..3 {
-        let out = 16 << stage;
-        for block in 0..3 {
-            let name = |s: &str| format!("s{}b{}{s}", stage + 1, block + 1);
-            let down = stage > 0 && block == 0;
-            let stride = if down { 2 } else { 1 };
-            let skip = if down {
-                layers.push(Layer {
-                    name: name("sc"),
-                    kind: LayerKind::Conv {
-                        out,
-                        kernel: 1,
-                        stride: 2,
-                        pad: 0,
-                        groups: 1,
-                        bias: true,
-                    },
-                    input: Some(block_input.clone()),
-                });
-                name("sc")
-            } else {
-                block_input.clone()
-            };
-            let mut c1 = conv3(name("c1"), out, stride);
-            c1.input = Some(block_input.clone());
-            layers.push(c1);
-            layers.push(relu(name("a1")));
-            layers.push(conv3(name("c2"), out, 1));
-            layers.push(layer(&name("add"), LayerKind::Residual { from: skip }));
-            layers.push(relu(name("a2")));
-            block_input = name("a2");
-        }
-    }
+    let conv = |layers: &mut Vec<Layer>, name: String, out, stride, input| {
+        let mut c = conv3(name, out, stride);
+        c.input = input;
+        layers.push(c);
+    };
+    let shortcut = |layers: &mut Vec<Layer>, block: &str, out, input: String| {
+        let name = format!("{block}sc");
+        layers.push(Layer {
+            name: name.clone(),
+            kind: LayerKind::Conv {
+                out,
+                kernel: 1,
+                stride: 2,
+                pad: 0,
+                groups: 1,
+                bias: true,
+            },
+            input: Some(input),
+        });
+        name
+    };
+    residual_stages(
+        &mut layers,
+        "act1",
+        &[16, 32, 64],
+        3,
+        &conv,
+        &relu,
+        &shortcut,
+    );
     layers.push(layer("pool", LayerKind::GlobalAvgPool));
     layers.push(layer(
         "fc",
@@ -935,37 +976,24 @@ pub fn resnet20_lee() -> Network {
     let mut layers = Vec::new();
     conv_bn(&mut layers, "conv1".into(), 16, 1, None);
     layers.push(relu("act1".into()));
-    let mut block_input = "act1".to_owned();
-    for stage in 0..3 {
-        let out = 16 << stage;
-        for block in 0..3 {
-            let name = |s: &str| format!("s{}b{}{s}", stage + 1, block + 1);
-            let down = stage > 0 && block == 0;
-            let skip = if down {
-                layers.push(Layer {
-                    name: name("ds"),
-                    kind: LayerKind::Downsample { out },
-                    input: Some(block_input.clone()),
-                });
-                name("ds")
-            } else {
-                block_input.clone()
-            };
-            let stride = if down { 2 } else { 1 };
-            conv_bn(
-                &mut layers,
-                name("c1"),
-                out,
-                stride,
-                Some(block_input.clone()),
-            );
-            layers.push(relu(name("a1")));
-            conv_bn(&mut layers, name("c2"), out, 1, None);
-            layers.push(layer(&name("add"), LayerKind::Residual { from: skip }));
-            layers.push(relu(name("a2")));
-            block_input = name("a2");
-        }
-    }
+    let shortcut = |layers: &mut Vec<Layer>, block: &str, out, input: String| {
+        let name = format!("{block}ds");
+        layers.push(Layer {
+            name: name.clone(),
+            kind: LayerKind::Downsample { out },
+            input: Some(input),
+        });
+        name
+    };
+    residual_stages(
+        &mut layers,
+        "act1",
+        &[16, 32, 64],
+        3,
+        &conv_bn,
+        &relu,
+        &shortcut,
+    );
     layers.push(layer("pool", LayerKind::GlobalAvgPool));
     layers.push(layer(
         "fc",
@@ -976,6 +1004,74 @@ pub fn resnet20_lee() -> Network {
     ));
     Network::new("resnet20", Shape::new(3, 32, 32), layers)
         .expect("Lee et al.'s ResNet-20 is consistent")
+}
+
+/// The activation of the built-in `resnet18`: AESPA's degree-2 Hermite ReLU, the activation
+/// HyPHEN runs its ImageNet ResNet-18 with (`shared/docs/hyphen-mpcnn.md`).
+pub const RESNET18_ACTIVATION: ReluApprox = ReluApprox::Aespa;
+
+/// ResNet-18 (ImageNet, He et al. 2016, torchvision's shape) on a 224×224×3 input with 1,000
+/// classes; see [`resnet18_shaped`].
+pub fn resnet18() -> Network {
+    resnet18_shaped(Shape::new(3, 224, 224), [64, 128, 256, 512], 1000)
+        .expect("built-in ResNet-18 is consistent")
+}
+
+/// A ResNet-18-shaped network: a 7×7 stride-2 stem conv + batch norm + ReLU; the stem's 3×3
+/// stride-2 max pooling replaced by a 2×2 average pooling (max is not a polynomial; both halve
+/// the map); four stages of two BasicBlocks with `widths` channels (conv–BN–ReLU–conv–BN, +
+/// shortcut, ReLU), the first block of stages 2–4 with a stride-2 first conv and a 1×1
+/// stride-2 projection shortcut with batch norm (listed first); global average pooling; a
+/// linear layer to `classes`. Convs have no bias (as in torchvision); every ReLU is
+/// [`RESNET18_ACTIVATION`]. A shape error if the input is too small for the five halvings.
+pub fn resnet18_shaped(
+    input: Shape,
+    widths: [usize; 4],
+    classes: usize,
+) -> Result<Network, NnError> {
+    let relu = |n: String| Layer {
+        name: n,
+        kind: LayerKind::Relu {
+            approx: RESNET18_ACTIVATION,
+        },
+        input: None,
+    };
+    let conv_bn = |layers: &mut Vec<Layer>, n: String, out, kernel, stride, input| {
+        layers.push(Layer {
+            name: n.clone(),
+            kind: LayerKind::Conv {
+                out,
+                kernel,
+                stride,
+                pad: kernel / 2,
+                groups: 1,
+                bias: false,
+            },
+            input,
+        });
+        layers.push(layer(&format!("{n}bn"), LayerKind::BatchNorm { eps: 1e-5 }));
+    };
+    let mut layers = Vec::new();
+    conv_bn(&mut layers, "conv1".into(), widths[0], 7, 2, None);
+    layers.push(relu("act1".into()));
+    layers.push(layer("pool1", LayerKind::AvgPool { kernel: 2 }));
+    let conv3 = |layers: &mut Vec<Layer>, name: String, out, stride, input| {
+        conv_bn(layers, name, out, 3, stride, input);
+    };
+    let shortcut = |layers: &mut Vec<Layer>, block: &str, out, input: String| {
+        conv_bn(layers, format!("{block}sc"), out, 1, 2, Some(input));
+        format!("{block}scbn")
+    };
+    residual_stages(&mut layers, "pool1", &widths, 2, &conv3, &relu, &shortcut);
+    layers.push(layer("pool", LayerKind::GlobalAvgPool));
+    layers.push(layer(
+        "fc",
+        LayerKind::Linear {
+            out: classes,
+            bias: true,
+        },
+    ));
+    Network::new("resnet18", input, layers)
 }
 
 /// The names of the built-in networks.

@@ -11,6 +11,7 @@ use super::NnError;
 use super::layout::{Geometry, SpatialLayout};
 use super::reference::PruneMasks;
 use super::weights::Tensor;
+use crate::boot::{Ct, Emitter};
 
 /// How a plaintext's slot vector is computed (payloads are produced on demand: VGG-5's fully
 /// connected layers alone would need gigabytes if stored).
@@ -42,6 +43,30 @@ pub(crate) enum PlainRecipe {
 pub(crate) trait PlainSource: std::fmt::Debug + Send + Sync {
     /// Writes plaintext `index` into the zeroed slot vector `slots`.
     fn fill(&self, index: u32, slots: &mut [f64]);
+}
+
+/// A builder that records the payload of each plaintext operand it emits, in the emitter's
+/// plaintext order (payload `i` is the [`PlainRecipe::External`] index of plaintext `i`).
+pub(crate) trait RecordsPlains {
+    type Payload;
+    /// The emitter and the payloads recorded so far.
+    fn recorder(&mut self) -> (&mut Emitter, &mut Vec<Self::Payload>);
+
+    /// `x × plaintext p` (not rescaled).
+    fn mul_plain(&mut self, x: Ct, p: Self::Payload) -> Ct {
+        let (e, list) = self.recorder();
+        debug_assert_eq!(e.next_plain() as usize, list.len());
+        list.push(p);
+        e.mul_plain(x).0
+    }
+
+    /// `x + plaintext p`.
+    fn add_plain(&mut self, x: Ct, p: Self::Payload) -> Ct {
+        let (e, list) = self.recorder();
+        debug_assert_eq!(e.next_plain() as usize, list.len());
+        list.push(p);
+        e.add_plain(x).0
+    }
 }
 
 /// The recipes of plaintexts 0..`count` of `source`.

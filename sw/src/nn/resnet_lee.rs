@@ -47,7 +47,8 @@ use hesim_traces::{BootstrapParams, Header};
 use super::NnError;
 use super::network::{LayerKind, Network, resnet20_lee};
 use super::program::{
-    IoLayout, LayerReport, PlainSource, Program, cifar_input_positions, external_recipes,
+    IoLayout, LayerReport, PlainSource, Program, RecordsPlains, cifar_input_positions,
+    external_recipes,
 };
 use super::reference::PruneMasks;
 use super::weights::Params;
@@ -371,21 +372,15 @@ struct Builder {
     reports: Vec<LayerReport>,
 }
 
+impl RecordsPlains for Builder {
+    type Payload = Plain;
+
+    fn recorder(&mut self) -> (&mut Emitter, &mut Vec<Plain>) {
+        (&mut self.e, &mut self.payloads.list)
+    }
+}
+
 impl Builder {
-    fn plain(&mut self, p: Plain) {
-        self.payloads.list.push(p);
-    }
-
-    fn mul_plain(&mut self, x: Ct, p: Plain) -> Ct {
-        self.plain(p);
-        self.e.mul_plain(x).0
-    }
-
-    fn add_plain(&mut self, x: Ct, p: Plain) -> Ct {
-        self.plain(p);
-        self.e.add_plain(x).0
-    }
-
     /// Lee et al.'s `memory_save_rotate`: steps mod n, two rotations for a missing key.
     fn rotate(&mut self, x: Ct, steps: i64, n: usize) -> Ct {
         let s = steps.rem_euclid(n as i64) as usize;

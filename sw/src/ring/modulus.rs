@@ -256,4 +256,77 @@ impl Modulus {
             a as i64
         }
     }
+
+    /// x ← x · y mod q element-wise for every slice x of `targets` (each as long as `y`), with
+    /// `y` read once per block: the plaintext multiply of a ciphertext's polynomials. All
+    /// operands in `[0, q)`. The result equals [`Modulus::mul`] element by element.
+    ///
+    /// For q < 2^[`F64_EXACT_MODULUS_BITS`] on a CPU with AVX2 and FMA the products are exact
+    /// double-precision arithmetic, four per instruction ([`mul_mod_f64`]); otherwise (wider
+    /// moduli, other CPUs) each is [`Modulus::mul`].
+    pub fn mul_assign_slices(&self, targets: &mut [&mut [u64]], y: &[u64]) {
+        assert!(
+            targets.iter().all(|x| x.len() == y.len()),
+            "mul_assign_slices: every target must be as long as the multiplier"
+        );
+        #[cfg(target_arch = "x86_64")]
+        if self.bits <= F64_EXACT_MODULUS_BITS
+            && let Some(simd) = pulp::x86::V3::try_new()
+        {
+            let (q, q_inv) = (self.q as f64, 1.0 / self.q as f64);
+            simd.vectorize(
+                #[inline(always)]
+                || {
+                    for (block, ys) in y.chunks(BLOCK).enumerate() {
+                        for x in targets.iter_mut() {
+                            let xs = &mut x[block * BLOCK..block * BLOCK + ys.len()];
+                            for (a, &b) in xs.iter_mut().zip(ys) {
+                                *a = mul_mod_f64(*a, b, q, q_inv);
+                            }
+                        }
+                    }
+                },
+            );
+            return;
+        }
+        for (block, ys) in y.chunks(BLOCK).enumerate() {
+            for x in targets.iter_mut() {
+                let xs = &mut x[block * BLOCK..block * BLOCK + ys.len()];
+                for (a, &b) in xs.iter_mut().zip(ys) {
+                    *a = self.mul(*a, b);
+                }
+            }
+        }
+    }
+}
+
+/// Elements of the multiplier per block of [`Modulus::mul_assign_slices`] (4 KiB: it stays in
+/// L1 while every target is multiplied by it).
+const BLOCK: usize = 512;
+
+/// Widest modulus whose products [`mul_mod_f64`] computes exactly.
+pub const F64_EXACT_MODULUS_BITS: u32 = 51;
+
+/// 2^52: an integer 0 ≤ v < 2^52 is the low mantissa bits of the double 2^52 + v.
+const TWO_52: f64 = 4_503_599_627_370_496.0;
+
+/// a · b mod q in double precision, exact for q < 2^51 and a, b in `[0, q)`.
+///
+/// With P = a·b < 2^102: h = fl(a·b) and l = fma(a, b, −h) split P = h + l exactly. The
+/// quotient estimate t = round(fl(h · fl(1/q))) has relative error below 3·2^−53 on P/q < 2^51,
+/// so it is within 1 of ⌊P/q⌋ (absolute error < 3/4), and P − t·q ∈ [−q, 2q). That value is an
+/// integer below 2^53 in magnitude, so fma(−t, q, h) (one rounding of an exactly
+/// representable result) and the sum with l are exact; two conditional corrections bring it
+/// into [0, q). Integers below 2^52 convert to and from doubles through the mantissa of 2^52.
+#[inline(always)]
+fn mul_mod_f64(a: u64, b: u64, q: f64, q_inv: f64) -> u64 {
+    let to_f64 = |x: u64| f64::from_bits(x | TWO_52.to_bits()) - TWO_52;
+    let (a, b) = (to_f64(a), to_f64(b));
+    let h = a * b;
+    let l = a.mul_add(b, -h);
+    let t = (h * q_inv + TWO_52) - TWO_52;
+    let r = (-t).mul_add(q, h) + l;
+    let r = if r < 0.0 { r + q } else { r };
+    let r = if r >= q { r - q } else { r };
+    (r + TWO_52).to_bits() ^ TWO_52.to_bits()
 }

@@ -28,6 +28,45 @@ fn pow_ref(b: u64, mut e: u64, q: u64) -> u64 {
     acc as u64
 }
 
+/// `Modulus::mul_assign_slices` (exact double-precision products up to 51 bits, `Modulus::mul`
+/// above) equals `u128` `%` element by element: random operands and the extremes 0, 1, q − 1,
+/// q − 2 against each other, at the widths around the 51-bit limit, with lengths that leave a
+/// partial block and a partial SIMD vector.
+#[test]
+fn mul_assign_slices_equals_u128_remainder() {
+    let mut r = rng(41);
+    let mut moduli: Vec<u64> = [20, 30, 40, 45, 49, 50, 51, 52, 55, 60, 62]
+        .iter()
+        .map(|&bits| ntt_primes(bits, 1, 16).unwrap()[0])
+        .collect();
+    // The largest odd moduli of 50 and 51 bits (not primes: the product needs none).
+    moduli.extend([(1 << 50) - 1, (1 << 51) - 1, 3]);
+    for q in moduli {
+        let m = Modulus::new(q).unwrap();
+        let len = 1029;
+        let edges = [0, 1, q - 1, q - 2, q / 2, q / 2 + 1];
+        let mut y = random_poly(&mut r, len, q);
+        let mut x0 = random_poly(&mut r, len, q);
+        let mut x1 = random_poly(&mut r, len, q);
+        for (i, &a) in edges.iter().enumerate() {
+            for (j, &b) in edges.iter().enumerate() {
+                x0[i * edges.len() + j] = a;
+                y[i * edges.len() + j] = b;
+            }
+        }
+        let want = |x: &[u64]| -> Vec<u64> {
+            x.iter()
+                .zip(&y)
+                .map(|(&a, &b)| (u128::from(a) * u128::from(b) % u128::from(q)) as u64)
+                .collect()
+        };
+        let (want0, want1) = (want(&x0), want(&x1));
+        m.mul_assign_slices(&mut [&mut x0[..], &mut x1[..]], &y);
+        assert_eq!(x0, want0, "q = {q}");
+        assert_eq!(x1, want1, "q = {q}");
+    }
+}
+
 /// `Modulus::mul` equals `u128` `%` for every odd q < 2^8 and every operand pair below
 /// 2^bits (exhaustive: the small-width corner of the product Barrett's error bound).
 #[test]

@@ -498,6 +498,16 @@ pub fn standalone(
         .map(|(h, x)| (h, x.ops))
 }
 
+/// Limbs of the chain on which a bootstrap with `params` leaves `levels_after` levels, counted
+/// as the recipes count L_eff: the level budget, then L_eff + 1 limbs for the refreshed
+/// ciphertext. `None` on overflow.
+pub fn chain_limbs(params: &BootstrapParams, levels_after: u32) -> Option<u32> {
+    params
+        .level_budget()
+        .checked_add(levels_after)?
+        .checked_add(1)
+}
+
 /// [`standalone`], also returning what the expansion's plaintexts and constants hold.
 pub fn standalone_program(
     log_n: u32,
@@ -506,15 +516,11 @@ pub fn standalone_program(
     expanded: bool,
     allow_insecure: bool,
 ) -> Result<(Header, Expansion), BootError> {
-    let limbs = params
-        .level_budget()
-        .checked_add(levels_after)
-        .and_then(|l| l.checked_add(1))
-        .ok_or(BootError::Params {
-            field: "levels_after",
-            value: u64::from(levels_after),
-            reason: "the chain's limb count overflows".into(),
-        })?;
+    let limbs = chain_limbs(params, levels_after).ok_or(BootError::Params {
+        field: "levels_after",
+        value: u64::from(levels_after),
+        reason: "the chain's limb count overflows".into(),
+    })?;
     let packing = if expanded { "expanded" } else { "single-op" };
     let header = header(log_n, limbs, "bootstrap", packing, allow_insecure)?;
     let program = bootstrap_program(&header, params, expanded)?;

@@ -114,12 +114,24 @@ fn bad_arguments_exit_2_with_a_clear_message_and_no_output() {
     let (code, _, stderr) = hesim(&["verilog", "check", dir.path().to_str().unwrap()]);
     assert_eq!(code, 2);
     assert!(stderr.contains("manifest.json"), "{stderr}");
+    let (code, _, stderr) = hesim(&[
+        "verilog",
+        "check",
+        dir.path().to_str().unwrap(),
+        "--simulators",
+        "modelsim",
+    ]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("use --simulators both, icarus or verilator"),
+        "{stderr}"
+    );
     let (code, _, stderr) = hesim(&["verilog", "synth", out_arg, "--family", "ecp5"]);
     assert_eq!(code, 2);
     assert!(stderr.contains("use xc7, xcup or ice40"), "{stderr}");
 }
 
-/// The NTT unit and the automorphism unit reject shapes they cannot build with exit 2 and the
+/// The NTT unit, automorphism unit and fit reject shapes they cannot build with exit 2 and the
 /// constraint, writing nothing.
 #[test]
 fn unbuildable_units_exit_2_with_the_constraint() {
@@ -152,6 +164,11 @@ fn unbuildable_units_exit_2_with_the_constraint() {
             vec!["automorphism", "--lanes", "1"],
             "P (--lanes) must be a power of two in 2 ..= 64",
         ),
+        (
+            vec!["fit", "--word", "70"],
+            "no unit word holds 70-bit primes",
+        ),
+        (vec!["fit", "--device", "vu9p"], "unknown device `vu9p`"),
     ] {
         let mut full = vec!["verilog"];
         full.extend(args);
@@ -161,4 +178,30 @@ fn unbuildable_units_exit_2_with_the_constraint() {
         assert!(stderr.contains(needle), "{full:?}: {stderr}");
         assert!(!out.exists(), "{full:?}: nothing written");
     }
+}
+
+/// The fit fragment is an architecture `hesim sim --arch` accepts (the `fpga` preset with the
+/// fitted units).
+#[test]
+fn fit_writes_a_fragment_the_simulator_accepts() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("fit.toml");
+    let (code, stdout, stderr) = hesim(&[
+        "verilog",
+        "fit",
+        "--device",
+        "u280",
+        "--word",
+        "54",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("butterflies (64-bit word)"), "{stdout}");
+    let arch = hesim_sim::ArchLoader::new(out.to_str().unwrap())
+        .and_then(|l| l.build())
+        .expect("the fragment loads");
+    assert_eq!(arch.word_bits, 54);
+    assert_eq!(arch.ntt.algorithm, hesim_sim::arch::NttAlgorithm::Radix2);
+    assert!(arch.ntt.lanes.is_power_of_two() && arch.ntt.lanes <= 64);
 }

@@ -54,13 +54,17 @@ impl Family {
         }
     }
 
-    fn synth_command(self) -> String {
+    fn synth_command(self, hierarchy: Hierarchy) -> String {
+        let (xilinx, ice40) = match hierarchy {
+            Hierarchy::Flatten => (" -flatten", ""),
+            Hierarchy::Keep => ("", " -noflatten"),
+        };
         match self {
-            Family::Xc7 => format!("synth_xilinx -top {TOP_MODULE} -flatten -noiopad -family xc7"),
+            Family::Xc7 => format!("synth_xilinx -top {TOP_MODULE}{xilinx} -noiopad -family xc7"),
             Family::Xcup => {
-                format!("synth_xilinx -top {TOP_MODULE} -flatten -noiopad -family xcup")
+                format!("synth_xilinx -top {TOP_MODULE}{xilinx} -noiopad -family xcup -uram")
             }
-            Family::Ice40 => format!("synth_ice40 -top {TOP_MODULE} -dsp"),
+            Family::Ice40 => format!("synth_ice40 -top {TOP_MODULE}{ice40} -dsp"),
         }
     }
 
@@ -75,6 +79,7 @@ impl Family {
                 c if c.starts_with("DSP48") => Some(Resource::Dsp),
                 c if c.starts_with("CARRY") => Some(Resource::Carry),
                 c if c.starts_with("RAMB") => Some(Resource::Bram),
+                c if c.starts_with("URAM") => Some(Resource::Uram),
                 _ => None,
             },
             Family::Ice40 => match cell {
@@ -102,6 +107,7 @@ enum Resource {
     Dsp,
     Carry,
     Bram,
+    Uram,
 }
 
 /// Resource counts of one synthesized design. LUT includes inverters and LUTs used as shift
@@ -117,8 +123,15 @@ pub struct CellCounts {
     pub dsp: u64,
     /// Carry-chain cells.
     pub carry: u64,
-    /// Block RAMs.
+    /// Block RAMs (RAMB18 and RAMB36 cells alike).
     pub bram: u64,
+    /// UltraRAMs (URAM288, xcup with `-uram` only).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub uram: u64,
+}
+
+fn is_zero(count: &u64) -> bool {
+    *count == 0
 }
 
 /// One `synth` run.
@@ -136,8 +149,29 @@ pub struct SynthReport {
     pub cells_by_type: BTreeMap<String, u64>,
 }
 
-/// Synthesizes the Verilog in `verilog` (top module `top`) for `family`.
+/// Whether yosys flattens the design before mapping.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Hierarchy {
+    /// One flat netlist: optimizations cross module boundaries (the butterfly table).
+    Flatten,
+    /// Every module mapped once, counts summed over its instances (`stat` from the top): the
+    /// multi-lane units, after [`share_identical_modules`], so P identical lanes cost one
+    /// synthesis. Nothing is optimized across a module boundary, so counts are upper bounds.
+    Keep,
+}
+
+/// Synthesizes the Verilog in `verilog` (top module `top`) for `family`, flattened; files it
+/// loads with `$readmemh` are read from its directory.
 pub fn synthesize(verilog: &Path, family: Family) -> Result<SynthReport, HwError> {
+    synthesize_with(verilog, family, Hierarchy::Flatten)
+}
+
+/// [`synthesize`] with a choice of [`Hierarchy`].
+pub fn synthesize_with(
+    verilog: &Path,
+    family: Family,
+    hierarchy: Hierarchy,
+) -> Result<SynthReport, HwError> {
     let dir = verilog
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -151,9 +185,15 @@ pub fn synthesize(verilog: &Path, family: Family) -> Result<SynthReport, HwError
         })?;
     let stats = tempfile::tempdir().map_err(HwError::io(std::env::temp_dir()))?;
     let stats_file = stats.path().join("stat.json");
-    let command = family.synth_command();
+    let command = family.synth_command(hierarchy);
+    // yosys 0.23 prints the hierarchy into `stat -json`'s output, so a hierarchical netlist is
+    // flattened after mapping (instances become copies of their mapped cells) to be counted.
+    let count = match hierarchy {
+        Hierarchy::Flatten => "",
+        Hierarchy::Keep => "flatten; ",
+    };
     let script = format!(
-        "read_verilog {file}; {command}; tee -q -o {} stat -json",
+        "read_verilog {file}; {command}; {count}tee -q -o {} stat -json",
         stats_file.to_string_lossy()
     );
     Tool::Yosys.run(&["-q", "-p", &script], dir)?;
@@ -185,6 +225,7 @@ fn parse_stat_json(text: &str, family: Family, command: String) -> Result<SynthR
             Some(Resource::Dsp) => cells.dsp += count,
             Some(Resource::Carry) => cells.carry += count,
             Some(Resource::Bram) => cells.bram += count,
+            Some(Resource::Uram) => cells.uram += count,
             None => {}
         }
     }
@@ -332,4 +373,330 @@ pub fn regenerate_area_table(families: &[Family]) -> Result<AreaTable, HwError> 
         });
     }
     Ok(AreaTable { yosys, entries })
+}
+
+/// One row of the NTT/automorphism unit area table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnitAreaEntry {
+    /// `ntt` or `automorphism`.
+    pub unit: UnitKind,
+    /// log2 N.
+    pub log_n: u32,
+    /// Butterflies (NTT) or lanes (automorphism) per cycle.
+    pub lanes: u32,
+    /// Word width.
+    pub width: Width,
+    /// Target family.
+    pub family: Family,
+    /// Busy cycles per limb: (N/2)·log2 N / P (NTT) or N/P (automorphism).
+    pub limb_cycles: u64,
+    /// Cycles beyond those: start, stage gaps, pipeline drain.
+    pub latency_cycles: u64,
+    /// Resource counts.
+    #[serde(flatten)]
+    pub cells: CellCounts,
+}
+
+/// Which unit a row describes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UnitKind {
+    /// [`crate::ntt_unit`].
+    Ntt,
+    /// [`crate::automorphism`].
+    Automorphism,
+}
+
+impl UnitKind {
+    /// The unit's name in tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            UnitKind::Ntt => "ntt",
+            UnitKind::Automorphism => "automorphism",
+        }
+    }
+}
+
+/// Synthesized units: what `hesim verilog fit` chooses from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnitAreaTable {
+    /// The yosys that produced the numbers.
+    pub yosys: String,
+    /// The prime the NTT rows were built for: `modulus_bits`-bit, the largest NTT prime.
+    pub modulus_bits: BTreeMap<String, u32>,
+    /// Rows.
+    pub entries: Vec<UnitAreaEntry>,
+}
+
+impl UnitAreaTable {
+    /// The row for one unit shape.
+    pub fn get(
+        &self,
+        unit: UnitKind,
+        log_n: u32,
+        lanes: u32,
+        width: Width,
+    ) -> Option<&UnitAreaEntry> {
+        self.entries
+            .iter()
+            .find(|e| e.unit == unit && e.log_n == log_n && e.lanes == lanes && e.width == width)
+    }
+
+    /// The table as pretty JSON with a trailing newline (the committed file's format).
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default() + "\n"
+    }
+
+    /// Writes the table to `path` atomically (a temporary file, then a rename).
+    pub fn save(&self, path: &Path) -> Result<(), HwError> {
+        let tmp = path.with_extension("json.tmp");
+        std::fs::write(&tmp, self.to_json()).map_err(HwError::io(&tmp))?;
+        std::fs::rename(&tmp, path).map_err(HwError::io(path))
+    }
+}
+
+/// The committed unit area table (`hw/area/unit_table.json`), compiled in so `fit` needs no
+/// yosys.
+pub fn unit_area_table() -> UnitAreaTable {
+    // The `committed_unit_table_parses` test guards this file; it is data of this crate.
+    serde_json::from_str(include_str!("../area/unit_table.json"))
+        .expect("hw/area/unit_table.json is valid (checked by the crate's tests)")
+}
+
+/// The shapes of the committed unit table: NTT and automorphism units at N = 2^16 (the
+/// simulator's ring) for P = 64 … 4 on xcup, after [`DRIFT_CHECK_SHAPES`]. Only the 64-bit
+/// word so far (it holds the `fpga` preset's 54-bit primes, and every prime of the 32-bit word
+/// too), and not P = 2 or 1: their 32k- and 64k-word banks and ROMs take yosys more than ten
+/// minutes a row, and the sweep's NTT lanes start at 64.
+pub fn unit_table_shapes() -> Vec<(UnitKind, u32, u32, Width)> {
+    let mut shapes = DRIFT_CHECK_SHAPES.to_vec();
+    for lanes in [64, 32, 16, 8, 4] {
+        shapes.push((UnitKind::Ntt, 16, lanes, Width::W64));
+        shapes.push((UnitKind::Automorphism, 16, lanes, Width::W64));
+    }
+    shapes
+}
+
+/// Small rows the crate's tests re-synthesize in seconds and compare with the committed table,
+/// so a design change that moves the area fails CI even though the N = 2^16 rows take minutes.
+pub const DRIFT_CHECK_SHAPES: [(UnitKind, u32, u32, Width); 2] = [
+    (UnitKind::Ntt, 4, 2, Width::W32),
+    (UnitKind::Automorphism, 4, 2, Width::W32),
+];
+
+/// The largest NTT prime bit size the table's NTT units are built for (the word's bound).
+fn table_modulus_bits(width: Width) -> u32 {
+    width.max_modulus_bits()
+}
+
+/// Synthesizes one unit shape for `family` (in a temporary directory).
+pub fn synthesize_unit(
+    unit: UnitKind,
+    log_n: u32,
+    lanes: u32,
+    width: Width,
+    family: Family,
+) -> Result<UnitAreaEntry, HwError> {
+    let work = tempfile::tempdir().map_err(HwError::io(std::env::temp_dir()))?;
+    let (files, limb_cycles, latency_cycles) = match unit {
+        UnitKind::Ntt => {
+            let config = crate::ntt_unit::NttUnitConfig::new(log_n, lanes, width)?;
+            let plan = crate::ntt_unit::unit_plan(config, table_modulus_bits(width))?;
+            (
+                crate::ntt_unit::unit_files(config, &plan),
+                config.issue_cycles(),
+                config.latency_cycles(),
+            )
+        }
+        UnitKind::Automorphism => {
+            let config = crate::automorphism::AutomorphismConfig::new(log_n, lanes, width)?;
+            (
+                vec![(
+                    crate::automorphism::AUTOMORPHISM_DESIGN_FILE.to_string(),
+                    crate::automorphism::automorphism_verilog(config),
+                )],
+                config.issue_cycles(),
+                config.latency_cycles(),
+            )
+        }
+    };
+    for (index, (name, text)) in files.iter().enumerate() {
+        let path = work.path().join(name);
+        // The design comes first; the rest are its ROM images.
+        let text = if index == 0 {
+            share_identical_modules(&with_lane_zero_twiddles(text, lanes))
+        } else {
+            text.clone()
+        };
+        std::fs::write(&path, text).map_err(HwError::io(&path))?;
+    }
+    let report = synthesize_with(&work.path().join(&files[0].0), family, Hierarchy::Keep)?;
+    Ok(UnitAreaEntry {
+        unit,
+        log_n,
+        lanes,
+        width,
+        family,
+        limb_cycles,
+        latency_cycles,
+        cells: report.cells,
+    })
+}
+
+/// Points every lane's twiddle ROM at lane 0's image, so the P lanes' ROMs (equal in depth and
+/// width, different in contents) become one module for [`share_identical_modules`]. A ROM of
+/// at least N/64 = 1024 words maps to block RAM or UltraRAM, whose count does not depend on the
+/// contents (they are INIT attributes), so this changes the synthesis time, not the counts.
+fn with_lane_zero_twiddles(design: &str, lanes: u32) -> String {
+    let mut text = design.to_string();
+    for lane in 1..lanes {
+        for direction in ["forward", "inverse"] {
+            text = text.replace(
+                &format!("\"twiddles_{direction}_{lane}.hex\""),
+                &format!("\"twiddles_{direction}_0.hex\""),
+            );
+        }
+    }
+    text
+}
+
+/// Synthesizes `shapes` on xcup one after another (a row can take minutes and gigabytes), calling
+/// `row_done` with the table so far after each row so a long run can save its progress.
+pub fn regenerate_unit_table(
+    shapes: &[(UnitKind, u32, u32, Width)],
+    mut row_done: impl FnMut(&UnitAreaTable) -> Result<(), HwError>,
+) -> Result<UnitAreaTable, HwError> {
+    let yosys = Tool::Yosys.run(&["-V"], Path::new("."))?.trim().to_string();
+    let modulus_bits = Width::ALL
+        .iter()
+        .map(|&w| (w.to_string(), table_modulus_bits(w)))
+        .collect();
+    let mut table = UnitAreaTable {
+        yosys,
+        modulus_bits,
+        entries: Vec::new(),
+    };
+    for &(unit, log_n, lanes, width) in shapes {
+        table
+            .entries
+            .push(synthesize_unit(unit, log_n, lanes, width, Family::Xcup)?);
+        row_done(&table)?;
+    }
+    Ok(table)
+}
+
+/// Rewrites rust-hdl Verilog so identical modules are defined once. rust-hdl emits one module
+/// per instance (`top$lanes$0`, `top$lanes$1`, …) even when their text is the same; yosys
+/// synthesizes every module definition separately, so a P-lane unit would be synthesized P
+/// times. Modules whose text is equal once their own name and their submodules' names are
+/// replaced by the shared ones collapse into the first; instances are renamed to it. Modules
+/// that differ in anything (a ROM's `$readmemh` file, a constant) stay apart.
+pub fn share_identical_modules(verilog: &str) -> String {
+    let Some(modules) = split_modules(verilog) else {
+        return verilog.to_string();
+    };
+    let names: std::collections::HashSet<&str> = modules.iter().map(|(name, _)| *name).collect();
+    let by_name: BTreeMap<&str, &str> = modules.iter().copied().collect();
+    let mut shared: BTreeMap<String, String> = BTreeMap::new();
+    let mut canonical_owner: BTreeMap<String, String> = BTreeMap::new();
+    let mut kept: Vec<(String, String)> = Vec::new();
+    // Submodules first, so a module's instances are renamed before it is compared.
+    let mut order = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for (name, _) in &modules {
+        visit_module(name, &by_name, &names, &mut seen, &mut order);
+    }
+    for name in order {
+        let text = rename_instances(by_name[name], &names, &shared);
+        let key = without_own_name(&text, name);
+        match canonical_owner.get(&key) {
+            Some(owner) => {
+                shared.insert(name.to_string(), owner.clone());
+            }
+            None => {
+                canonical_owner.insert(key, name.to_string());
+                shared.insert(name.to_string(), name.to_string());
+                kept.push((name.to_string(), text));
+            }
+        }
+    }
+    kept.into_iter().map(|(_, text)| text + "\n").collect()
+}
+
+/// The module's text with its own name blanked in the header and the `endmodule` comment (the
+/// name also prefixes its submodules' names, which must stay).
+fn without_own_name(text: &str, name: &str) -> String {
+    let (header, body) = text.split_once('\n').unwrap_or((text, ""));
+    let (body, last) = body
+        .trim_end()
+        .rsplit_once('\n')
+        .unwrap_or(("", body.trim_end()));
+    format!(
+        "{}\n{body}\n{}",
+        header.replacen(name, "", 1),
+        last.replacen(name, "", 1)
+    )
+}
+
+/// `(name, text)` of every `module … endmodule` block, in file order; `None` when anything
+/// but whitespace lies outside the modules (then the text is left alone).
+fn split_modules(verilog: &str) -> Option<Vec<(&str, &str)>> {
+    let mut modules = Vec::new();
+    let mut rest = verilog.trim_start();
+    while !rest.is_empty() {
+        let block = rest.strip_prefix("module ")?;
+        let name_end = block.find(|c: char| c == '(' || c == ';' || c.is_whitespace())?;
+        let end_line = rest.find("\nendmodule")? + 1;
+        let end = rest[end_line..]
+            .find('\n')
+            .map_or(rest.len(), |j| end_line + j + 1);
+        modules.push((&block[..name_end], &rest[..end]));
+        rest = rest[end..].trim_start();
+    }
+    Some(modules)
+}
+
+fn visit_module<'a>(
+    name: &'a str,
+    by_name: &BTreeMap<&'a str, &'a str>,
+    names: &std::collections::HashSet<&'a str>,
+    seen: &mut std::collections::HashSet<&'a str>,
+    order: &mut Vec<&'a str>,
+) {
+    if !seen.insert(name) {
+        return;
+    }
+    for line in by_name[name].lines().skip(1) {
+        if let Some(child) = instance_module(line, names)
+            && child != name
+        {
+            visit_module(child, by_name, names, seen, order);
+        }
+    }
+    order.push(name);
+}
+
+/// The module an instance line (`    top$lanes$0 lanes$0(`) instantiates.
+fn instance_module<'a>(line: &str, names: &std::collections::HashSet<&'a str>) -> Option<&'a str> {
+    let first = line.split_whitespace().next()?;
+    names.get(first).copied()
+}
+
+fn rename_instances(
+    text: &str,
+    names: &std::collections::HashSet<&str>,
+    shared: &BTreeMap<String, String>,
+) -> String {
+    let mut out = String::with_capacity(text.len());
+    for (index, line) in text.split_inclusive('\n').enumerate() {
+        match (index > 0)
+            .then(|| instance_module(line, names))
+            .flatten()
+            .and_then(|child| shared.get(child).map(|to| (child, to)))
+        {
+            Some((child, to)) => out.push_str(&line.replacen(child, to, 1)),
+            None => out.push_str(line),
+        }
+    }
+    out
 }

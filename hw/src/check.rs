@@ -58,9 +58,40 @@ struct DesignFiles {
     vectors: &'static str,
 }
 
+/// Which simulators run a directory's testbench.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Simulators {
+    /// Icarus Verilog and Verilator (the default).
+    #[default]
+    Both,
+    /// Only Icarus Verilog.
+    Icarus,
+    /// Only Verilator (N = 2^16 testbenches run for hours under Icarus).
+    Verilator,
+}
+
+impl Simulators {
+    /// Parses `both`, `icarus` or `verilator`.
+    pub fn parse(name: &str) -> Result<Self, HwError> {
+        match name {
+            "both" => Ok(Simulators::Both),
+            "icarus" => Ok(Simulators::Icarus),
+            "verilator" => Ok(Simulators::Verilator),
+            _ => Err(HwError::UnsupportedSimulator {
+                name: name.to_string(),
+            }),
+        }
+    }
+}
+
 /// Runs every check on `dir` (a butterfly, NTT-core, NTT-unit or automorphism directory): latches, lint, Icarus,
 /// Verilator.
 pub fn check_dir(dir: &Path) -> Result<CheckReport, HwError> {
+    check_dir_with(dir, Simulators::Both)
+}
+
+/// [`check_dir`] with a choice of simulators.
+pub fn check_dir_with(dir: &Path, simulators: Simulators) -> Result<CheckReport, HwError> {
     let (design, expected_passes, files) = if dir.join(AUTOMORPHISM_MANIFEST_FILE).is_file() {
         let m = AutomorphismManifest::read(dir)?;
         let design = format!(
@@ -129,10 +160,13 @@ pub fn check_dir(dir: &Path) -> Result<CheckReport, HwError> {
     }
     yosys_structural_check(dir, files.design)?;
     verilator_lint(dir, files.design)?;
-    let simulations = vec![
-        simulate_icarus(dir, files)?,
-        simulate_verilator(dir, files)?,
-    ];
+    let mut simulations = Vec::new();
+    if simulators != Simulators::Verilator {
+        simulations.push(simulate_icarus(dir, files)?);
+    }
+    if simulators != Simulators::Icarus {
+        simulations.push(simulate_verilator(dir, files)?);
+    }
     Ok(CheckReport {
         design,
         expected_passes,

@@ -44,6 +44,33 @@ pub enum HwError {
         /// The constraint it breaks.
         constraint: &'static str,
     },
+    /// A simulator `check` does not run.
+    #[error("unknown simulator `{name}`: use --simulators both, icarus or verilator")]
+    UnsupportedSimulator {
+        /// The requested simulator.
+        name: String,
+    },
+    /// A device `fit` does not know.
+    #[error("unknown device `{name}`: use --device u280")]
+    UnknownDevice {
+        /// The requested device.
+        name: String,
+    },
+    /// A prime size no built multiplier word holds.
+    #[error(
+        "no unit word holds {bits}-bit primes: the Shoup multiplier is built for the 32-bit \
+         word (primes of 1 ..= 31 bits) and the 64-bit word (1 ..= 62 bits); use --word 1 ..= 62"
+    )]
+    UnbuildableWord {
+        /// The requested prime size.
+        bits: u32,
+    },
+    /// Not even the smallest unit fits the device's share.
+    #[error("no NTT unit of the table fits the unit share of {device}")]
+    NothingFits {
+        /// The device.
+        device: &'static str,
+    },
     /// A required external program is not installed.
     #[error("`{program}` not found on PATH: install it with `apt-get install -y {package}`")]
     ToolMissing {

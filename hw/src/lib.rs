@@ -10,6 +10,7 @@
 //! * [`ntt_core`]: a small iterative NTT core (N ≤ 1024) around the 32-bit butterfly.
 //! * [`ntt_unit`]: the parametric NTT unit: P butterflies, banked memories, N ≤ 2^16.
 //! * [`automorphism`]: the automorphism unit σ_g on an NTT-form limb, P lanes, swap network.
+//! * [`fit`]: the largest units that fit a device, as an architecture fragment for `sim`.
 //! * [`tools`], [`check`], [`area`]: yosys / Icarus / Verilator runs and the area table.
 
 pub mod area;
@@ -18,6 +19,7 @@ pub mod butterfly;
 pub mod check;
 pub mod emit;
 mod error;
+pub mod fit;
 pub mod ntt_core;
 pub mod ntt_unit;
 pub mod rtl_sim;

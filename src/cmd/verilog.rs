@@ -6,10 +6,14 @@ use std::process::ExitCode;
 
 use anyhow::{Result, bail};
 use clap::Subcommand;
-use hesim_hw::area::{TABLE_FAMILIES, regenerate_area_table, synth_dir};
+use hesim_hw::area::{
+    TABLE_FAMILIES, regenerate_area_table, regenerate_unit_table, synth_dir, unit_area_table,
+    unit_table_shapes,
+};
 use hesim_hw::automorphism::{AutomorphismConfig, write_automorphism_dir};
-use hesim_hw::check::check_dir;
+use hesim_hw::check::{Simulators, check_dir_with};
 use hesim_hw::emit::write_design_dir;
+use hesim_hw::fit::{device, fit};
 use hesim_hw::ntt_core::write_ntt_dir;
 use hesim_hw::ntt_unit::{NttUnitConfig, write_unit_dir};
 use hesim_hw::vectors::{fresh_seed, generate};
@@ -117,12 +121,44 @@ pub enum VerilogCommand {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Print the committed area table of the NTT and automorphism units (N = 2^16, xcup), or
+    /// regenerate it with yosys (long: one synthesis per row).
+    #[command(after_help = "Examples:\n  \
+        hesim verilog unit-table\n  \
+        hesim verilog unit-table --regenerate hw/area/unit_table.json")]
+    UnitTable {
+        /// Synthesize every row and write the table to this file.
+        #[arg(long)]
+        regenerate: Option<PathBuf>,
+    },
+    /// Choose the largest NTT and automorphism units that fit half of a device (from the
+    /// committed unit table) and write an architecture fragment for `hesim sim --arch`.
+    #[command(after_help = "Example:\n  \
+        hesim verilog fit --device u280 --word 54 --out fpga-fit.toml && \
+        hesim sim --trace t.jsonl --arch fpga-fit.toml")]
+    Fit {
+        /// Target device: u280.
+        #[arg(long, default_value = "u280")]
+        device: String,
+        /// Prime size in bits (the architecture's word_bits); picks the 32-bit unit for ≤ 31,
+        /// the 64-bit unit for ≤ 62.
+        #[arg(long, default_value_t = 54)]
+        word: u32,
+        /// The fragment to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Check a design directory: yosys latch/driver checks, verilator --lint-only -Wall, and
     /// the testbench under Icarus Verilog and Verilator. Exit 2 on any failure.
-    #[command(after_help = "Example:\n  hesim verilog check build/bf32")]
+    #[command(after_help = "Examples:\n  \
+        hesim verilog check build/bf32\n  \
+        hesim verilog check build/auto16 --simulators verilator")]
     Check {
         /// Directory written by `hesim verilog butterfly`.
         dir: PathBuf,
+        /// Which simulators run the testbench: both, icarus or verilator.
+        #[arg(long, default_value = "both")]
+        simulators: String,
     },
     /// Synthesize a design directory with yosys and write DIR/area_<family>.json.
     #[command(after_help = "Examples:\n  \
@@ -250,8 +286,71 @@ pub fn run(cmd: VerilogCommand) -> Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        VerilogCommand::Check { dir } => {
-            let report = check_dir(&dir)?;
+        VerilogCommand::UnitTable { regenerate } => {
+            let table = match &regenerate {
+                Some(path) => regenerate_unit_table(&unit_table_shapes(), |partial| {
+                    let row = partial.entries.last().map(|e| {
+                        format!("{} 2^{} P={} {}", e.unit.name(), e.log_n, e.lanes, e.width)
+                    });
+                    eprintln!("synthesized {}", row.unwrap_or_default());
+                    partial.save(path)
+                })?,
+                None => unit_area_table(),
+            };
+            outln!("{} (synth_xilinx -family xcup -uram)", table.yosys);
+            outln!(
+                "unit          log_n lanes word limb_cycles latency     LUT      FF   DSP BRAM URAM"
+            );
+            for e in &table.entries {
+                outln!(
+                    "{:<13} {:>5} {:>5} {:>4} {:>11} {:>7} {:>7} {:>7} {:>5} {:>4} {:>4}",
+                    e.unit.name(),
+                    e.log_n,
+                    e.lanes,
+                    e.width.to_string(),
+                    e.limb_cycles,
+                    e.latency_cycles,
+                    e.cells.lut,
+                    e.cells.ff,
+                    e.cells.dsp,
+                    e.cells.bram,
+                    e.cells.uram
+                );
+            }
+            if let Some(path) = regenerate {
+                outln!("wrote {}", path.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        VerilogCommand::Fit {
+            device: name,
+            word,
+            out,
+        } => {
+            let table = unit_area_table();
+            let chosen = fit(device(&name)?, word, &table)?;
+            let tmp = out.with_extension("toml.tmp");
+            std::fs::write(&tmp, chosen.fragment(&table.yosys))?;
+            std::fs::rename(&tmp, &out)?;
+            outln!(
+                "{}: {} NTT unit(s) of {} butterflies ({}-bit word), automorphism {} lanes; \
+                 LUT {}, FF {}, DSP {}, BRAM {}, URAM {} of {}",
+                out.display(),
+                chosen.ntt_units,
+                chosen.ntt.lanes,
+                chosen.width,
+                chosen.automorphism.lanes,
+                chosen.used.lut,
+                chosen.used.ff,
+                chosen.used.dsp,
+                chosen.used.bram,
+                chosen.used.uram,
+                chosen.device.name
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        VerilogCommand::Check { dir, simulators } => {
+            let report = check_dir_with(&dir, Simulators::parse(&simulators)?)?;
             outln!("{}: {}", dir.display(), report.design);
             outln!("yosys proc: no latches, every wire driven once");
             outln!("verilator --lint-only -Wall: clean");
@@ -315,9 +414,6 @@ pub fn run(cmd: VerilogCommand) -> Result<ExitCode> {
                 );
             }
             if let Some(path) = regenerate {
-                let tmp = path.with_extension("json.tmp");
-                std::fs::write(&tmp, table.to_json())?;
-                std::fs::rename(&tmp, &path)?;
                 outln!("wrote {}", path.display());
             }
             Ok(ExitCode::SUCCESS)

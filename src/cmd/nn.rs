@@ -670,7 +670,9 @@ pub fn infer(args: InferArgs) -> Result<ExitCode> {
                         .iter()
                         .filter(|(layer, _)| layer == BOOTSTRAP_LAYER)
                         .map(|(_, time)| time.as_secs_f64())
-                        .sum(),
+                        // `sum` of no f64 is −0.0, which JSON would print for a program
+                        // without bootstraps.
+                        .fold(0.0, |total, seconds| total + seconds),
                 })
             })
             .collect::<Result<_>>()

@@ -3,41 +3,12 @@
 //! reference, independent of candle), and bad input exits 2 with the reason and no output file.
 
 mod common;
+use common::{have_mnist, hesim_with_data};
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::process::Command;
 
 use hesim_sw::nn::{self, Network, Params, PruneMasks};
-
-/// Exit code, stdout and stderr of `hesim ARGS...` with `HESIM_DATA` set to `data`.
-fn hesim_with_data(data: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_hesim"))
-        .env("HESIM_DATA", data)
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-/// True when the MNIST test set is present; under `CI=true` a missing set fails loudly.
-fn have_mnist() -> bool {
-    let dir = nn::data_root().join("data/mnist");
-    let present = dir.join("t10k-images-idx3-ubyte.gz").exists();
-    if !present {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "MNIST test set missing under {} (CI=true); set HESIM_DATA",
-            dir.display()
-        );
-        eprintln!("skipping: MNIST test set not under {}", dir.display());
-    }
-    present
-}
 
 /// A checkpoint of `net` with random weights, written by hesim-train's writer.
 fn random_checkpoint(net: &Network, path: &Path) {

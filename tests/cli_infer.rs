@@ -4,22 +4,7 @@
 //! inputs, and bad arguments exit 2 with a message naming the fix.
 
 mod common;
-use common::hesim;
-
-/// True when the MNIST test set is present; under `CI=true` a missing set fails loudly.
-fn have_mnist() -> bool {
-    let dir = hesim_sw::nn::data_root().join("data/mnist");
-    let present = dir.join("t10k-images-idx3-ubyte.gz").exists();
-    if !present {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "MNIST test set missing under {} (CI=true); set HESIM_DATA",
-            dir.display()
-        );
-        eprintln!("skipping: MNIST test set not under {}", dir.display());
-    }
-    present
-}
+use common::{have_mnist, hesim};
 
 fn json(out: &str) -> serde_json::Value {
     serde_json::from_str(out).unwrap_or_else(|e| panic!("{e}: {out}"))

@@ -819,6 +819,18 @@ type AppendConv<'a> = &'a dyn Fn(&mut Vec<Layer>, String, usize, usize, Option<S
 /// its output.
 type AppendShortcut<'a> = &'a dyn Fn(&mut Vec<Layer>, &str, usize, String) -> String;
 
+/// The ResNets' head: global average pooling, then a biased linear layer to `classes`.
+fn classifier_head(layers: &mut Vec<Layer>, classes: usize) {
+    layers.push(layer("pool", LayerKind::GlobalAvgPool));
+    layers.push(layer(
+        "fc",
+        LayerKind::Linear {
+            out: classes,
+            bias: true,
+        },
+    ));
+}
+
 /// Appends a ResNet's residual stages after the layer called `input`: `blocks` basic blocks
 /// per entry of `widths`, named `s{stage}b{block}` + `c1`, `a1`, `c2`, `add`, `a2` (conv,
 /// activation, conv, + shortcut, activation). `conv` appends a block conv (name, out, stride,
@@ -930,14 +942,7 @@ pub fn resnet20_grouped(approx: ReluApprox, groups: usize) -> Result<Network, Nn
         &relu,
         &shortcut,
     );
-    layers.push(layer("pool", LayerKind::GlobalAvgPool));
-    layers.push(layer(
-        "fc",
-        LayerKind::Linear {
-            out: 10,
-            bias: true,
-        },
-    ));
+    classifier_head(&mut layers, 10);
     Network::new("resnet20", Shape::new(3, 32, 32), layers)
 }
 
@@ -994,14 +999,7 @@ pub fn resnet20_lee() -> Network {
         &relu,
         &shortcut,
     );
-    layers.push(layer("pool", LayerKind::GlobalAvgPool));
-    layers.push(layer(
-        "fc",
-        LayerKind::Linear {
-            out: 10,
-            bias: true,
-        },
-    ));
+    classifier_head(&mut layers, 10);
     Network::new("resnet20", Shape::new(3, 32, 32), layers)
         .expect("Lee et al.'s ResNet-20 is consistent")
 }
@@ -1063,14 +1061,7 @@ pub fn resnet18_shaped(
         format!("{block}scbn")
     };
     residual_stages(&mut layers, "pool1", &widths, 2, &conv3, &relu, &shortcut);
-    layers.push(layer("pool", LayerKind::GlobalAvgPool));
-    layers.push(layer(
-        "fc",
-        LayerKind::Linear {
-            out: classes,
-            bias: true,
-        },
-    ));
+    classifier_head(&mut layers, classes);
     Network::new("resnet18", input, layers)
 }
 

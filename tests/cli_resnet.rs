@@ -101,7 +101,7 @@ fn impossible_resnet_and_bootstrap_options_exit_2() {
     for (args, needle) in [
         (
             &["--net", "resnet20", "--packing", "bogus"][..],
-            "use multiplexed, spencnn, dense or group",
+            "use multiplexed, hyphen-recon, spencnn, dense or group",
         ),
         (
             &["--net", "resnet20", "--sparsity", "0.5"][..],

@@ -243,17 +243,20 @@ fn rows_of(net: &str, packing: &str, s: &TraceStats) -> Vec<Row> {
     rows
 }
 
-/// hesim's ResNet-20 with its default activation and random weights (seed 1) under
+/// hesim's ResNet-20 with `activation` and random weights (seed 1) under
 /// `multiplexed`, `hyphen-recon`, `spencnn` (grouped block convs, pruned taps, multiplexed
 /// layout), or the
 /// diagonal `dense` and `group` (grouped block convs) packings with planned bootstraps.
-fn resnet20_program(packing: &str) -> Result<(String, Program)> {
+pub(super) fn resnet20_program(
+    packing: &str,
+    activation: nn::ReluApprox,
+) -> Result<(String, Program)> {
     let (groups, pruned_taps) = match packing {
         "spencnn" => (SPENCNN_GROUPS, SPENCNN_PRUNED_TAPS),
         "group" => (SPENCNN_GROUPS, 0),
         _ => (1, 0),
     };
-    let net = resnet20_grouped(nn::network::RESNET20_ACTIVATION, groups)?;
+    let net = resnet20_grouped(activation, groups)?;
     let params = Params::random(&net, 1)?;
     let opts = MuxOptions {
         pruned_taps,
@@ -307,7 +310,7 @@ pub fn table(args: TableArgs) -> Result<ExitCode> {
         multiplexed::hyphen::NAME,
         "spencnn",
     ] {
-        let (net, program) = resnet20_program(packing)?;
+        let (net, program) = resnet20_program(packing, nn::network::RESNET20_ACTIVATION)?;
         rows.extend(rows_of(&net, packing, &program.analyze().stats));
     }
     // ResNet-18 (ImageNet): activations over several ciphertexts
@@ -416,8 +419,9 @@ pub struct InferArgs {
     /// initializers), or the bootstrapped workloads resnet20, helr and bootstrap.
     #[arg(long, default_value = "lenet")]
     pub net: String,
-    /// Packing: dense, group, spencnn, multiplexed, or lee (Lee et al.'s ResNet-20 program,
-    /// `--net resnet20` only).
+    /// Packing: dense, group, spencnn, hear, multiplexed, hyphen-recon (a reconstruction from
+    /// HyPHEN's abstracts, not HyPHEN's published algorithm), or lee (Lee et al.'s ResNet-20
+    /// program, `--net resnet20` only).
     #[arg(long, default_value = "spencnn")]
     pub packing: String,
     /// Sub-block pruning sparsity (spencnn only).

@@ -19,6 +19,29 @@ fn gen_trace(dir: &std::path::Path, name: &str, args: &[&str]) -> String {
     path
 }
 
+/// `trace gen` of the TOML network `toml` (written to `dir/name.toml`) under `packing` is exit
+/// 2 with every one of `needles` in the message and no trace left.
+fn refused(dir: &std::path::Path, name: &str, toml: &str, packing: &str, needles: &[&str]) {
+    let net = dir.join(format!("{name}.toml"));
+    std::fs::write(&net, toml).unwrap();
+    let trace = dir.join(format!("{name}.jsonl"));
+    let (code, _, err) = hesim(&[
+        "trace",
+        "gen",
+        "--net",
+        net.to_str().unwrap(),
+        "--packing",
+        packing,
+        "--out",
+        trace.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{name}: {err}");
+    for n in needles {
+        assert!(err.contains(n), "{name}: {err}");
+    }
+    assert!(!trace.exists(), "{name}: partial output");
+}
+
 fn sim_ms(trace: &str) -> f64 {
     let (code, out, err) = hesim(&["sim", "--arch", "craterlake", "--trace", trace, "--json"]);
     assert_eq!(code, 0, "{err}");
@@ -210,22 +233,7 @@ fn resnet18_imagenet_multiplexed_generates_and_bad_shapes_exit_2() {
     assert!(r["time_ms"].as_f64().unwrap() > 0.0);
 
     let bad = |name: &str, toml: &str, needle: &str| {
-        let net = dir.path().join(format!("{name}.toml"));
-        std::fs::write(&net, toml).unwrap();
-        let trace = dir.path().join(format!("{name}.jsonl"));
-        let (code, _, err) = hesim(&[
-            "trace",
-            "gen",
-            "--net",
-            net.to_str().unwrap(),
-            "--packing",
-            "multiplexed",
-            "--out",
-            trace.to_str().unwrap(),
-        ]);
-        assert_eq!(code, 2, "{name}: {err}");
-        assert!(err.contains(needle), "{name}: {err}");
-        assert!(!trace.exists(), "{name}: partial output");
+        refused(dir.path(), name, toml, "multiplexed", &[needle]);
     };
     let tail = "[[layers]]\ntype = \"global_avgpool\"\n[[layers]]\ntype = \"linear\"\nout = 10\n";
     let conv = "[[layers]]\ntype = \"conv\"\nname = \"c\"\nout = 8\nkernel = 3\npad = 1\n";
@@ -303,24 +311,7 @@ fn hyphen_recon_generates_labelled_traces_and_refuses_layers_by_name() {
     assert!(out.contains("not HyPHEN's published algorithm"), "{out}");
 
     let bad = |name: &str, toml: &str, needles: &[&str]| {
-        let net = dir.path().join(format!("{name}.toml"));
-        std::fs::write(&net, toml).unwrap();
-        let trace = dir.path().join(format!("{name}.jsonl"));
-        let (code, _, err) = hesim(&[
-            "trace",
-            "gen",
-            "--net",
-            net.to_str().unwrap(),
-            "--packing",
-            "hyphen-recon",
-            "--out",
-            trace.to_str().unwrap(),
-        ]);
-        assert_eq!(code, 2, "{name}: {err}");
-        for n in needles {
-            assert!(err.contains(n), "{name}: {err}");
-        }
-        assert!(!trace.exists(), "{name}: partial output");
+        refused(dir.path(), name, toml, "hyphen-recon", needles);
     };
     let tail = "[[layers]]\ntype = \"global_avgpool\"\n[[layers]]\ntype = \"linear\"\nout = 10\n";
     bad(

@@ -5,47 +5,19 @@
 //! within 1e-9, on ResNet-20, a narrow ResNet-18 whose activations span several ciphertexts,
 //! and a user network with gapped layouts and 5×5 kernels.
 
+mod common;
+use common::{equals_plaintext, test_ring};
+
 use hesim_sw::nn::multiplexed::{self, MuxOptions};
 use hesim_sw::nn::network::{resnet18_shaped, resnet20};
-use hesim_sw::nn::{self, Network, Params, Program, ReluApprox, Shape};
-use hesim_sw::slots;
+use hesim_sw::nn::{Network, Params, Program, ReluApprox, Shape};
 use hesim_traces::OpName;
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha20Rng;
 
 fn hybrid(opts: MuxOptions) -> MuxOptions {
     MuxOptions {
         hybrid: true,
         ..opts
     }
-}
-
-fn check(net: &Network, opts: &MuxOptions, seed: u64) -> Program {
-    let params = Params::random(net, seed).unwrap();
-    let program = multiplexed::build(net, &params, opts).expect("builds");
-    let analysis = program.analyze();
-    assert!(
-        analysis.is_valid(),
-        "{:?}",
-        &analysis.violations[..analysis.violations.len().min(3)]
-    );
-    let mut rng = ChaCha20Rng::seed_from_u64(seed + 100);
-    let input: Vec<f64> = (0..net.input.len())
-        .map(|_| rng.random_range(-1.0..1.0))
-        .collect();
-    let want = nn::forward(net, &params, &program.pruned, &input);
-    let got = slots::infer(&program, &input);
-    assert_eq!(got.len(), want.len());
-    let scale = want.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-    assert!(scale > 1e-3 && scale < 1e6, "logits {want:?}");
-    for (g, w) in got.iter().zip(&want) {
-        assert!(
-            (g - w).abs() <= 1e-9 * scale,
-            "{}: got {got:?}, want {want:?}",
-            net.name
-        );
-    }
-    program
 }
 
 /// Layers whose report starts with `algorithm`.
@@ -63,7 +35,7 @@ fn count(p: &Program, algorithm: &str) -> usize {
 #[test]
 fn resnet20_equals_plaintext_and_alternates_in_stride_one_blocks() {
     let net = resnet20(ReluApprox::Aespa);
-    let p = check(&net, &hybrid(MuxOptions::default()), 1);
+    let p = equals_plaintext(&net, &hybrid(MuxOptions::default()), 1);
     assert_eq!((count(&p, "CAConv"), count(&p, "RAConv")), (7, 7));
     assert!(
         p.header
@@ -89,15 +61,7 @@ fn resnet20_equals_plaintext_and_alternates_in_stride_one_blocks() {
 #[test]
 fn narrow_resnet18_over_several_ciphertexts_equals_plaintext() {
     let net = resnet18_shaped(Shape::new(3, 32, 32), [16, 32, 64, 128], 10).unwrap();
-    let boot = hesim_sw::boot::default_params(1 << 9);
-    let opts = hybrid(MuxOptions {
-        allow_insecure: true,
-        log_n: 10,
-        limbs: boot.level_budget() + 12,
-        boot,
-        ..MuxOptions::default()
-    });
-    let p = check(&net, &opts, 11);
+    let p = equals_plaintext(&net, &hybrid(test_ring(10, 12)), 11);
     assert!(count(&p, "CAConv") >= 4, "{:?}", p.layers);
     let s1 = p.layers.iter().find(|l| l.name == "s1b1c1").unwrap();
     assert!(s1.detail.contains("on 2 ciphertexts"), "{}", s1.detail);
@@ -153,15 +117,7 @@ out = 3
         "hyphen-small",
     )
     .unwrap();
-    let boot = hesim_sw::boot::default_params(1 << 11);
-    let opts = hybrid(MuxOptions {
-        allow_insecure: true,
-        log_n: 12,
-        limbs: boot.level_budget() + 8,
-        boot,
-        ..MuxOptions::default()
-    });
-    let p = check(&net, &opts, 4);
+    let p = equals_plaintext(&net, &hybrid(test_ring(12, 8)), 4);
     let detail = |name: &str| &p.layers.iter().find(|l| l.name == name).unwrap().detail;
     assert!(detail("p1").starts_with("CAConv"), "{}", detail("p1"));
     assert!(detail("p2").starts_with("RAConv"), "{}", detail("p2"));

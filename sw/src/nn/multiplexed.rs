@@ -688,32 +688,10 @@ impl Builder<'_> {
             rotated.push(self.tap_rotations(xc, &c, &lin, &taps));
         }
         let batches = so.div_ceil(lin.copies);
-        let sum_bits = si
-            .next_power_of_two()
-            .min(lin.channels_per_ct())
-            .trailing_zeros();
+        let sum_bits = channel_sum_bits(si, &lin);
         let mut out: Vec<Option<Ct>> = vec![None; lout.cts];
         for batch in 0..batches {
-            let mut acc = None;
-            for (ct, rotated) in rotated.iter().enumerate() {
-                for (&r, &tap) in rotated.iter().zip(&taps) {
-                    let m = self.mul_plain(
-                        r,
-                        Plain::Weight {
-                            conv: i,
-                            batch,
-                            ct,
-                            tap,
-                        },
-                    );
-                    acc = Some(self.e.accumulate(acc, m));
-                }
-            }
-            let mut s = self.e.rescale(acc.expect("at least the centre tap"));
-            for b in 0..sum_bits {
-                let r = self.e.rotate(s, lin.tau(1 << b) as i64, None);
-                s = self.e.add(s, r);
-            }
+            let s = self.batch_products(i, batch, &rotated, &taps, &lin, sum_bits);
             for copy in 0..lin.copies {
                 let j = batch * lin.copies + copy;
                 if j >= so {
@@ -777,6 +755,41 @@ impl Builder<'_> {
         let moving = steps.iter().filter(|&&s| s != 0).count();
         let hoist = (moving >= 2).then(|| self.e.hoist_group());
         steps.iter().map(|&s| self.e.rotate(x, s, hoist)).collect()
+    }
+
+    /// Batch `batch` of conv `conv` (copy j computes output channel batch·copies + j): the
+    /// weighted tap rotations of every input ciphertext summed and rescaled, then summed over
+    /// the `sum_bits` channel bits of `l`, so each copy's result sits at its channel position 0.
+    fn batch_products(
+        &mut self,
+        conv: usize,
+        batch: usize,
+        rotated: &[Vec<Ct>],
+        taps: &[(usize, usize)],
+        l: &Mux,
+        sum_bits: u32,
+    ) -> Ct {
+        let mut acc = None;
+        for (ct, rotated) in rotated.iter().enumerate() {
+            for (&r, &tap) in rotated.iter().zip(taps) {
+                let m = self.mul_plain(
+                    r,
+                    Plain::Weight {
+                        conv,
+                        batch,
+                        ct,
+                        tap,
+                    },
+                );
+                acc = Some(self.e.accumulate(acc, m));
+            }
+        }
+        let mut s = self.e.rescale(acc.expect("at least the centre tap"));
+        for b in 0..sum_bits {
+            let r = self.e.rotate(s, l.tau(1 << b) as i64, None);
+            s = self.e.add(s, r);
+        }
+        s
     }
 
     /// `y` (copy 0 filled) replicated into every copy of layout `l`.
@@ -943,6 +956,14 @@ impl Builder<'_> {
         self.report(fc, format!("{}→{out}, {batches} batches", lx.c));
         Ok(y)
     }
+}
+
+/// Channel bits a conv with `per_group` input channels per group sums over on layout `l`.
+fn channel_sum_bits(per_group: usize, l: &Mux) -> u32 {
+    per_group
+        .next_power_of_two()
+        .min(l.channels_per_ct())
+        .trailing_zeros()
 }
 
 /// Σ_{j<n} `x` rotated by j·`step`: the sum of n pixels `step` slots apart lands on the first

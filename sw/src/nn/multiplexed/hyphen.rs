@@ -30,7 +30,7 @@
 
 use std::collections::HashMap;
 
-use super::{Builder, Ct, Mux, MuxConv, NnError, Payloads, Plain, StepLayers};
+use super::{Builder, Ct, Mux, MuxConv, NnError, Payloads, Plain, StepLayers, channel_sum_bits};
 use crate::nn::network::{LayerKind, Network};
 use crate::nn::program::RecordsPlains;
 
@@ -127,48 +127,31 @@ pub(super) fn pair(
 }
 
 impl Builder<'_> {
-    /// CAConv (see the module doc): CA input ciphertexts `x`, RA output; two levels.
-    pub(super) fn ca_conv(&mut self, li: usize, x: &[Ct], bn: bool) -> Result<Vec<Ct>, NnError> {
+    /// Conv layer `li` (batch norm folded if `bn`) recorded for its payloads: its index, spec
+    /// and layout (input = output, checked by [`pair`]).
+    fn paired_conv(&mut self, li: usize, bn: bool) -> Result<(usize, MuxConv, Mux), NnError> {
         let c = self.conv_spec(li, bn)?;
         let (l, _) = self.layouts(li, &c)?;
         let i = self.payloads.convs.len();
         self.payloads.convs.push(c.clone());
         self.payloads.layouts.push((l, l));
-        let k = c.kernel;
-        let taps: Vec<(usize, usize)> = (0..k * k).map(|t| (t / k, t % k)).collect();
+        Ok((i, c, l))
+    }
+
+    /// CAConv (see the module doc): CA input ciphertexts `x`, RA output; two levels.
+    pub(super) fn ca_conv(&mut self, li: usize, x: &[Ct], bn: bool) -> Result<Vec<Ct>, NnError> {
+        let (i, c, l) = self.paired_conv(li, bn)?;
+        let taps = all_taps(c.kernel);
         let rotated: Vec<Vec<Ct>> = x
             .iter()
             .map(|&xc| self.tap_rotations(xc, &c, &l, &taps))
             .collect();
         let ra_cts = c.cout.div_ceil(l.copies);
-        let sum_bits = c
-            .cin
-            .next_power_of_two()
-            .min(l.channels_per_ct())
-            .trailing_zeros();
+        let sum_bits = channel_sum_bits(c.cin, &l);
         let position_bits = l.channels_per_ct().trailing_zeros();
         let mut ys = Vec::with_capacity(ra_cts);
         for batch in 0..ra_cts {
-            let mut acc = None;
-            for (ct, rotated) in rotated.iter().enumerate() {
-                for (&r, &tap) in rotated.iter().zip(&taps) {
-                    let m = self.mul_plain(
-                        r,
-                        Plain::Weight {
-                            conv: i,
-                            batch,
-                            ct,
-                            tap,
-                        },
-                    );
-                    acc = Some(self.e.accumulate(acc, m));
-                }
-            }
-            let mut s = self.e.rescale(acc.expect("at least the centre tap"));
-            for b in 0..sum_bits {
-                let r = self.e.rotate(s, l.tau(1 << b) as i64, None);
-                s = self.e.add(s, r);
-            }
+            let s = self.batch_products(i, batch, &rotated, &taps, &l, sum_bits);
             let m = self.mul_plain(s, Plain::RaMask { conv: i, batch });
             let m = self.e.rescale(m);
             let mut y = self.add_plain(m, Plain::RaBias { conv: i, batch });
@@ -183,7 +166,7 @@ impl Builder<'_> {
              channel sum {} + replication {} rotations each",
             c.cin,
             c.cout,
-            k,
+            c.kernel,
             taps.len(),
             l.cts,
             ra_cts,
@@ -197,13 +180,8 @@ impl Builder<'_> {
 
     /// RAConv (see the module doc): RA input ciphertexts `x`, CA output; one level.
     pub(super) fn ra_conv(&mut self, li: usize, x: &[Ct], bn: bool) -> Result<Vec<Ct>, NnError> {
-        let c = self.conv_spec(li, bn)?;
-        let (l, _) = self.layouts(li, &c)?;
-        let i = self.payloads.convs.len();
-        self.payloads.convs.push(c.clone());
-        self.payloads.layouts.push((l, l));
-        let k = c.kernel;
-        let taps: Vec<(usize, usize)> = (0..k * k).map(|t| (t / k, t % k)).collect();
+        let (i, c, l) = self.paired_conv(li, bn)?;
+        let taps = all_taps(c.kernel);
         let mut ys = Vec::with_capacity(l.cts);
         for ct in 0..l.cts {
             let mut y = None;
@@ -238,7 +216,7 @@ impl Builder<'_> {
              rotations, → {} ciphertexts",
             c.cin,
             c.cout,
-            k,
+            c.kernel,
             x.len(),
             taps.len(),
             l.copies.trailing_zeros(),
@@ -247,6 +225,13 @@ impl Builder<'_> {
         self.report(li, detail);
         Ok(ys)
     }
+}
+
+/// Every `(dy, dx)` of a `kernel × kernel` kernel, row-major.
+fn all_taps(kernel: usize) -> Vec<(usize, usize)> {
+    (0..kernel * kernel)
+        .map(|t| (t / kernel, t % kernel))
+        .collect()
 }
 
 /// The RA channel in copy `copy` of RA ciphertext `batch` of conv `conv`'s layout, if any.

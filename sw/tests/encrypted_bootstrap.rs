@@ -8,7 +8,7 @@
 use hesim_sw::ckks::bootstrap::{LEVELS_AFTER, recipe};
 use hesim_sw::nn::encrypted::{EncryptedRunner, RunnerOptions};
 use hesim_sw::nn::multiplexed::{self, MuxOptions};
-use hesim_sw::nn::{self, Network, Params};
+use hesim_sw::nn::{self, Network, Params, Program};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 
@@ -35,7 +35,7 @@ fn deep_network_runs_encrypted_under_hyphen_recon() {
 }
 
 /// Builds the network (`hybrid`: under `hyphen-recon`), runs it encrypted and checks it.
-fn run_deep_network(hybrid: bool) -> hesim_sw::nn::Program {
+fn run_deep_network(hybrid: bool) -> Program {
     let mut text = String::from("name = \"deep\"\ninput = [2, 8, 8]\n");
     for i in 0..6 {
         text.push_str(&format!(

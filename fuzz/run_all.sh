@@ -62,26 +62,29 @@ dict_of() {
 }
 
 mkdir -p logs
+# Built once here; the targets then run the binaries, so an edit made while the campaign
+# runs cannot slip into a run labelled with an older commit.
 cargo +nightly fuzz build -s none || exit 1
+bin=target/x86_64-unknown-linux-gnu/release
 for target in $TARGETS; do
     if grep -q "^$target $code_commit runs=$RUNS .* result=ok" "$LOG" 2>/dev/null; then
         echo "skip $target: done on $code_commit"
         continue
     fi
-    mkdir -p "corpus/$target"
+    mkdir -p "corpus/$target" "artifacts/$target"
     out="logs/$target-$code_commit.log"
     echo "$(date -u +%FT%TZ) start $target on $code_commit" | tee -a "$out"
     # shellcheck disable=SC2046 # word splitting of the seed folders is intended
     (
         ulimit -v "$MEMORY_KB"
-        cargo +nightly fuzz run -s none "$target" "corpus/$target" $(seeds_of "$target") -- \
-            $(dict_of "$target") -rss_limit_mb=4096 -timeout="$TIMEOUT" -runs="$RUNS" \
-            -print_final_stats=1
+        "$bin/$target" "corpus/$target" $(seeds_of "$target") $(dict_of "$target") \
+            -rss_limit_mb=4096 -timeout="$TIMEOUT" -runs="$RUNS" -print_final_stats=1 \
+            -artifact_prefix="artifacts/$target/"
     ) >>"$out" 2>&1
     status=$?
-    runs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$out" | tail -1 | grep -o '[0-9]*$')
-    rate=$(grep -o 'stat::average_exec_per_sec: [0-9]*' "$out" | tail -1 | grep -o '[0-9]*$')
-    rss=$(grep -o 'stat::peak_rss_mb: [0-9]*' "$out" | tail -1 | grep -o '[0-9]*$')
+    runs=$(grep -o 'stat::number_of_executed_units:[[:space:]]*[0-9]*' "$out" | tail -1 | grep -o '[0-9]*$')
+    rate=$(grep -o 'stat::average_exec_per_sec:[[:space:]]*[0-9]*' "$out" | tail -1 | grep -o '[0-9]*$')
+    rss=$(grep -o 'stat::peak_rss_mb:[[:space:]]*[0-9]*' "$out" | tail -1 | grep -o '[0-9]*$')
     if [ "$status" = 0 ] && grep -q "^Done $RUNS runs" "$out"; then
         result=ok
     else

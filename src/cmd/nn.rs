@@ -153,6 +153,7 @@ fn build_with(
 }
 
 pub fn generate(args: GenArgs) -> Result<ExitCode> {
+    super::gen_options::refuse_unused(&args)?;
     if let Some(code) = super::resnet::generate(&args)? {
         return Ok(code);
     }

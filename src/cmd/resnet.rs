@@ -15,7 +15,7 @@ use hesim_traces::{BootstrapParams, Header, Hoisting, Op, OpName, TraceStats, Tr
 
 use super::nn::GenArgs;
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum HoistingArg {
     None,
     Single,
@@ -263,12 +263,6 @@ pub fn generate(args: &GenArgs) -> Result<Option<ExitCode>> {
     }
     let (header, ops, note) = match args.net.net.as_str() {
         "resnet20" => {
-            if args.net.sparsity != 0.0 || args.net.weights != "random" {
-                bail!(
-                    "resnet20 takes random weights and prunes whole taps: use --pruned-taps, \
-                     not --sparsity or --weights"
-                );
-            }
             let (p, note) = match b.variant {
                 ResnetVariant::Hesim => {
                     let bootstrap = !args.net.no_bootstrap;
@@ -302,12 +296,6 @@ pub fn generate(args: &GenArgs) -> Result<Option<ExitCode>> {
             (r.header, program.ops, Some(note))
         }
         "bootstrap" => {
-            if let Some(limbs) = b.limbs {
-                bail!(
-                    "--limbs {limbs} sets the resnet20 and helr chains; a --net bootstrap chain \
-                     is --levels-after plus the bootstrap's own levels: use --levels-after"
-                );
-            }
             let slots = 1u64 << (b.log_n - 1);
             let (header, ops) = boot::standalone(
                 b.log_n,

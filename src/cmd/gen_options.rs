@@ -87,6 +87,26 @@ const USERS: &[(&str, &[Kind])] = &[
     ("--full-slot-boot", &[Helr]),
 ];
 
+/// What to use instead, where an option's purpose has another spelling for a kind.
+const INSTEAD: &[(&str, Kind, &str)] = &[
+    (
+        "--sparsity",
+        Resnet20,
+        "resnet20 takes random weights and prunes whole taps: use --pruned-taps",
+    ),
+    (
+        "--weights",
+        Resnet20,
+        "resnet20 takes random weights (--seed) and prunes whole taps (--pruned-taps)",
+    ),
+    (
+        "--limbs",
+        Bootstrap,
+        "a --net bootstrap chain is --levels-after plus the bootstrap's own levels: use \
+         --levels-after",
+    ),
+];
+
 /// `trace gen`'s options with nothing given but the required ones: the defaults, from the
 /// same declarations clap parses.
 #[derive(Debug, Parser)]
@@ -188,7 +208,11 @@ fn given(args: &GenArgs) -> Vec<(&'static str, String)> {
             h.iterations != dh.iterations,
             h.iterations.to_string(),
         ),
-        ("--features", h.features != dh.features, h.features.to_string()),
+        (
+            "--features",
+            h.features != dh.features,
+            h.features.to_string(),
+        ),
         ("--full-slot-boot", h.full_slot_boot, String::new()),
     ];
     all.into_iter()
@@ -219,8 +243,12 @@ pub fn refuse_unused(args: &GenArgs) -> Result<()> {
             } else {
                 kind.name().to_owned()
             };
+            let instead = INSTEAD
+                .iter()
+                .find(|(f, k, _)| *f == flag && *k == kind)
+                .map_or("drop it", |(_, _, hint)| hint);
             bail!(
-                "{option} has no effect on {subject}: it applies to {}; drop it",
+                "{option} has no effect on {subject}: it applies to {}; {instead}",
                 names.join(", ")
             );
         }

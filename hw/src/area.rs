@@ -318,6 +318,11 @@ impl AreaTable {
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).unwrap_or_default() + "\n"
     }
+
+    /// Writes the table to `path` atomically.
+    pub fn save(&self, path: &Path) -> Result<(), HwError> {
+        save_atomically(path, &self.to_json())
+    }
 }
 
 /// The committed area table, compiled in so sweeps need no yosys.
@@ -447,12 +452,18 @@ impl UnitAreaTable {
         serde_json::to_string_pretty(self).unwrap_or_default() + "\n"
     }
 
-    /// Writes the table to `path` atomically (a temporary file, then a rename).
+    /// Writes the table to `path` atomically.
     pub fn save(&self, path: &Path) -> Result<(), HwError> {
-        let tmp = path.with_extension("json.tmp");
-        std::fs::write(&tmp, self.to_json()).map_err(HwError::io(&tmp))?;
-        std::fs::rename(&tmp, path).map_err(HwError::io(path))
+        save_atomically(path, &self.to_json())
     }
+}
+
+/// Writes `text` to `path` through a temporary file and a rename, so the file is either the
+/// old table or the new one.
+fn save_atomically(path: &Path, text: &str) -> Result<(), HwError> {
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, text).map_err(HwError::io(&tmp))?;
+    std::fs::rename(&tmp, path).map_err(HwError::io(path))
 }
 
 /// The committed unit area table (`hw/area/unit_table.json`), compiled in so `fit` needs no
@@ -463,19 +474,26 @@ pub fn unit_area_table() -> UnitAreaTable {
         .expect("hw/area/unit_table.json is valid (checked by the crate's tests)")
 }
 
-/// The shapes of the committed unit table: NTT and automorphism units at N = 2^16 (the
-/// simulator's ring) for P = 64 … 4 on xcup, after [`DRIFT_CHECK_SHAPES`]. Only the 64-bit
-/// word so far (it holds the `fpga` preset's 54-bit primes, and every prime of the 32-bit word
-/// too), and not P = 2 or 1: their 32k- and 64k-word banks and ROMs take yosys more than ten
-/// minutes a row, and the sweep's NTT lanes start at 64.
+/// The shapes of the committed unit table: NTT units and automorphism units (P ≥ 2; one lane
+/// needs no network) at N = 2^16 (the simulator's ring) on xcup, for the lane counts of
+/// [`UNIT_TABLE_LANES`] per word, after [`DRIFT_CHECK_SHAPES`].
 pub fn unit_table_shapes() -> Vec<(UnitKind, u32, u32, Width)> {
     let mut shapes = DRIFT_CHECK_SHAPES.to_vec();
-    for lanes in [64, 32, 16, 8, 4] {
-        shapes.push((UnitKind::Ntt, 16, lanes, Width::W64));
-        shapes.push((UnitKind::Automorphism, 16, lanes, Width::W64));
+    for (width, lanes) in UNIT_TABLE_LANES {
+        for &lanes in lanes {
+            shapes.push((UnitKind::Ntt, 16, lanes, width));
+            if lanes > 1 {
+                shapes.push((UnitKind::Automorphism, 16, lanes, width));
+            }
+        }
     }
     shapes
 }
+
+/// The lane counts the unit table holds per word: the 64-bit word (the `fpga` preset's 54-bit
+/// primes) at P = 64 … 4. P = 2 and 1 (32k- and 64k-word memories) take yosys more than ten
+/// minutes a row here.
+pub const UNIT_TABLE_LANES: [(Width, &[u32]); 1] = [(Width::W64, &[64, 32, 16, 8, 4])];
 
 /// Small rows the crate's tests re-synthesize in seconds and compare with the committed table,
 /// so a design change that moves the area fails CI even though the N = 2^16 rows take minutes.
@@ -564,22 +582,54 @@ fn with_lane_zero_twiddles(design: &str, lanes: u32) -> String {
 /// `row_done` with the table so far after each row so a long run can save its progress.
 pub fn regenerate_unit_table(
     shapes: &[(UnitKind, u32, u32, Width)],
-    mut row_done: impl FnMut(&UnitAreaTable) -> Result<(), HwError>,
+    row_done: impl FnMut(&UnitAreaTable) -> Result<(), HwError>,
 ) -> Result<UnitAreaTable, HwError> {
     let yosys = Tool::Yosys.run(&["-V"], Path::new("."))?.trim().to_string();
     let modulus_bits = Width::ALL
         .iter()
         .map(|&w| (w.to_string(), table_modulus_bits(w)))
         .collect();
-    let mut table = UnitAreaTable {
+    let empty = UnitAreaTable {
         yosys,
         modulus_bits,
         entries: Vec::new(),
     };
-    for &(unit, log_n, lanes, width) in shapes {
+    complete_unit_table(empty, shapes, row_done)
+}
+
+/// Synthesizes the rows of `shapes` that `table` lacks, widest units first (the narrow ones'
+/// deep memories take yosys longest), calling `row_done` after each row; the result lists the
+/// rows in `shapes` order, then any others `table` held. A table made by another yosys is
+/// refused (its rows would not be comparable).
+pub fn complete_unit_table(
+    mut table: UnitAreaTable,
+    shapes: &[(UnitKind, u32, u32, Width)],
+    mut row_done: impl FnMut(&UnitAreaTable) -> Result<(), HwError>,
+) -> Result<UnitAreaTable, HwError> {
+    let yosys = Tool::Yosys.run(&["-V"], Path::new("."))?.trim().to_string();
+    if table.yosys != yosys {
+        return Err(HwError::YosysMismatch {
+            table: table.yosys,
+            installed: yosys,
+        });
+    }
+    let mut missing: Vec<_> = shapes
+        .iter()
+        .copied()
+        .filter(|&(unit, log_n, lanes, width)| table.get(unit, log_n, lanes, width).is_none())
+        .collect();
+    missing.sort_by_key(|&(_, _, lanes, _)| std::cmp::Reverse(lanes));
+    let position = |e: &UnitAreaEntry| {
+        shapes
+            .iter()
+            .position(|&(u, n, p, w)| (u, n, p, w) == (e.unit, e.log_n, e.lanes, e.width))
+            .unwrap_or(shapes.len())
+    };
+    for (unit, log_n, lanes, width) in missing {
         table
             .entries
             .push(synthesize_unit(unit, log_n, lanes, width, Family::Xcup)?);
+        table.entries.sort_by_key(position);
         row_done(&table)?;
     }
     Ok(table)

@@ -51,7 +51,7 @@ pub enum HwError {
         name: String,
     },
     /// A device `fit` does not know.
-    #[error("unknown device `{name}`: use --device u280")]
+    #[error("unknown device `{name}`: the devices hesim knows are u280")]
     UnknownDevice {
         /// The requested device.
         name: String,
@@ -70,6 +70,17 @@ pub enum HwError {
     NothingFits {
         /// The device.
         device: &'static str,
+    },
+    /// A unit table to be completed was made by another yosys.
+    #[error(
+        "the unit table was synthesized by {table} but {installed} is installed: rows from \
+         two versions are not comparable; regenerate the whole table without --missing"
+    )]
+    YosysMismatch {
+        /// The table's yosys.
+        table: String,
+        /// The installed yosys.
+        installed: String,
     },
     /// A required external program is not installed.
     #[error("`{program}` not found on PATH: install it with `apt-get install -y {package}`")]

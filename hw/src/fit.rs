@@ -1,12 +1,14 @@
 //! `hesim verilog fit`: the largest NTT and automorphism units (from the committed unit area
 //! table) that fit a device's share of resources, written as an architecture fragment that
-//! `hesim sim --arch` reads on top of the `fpga` preset.
+//! `hesim sim --arch` reads on top of the `fpga` preset. The resource accounting is
+//! `hesim_sim::sweep::FpgaModel`'s, the one FPGA sweeps use ([`fpga_model`]).
 
 use std::fmt::Write;
 
+use hesim_sim::sweep::{FpgaDevice, FpgaModel, FpgaResources, FpgaUnitCost, FpgaUnitKind};
 use serde::Serialize;
 
-use crate::area::{CellCounts, UnitAreaEntry, UnitAreaTable, UnitKind};
+use crate::area::{UnitAreaEntry, UnitAreaTable, UnitKind, unit_area_table};
 use crate::{HwError, Width};
 
 /// An FPGA's resource totals.
@@ -39,6 +41,19 @@ pub const U280: Device = Device {
     source: "AMD Alveo U280 data sheet (DS963), XCU280: 1,304K LUTs, 2,607K registers, \
              9,024 DSP slices, 2,016 36 Kb block RAMs, 960 UltraRAMs",
 };
+
+impl Device {
+    /// The totals as the simulator's resource counts.
+    pub fn totals(&self) -> FpgaResources {
+        FpgaResources {
+            lut: self.lut,
+            ff: self.ff,
+            dsp: self.dsp,
+            bram: self.bram,
+            uram: self.uram,
+        }
+    }
+}
 
 /// Devices `fit` knows.
 pub const DEVICES: [Device; 1] = [U280];
@@ -80,6 +95,50 @@ pub fn word_for(word_bits: u32, table: &UnitAreaTable) -> Result<Width, HwError>
         .ok_or(HwError::UnbuildableWord { bits: word_bits })
 }
 
+/// The resource model of FPGA sweeps for `device`: the rows of `table` (the committed one in
+/// [`fpga_model`]) and [`UNIT_SHARE`].
+pub fn fpga_model_from(device: Device, table: &UnitAreaTable) -> FpgaModel {
+    let units = table
+        .entries
+        .iter()
+        .map(|e| FpgaUnitCost {
+            unit: match e.unit {
+                UnitKind::Ntt => FpgaUnitKind::Ntt,
+                UnitKind::Automorphism => FpgaUnitKind::Automorphism,
+            },
+            log_n: e.log_n,
+            lanes: e.lanes,
+            word_bits: e.width.bits(),
+            max_prime_bits: e.width.max_modulus_bits(),
+            resources: FpgaResources {
+                lut: e.cells.lut,
+                ff: e.cells.ff,
+                dsp: e.cells.dsp,
+                bram: e.cells.bram,
+                uram: e.cells.uram,
+            },
+        })
+        .collect();
+    FpgaModel {
+        device: FpgaDevice {
+            name: device.name.into(),
+            totals: device.totals(),
+            source: device.source.into(),
+        },
+        unit_share: UNIT_SHARE,
+        units,
+        source: format!(
+            "hw/area/unit_table.json ({}, synth_xilinx -family xcup -uram)",
+            table.yosys
+        ),
+    }
+}
+
+/// [`fpga_model_from`] the committed unit table, for the device named `name`.
+pub fn fpga_model(name: &str) -> Result<FpgaModel, HwError> {
+    Ok(fpga_model_from(device(name)?, &unit_area_table()))
+}
+
 /// A chosen configuration.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Fit {
@@ -96,29 +155,7 @@ pub struct Fit {
     /// The automorphism unit's row (one unit).
     pub automorphism: UnitAreaEntry,
     /// Resources of all the units together.
-    pub used: CellCounts,
-}
-
-fn add(a: CellCounts, b: CellCounts, times: u64) -> CellCounts {
-    CellCounts {
-        lut: a.lut + times * b.lut,
-        ff: a.ff + times * b.ff,
-        dsp: a.dsp + times * b.dsp,
-        carry: a.carry + times * b.carry,
-        bram: a.bram + times * b.bram,
-        uram: a.uram + times * b.uram,
-    }
-}
-
-/// Whether `cells` fit `share` of `device`. CARRY8 cells sit in the LUT slices and are not a
-/// separate budget; RAMB18 cells count as whole block RAMs (conservative).
-fn fits(cells: &CellCounts, device: &Device, share: f64) -> bool {
-    let within = |used: u64, total: u64| used as f64 <= share * total as f64;
-    within(cells.lut, device.lut)
-        && within(cells.ff, device.ff)
-        && within(cells.dsp, device.dsp)
-        && within(cells.bram, device.bram)
-        && within(cells.uram, device.uram)
+    pub used: FpgaResources,
 }
 
 /// The configuration with the most butterflies per cycle (units × P) whose NTT units and one
@@ -126,6 +163,7 @@ fn fits(cells: &CellCounts, device: &Device, share: f64) -> bool {
 /// fewer, wider units.
 pub fn fit(device: Device, word_bits: u32, table: &UnitAreaTable) -> Result<Fit, HwError> {
     let width = word_for(word_bits, table)?;
+    let model = fpga_model_from(device, table);
     let mut best: Option<Fit> = None;
     for ntt in table
         .entries
@@ -137,8 +175,17 @@ pub fn fit(device: Device, word_bits: u32, table: &UnitAreaTable) -> Result<Fit,
             continue;
         };
         for units in 1..=64u32 {
-            let used = add(automorphism.cells, ntt.cells, u64::from(units));
-            if !fits(&used, &device, UNIT_SHARE) {
+            let Ok(usage) = model.usage_of(
+                FIT_LOG_N,
+                width.bits(),
+                &[
+                    (FpgaUnitKind::Ntt, ntt.lanes, u64::from(units)),
+                    (FpgaUnitKind::Automorphism, lanes, 1),
+                ],
+            ) else {
+                break;
+            };
+            if !usage.fits {
                 break;
             }
             let butterflies = units * ntt.lanes;
@@ -154,7 +201,7 @@ pub fn fit(device: Device, word_bits: u32, table: &UnitAreaTable) -> Result<Fit,
                     ntt_units: units,
                     ntt: *ntt,
                     automorphism: *automorphism,
-                    used,
+                    used: usage.used,
                 });
             }
         }

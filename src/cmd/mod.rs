@@ -5,6 +5,7 @@ pub mod demo;
 pub mod finetune;
 pub mod gen_options;
 pub mod nn;
+pub mod nn_compare;
 pub mod report;
 pub mod resnet;
 pub mod sim;

@@ -233,9 +233,15 @@ fn run_sweep(args: RunArgs) -> Result<ExitCode> {
     };
     let shard = Shard::new(args.shard_index, args.shard_count)?;
     let spec = SweepSpec::load(&spec_path)?;
+    let fpga = spec
+        .fpga_device
+        .as_deref()
+        .map(hesim_hw::fit::fpga_model)
+        .transpose()
+        .with_context(|| format!("{}: [fpga] device", spec_path.display()))?;
     let cache = (!args.dry_run).then(|| out.join("traces"));
     let workloads = load_workloads(&spec, cache.as_deref())?;
-    let grid = Grid::build(&spec, &workloads, &area_model())?;
+    let grid = Grid::build_on_fpga(&spec, &workloads, &area_model(), fpga.as_ref())?;
     let assigned = grid.points.iter().filter(|p| shard.owns(p)).count();
     eprintln!(
         "sweep {:?}: {} points ({} designs × {} workloads{}), {} assigned to shard {}/{}",

@@ -1,14 +1,14 @@
 //! `hesim verilog`: emit the rust_hdl butterfly as Verilog with golden vectors, check it under
 //! yosys / Icarus / Verilator, and synthesize it for area.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 use hesim_hw::area::{
-    TABLE_FAMILIES, regenerate_area_table, regenerate_unit_table, synth_dir, unit_area_table,
-    unit_table_shapes,
+    TABLE_FAMILIES, UnitAreaTable, complete_unit_table, regenerate_area_table,
+    regenerate_unit_table, synth_dir, unit_area_table, unit_table_shapes,
 };
 use hesim_hw::automorphism::{AutomorphismConfig, write_automorphism_dir};
 use hesim_hw::check::{Simulators, check_dir_with};
@@ -125,11 +125,16 @@ pub enum VerilogCommand {
     /// regenerate it with yosys (long: one synthesis per row).
     #[command(after_help = "Examples:\n  \
         hesim verilog unit-table\n  \
-        hesim verilog unit-table --regenerate hw/area/unit_table.json")]
+        hesim verilog unit-table --regenerate hw/area/unit_table.json\n  \
+        nice -n 15 hesim verilog unit-table --regenerate hw/area/unit_table.json --missing")]
     UnitTable {
-        /// Synthesize every row and write the table to this file.
+        /// Synthesize every row and write the table to this file (after each row).
         #[arg(long)]
         regenerate: Option<PathBuf>,
+        /// Keep the rows FILE already has and synthesize only the missing ones (resumes an
+        /// interrupted run, adds rows after the grid grows).
+        #[arg(long, requires = "regenerate")]
+        missing: bool,
     },
     /// Choose the largest NTT and automorphism units that fit half of a device (from the
     /// committed unit table) and write an architecture fragment for `hesim sim --arch`.
@@ -286,40 +291,53 @@ pub fn run(cmd: VerilogCommand) -> Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        VerilogCommand::UnitTable { regenerate } => {
+        VerilogCommand::UnitTable {
+            regenerate,
+            missing,
+        } => {
             let table = match &regenerate {
-                Some(path) => regenerate_unit_table(&unit_table_shapes(), |partial| {
-                    let row = partial.entries.last().map(|e| {
-                        format!("{} 2^{} P={} {}", e.unit.name(), e.log_n, e.lanes, e.width)
-                    });
-                    eprintln!("synthesized {}", row.unwrap_or_default());
-                    partial.save(path)
-                })?,
+                Some(path) => {
+                    let mut rows = 0;
+                    let save = |partial: &UnitAreaTable| {
+                        rows += 1;
+                        eprintln!("synthesized row {rows}; saved {}", path.display());
+                        partial.save(path)
+                    };
+                    if missing {
+                        let text = std::fs::read_to_string(path)
+                            .with_context(|| format!("reading {}", path.display()))?;
+                        let existing: UnitAreaTable =
+                            serde_json::from_str(&text).with_context(|| {
+                                format!("{} is not a unit area table", path.display())
+                            })?;
+                        complete_unit_table(existing, &unit_table_shapes(), save)?
+                    } else {
+                        regenerate_unit_table(&unit_table_shapes(), save)?
+                    }
+                }
                 None => unit_area_table(),
             };
-            outln!("{} (synth_xilinx -family xcup -uram)", table.yosys);
-            outln!(
-                "unit          log_n lanes word limb_cycles latency     LUT      FF   DSP BRAM URAM"
+            print_table(
+                &format!("{} (synth_xilinx -family xcup -uram)", table.yosys),
+                "unit          log_n lanes word limb_cycles latency     LUT      FF   DSP BRAM URAM",
+                table.entries.iter().map(|e| {
+                    format!(
+                        "{:<13} {:>5} {:>5} {:>4} {:>11} {:>7} {:>7} {:>7} {:>5} {:>4} {:>4}",
+                        e.unit.name(),
+                        e.log_n,
+                        e.lanes,
+                        e.width.to_string(),
+                        e.limb_cycles,
+                        e.latency_cycles,
+                        e.cells.lut,
+                        e.cells.ff,
+                        e.cells.dsp,
+                        e.cells.bram,
+                        e.cells.uram
+                    )
+                }),
+                regenerate.as_deref(),
             );
-            for e in &table.entries {
-                outln!(
-                    "{:<13} {:>5} {:>5} {:>4} {:>11} {:>7} {:>7} {:>7} {:>5} {:>4} {:>4}",
-                    e.unit.name(),
-                    e.log_n,
-                    e.lanes,
-                    e.width.to_string(),
-                    e.limb_cycles,
-                    e.latency_cycles,
-                    e.cells.lut,
-                    e.cells.ff,
-                    e.cells.dsp,
-                    e.cells.bram,
-                    e.cells.uram
-                );
-            }
-            if let Some(path) = regenerate {
-                outln!("wrote {}", path.display());
-            }
             Ok(ExitCode::SUCCESS)
         }
         VerilogCommand::Fit {
@@ -393,30 +411,52 @@ pub fn run(cmd: VerilogCommand) -> Result<ExitCode> {
         }
         VerilogCommand::AreaTable { regenerate } => {
             let table = match &regenerate {
-                Some(_) => regenerate_area_table(&TABLE_FAMILIES)?,
+                Some(path) => {
+                    let table = regenerate_area_table(&TABLE_FAMILIES)?;
+                    table.save(path)?;
+                    table
+                }
                 None => area_table(),
             };
-            outln!("{}", table.yosys);
-            outln!("width variant       family latency II   LUT    FF  DSP CARRY BRAM");
-            for e in &table.entries {
-                outln!(
-                    "{:>5} {:<13} {:<6} {:>7} {:>2} {:>5} {:>5} {:>4} {:>5} {:>4}",
-                    e.width.to_string(),
-                    e.variant.to_string(),
-                    e.family.to_string(),
-                    e.latency,
-                    e.initiation_interval,
-                    e.cells.lut,
-                    e.cells.ff,
-                    e.cells.dsp,
-                    e.cells.carry,
-                    e.cells.bram
-                );
-            }
-            if let Some(path) = regenerate {
-                outln!("wrote {}", path.display());
-            }
+            print_table(
+                &table.yosys,
+                "width variant       family latency II   LUT    FF  DSP CARRY BRAM",
+                table.entries.iter().map(|e| {
+                    format!(
+                        "{:>5} {:<13} {:<6} {:>7} {:>2} {:>5} {:>5} {:>4} {:>5} {:>4}",
+                        e.width.to_string(),
+                        e.variant.to_string(),
+                        e.family.to_string(),
+                        e.latency,
+                        e.initiation_interval,
+                        e.cells.lut,
+                        e.cells.ff,
+                        e.cells.dsp,
+                        e.cells.carry,
+                        e.cells.bram
+                    )
+                }),
+                regenerate.as_deref(),
+            );
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// Prints a synthesis table: the yosys that made it, a header, one line per row, and the file
+/// it was just written to.
+fn print_table(
+    yosys: &str,
+    header: &str,
+    rows: impl Iterator<Item = String>,
+    written: Option<&Path>,
+) {
+    outln!("{yosys}");
+    outln!("{header}");
+    for row in rows {
+        outln!("{row}");
+    }
+    if let Some(path) = written {
+        outln!("wrote {}", path.display());
     }
 }

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use toml::{Table, Value};
 
 use super::area::{AreaBreakdown, AreaModel};
+use super::fpga::{FpgaModel, FpgaUsage};
 use super::spec::{SweepSpec, WorkloadSpec};
 use super::{SweepError, write_atomically};
 use crate::arch::{Arch, ArchLoader};
@@ -111,6 +112,8 @@ pub struct Point {
     pub axis_values: Arc<[Value]>,
     pub arch: Arc<Arch>,
     pub area: Arc<AreaBreakdown>,
+    /// Resources on the sweep's FPGA (when it names one).
+    pub fpga: Option<Arc<FpgaUsage>>,
 }
 
 /// The enumerated sweep.
@@ -120,6 +123,7 @@ pub struct Grid {
     pub spec_hash: String,
     pub workloads: Vec<WorkloadInfo>,
     pub area_model: AreaModel,
+    pub fpga_model: Option<FpgaModel>,
     pub points: Vec<Point>,
     /// Designs left out by the constraints (each would have had one point per workload).
     pub excluded_designs: usize,
@@ -136,6 +140,8 @@ pub struct GridFile {
     pub axes: Vec<String>,
     pub workloads: Vec<WorkloadInfo>,
     pub area_model: AreaModel,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fpga_model: Option<FpgaModel>,
     pub max_area_mm2: Option<f64>,
     pub excluded_designs: usize,
     /// Point ids in canonical order.
@@ -159,6 +165,29 @@ impl Grid {
         workloads: &[Workload],
         area_model: &AreaModel,
     ) -> Result<Grid, SweepError> {
+        Self::build_on_fpga(spec, workloads, area_model, None)
+    }
+
+    /// [`Grid::build`], costing every point's resources with `fpga_model`, which must be for
+    /// the device `spec` names (`[fpga] device`); a point the model has no units for is an
+    /// error naming it.
+    pub fn build_on_fpga(
+        spec: &SweepSpec,
+        workloads: &[Workload],
+        area_model: &AreaModel,
+        fpga_model: Option<&FpgaModel>,
+    ) -> Result<Grid, SweepError> {
+        let named = spec.fpga_device.as_deref();
+        if named != fpga_model.map(|m| m.device.name.as_str()) {
+            return Err(SweepError::Spec {
+                origin: spec.name.clone(),
+                message: format!(
+                    "the spec's [fpga] device is {named:?} but the resource model given is for \
+                     {:?}",
+                    fpga_model.map(|m| &m.device.name)
+                ),
+            });
+        }
         let loader = || -> Result<ArchLoader, SweepError> {
             let mut l = ArchLoader::new(&spec.base).map_err(base_err)?;
             for s in &spec.set {
@@ -221,6 +250,15 @@ impl Grid {
                 message: e.to_string(),
             })?;
             let area = area_model.area(&arch);
+            let fpga = fpga_model
+                .map(|m| m.usage(&arch))
+                .transpose()
+                .map_err(|e| SweepError::Point {
+                    index: design,
+                    axes: describe(),
+                    message: e.to_string(),
+                })?
+                .map(Arc::new);
             if spec
                 .constraints
                 .max_area_mm2
@@ -245,6 +283,7 @@ impl Grid {
                     axis_values: values.clone(),
                     arch: arch.clone(),
                     area: area.clone(),
+                    fpga: fpga.clone(),
                 });
             }
         }
@@ -253,6 +292,7 @@ impl Grid {
             spec_hash: spec.hash(),
             workloads: workloads.iter().map(|w| w.info.clone()).collect(),
             area_model: area_model.clone(),
+            fpga_model: fpga_model.cloned(),
             points,
             excluded_designs: excluded,
             grid_hash: ids.finalize().to_hex()[..ID_HEX].to_owned(),
@@ -268,6 +308,7 @@ impl Grid {
             axes: self.spec.axes.iter().map(|a| a.key.clone()).collect(),
             workloads: self.workloads.clone(),
             area_model: self.area_model.clone(),
+            fpga_model: self.fpga_model.clone(),
             max_area_mm2: self.spec.constraints.max_area_mm2,
             excluded_designs: self.excluded_designs,
             points: self

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::area::AreaModel;
+use super::fpga::FpgaModel;
 use super::grid::GridFile;
 use super::record::{PointRecord, SCHEMA_VERSION};
 use super::run::{RunSummary, write_csv};
@@ -36,6 +37,9 @@ pub struct MergeSummary {
     pub axes: Vec<String>,
     pub workloads: Vec<String>,
     pub area_model: AreaModel,
+    /// The FPGA resource model, when the sweep names a device.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fpga_model: Option<FpgaModel>,
     pub max_area_mm2: Option<f64>,
     /// Designs left out of the grid by the area budget.
     pub excluded_designs: usize,
@@ -152,6 +156,7 @@ pub fn merge(
         axes: grid.axes.clone(),
         workloads: grid.workloads.iter().map(|w| w.label.clone()).collect(),
         area_model: grid.area_model.clone(),
+        fpga_model: grid.fpga_model.clone(),
         max_area_mm2: grid.max_area_mm2,
         excluded_designs: grid.excluded_designs,
         grid_points: grid.points.len(),

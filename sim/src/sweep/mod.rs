@@ -4,6 +4,8 @@
 //! - [`grid`]: enumerates points in a fixed order and names each by `point_id`, the blake3 of
 //!   its canonical resolved configuration (architecture TOML + workload identity).
 //! - [`area`]: silicon area of a point (F1 per-unit figures + hw butterfly width scaling).
+//! - [`fpga`]: LUT/FF/DSP/BRAM/URAM of a point on an FPGA (hw's synthesized unit table) and
+//!   whether it fits the device, for sweeps that name one (`[fpga] device = "u280"`).
 //! - [`run`]: simulates the points of one shard in parallel; each result lands atomically in
 //!   `points/<point_id>/{resolved.toml,result.json}`, so a killed run resumes where it was.
 //! - [`merge`]: checks shards against the grid and writes the tidy `results.csv` and
@@ -13,6 +15,7 @@
 //! (this crate does not depend on the compiler), which hands [`grid::Workload`]s in.
 
 pub mod area;
+pub mod fpga;
 pub mod grid;
 pub mod merge;
 pub mod record;
@@ -22,6 +25,9 @@ pub mod spec;
 use std::path::PathBuf;
 
 pub use area::{AreaBreakdown, AreaModel, ButterflyCost};
+pub use fpga::{
+    FpgaDevice, FpgaError, FpgaModel, FpgaResources, FpgaUnitCost, FpgaUnitKind, FpgaUsage,
+};
 pub use grid::{Grid, GridFile, Point, Workload};
 pub use merge::{MergeOptions, MergeSummary, merge};
 pub use record::{PointRecord, SCHEMA_VERSION};

@@ -5,11 +5,30 @@ use toml::Value;
 
 use super::SweepError;
 use super::area::AreaBreakdown;
+use super::fpga::FpgaUsage;
 use super::grid::WorkloadInfo;
 use crate::result::{Bound, SimResult, Unit};
 
-/// Version of `result.json` and of the `results.csv` columns. Bump on any change.
-pub const SCHEMA_VERSION: u32 = 1;
+/// Version of `result.json` and of the `results.csv` columns. Bump on any change (2: the
+/// `fpga_*` columns).
+pub const SCHEMA_VERSION: u32 = 2;
+
+/// The resource columns, after the area ones; empty when the sweep names no FPGA.
+const FPGA_COLUMNS: [&str; 13] = [
+    "fpga_device",
+    "fpga_unit_word",
+    "fpga_lut",
+    "fpga_ff",
+    "fpga_dsp",
+    "fpga_bram",
+    "fpga_uram",
+    "fpga_lut_pct",
+    "fpga_ff_pct",
+    "fpga_dsp_pct",
+    "fpga_bram_pct",
+    "fpga_uram_pct",
+    "fpga_fits",
+];
 
 /// The stored result of one design point.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -23,6 +42,9 @@ pub struct PointRecord {
     /// Axis keys and values, in axis order.
     pub axes: Vec<(String, Value)>,
     pub area: AreaBreakdown,
+    /// Resources on the sweep's FPGA (sweeps that name one).
+    #[serde(default)]
+    pub fpga: Option<FpgaUsage>,
     /// The simulation (`None` when the design cannot run the workload, see `error`).
     pub result: Option<SimResult>,
     /// Why the design cannot run the workload (word too small for the primes, N too large).
@@ -78,6 +100,10 @@ impl PointRecord {
                 "area_scratchpad_mm2",
                 "area_noc_mm2",
                 "area_hbm_phy_mm2",
+            ]
+            .iter()
+            .chain(&FPGA_COLUMNS)
+            .chain(&[
                 "tasks",
                 "hbm_read_bytes",
                 "hbm_write_bytes",
@@ -88,8 +114,7 @@ impl PointRecord {
                 "scratchpad_bytes",
                 "layers",
                 "memory_bound_layers",
-            ]
-            .iter()
+            ])
             .map(|s| s.to_string()),
         );
         h.extend(Unit::ALL.iter().map(|u| format!("{u}_utilization")));
@@ -142,6 +167,17 @@ impl PointRecord {
             a.hbm_phy_mm2,
         ] {
             r.push(format!("{v:.6}"));
+        }
+        match &self.fpga {
+            Some(f) => {
+                let u = &f.used;
+                r.push(f.device.clone());
+                r.push(f.unit_word_bits.to_string());
+                r.extend([u.lut, u.ff, u.dsp, u.bram, u.uram].map(|n| n.to_string()));
+                r.extend(f.percent.map(|p| format!("{p:.2}")));
+                r.push(f.fits.to_string());
+            }
+            None => r.extend(FPGA_COLUMNS.map(|_| String::new())),
         }
         r.push(opt(&|s| s.trace.tasks.to_string()));
         r.push(opt(&|s| s.memory.hbm_read_bytes.to_string()));

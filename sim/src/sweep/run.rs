@@ -298,6 +298,7 @@ fn run_point(
             .map(|(a, v)| (a.key.clone(), v.clone()))
             .collect(),
         area: (*p.area).clone(),
+        fpga: p.fpga.as_deref().cloned(),
         result,
         error,
         sim_seconds,

@@ -28,6 +28,9 @@
 //!
 //! [constraints]
 //! max_area_mm2 = 200.0                              # points above are not simulated
+//!
+//! [fpga]
+//! device = "u280"              # LUT/FF/DSP/BRAM/URAM columns and a fits-the-device flag
 //! ```
 //!
 //! Points are the Cartesian product of the axes (the first axis varies slowest) times the
@@ -59,6 +62,10 @@ pub struct SweepSpec {
     pub axes: Vec<Axis>,
     pub workloads: Vec<WorkloadSpec>,
     pub constraints: Constraints,
+    /// The FPGA whose resources the points are costed in (`[fpga] device`); the CLI supplies
+    /// the model ([`super::FpgaModel`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fpga_device: Option<String>,
 }
 
 /// One architecture key and the values it takes, in order.
@@ -126,6 +133,13 @@ struct RawSpec {
     workload: Vec<RawWorkload>,
     #[serde(default)]
     constraints: RawConstraints,
+    fpga: Option<RawFpga>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFpga {
+    device: String,
 }
 
 #[derive(Deserialize)]
@@ -346,6 +360,7 @@ impl SweepSpec {
             constraints: Constraints {
                 max_area_mm2: raw.constraints.max_area_mm2,
             },
+            fpga_device: raw.fpga.map(|f| f.device.trim().to_owned()),
         })
     }
 

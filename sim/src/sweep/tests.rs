@@ -289,3 +289,68 @@ fn other_sweep_in_the_same_directory_is_refused() {
         .to_string();
     assert!(err.contains("different sweep"), "{err}");
 }
+
+/// A sweep naming an FPGA gets every point's resources from the model; the model must be for
+/// the device the spec names, and a sweep naming none takes no model.
+#[test]
+fn fpga_resources_follow_the_named_device() {
+    let text = "name = \"f\"\nbase = \"default\"\n[fpga]\ndevice = \"test\"\n[[axis]]\n\
+                key = \"ntt.lanes\"\nvalues = [128, 256]\n[[workload]]\ntrace = \"a.jsonl\"\n";
+    let s = spec(text);
+    let arch = crate::Arch::preset("default").unwrap();
+    let word = 64;
+    let row = |unit, lanes, lut| FpgaUnitCost {
+        unit,
+        log_n: arch.ntt.max_log_n,
+        lanes,
+        word_bits: word,
+        max_prime_bits: 62,
+        resources: FpgaResources {
+            lut,
+            ..FpgaResources::default()
+        },
+    };
+    let model = FpgaModel {
+        device: FpgaDevice {
+            name: "test".into(),
+            totals: FpgaResources {
+                lut: 1000,
+                ff: 1,
+                dsp: 1,
+                bram: 1,
+                uram: 1,
+            },
+            source: "test".into(),
+        },
+        unit_share: 0.5,
+        units: vec![
+            row(FpgaUnitKind::Ntt, 128, 100),
+            row(FpgaUnitKind::Ntt, 256, 200),
+            row(FpgaUnitKind::Automorphism, arch.automorphism.lanes, 7),
+        ],
+        source: "test".into(),
+    };
+    let w = workloads(&s);
+    let g = Grid::build_on_fpga(&s, &w, &AreaModel::quadratic(), Some(&model)).unwrap();
+    let clusters = u64::from(arch.clusters);
+    let luts: Vec<u64> = g
+        .points
+        .iter()
+        .map(|p| p.fpga.as_ref().unwrap().used.lut)
+        .collect();
+    let units = |per: u64, n: u32| per * u64::from(n) * clusters;
+    assert_eq!(
+        luts,
+        [100, 200].map(|l| units(l, arch.ntt.units) + units(7, arch.automorphism.units))
+    );
+    assert!(Grid::build(&s, &w, &AreaModel::quadratic()).is_err());
+    let plain = spec(SPEC);
+    let err = Grid::build_on_fpga(
+        &plain,
+        &workloads(&plain),
+        &AreaModel::quadratic(),
+        Some(&model),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("[fpga] device"), "{err}");
+}

@@ -1144,6 +1144,56 @@ const CASES: &[Case] = &[
         ],
         &["--log-n 30"],
     ),
+    (
+        &[
+            "trace",
+            "gen",
+            "--net",
+            "resnet20",
+            "--variant",
+            "lee",
+            "--cts-levels",
+            "4294967295",
+            "--out",
+            "x.jsonl",
+        ],
+        &["cts_levels = 4294967295", "between 1 and log2(slots)"],
+    ),
+    (
+        &[
+            "trace",
+            "gen",
+            "--net",
+            "bootstrap",
+            "--double-angle",
+            "4294967295",
+            "--allow-insecure",
+            "--out",
+            "x.jsonl",
+        ],
+        &["level_budget", "use fewer stages or double angles"],
+    ),
+    (
+        &[
+            "trace", "gen", "--net", "lenet", "--aespa", "--out", "x.jsonl",
+        ],
+        &["--aespa has no effect on --net lenet", "--net resnet20"],
+    ),
+    (
+        &[
+            "trace",
+            "gen",
+            "--net",
+            "resnet20",
+            "--packing",
+            "hyphen-recon",
+            "--groups",
+            "3",
+            "--out",
+            "x.jsonl",
+        ],
+        &["--groups 3 has no effect on resnet20 under --packing hyphen-recon"],
+    ),
     // ---- sim
     (
         &["sim", "--trace", "nope.jsonl"],

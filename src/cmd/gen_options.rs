@@ -63,6 +63,7 @@ const USERS: &[(&str, &[Kind])] = &[
         &[Resnet20, Resnet20Lee, Bootstrap, BootstrapRecipe, Helr],
     ),
     ("--act-degree", &[Resnet20]),
+    ("--aespa", &[Resnet20]),
     ("--groups", &[Resnet20]),
     ("--pruned-taps", &[Resnet20]),
     ("--limbs", &[Resnet20, Resnet20Lee, BootstrapRecipe, Helr]),
@@ -143,6 +144,7 @@ fn given(args: &GenArgs) -> Vec<(&'static str, String)> {
             b.act_degree != db.act_degree,
             b.act_degree.to_string(),
         ),
+        ("--aespa", b.aespa, String::new()),
         ("--groups", b.groups != db.groups, b.groups.to_string()),
         (
             "--pruned-taps",
@@ -254,8 +256,8 @@ pub fn refuse_unused(args: &GenArgs) -> Result<()> {
         }
         // The block convolutions are grouped (and pruned) under these packings only.
         let ignored_by_packing = match flag {
-            "--groups" => matches!(packing, "multiplexed" | "dense"),
-            "--pruned-taps" => matches!(packing, "multiplexed" | "dense" | "group"),
+            "--groups" => !matches!(packing, "spencnn" | "group"),
+            "--pruned-taps" => packing != "spencnn",
             _ => false,
         };
         if kind == Resnet20 && ignored_by_packing {

@@ -203,6 +203,7 @@ pub fn build_resnet(args: &BootArgs, packing: &str, seed: u64, bootstrap: bool) 
 /// returns the program and a summary of its bootstraps.
 pub fn build_lee(args: &BootArgs, seed: u64) -> Result<(Program, String)> {
     let recipe = args.params(1 << (args.log_n.max(1) - 1));
+    boot::check_on_longest_chain(args.log_n, &recipe)?;
     let limbs = args
         .limbs
         .unwrap_or(recipe.level_budget() + 1 + resnet_lee::CONV_DEPTH + resnet_lee::RELU_DEPTH);

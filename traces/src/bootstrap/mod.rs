@@ -183,6 +183,14 @@ pub fn check(params: &BootstrapParams, header: &Header) -> Result<(), BootError>
     })
 }
 
+/// [`check`] on the longest chain a header holds: the parameters on their own, before a chain
+/// is sized from their level budget, so an out-of-range stage count or degree is named rather
+/// than the chain it would need.
+pub fn check_on_longest_chain(log_n: u32, params: &BootstrapParams) -> Result<(), BootError> {
+    let longest = header(log_n, crate::MAX_PRIMES as u32, "longest", "check", true)?;
+    check(params, &longest)
+}
+
 /// The BSGS split of one merged DFT stage of `bits` radix-2 stages: (n1, jmin, jmax) for the
 /// diagonals k = j·n1 + i, |k| < 2^bits, 0 ≤ i < n1. `baby_step` 0 picks the power of two n1
 /// minimising rotations (ties to the smaller); otherwise n1 = `baby_step`, capped at 2^bits
@@ -532,10 +540,7 @@ pub fn standalone_program(
     allow_insecure: bool,
 ) -> Result<(Header, Expansion), BootError> {
     let packing = if expanded { "expanded" } else { "single-op" };
-    // The parameters are checked on their own first (on the longest chain a header holds), so
-    // an out-of-range stage count or degree is named rather than the chain it would need.
-    let longest = header(log_n, crate::MAX_PRIMES as u32, "bootstrap", packing, true)?;
-    check(params, &longest)?;
+    check_on_longest_chain(log_n, params)?;
     let limbs = chain_limbs(params, levels_after)
         .filter(|&limbs| limbs as usize <= crate::MAX_PRIMES)
         .ok_or_else(|| BootError::Params {

@@ -19,6 +19,29 @@ fn gen_trace(dir: &std::path::Path, name: &str, args: &[&str]) -> String {
     path
 }
 
+/// `trace gen` of the TOML network `toml` (written to `dir/name.toml`) under `packing` is exit
+/// 2 with every one of `needles` in the message and no trace left.
+fn refused(dir: &std::path::Path, name: &str, toml: &str, packing: &str, needles: &[&str]) {
+    let net = dir.join(format!("{name}.toml"));
+    std::fs::write(&net, toml).unwrap();
+    let trace = dir.join(format!("{name}.jsonl"));
+    let (code, _, err) = hesim(&[
+        "trace",
+        "gen",
+        "--net",
+        net.to_str().unwrap(),
+        "--packing",
+        packing,
+        "--out",
+        trace.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{name}: {err}");
+    for n in needles {
+        assert!(err.contains(n), "{name}: {err}");
+    }
+    assert!(!trace.exists(), "{name}: partial output");
+}
+
 fn sim_ms(trace: &str) -> f64 {
     let (code, out, err) = hesim(&["sim", "--arch", "craterlake", "--trace", trace, "--json"]);
     assert_eq!(code, 0, "{err}");
@@ -101,7 +124,7 @@ fn impossible_resnet_and_bootstrap_options_exit_2() {
     for (args, needle) in [
         (
             &["--net", "resnet20", "--packing", "bogus"][..],
-            "use multiplexed, spencnn, dense or group",
+            "use multiplexed, hyphen-recon, spencnn, dense or group",
         ),
         (
             &["--net", "resnet20", "--sparsity", "0.5"][..],
@@ -210,22 +233,7 @@ fn resnet18_imagenet_multiplexed_generates_and_bad_shapes_exit_2() {
     assert!(r["time_ms"].as_f64().unwrap() > 0.0);
 
     let bad = |name: &str, toml: &str, needle: &str| {
-        let net = dir.path().join(format!("{name}.toml"));
-        std::fs::write(&net, toml).unwrap();
-        let trace = dir.path().join(format!("{name}.jsonl"));
-        let (code, _, err) = hesim(&[
-            "trace",
-            "gen",
-            "--net",
-            net.to_str().unwrap(),
-            "--packing",
-            "multiplexed",
-            "--out",
-            trace.to_str().unwrap(),
-        ]);
-        assert_eq!(code, 2, "{name}: {err}");
-        assert!(err.contains(needle), "{name}: {err}");
-        assert!(!trace.exists(), "{name}: partial output");
+        refused(dir.path(), name, toml, "multiplexed", &[needle]);
     };
     let tail = "[[layers]]\ntype = \"global_avgpool\"\n[[layers]]\ntype = \"linear\"\nout = 10\n";
     let conv = "[[layers]]\ntype = \"conv\"\nname = \"c\"\nout = 8\nkernel = 3\npad = 1\n";
@@ -250,5 +258,74 @@ fn resnet18_imagenet_multiplexed_generates_and_bad_shapes_exit_2() {
             "input = [3, 48, 48]\n{conv}[[layers]]\ntype = \"avgpool\"\nname = \"p\"\nkernel = 3\n{tail}"
         ),
         "`p`",
+    );
+}
+
+/// `hyphen-recon` (CAConv / RAConv, reconstructed from HyPHEN's abstracts): ResNet-20 with
+/// AESPA activations and ResNet-18 on ImageNet give valid traces whose header says they are a
+/// reconstruction, ResNet-20 with fewer rotations than `multiplexed` (the point of the
+/// alternation, `shared/docs/hyphen-mpcnn.md` §3); layers it cannot pack are exit 2 naming the
+/// layer and the constraint, with no trace left.
+#[test]
+fn hyphen_recon_generates_labelled_traces_and_refuses_layers_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let aespa = ["--net", "resnet20", "--aespa", "--packing"];
+    let hy = gen_trace(
+        dir.path(),
+        "hy.jsonl",
+        &[&aespa[..], &["hyphen-recon"]].concat(),
+    );
+    let mux = gen_trace(
+        dir.path(),
+        "mux.jsonl",
+        &[&aespa[..], &["multiplexed"]].concat(),
+    );
+    let (h, m) = (stats(&hy), stats(&mux));
+    assert!(
+        h["header"]["packing"]
+            .as_str()
+            .unwrap()
+            .contains("reconstruction from the abstracts, not HyPHEN's published algorithm"),
+        "{h}"
+    );
+    let rot = |st: &serde_json::Value| st["stats"]["by_kind"]["rotate"].as_u64().unwrap();
+    assert!(
+        rot(&h) < rot(&m),
+        "hyphen-recon {} vs multiplexed {}",
+        rot(&h),
+        rot(&m)
+    );
+    let r18 = dir.path().join("r18.jsonl");
+    let (code, out, err) = hesim(&[
+        "trace",
+        "gen",
+        "--net",
+        "resnet18",
+        "--packing",
+        "hyphen-recon",
+        "--out",
+        r18.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("CAConv") && out.contains("RAConv"), "{out}");
+    assert!(out.contains("not HyPHEN's published algorithm"), "{out}");
+
+    let bad = |name: &str, toml: &str, needles: &[&str]| {
+        refused(dir.path(), name, toml, "hyphen-recon", needles);
+    };
+    let tail = "[[layers]]\ntype = \"global_avgpool\"\n[[layers]]\ntype = \"linear\"\nout = 10\n";
+    bad(
+        "even",
+        &format!(
+            "input = [3, 16, 16]\n[[layers]]\ntype = \"conv\"\nname = \"c\"\nout = 8\nkernel = 2\n\
+             pad = 1\n{tail}"
+        ),
+        &["`c`", "hyphen-recon", "odd kernel"],
+    );
+    bad(
+        "flatten",
+        "input = [3, 16, 16]\n[[layers]]\ntype = \"flatten\"\nname = \"f\"\n[[layers]]\n\
+         type = \"linear\"\nout = 10\n",
+        &["`f`", "hyphen-recon", "not supported"],
     );
 }

@@ -67,3 +67,34 @@ fn a_missing_file_is_bad_input() {
     assert_eq!(code, 2);
     assert!(stderr.contains("/nonexistent/trace.jsonl"), "{stderr}");
 }
+
+/// README's "Packings side by side" table is the current output of `hesim trace compare`
+/// (issue #16 item 4): a change to a packing, the compiler or the simulator that moves a count
+/// or a latency must paste the new table there. Every row covers the named networks and
+/// packings, and the refused ones give the compiler's reason.
+#[test]
+fn readme_comparison_table_is_the_compare_output() {
+    let (code, table, err) = hesim(&["trace", "compare"]);
+    assert_eq!(code, 0, "{err}");
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    assert!(
+        readme.contains(table.trim()),
+        "README.md's comparison table differs from `hesim trace compare`; paste its output:\n{table}"
+    );
+    for needle in [
+        "| lenet | spencnn@0.5 |",
+        "| resnet20 | hyphen-recon |",
+        "| resnet20-aespa | multiplexed |",
+        "| resnet18 | hyphen-recon |",
+        "- lenet / multiplexed: layer `flatten`",
+    ] {
+        assert!(table.contains(needle), "{needle}: {table}");
+    }
+    let (code, _, err) = hesim(&["trace", "compare", "--net", "vgg16"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("--net vgg16") && err.contains("resnet20-aespa"),
+        "{err}"
+    );
+}

@@ -4,6 +4,7 @@ pub mod ckks;
 pub mod demo;
 pub mod finetune;
 pub mod nn;
+pub mod nn_compare;
 pub mod report;
 pub mod resnet;
 pub mod sim;

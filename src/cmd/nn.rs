@@ -23,7 +23,9 @@ pub struct NetArgs {
     /// initializers), or the bootstrapped workloads resnet20, helr and bootstrap.
     #[arg(long)]
     pub net: String,
-    /// Packing: dense, group, spencnn or multiplexed.
+    /// Packing: dense, group, spencnn, hear, multiplexed or hyphen-recon (CAConv / RAConv
+    /// alternation: a reconstruction from HyPHEN's abstracts, not HyPHEN's published
+    /// algorithm).
     #[arg(long, default_value = "spencnn")]
     pub packing: String,
     /// Fraction of each conv layer's weights removed by sub-block pruning (spencnn only).
@@ -191,6 +193,9 @@ pub fn generate(args: GenArgs) -> Result<ExitCode> {
     for note in &program.substitutions {
         outln!("note: {note}");
     }
+    if program.header.packing == multiplexed::hyphen::LABEL {
+        outln!("note: packing {}", program.header.packing);
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -238,19 +243,24 @@ fn rows_of(net: &str, packing: &str, s: &TraceStats) -> Vec<Row> {
     rows
 }
 
-/// hesim's ResNet-20 with its default activation and random weights (seed 1) under
-/// `multiplexed`, `spencnn` (grouped block convs, pruned taps, multiplexed layout), or the
+/// hesim's ResNet-20 with `activation` and random weights (seed 1) under
+/// `multiplexed`, `hyphen-recon`, `spencnn` (grouped block convs, pruned taps, multiplexed
+/// layout), or the
 /// diagonal `dense` and `group` (grouped block convs) packings with planned bootstraps.
-fn resnet20_program(packing: &str) -> Result<(String, Program)> {
+pub(super) fn resnet20_program(
+    packing: &str,
+    activation: nn::ReluApprox,
+) -> Result<(String, Program)> {
     let (groups, pruned_taps) = match packing {
         "spencnn" => (SPENCNN_GROUPS, SPENCNN_PRUNED_TAPS),
         "group" => (SPENCNN_GROUPS, 0),
         _ => (1, 0),
     };
-    let net = resnet20_grouped(nn::network::RESNET20_ACTIVATION, groups)?;
+    let net = resnet20_grouped(activation, groups)?;
     let params = Params::random(&net, 1)?;
     let opts = MuxOptions {
         pruned_taps,
+        hybrid: packing == multiplexed::hyphen::NAME,
         ..MuxOptions::default()
     };
     let program = if matches!(packing, "dense" | "group") {
@@ -293,21 +303,29 @@ pub fn table(args: TableArgs) -> Result<ExitCode> {
     }
     // ResNet-20 (bootstrapped): the diagonal packings, multiplexed, and SpENCNN's grouped,
     // tap-pruned variant on the multiplexed layout
-    for packing in ["dense", "group", "multiplexed", "spencnn"] {
-        let (net, program) = resnet20_program(packing)?;
+    for packing in [
+        "dense",
+        "group",
+        "multiplexed",
+        multiplexed::hyphen::NAME,
+        "spencnn",
+    ] {
+        let (net, program) = resnet20_program(packing, nn::network::RESNET20_ACTIVATION)?;
         rows.extend(rows_of(&net, packing, &program.analyze().stats));
     }
-    // ResNet-18 (ImageNet): activations over several ciphertexts, multiplexed only
-    let na = NetArgs {
-        net: "resnet18".into(),
-        packing: "multiplexed".into(),
-        sparsity: 0.0,
-        weights: "random".into(),
-        seed: 1,
-        no_bootstrap: false,
-    };
-    let (_, _, program) = build(&na, &HeParams::default())?;
-    rows.extend(rows_of("resnet18", "multiplexed", &program.analyze().stats));
+    // ResNet-18 (ImageNet): activations over several ciphertexts
+    for packing in ["multiplexed", multiplexed::hyphen::NAME] {
+        let na = NetArgs {
+            net: "resnet18".into(),
+            packing: packing.into(),
+            sparsity: 0.0,
+            weights: "random".into(),
+            seed: 1,
+            no_bootstrap: false,
+        };
+        let (_, _, program) = build(&na, &HeParams::default())?;
+        rows.extend(rows_of("resnet18", packing, &program.analyze().stats));
+    }
     let names: Vec<&str> = COLUMNS.iter().map(|c| c.as_str()).collect();
     let mut csv = format!(
         "network,packing,layer,{},key_switches,depth\n",
@@ -401,8 +419,9 @@ pub struct InferArgs {
     /// initializers), or the bootstrapped workloads resnet20, helr and bootstrap.
     #[arg(long, default_value = "lenet")]
     pub net: String,
-    /// Packing: dense, group, spencnn, multiplexed, or lee (Lee et al.'s ResNet-20 program,
-    /// `--net resnet20` only).
+    /// Packing: dense, group, spencnn, hear, multiplexed, hyphen-recon (a reconstruction from
+    /// HyPHEN's abstracts, not HyPHEN's published algorithm), or lee (Lee et al.'s ResNet-20
+    /// program, `--net resnet20` only).
     #[arg(long, default_value = "spencnn")]
     pub packing: String,
     /// Sub-block pruning sparsity (spencnn only).

@@ -33,7 +33,7 @@ pub enum ResnetVariant {
     /// shortcuts, AppReLU with a depth-14 composite sign (15/15/27), sparse bootstraps.
     Lee,
     /// hesim's own: one polynomial activation, projection shortcuts, full-slot bootstraps,
-    /// `--packing multiplexed|spencnn`.
+    /// `--packing multiplexed|hyphen-recon|spencnn|dense|group`.
     Hesim,
 }
 
@@ -50,6 +50,10 @@ pub struct BootArgs {
     /// Degree of the ResNet-20 activation polynomial (1 to 1023).
     #[arg(long, default_value_t = 15)]
     pub act_degree: usize,
+    /// ResNet-20 activations as AESPA's degree-2 Hermite ReLU (the activation HyPHEN uses)
+    /// instead of the degree --act-degree Chebyshev interpolant.
+    #[arg(long, conflicts_with = "act_degree")]
+    pub aespa: bool,
     /// Groups of the grouped block convolutions (resnet20 --packing spencnn; at least 1).
     #[arg(long, default_value_t = multiplexed::SPENCNN_GROUPS)]
     pub groups: usize,
@@ -129,11 +133,12 @@ impl BootArgs {
     /// The multiplexed options and the groups of the block convs under `packing`.
     fn resnet_options(&self, packing: &str) -> Result<(MuxOptions, usize)> {
         let (groups, pruned_taps) = match packing {
-            "multiplexed" | "dense" => (1, 0),
+            "multiplexed" | "dense" | multiplexed::hyphen::NAME => (1, 0),
             "spencnn" => (self.groups, self.pruned_taps),
             "group" => (self.groups, 0),
             other => bail!(
-                "unknown resnet20 packing `{other}`: use multiplexed, spencnn, dense or group"
+                "unknown resnet20 packing `{other}`: use multiplexed, hyphen-recon, spencnn, \
+                 dense or group"
             ),
         };
         if self.groups == 0 {
@@ -154,6 +159,7 @@ impl BootArgs {
         }
         let mut o = MuxOptions {
             pruned_taps,
+            hybrid: packing == multiplexed::hyphen::NAME,
             allow_insecure: self.allow_insecure,
             ..MuxOptions::default()
         };
@@ -164,14 +170,20 @@ impl BootArgs {
 }
 
 /// Builds hesim's ResNet-20 (the built-in network description with a degree-`--act-degree`
-/// Chebyshev ReLU, random weights from `seed`) under `packing`: `multiplexed`, `spencnn` =
-/// grouped block convs with pruned taps on the multiplexed layout, or the diagonal packings
-/// `dense` and `group` (`--groups` groups) on the same bootstrappable chain.
+/// Chebyshev ReLU or AESPA's, random weights from `seed`) under `packing`: `multiplexed`,
+/// `hyphen-recon` (CAConv / RAConv in the stride-1 blocks, reconstructed from HyPHEN's
+/// abstracts), `spencnn` = grouped block convs with pruned taps on the multiplexed layout, or
+/// the diagonal packings `dense` and `group` (`--groups` groups) on the same bootstrappable
+/// chain.
 pub fn build_resnet(args: &BootArgs, packing: &str, seed: u64, bootstrap: bool) -> Result<Program> {
     let (mut opts, groups) = args.resnet_options(packing)?;
     opts.bootstrap = bootstrap;
-    let approx = ReluApprox::Chebyshev {
-        degree: args.act_degree,
+    let approx = if args.aespa {
+        ReluApprox::Aespa
+    } else {
+        ReluApprox::Chebyshev {
+            degree: args.act_degree,
+        }
     };
     let net = resnet20_grouped(approx, groups)?;
     let params = Params::random(&net, seed)?;

@@ -40,12 +40,20 @@ pub enum TraceCommand {
     /// included (CSV and markdown).
     #[command(after_help = "Example:\n  hesim trace table --csv ops.csv --markdown ops.md")]
     Table(super::nn::TableArgs),
+    /// Every packing on LeNet, ResNet-20 and ResNet-18: rotations, key switches, plaintext and
+    /// ciphertext multiplies, bootstraps, depth and simulated latency per architecture
+    /// (markdown or JSON); packings that do not apply are listed with the compiler's reason.
+    #[command(after_help = "Examples:\n  \
+        hesim trace compare --markdown compare.md\n  \
+        hesim trace compare --net lenet --net resnet20 --arch sharp --json")]
+    Compare(super::nn_compare::CompareArgs),
 }
 
 pub fn run(cmd: TraceCommand) -> Result<ExitCode> {
     match cmd {
         TraceCommand::Gen(args) => super::nn::generate(*args),
         TraceCommand::Table(args) => super::nn::table(args),
+        TraceCommand::Compare(args) => super::nn_compare::compare(args),
         TraceCommand::Validate { file } => {
             let analysis = analyze(&file)?;
             outln!(

@@ -3,43 +3,16 @@
 //! give the logits of `nn::forward` (naive convolutions on C×H×W arrays, which share no code
 //! with the packings) within 1e-9.
 
+mod common;
+use common::equals_plaintext;
+
 use hesim_sw::nn::multiplexed::{self, MuxOptions};
 use hesim_sw::nn::network::{resnet20, resnet20_grouped, resnet20_lee};
-use hesim_sw::nn::{self, Network, Params, Program, ReluApprox};
+use hesim_sw::nn::{self, Network, Params, ReluApprox};
 use hesim_sw::slots;
 use hesim_traces::OpName;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
-
-fn check(net: &Network, opts: &MuxOptions, seed: u64) -> Program {
-    let params = Params::random(net, seed).unwrap();
-    let program = multiplexed::build(net, &params, opts).expect("builds");
-    let analysis = program.analyze();
-    assert!(
-        analysis.is_valid(),
-        "{:?}",
-        &analysis.violations[..analysis.violations.len().min(3)]
-    );
-    let mut rng = ChaCha20Rng::seed_from_u64(seed + 100);
-    let input: Vec<f64> = (0..net.input.len())
-        .map(|_| rng.random_range(-1.0..1.0))
-        .collect();
-    let want = nn::forward(net, &params, &program.pruned, &input);
-    let got = slots::infer(&program, &input);
-    assert_eq!(got.len(), want.len());
-    let scale = want.iter().fold(1.0f64, |m, v| m.max(v.abs()));
-    for (g, w) in got.iter().zip(&want) {
-        assert!(
-            (g - w).abs() <= 1e-9 * scale,
-            "{}: got {got:?}, want {want:?}",
-            net.name
-        );
-    }
-    assert!(want.iter().all(|v| v.is_finite() && v.abs() < 1e6));
-    let peak = want.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-    assert!(peak > 1e-2, "logits are not negligible: {want:?}");
-    program
-}
 
 fn chebyshev(degree: usize) -> ReluApprox {
     ReluApprox::Chebyshev { degree }
@@ -48,7 +21,7 @@ fn chebyshev(degree: usize) -> ReluApprox {
 /// The baseline multiplexed packing with degree-15 activations and the default bootstrap.
 #[test]
 fn multiplexed_equals_plaintext() {
-    let p = check(&resnet20(chebyshev(15)), &MuxOptions::default(), 1);
+    let p = equals_plaintext(&resnet20(chebyshev(15)), &MuxOptions::default(), 1);
     assert!(
         multiplexed::bootstraps(&p) > 0,
         "ResNet-20 must need bootstrapping"
@@ -63,7 +36,7 @@ fn spencnn_equals_plaintext() {
         pruned_taps: 3,
         ..MuxOptions::default()
     };
-    let p = check(&resnet20_grouped(chebyshev(15), 4).unwrap(), &opts, 2);
+    let p = equals_plaintext(&resnet20_grouped(chebyshev(15), 4).unwrap(), &opts, 2);
     assert!(!p.pruned.is_empty());
 }
 
@@ -72,8 +45,8 @@ fn spencnn_equals_plaintext() {
 #[test]
 fn quadratic_and_eight_groups_equal_plaintext() {
     let opts = MuxOptions::default();
-    let d = check(&resnet20(chebyshev(2)), &opts, 3);
-    let g = check(&resnet20_grouped(chebyshev(2), 8).unwrap(), &opts, 3);
+    let d = equals_plaintext(&resnet20(chebyshev(2)), &opts, 3);
+    let g = equals_plaintext(&resnet20_grouped(chebyshev(2), 8).unwrap(), &opts, 3);
     let (sd, sg) = (d.analyze().stats, g.analyze().stats);
     assert!(sg.count(OpName::Rotate) < sd.count(OpName::Rotate));
     assert!(sg.count(OpName::MulPlain) < sd.count(OpName::MulPlain));
@@ -121,7 +94,7 @@ out = 3
         boot: hesim_sw::boot::default_params(1 << 11),
         ..MuxOptions::default()
     };
-    check(&net, &opts, 4);
+    equals_plaintext(&net, &opts, 4);
 }
 
 /// Layers the layout cannot pack are errors naming the layer, not wrong programs.
@@ -153,7 +126,7 @@ fn apprelu_resnet20_needs_at_most_lees_eighteen_bootstraps() {
         ..MuxOptions::default()
     };
     let net = resnet20(ReluApprox::AppRelu { bound: 40.0 });
-    let p = check(&net, &opts, 5);
+    let p = equals_plaintext(&net, &opts, 5);
     let n = multiplexed::bootstraps(&p);
     assert!((1..=18).contains(&n), "{n} bootstraps");
 }
@@ -182,7 +155,7 @@ fn deep_toml_network_gets_bootstraps() {
         boot,
         ..MuxOptions::default()
     };
-    let p = check(&net, &opts, 6);
+    let p = equals_plaintext(&net, &opts, 6);
     assert!(
         multiplexed::bootstraps(&p) >= 2,
         "12 × 3 levels need bootstraps"

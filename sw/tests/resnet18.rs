@@ -3,12 +3,12 @@
 //! several ciphertexts against the plaintext network (`nn::forward`, naive convolutions that
 //! share no code with the packing).
 
-use hesim_sw::nn::multiplexed::{self, MuxOptions};
+mod common;
+use common::{equals_plaintext, test_ring};
+
+use hesim_sw::nn::multiplexed;
 use hesim_sw::nn::network::{resnet18, resnet18_shaped};
-use hesim_sw::nn::{self, LayerKind, Network, Params, Program, Shape};
-use hesim_sw::slots;
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha20Rng;
+use hesim_sw::nn::{LayerKind, Network, Shape};
 
 /// Learnable parameters as PyTorch counts them: conv and linear weights, linear biases, batch
 /// norm's γ and β.
@@ -56,41 +56,6 @@ fn resnet18_has_torchvision_shape() {
     assert!(resnet18_shaped(Shape::new(3, 2, 2), [4, 8, 16, 32], 10).is_err());
 }
 
-/// `net` with random weights from `seed` under the multiplexed packing on N = 2^`log_n` (an
-/// insecure test ring), checked: a valid trace whose slot-interpreter logits equal the
-/// plaintext network's within 1e-9 (and are neither negligible nor huge).
-fn equals_plaintext(net: &Network, log_n: u32, seed: u64) -> Program {
-    let params = Params::random(net, seed).unwrap();
-    let boot = hesim_sw::boot::default_params(1 << (log_n - 1));
-    let opts = MuxOptions {
-        allow_insecure: true,
-        log_n,
-        limbs: boot.level_budget() + 12,
-        boot,
-        ..MuxOptions::default()
-    };
-    let program = multiplexed::build(net, &params, &opts).expect("builds");
-    let analysis = program.analyze();
-    assert!(
-        analysis.is_valid(),
-        "{:?}",
-        &analysis.violations[..analysis.violations.len().min(3)]
-    );
-    let mut rng = ChaCha20Rng::seed_from_u64(seed + 100);
-    let input: Vec<f64> = (0..net.input.len())
-        .map(|_| rng.random_range(-1.0..1.0))
-        .collect();
-    let want = nn::forward(net, &params, &program.pruned, &input);
-    let got = slots::infer(&program, &input);
-    assert_eq!(got.len(), want.len());
-    let scale = want.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-    assert!(scale > 1e-3 && scale < 1e6, "logits {want:?}");
-    for (g, w) in got.iter().zip(&want) {
-        assert!((g - w).abs() <= 1e-9 * scale, "got {got:?}, want {want:?}");
-    }
-    program
-}
-
 /// A narrow ResNet-18 (3×32×32 input, widths 16/32/64/128, 10 classes) on N = 2^10 (512
 /// slots), so that its activations span several ciphertexts as ResNet-18's do at N = 2^16:
 /// the space-to-depth input 6, the stem output 8, stage 1 two; stages 3 and 4 fit one
@@ -100,7 +65,7 @@ fn equals_plaintext(net: &Network, log_n: u32, seed: u64) -> Program {
 #[test]
 fn narrow_resnet18_over_several_ciphertexts_equals_plaintext() {
     let net = resnet18_shaped(Shape::new(3, 32, 32), [16, 32, 64, 128], 10).unwrap();
-    let program = equals_plaintext(&net, 10, 11);
+    let program = equals_plaintext(&net, &test_ring(10, 12), 11);
     assert_eq!(
         program.input.cts, 6,
         "12 space-to-depth channels, 2 per ciphertext"
@@ -150,7 +115,7 @@ out = 5
         "odd-maps",
     )
     .unwrap();
-    let program = equals_plaintext(&net, 12, 13);
+    let program = equals_plaintext(&net, &test_ring(12, 12), 13);
     let conv1 = &program.layers[0];
     assert!(
         conv1.detail.ends_with("1 → 4 ciphertexts"),

@@ -71,7 +71,8 @@ impl Packing {
             "hear" => Ok(Packing::Hear),
             _ => Err(NnError::Option {
                 message: format!(
-                    "unknown packing `{name}`: use dense, group, spencnn, hear or multiplexed"
+                    "unknown packing `{name}`: use dense, group, spencnn, hear, multiplexed or \
+                     hyphen-recon"
                 ),
             }),
         }

@@ -8,7 +8,10 @@
 //! - `hear`: HEAR's fixed conv modes on the same builder, with HEAR's parameters
 //!   ([`super::hear`]);
 //! - `multiplexed`: Lee et al.'s multiplexed parallel convolution with bootstrapping
-//!   ([`super::multiplexed`]).
+//!   ([`super::multiplexed`]);
+//! - `hyphen-recon`: a reconstruction of HyPHEN's CAConv / RAConv alternation from its
+//!   abstracts, not HyPHEN's published algorithm, on the multiplexed packing
+//!   ([`super::multiplexed::hyphen`]).
 
 use super::NnError;
 use super::builder::{Packing, build, build_bootstrapped};
@@ -19,7 +22,14 @@ use super::program::Program;
 use super::weights::Params;
 
 /// The packings by name.
-pub const PACKINGS: [&str; 5] = ["dense", "group", "spencnn", "hear", "multiplexed"];
+pub const PACKINGS: [&str; 6] = [
+    "dense",
+    "group",
+    "spencnn",
+    "hear",
+    "multiplexed",
+    "hyphen-recon",
+];
 
 /// How a network's tensors are laid out in slots and its layers become CKKS ops.
 pub trait Strategy {
@@ -54,7 +64,8 @@ impl Strategy for Diagonal {
     }
 }
 
-/// `multiplexed`: Lee et al.'s layout with bootstrapping.
+/// `multiplexed`: Lee et al.'s layout with bootstrapping; `hyphen-recon` when
+/// `options.hybrid`.
 #[derive(Clone, Debug)]
 pub struct Multiplexed {
     pub options: MuxOptions,
@@ -62,7 +73,11 @@ pub struct Multiplexed {
 
 impl Strategy for Multiplexed {
     fn name(&self) -> &'static str {
-        "multiplexed"
+        if self.options.hybrid {
+            multiplexed::hyphen::NAME
+        } else {
+            "multiplexed"
+        }
     }
 
     fn compile(&self, net: &Network, params: &Params) -> Result<Program, NnError> {
@@ -83,14 +98,17 @@ pub struct CompileOptions {
 
 /// The strategy called `name` (one of [`PACKINGS`]).
 pub fn strategy(name: &str, options: &CompileOptions) -> Result<Box<dyn Strategy>, NnError> {
-    if name == "multiplexed" {
+    if name == "multiplexed" || name == multiplexed::hyphen::NAME {
         if options.sparsity != 0.0 {
             return Err(NnError::Option {
                 message: "sparsity applies to the spencnn packing only".into(),
             });
         }
         return Ok(Box::new(Multiplexed {
-            options: options.mux.clone(),
+            options: MuxOptions {
+                hybrid: name != "multiplexed",
+                ..options.mux.clone()
+            },
         }));
     }
     let packing = Packing::parse(name, options.sparsity)?;

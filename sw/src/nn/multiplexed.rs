@@ -24,6 +24,8 @@ use super::resnet_lee::odd_chebyshev;
 use super::weights::Params;
 use crate::boot::{self, Basis, Ct, Emitter, eval_poly};
 
+pub mod hyphen;
+
 /// SpENCNN's ResNet-20 setting on the multiplexed layout: groups in every stride-1 block conv.
 pub const SPENCNN_GROUPS: usize = 4;
 /// SpENCNN's ResNet-20 setting: kernel taps (of 9) pruned in every grouped conv.
@@ -45,6 +47,9 @@ pub struct MuxOptions {
     pub bootstrap: bool,
     /// Bootstrap replicated layouts on one copy's slots only (sparse-slot bootstrapping).
     pub sparse_bootstrap: bool,
+    /// `hyphen-recon`: stride-1 conv pairs as CAConv then RAConv ([`hyphen`]), the other
+    /// layers as here.
+    pub hybrid: bool,
 }
 
 impl Default for MuxOptions {
@@ -58,11 +63,21 @@ impl Default for MuxOptions {
             pruned_taps: 0,
             bootstrap: true,
             sparse_bootstrap: true,
+            hybrid: false,
         }
     }
 }
 
 impl MuxOptions {
+    /// The packing's name in error messages.
+    fn packing(&self) -> &'static str {
+        if self.hybrid {
+            hyphen::NAME
+        } else {
+            "multiplexed"
+        }
+    }
+
     /// The header of the bootstrappable chain for `network` under `packing`, checked: within
     /// the 128-bit bound (or the insecure opt-in), and the bootstrap fits the chain and
     /// refreshes every slot.
@@ -338,6 +353,25 @@ enum Plain {
         ct: usize,
     },
     FcBias,
+    /// CAConv (`hyphen-recon`): 1 at channel position 0 of every copy holding an output
+    /// channel of RA ciphertext `batch`.
+    RaMask {
+        conv: usize,
+        batch: usize,
+    },
+    /// CAConv: the bias of RA ciphertext `batch`'s channels at channel position 0.
+    RaBias {
+        conv: usize,
+        batch: usize,
+    },
+    /// RAConv: weights from RA ciphertext `batch` to output ciphertext `ct` for tap `tap`,
+    /// placed at the input pixel the tap reads (the partial sum is rotated afterwards).
+    RaWeight {
+        conv: usize,
+        ct: usize,
+        batch: usize,
+        tap: (usize, usize),
+    },
 }
 
 /// One average pooling: input and output layouts and the window κ.
@@ -472,6 +506,14 @@ impl PlainSource for Payloads {
                     v[o % self.slots] = b;
                 }
             }
+            Plain::RaMask { conv, batch } => hyphen::fill_mask(self, conv, batch, v),
+            Plain::RaBias { conv, batch } => hyphen::fill_bias(self, conv, batch, v),
+            Plain::RaWeight {
+                conv,
+                ct,
+                batch,
+                tap,
+            } => hyphen::fill_weight(self, conv, ct, batch, tap, v),
         }
     }
 }
@@ -503,7 +545,7 @@ impl Builder<'_> {
     fn unsupported(&self, li: usize, message: impl Into<String>) -> NnError {
         NnError::Unsupported {
             layer: self.net.layers[li].name.clone(),
-            message: format!("the multiplexed packing: {}", message.into()),
+            message: format!("the {} packing: {}", self.opts.packing(), message.into()),
         }
     }
 
@@ -641,48 +683,15 @@ impl Builder<'_> {
             .filter(|t| !c.pruned.contains(t))
             .map(|t| (t / k, t % k))
             .collect();
-        let pad = c.pad() as i64;
-        let raster = self.raster as i64;
-        let step = |(dy, dx): (usize, usize)| {
-            lin.k as i64 * ((dy as i64 - pad) * raster + dx as i64 - pad)
-        };
-        let moving = taps.iter().filter(|&&t| step(t) != 0).count();
         let mut rotated: Vec<Vec<Ct>> = Vec::with_capacity(x.len());
         for &xc in x {
-            let hoist = (moving >= 2).then(|| self.e.hoist_group());
-            rotated.push(
-                taps.iter()
-                    .map(|&t| self.e.rotate(xc, step(t), hoist))
-                    .collect(),
-            );
+            rotated.push(self.tap_rotations(xc, &c, &lin, &taps));
         }
         let batches = so.div_ceil(lin.copies);
-        let sum_bits = si
-            .next_power_of_two()
-            .min(lin.channels_per_ct())
-            .trailing_zeros();
+        let sum_bits = channel_sum_bits(si, &lin);
         let mut out: Vec<Option<Ct>> = vec![None; lout.cts];
         for batch in 0..batches {
-            let mut acc = None;
-            for (ct, rotated) in rotated.iter().enumerate() {
-                for (&r, &tap) in rotated.iter().zip(&taps) {
-                    let m = self.mul_plain(
-                        r,
-                        Plain::Weight {
-                            conv: i,
-                            batch,
-                            ct,
-                            tap,
-                        },
-                    );
-                    acc = Some(self.e.accumulate(acc, m));
-                }
-            }
-            let mut s = self.e.rescale(acc.expect("at least the centre tap"));
-            for b in 0..sum_bits {
-                let r = self.e.rotate(s, lin.tau(1 << b) as i64, None);
-                s = self.e.add(s, r);
-            }
+            let s = self.batch_products(i, batch, &rotated, &taps, &lin, sum_bits);
             for copy in 0..lin.copies {
                 let j = batch * lin.copies + copy;
                 if j >= so {
@@ -731,6 +740,56 @@ impl Builder<'_> {
         );
         self.report(li, detail);
         Ok(ys)
+    }
+
+    /// Slot offset of tap `(dy, dx)` of `c` on layout `l`: where the input pixel it reads sits
+    /// relative to the output pixel.
+    fn tap_step(&self, c: &MuxConv, l: &Mux, (dy, dx): (usize, usize)) -> i64 {
+        let pad = c.pad() as i64;
+        l.k as i64 * ((dy as i64 - pad) * self.raster as i64 + dx as i64 - pad)
+    }
+
+    /// `x` rotated by every tap of `taps` (one hoist group when two or more move).
+    fn tap_rotations(&mut self, x: Ct, c: &MuxConv, l: &Mux, taps: &[(usize, usize)]) -> Vec<Ct> {
+        let steps: Vec<i64> = taps.iter().map(|&t| self.tap_step(c, l, t)).collect();
+        let moving = steps.iter().filter(|&&s| s != 0).count();
+        let hoist = (moving >= 2).then(|| self.e.hoist_group());
+        steps.iter().map(|&s| self.e.rotate(x, s, hoist)).collect()
+    }
+
+    /// Batch `batch` of conv `conv` (copy j computes output channel batch·copies + j): the
+    /// weighted tap rotations of every input ciphertext summed and rescaled, then summed over
+    /// the `sum_bits` channel bits of `l`, so each copy's result sits at its channel position 0.
+    fn batch_products(
+        &mut self,
+        conv: usize,
+        batch: usize,
+        rotated: &[Vec<Ct>],
+        taps: &[(usize, usize)],
+        l: &Mux,
+        sum_bits: u32,
+    ) -> Ct {
+        let mut acc = None;
+        for (ct, rotated) in rotated.iter().enumerate() {
+            for (&r, &tap) in rotated.iter().zip(taps) {
+                let m = self.mul_plain(
+                    r,
+                    Plain::Weight {
+                        conv,
+                        batch,
+                        ct,
+                        tap,
+                    },
+                );
+                acc = Some(self.e.accumulate(acc, m));
+            }
+        }
+        let mut s = self.e.rescale(acc.expect("at least the centre tap"));
+        for b in 0..sum_bits {
+            let r = self.e.rotate(s, l.tau(1 << b) as i64, None);
+            s = self.e.add(s, r);
+        }
+        s
     }
 
     /// `y` (copy 0 filled) replicated into every copy of layout `l`.
@@ -899,6 +958,14 @@ impl Builder<'_> {
     }
 }
 
+/// Channel bits a conv with `per_group` input channels per group sums over on layout `l`.
+fn channel_sum_bits(per_group: usize, l: &Mux) -> u32 {
+    per_group
+        .next_power_of_two()
+        .min(l.channels_per_ct())
+        .trailing_zeros()
+}
+
 /// Σ_{j<n} `x` rotated by j·`step`: the sum of n pixels `step` slots apart lands on the first
 /// (log-step doubling for a power of two, else doubled partial sums combined along the bits
 /// of n).
@@ -964,7 +1031,9 @@ pub fn build(net: &Network, params: &Params, opts: &MuxOptions) -> Result<Progra
         .layers
         .iter()
         .any(|l| matches!(l.kind, LayerKind::Conv { groups, .. } if groups > 1));
-    let label = if grouped || opts.pruned_taps > 0 {
+    let label = if opts.hybrid {
+        hyphen::LABEL
+    } else if grouped || opts.pruned_taps > 0 {
         "spencnn"
     } else {
         "multiplexed"
@@ -976,8 +1045,10 @@ pub fn build(net: &Network, params: &Params, opts: &MuxOptions) -> Result<Progra
         return Err(NnError::Unsupported {
             layer: "input".into(),
             message: format!(
-                "the multiplexed packing needs a square input map, not {}×{}",
-                input.h, input.w
+                "the {} packing needs a square input map, not {}×{}",
+                opts.packing(),
+                input.h,
+                input.w
             ),
         });
     }
@@ -1028,7 +1099,7 @@ pub fn build(net: &Network, params: &Params, opts: &MuxOptions) -> Result<Progra
     };
     b.e.set_layer("input");
     let x0: Vec<Ct> = (0..input_layout.cts).map(|_| b.e.input(top)).collect();
-    let steps = plan_steps(net, params)?;
+    let mut steps = plan_steps(net, params, opts.packing())?;
     // tensor t is the network input (0) or the output of layer t − 1; its layout decides
     // how many slots a bootstrap must refresh
     let shapes = net.shapes()?;
@@ -1052,6 +1123,12 @@ pub fn build(net: &Network, params: &Params, opts: &MuxOptions) -> Result<Progra
             opts.boot
         }
     };
+    // hyphen-recon: which convs are CAConv / RAConv, and the RA tensors between them
+    let hybrid = if opts.hybrid {
+        hyphen::pair(net, &mut steps, &layout_of, slots, space_to_depth)
+    } else {
+        hyphen::Pairs::default()
+    };
     let mut key_switches: HashMap<u64, f64> = HashMap::new();
     let mut cost = Vec::with_capacity(net.layers.len() + 1);
     for t in 0..=net.layers.len() {
@@ -1065,7 +1142,11 @@ pub fn build(net: &Network, params: &Params, opts: &MuxOptions) -> Result<Progra
             }
         };
         // one bootstrap per ciphertext of the tensor
-        cost.push(c * layout_of(t).cts as f64);
+        cost.push(match hybrid.ra_cts.get(&t) {
+            // never bootstrapped: the gather to the dense CA layout is the RAConv
+            Some(_) => f64::INFINITY,
+            None => c * layout_of(t).cts as f64,
+        });
     }
     let problem = Problem {
         steps: steps.iter().map(|s| s.step.clone()).collect(),
@@ -1086,6 +1167,19 @@ pub fn build(net: &Network, params: &Params, opts: &MuxOptions) -> Result<Progra
             message: format!("{e}; {hint}"),
         }
     })?;
+    if plan.cost.is_infinite() {
+        let s = (0..steps.len())
+            .find(|&s| plan.boot[s].iter().any(|t| hybrid.ra_cts.contains_key(t)))
+            .unwrap_or(0);
+        return Err(NnError::Levels {
+            layer: net.layers[steps[s].first].name.clone(),
+            message: format!(
+                "{}: this layer would need its replicated (RA) input bootstrapped, which the \
+                 packing never does (it bootstraps the dense CA layout only); use more limbs",
+                hyphen::NAME
+            ),
+        });
+    }
     let mut tensors: HashMap<usize, Vec<Ct>> = HashMap::from([(0, x0.clone())]);
     let mut cur = x0.clone();
     for (s, info) in steps.iter().enumerate() {
@@ -1101,7 +1195,11 @@ pub fn build(net: &Network, params: &Params, opts: &MuxOptions) -> Result<Progra
         }
         let x = &tensors[&info.step.inputs[0]];
         cur = match &net.layers[li].kind {
-            LayerKind::Conv { .. } => b.conv(li, x, info.last > li)?,
+            LayerKind::Conv { .. } => match hybrid.roles.get(&li) {
+                Some(hyphen::Role::Ca) => b.ca_conv(li, x, info.last > li)?,
+                Some(hyphen::Role::Ra) => b.ra_conv(li, x, info.last > li)?,
+                None => b.conv(li, x, info.last > li)?,
+            },
             LayerKind::Poly { .. } | LayerKind::Relu { .. } => b.act(li, x),
             LayerKind::Residual { .. } => {
                 let other = &tensors[&info.step.inputs[1]];
@@ -1209,11 +1307,12 @@ struct StepLayers {
     step: Step,
 }
 
-/// The network as level-plan steps, checking that the multiplexed packing supports it.
-fn plan_steps(net: &Network, params: &Params) -> Result<Vec<StepLayers>, NnError> {
+/// The network as level-plan steps, checking that the multiplexed layout (of `packing`)
+/// supports it.
+fn plan_steps(net: &Network, params: &Params, packing: &str) -> Result<Vec<StepLayers>, NnError> {
     let unsupported = |li: usize, message: String| NnError::Unsupported {
         layer: net.layers[li].name.clone(),
-        message: format!("the multiplexed packing: {message}"),
+        message: format!("the {packing} packing: {message}"),
     };
     let keep = net.branch_sources();
     let tensor_of = |src: Source| match src {
@@ -1310,9 +1409,10 @@ fn plan_steps(net: &Network, params: &Params) -> Result<Vec<StepLayers>, NnError
     {
         return Err(NnError::Unsupported {
             layer: net.layers.last().map_or("input".into(), |l| l.name.clone()),
-            message: "the multiplexed packing needs the network to end in global pooling + a \
-                      linear layer"
-                .into(),
+            message: format!(
+                "the {packing} packing needs the network to end in global pooling + a linear \
+                 layer"
+            ),
         });
     }
     Ok(steps)

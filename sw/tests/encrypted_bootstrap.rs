@@ -2,12 +2,13 @@
 //! by the planner, run encrypted (`nn::encrypted::EncryptedRunner`: real CKKS, every
 //! `bootstrap` op executed through `ckks::execute_with_bootstraps`) at a small insecure ring,
 //! against the plaintext network (`nn::forward`, naive convolutions on C×H×W arrays) — the
-//! path `hesim infer --net resnet20 --packing multiplexed` runs at N = 2^16.
+//! path `hesim infer --net resnet20 --packing multiplexed` runs at N = 2^16; and the same
+//! network under `hyphen-recon` (CAConv / RAConv pairs, reconstructed from HyPHEN's abstracts).
 
 use hesim_sw::ckks::bootstrap::{LEVELS_AFTER, recipe};
 use hesim_sw::nn::encrypted::{EncryptedRunner, RunnerOptions};
 use hesim_sw::nn::multiplexed::{self, MuxOptions};
-use hesim_sw::nn::{self, Network, Params};
+use hesim_sw::nn::{self, Network, Params, Program};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 
@@ -17,6 +18,24 @@ use rand_chacha::ChaCha20Rng;
 /// within 2^−14 of the largest logit (measured: 2^−21) and the argmax agrees.
 #[test]
 fn deep_network_runs_encrypted_with_bootstraps() {
+    run_deep_network(false);
+}
+
+/// The same under `hyphen-recon`: two conv pairs run as CAConv (a mask and a replication on
+/// real ciphertexts) and RAConv (rescaled per-tap partial sums rotated before the copy sum).
+#[test]
+fn deep_network_runs_encrypted_under_hyphen_recon() {
+    let program = run_deep_network(true);
+    let pairs = program
+        .layers
+        .iter()
+        .filter(|l| l.detail.starts_with("CAConv"))
+        .count();
+    assert_eq!(pairs, 2, "{:?}", program.layers);
+}
+
+/// Builds the network (`hybrid`: under `hyphen-recon`), runs it encrypted and checks it.
+fn run_deep_network(hybrid: bool) -> Program {
     let mut text = String::from("name = \"deep\"\ninput = [2, 8, 8]\n");
     for i in 0..6 {
         text.push_str(&format!(
@@ -35,6 +54,7 @@ fn deep_network_runs_encrypted_with_bootstraps() {
         log_n,
         limbs: hesim_sw::boot::chain_limbs(&boot, LEVELS_AFTER).unwrap(),
         boot,
+        hybrid,
         ..MuxOptions::default()
     };
     let params = Params::random(&net, 3).unwrap();
@@ -73,4 +93,5 @@ fn deep_network_runs_encrypted_with_bootstraps() {
             .any(|(layer, _)| layer == hesim_sw::ckks::BOOTSTRAP_LAYER),
         "the bootstraps ran"
     );
+    program
 }

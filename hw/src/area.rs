@@ -332,28 +332,62 @@ pub fn area_table() -> AreaTable {
         .expect("hw/area/area_table.json is valid (checked by the crate's tests)")
 }
 
+/// Synthesizes one butterfly (in a temporary directory): one row of the committed table.
+pub fn synthesize_butterfly(
+    width: Width,
+    variant: Variant,
+    family: Family,
+) -> Result<AreaEntry, HwError> {
+    butterfly_report(width, variant, family)
+        .map(|report| butterfly_entry(width, variant, family, &report))
+}
+
+/// The table row of a synthesized butterfly.
+fn butterfly_entry(
+    width: Width,
+    variant: Variant,
+    family: Family,
+    report: &SynthReport,
+) -> AreaEntry {
+    AreaEntry {
+        width,
+        variant,
+        family,
+        latency: crate::butterfly::BUTTERFLY_LATENCY,
+        initiation_interval: 1,
+        cells: report.cells,
+    }
+}
+
+fn butterfly_report(
+    width: Width,
+    variant: Variant,
+    family: Family,
+) -> Result<SynthReport, HwError> {
+    let work = tempfile::tempdir().map_err(HwError::io(std::env::temp_dir()))?;
+    let design = work.path().join(format!("butterfly_{width}_{variant}.v"));
+    std::fs::write(&design, butterfly_verilog(width, variant)).map_err(HwError::io(&design))?;
+    synthesize(&design, family)
+}
+
 /// Synthesizes every shipped variant for `families` (what the committed table holds).
 pub fn regenerate_area_table(families: &[Family]) -> Result<AreaTable, HwError> {
-    let work = tempfile::tempdir().map_err(HwError::io(std::env::temp_dir()))?;
-    let mut jobs = Vec::new();
-    for width in Width::ALL {
-        for variant in Variant::ALL {
-            let design = work.path().join(format!("butterfly_{width}_{variant}.v"));
-            std::fs::write(&design, butterfly_verilog(width, variant))
-                .map_err(HwError::io(&design))?;
-            jobs.extend(
-                families
-                    .iter()
-                    .map(|&family| (width, variant, family, design.clone())),
-            );
-        }
-    }
+    let rows: Vec<(Width, Variant, Family)> = Width::ALL
+        .into_iter()
+        .flat_map(|width| {
+            Variant::ALL.into_iter().flat_map(move |variant| {
+                families.iter().map(move |&family| (width, variant, family))
+            })
+        })
+        .collect();
     // One yosys process per row, all at once: synthesis is single-threaded and the rows are
     // independent, so the table regenerates in the time of its slowest row.
     let reports: Vec<Result<SynthReport, HwError>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = jobs
+        let handles: Vec<_> = rows
             .iter()
-            .map(|(_, _, family, design)| scope.spawn(move || synthesize(design, *family)))
+            .map(|&(width, variant, family)| {
+                scope.spawn(move || butterfly_report(width, variant, family))
+            })
             .collect();
         handles
             .into_iter()
@@ -365,17 +399,10 @@ pub fn regenerate_area_table(families: &[Family]) -> Result<AreaTable, HwError> 
     });
     let mut entries = Vec::new();
     let mut yosys = String::new();
-    for ((width, variant, family, _), report) in jobs.into_iter().zip(reports) {
+    for ((width, variant, family), report) in rows.into_iter().zip(reports) {
         let report = report?;
+        entries.push(butterfly_entry(width, variant, family, &report));
         yosys = report.yosys;
-        entries.push(AreaEntry {
-            width,
-            variant,
-            family,
-            latency: crate::butterfly::BUTTERFLY_LATENCY,
-            initiation_interval: 1,
-            cells: report.cells,
-        });
     }
     Ok(AreaTable { yosys, entries })
 }
@@ -491,9 +518,11 @@ pub fn unit_table_shapes() -> Vec<(UnitKind, u32, u32, Width)> {
 }
 
 /// The lane counts the unit table holds per word: the 64-bit word (the `fpga` preset's 54-bit
-/// primes) at P = 64 … 4. P = 2 and 1 (32k- and 64k-word memories) take yosys more than ten
-/// minutes a row here.
-pub const UNIT_TABLE_LANES: [(Width, &[u32]); 1] = [(Width::W64, &[64, 32, 16, 8, 4])];
+/// primes) and the 32-bit word (primes up to 31 bits), P = 64 … 2.
+pub const UNIT_TABLE_LANES: [(Width, &[u32]); 2] = [
+    (Width::W64, &[64, 32, 16, 8, 4, 2]),
+    (Width::W32, &[64, 32, 16, 8, 4, 2]),
+];
 
 /// Small rows the crate's tests re-synthesize in seconds and compare with the committed table,
 /// so a design change that moves the area fails CI even though the N = 2^16 rows take minutes.

@@ -460,7 +460,7 @@ pub struct InferArgs {
     #[arg(long, default_value_t = 2048)]
     pub plaintext_cache_mib: usize,
     /// Images run at once, each on its own thread (default: every core).
-    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=super::MAX_JOBS as i64))]
     pub jobs: Option<u16>,
     /// Print JSON instead of text.
     #[arg(long)]

@@ -78,6 +78,12 @@ pub const SEEDS: &[(&str, &[&str])] = &[
 const MAX_SIM_LOG_N: u32 = 12;
 /// Most ops of a valid trace the targets lower and simulate.
 const MAX_SIM_OPS: usize = 256;
+/// Largest bootstrap (by [`BootstrapParams::expanded_ops_bound`]) `bootstrap_params` lowers
+/// and simulates: EvalMod's coefficients cost O(degree²) cosines and the engine time grows with
+/// the expansion, so the rare huge ones would dominate the run; every size is still checked.
+const MAX_SIM_BOOTSTRAP_OPS: u64 = 16_384;
+/// Largest tensor (elements) of a network the targets also compile to an HE program.
+const MAX_BUILD_ELEMENTS: usize = 256;
 
 // ---------------------------------------------------------------------------------------------
 // Structured choices
@@ -485,10 +491,13 @@ pub fn bootstrap_params(data: &[u8]) {
         return;
     }
     assert!(analysis.is_valid(), "{params:?}: {:?}", analysis.violations);
+    let bound = params.expanded_ops_bound(header.log_n);
+    if bound > MAX_SIM_BOOTSTRAP_OPS {
+        return;
+    }
     let Some(prog) = simulate(&header, &ops) else {
         return;
     };
-    let bound = params.expanded_ops_bound(header.log_n);
     for block in &prog.blocks {
         assert!(
             block.tasks.len() as u64 <= bound,
@@ -615,8 +624,9 @@ fn use_network(net: &Network) {
     let Ok(shapes) = net.shapes() else {
         return;
     };
-    let small =
-        net.layers.len() <= 8 && net.input.len() <= 1024 && shapes.iter().all(|s| s.len() <= 1024);
+    let small = net.layers.len() <= 8
+        && net.input.len() <= MAX_BUILD_ELEMENTS
+        && shapes.iter().all(|s| s.len() <= MAX_BUILD_ELEMENTS);
     if small {
         let _ = nn::build(net, &params, Packing::Dense, &HeParams::default());
     }
@@ -765,7 +775,10 @@ fn use_onnx(bytes: &[u8]) {
     let Ok(shapes) = net.shapes() else {
         return;
     };
-    if net.layers.len() <= 8 && net.input.len() <= 1024 && shapes.iter().all(|s| s.len() <= 1024) {
+    if net.layers.len() <= 8
+        && net.input.len() <= MAX_BUILD_ELEMENTS
+        && shapes.iter().all(|s| s.len() <= MAX_BUILD_ELEMENTS)
+    {
         let x = nn::synthetic_input(net.input.len(), 0);
         let _ = nn::forward(net, &imported.params, &nn::PruneMasks::new(), &x);
         let _ = nn::build(net, &imported.params, Packing::Dense, &HeParams::default());

@@ -82,8 +82,17 @@ fn input_err(path: &Path, message: impl Into<String>) -> ReportError {
 /// Walks `dir` (depth ≤ 4, skipping `points/` and `traces/`) for `results.json`,
 /// `results.csv` and `finetune.json` files, in sorted path order.
 pub fn discover(dir: &Path) -> Result<Inputs, ReportError> {
+    if !dir.exists() {
+        return Err(input_err(
+            dir,
+            "does not exist; give the folder of `hesim sim --out` or `hesim sweep` results",
+        ));
+    }
     if !dir.is_dir() {
-        return Err(input_err(dir, "not a directory"));
+        return Err(input_err(
+            dir,
+            "is a file, not a directory; give the folder that holds the results",
+        ));
     }
     let mut files = Vec::new();
     walk(dir, 0, &mut files)?;

@@ -275,8 +275,8 @@ impl ArchLoader {
                 found: describe(&other),
             }),
             None => {
-                check_schema(&file, &schema(), "", preset_or_file)?;
-                check_complete(&file, &schema(), "", preset_or_file)?;
+                check_schema(&file, schema(), "", preset_or_file)?;
+                check_complete(&file, schema(), "", preset_or_file)?;
                 Ok(Self { table: file })
             }
         }
@@ -344,7 +344,7 @@ impl ArchLoader {
     }
 
     fn merge(&mut self, patch: Table, origin: &str) -> Result<(), ArchError> {
-        check_schema(&patch, &schema(), "", origin)?;
+        check_schema(&patch, schema(), "", origin)?;
         merge_into(&mut self.table, patch);
         Ok(())
     }
@@ -372,16 +372,19 @@ fn parse(text: &str, origin: &str) -> Result<Table, ArchError> {
     })
 }
 
-/// The schema: the default preset's table (every key present, with its type).
-fn schema() -> Table {
-    parse(PRESETS[0].1, "preset default").unwrap_or_default()
+/// The schema: the default preset's table (every key present, with its type), parsed once
+/// (every `--set` checks against it).
+fn schema() -> &'static Table {
+    static SCHEMA: std::sync::OnceLock<Table> = std::sync::OnceLock::new();
+    SCHEMA.get_or_init(|| parse(PRESETS[0].1, "preset default").unwrap_or_default())
 }
 
 fn describe(v: &Value) -> String {
     match v {
         Value::String(s) => format!("the string {s:?}"),
         Value::Integer(i) => format!("the integer {i}"),
-        Value::Float(f) => format!("the number {f}"),
+        // `{:?}` keeps the decimal point: `1.0` is not the integer 1.
+        Value::Float(f) => format!("the number {f:?}"),
         Value::Boolean(b) => format!("the boolean {b}"),
         Value::Datetime(d) => format!("the date {d}"),
         Value::Array(_) => "an array".into(),
@@ -677,7 +680,7 @@ mod tests {
     fn every_preset_loads() {
         for (name, text) in PRESETS {
             let table = parse(text, name).unwrap();
-            check_schema(&table, &schema(), "", name).unwrap();
+            check_schema(&table, schema(), "", name).unwrap();
             let arch = Arch::preset(name).unwrap();
             assert_eq!(arch.name, name);
         }

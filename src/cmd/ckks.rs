@@ -165,6 +165,12 @@ fn run_ops(args: &OpsArgs) -> Result<ExitCode> {
     if args.reps == 0 || args.limbs == 0 || args.dnum == 0 {
         anyhow::bail!("--reps, --limbs and --dnum must be at least 1");
     }
+    if args.rotate_step == 0 {
+        anyhow::bail!(
+            "--rotate-step 0 moves no slot, so there is no rotation (and no key switch) to \
+             time; give a nonzero step"
+        );
+    }
     let mut q_bits = vec![60];
     q_bits.extend(vec![50; args.limbs - 1]);
     let digit = args.limbs.div_ceil(args.dnum.min(args.limbs));

@@ -24,7 +24,7 @@ pub struct DemoArgs {
     #[arg(long, default_value = "hesim-demo")]
     pub out: PathBuf,
     /// Worker threads for the sweep (0 = one per core).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = super::parse_jobs)]
     pub jobs: usize,
 }
 

@@ -3,6 +3,7 @@
 pub mod ckks;
 pub mod demo;
 pub mod finetune;
+pub mod gen_options;
 pub mod nn;
 pub mod nn_compare;
 pub mod report;
@@ -18,6 +19,19 @@ use std::io::Write as _;
 use std::path::Path;
 
 use anyhow::Context;
+
+/// Most worker threads a command starts (`--jobs`): more only add threads and address space,
+/// not cores, and thousands fail to start.
+pub const MAX_JOBS: usize = 1024;
+
+/// Parses `--jobs`: 0 (one per core) to [`MAX_JOBS`].
+pub fn parse_jobs(text: &str) -> Result<usize, String> {
+    let jobs: usize = text.parse().map_err(|e| format!("{e}"))?;
+    if jobs > MAX_JOBS {
+        return Err(format!("at most {MAX_JOBS} worker threads"));
+    }
+    Ok(jobs)
+}
 
 /// Writes `bytes` to `path` through a temporary file and a rename, so a failed run leaves no
 /// partial file (the sweep's implementation, shared by every subcommand).

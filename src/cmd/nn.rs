@@ -82,13 +82,22 @@ pub fn load_network(name: &str) -> Result<Network> {
 }
 
 fn checkpoint_for(net: &Network) -> Result<PathBuf> {
-    nn::checkpoint_path(&net.name).with_context(|| {
+    let path = nn::checkpoint_path(&net.name).with_context(|| {
         format!(
             "no checkpoint for network `{}`: only lenet and hefnet have one; use --weights \
              random or a safetensors file",
             net.name
         )
-    })
+    })?;
+    if !path.exists() {
+        bail!(
+            "the {} checkpoint {} is missing: set HESIM_DATA to the folder holding models/, or \
+             use --weights random or a safetensors file",
+            net.name,
+            path.display()
+        );
+    }
+    Ok(path)
 }
 
 pub fn load_params(net: &Network, weights: &str, seed: u64) -> Result<Params> {
@@ -155,6 +164,7 @@ fn build_with(
 }
 
 pub fn generate(args: GenArgs) -> Result<ExitCode> {
+    super::gen_options::refuse_unused(&args)?;
     if let Some(code) = super::resnet::generate(&args)? {
         return Ok(code);
     }
@@ -449,7 +459,7 @@ pub struct InferArgs {
     #[arg(long, default_value_t = 2048)]
     pub plaintext_cache_mib: usize,
     /// Images run at once, each on its own thread (default: every core).
-    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=super::MAX_JOBS as i64))]
     pub jobs: Option<u16>,
     /// Print JSON instead of text.
     #[arg(long)]

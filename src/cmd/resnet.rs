@@ -15,7 +15,7 @@ use hesim_traces::{BootstrapParams, Header, Hoisting, Op, OpName, TraceStats, Tr
 
 use super::nn::GenArgs;
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum HoistingArg {
     None,
     Single,
@@ -203,6 +203,7 @@ pub fn build_resnet(args: &BootArgs, packing: &str, seed: u64, bootstrap: bool) 
 /// returns the program and a summary of its bootstraps.
 pub fn build_lee(args: &BootArgs, seed: u64) -> Result<(Program, String)> {
     let recipe = args.params(1 << (args.log_n.max(1) - 1));
+    boot::check_on_longest_chain(args.log_n, &recipe)?;
     let limbs = args
         .limbs
         .unwrap_or(recipe.level_budget() + 1 + resnet_lee::CONV_DEPTH + resnet_lee::RELU_DEPTH);
@@ -275,12 +276,6 @@ pub fn generate(args: &GenArgs) -> Result<Option<ExitCode>> {
     }
     let (header, ops, note) = match args.net.net.as_str() {
         "resnet20" => {
-            if args.net.sparsity != 0.0 || args.net.weights != "random" {
-                bail!(
-                    "resnet20 takes random weights and prunes whole taps: use --pruned-taps, \
-                     not --sparsity or --weights"
-                );
-            }
             let (p, note) = match b.variant {
                 ResnetVariant::Hesim => {
                     let bootstrap = !args.net.no_bootstrap;
@@ -314,12 +309,6 @@ pub fn generate(args: &GenArgs) -> Result<Option<ExitCode>> {
             (r.header, program.ops, Some(note))
         }
         "bootstrap" => {
-            if let Some(limbs) = b.limbs {
-                bail!(
-                    "--limbs {limbs} sets the resnet20 and helr chains; a --net bootstrap chain \
-                     is --levels-after plus the bootstrap's own levels: use --levels-after"
-                );
-            }
             let slots = 1u64 << (b.log_n - 1);
             let (header, ops) = boot::standalone(
                 b.log_n,

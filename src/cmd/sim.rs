@@ -36,8 +36,9 @@ pub struct SimArgs {
     /// Write results.json, resolved.toml and manifest.json into this directory.
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
-    /// Only lower the trace and print the unit-work counts (no timing).
-    #[arg(long)]
+    /// Only lower the trace and print the unit-work counts (no timing, so no --out or
+    /// --timeline).
+    #[arg(long, conflicts_with_all = ["out", "timeline"])]
     count_only: bool,
     /// Write the per-task timeline (JSON, for Gantt charts) to this file.
     #[arg(long, value_name = "FILE")]

@@ -52,7 +52,7 @@ pub struct RunArgs {
     #[arg(long, required = true)]
     pub out: Option<PathBuf>,
     /// Worker threads (0 = one per core; SLURM_CPUS_PER_TASK is a good value on clusters).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = super::parse_jobs)]
     pub jobs: usize,
     /// This process's shard, 0-based (e.g. $SLURM_ARRAY_TASK_ID or $JOB_COMPLETION_INDEX).
     #[arg(long, default_value_t = 0, requires = "shard_count")]

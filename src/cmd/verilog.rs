@@ -297,6 +297,9 @@ pub fn run(cmd: VerilogCommand) -> Result<ExitCode> {
         } => {
             let table = match &regenerate {
                 Some(path) => {
+                    // Before minutes of synthesis, not after.
+                    hesim_sim::sweep::check_writable(&[path.as_path()])
+                        .context("cannot write the unit table")?;
                     let mut rows = 0;
                     let save = |partial: &UnitAreaTable| {
                         rows += 1;
@@ -412,6 +415,8 @@ pub fn run(cmd: VerilogCommand) -> Result<ExitCode> {
         VerilogCommand::AreaTable { regenerate } => {
             let table = match &regenerate {
                 Some(path) => {
+                    hesim_sim::sweep::check_writable(&[path.as_path()])
+                        .context("cannot write the area table")?;
                     let table = regenerate_area_table(&TABLE_FAMILIES)?;
                     table.save(path)?;
                     table

@@ -112,3 +112,26 @@ fn unsupported_padding_is_an_error_not_a_wrong_program() {
         .to_string();
     assert!(e.contains("conv1") && e.contains("pad"), "{e}");
 }
+
+/// The remedy a too-deep refusal suggests must exist for the packing: `hear` has no
+/// bootstrapping (HEAR's design), so "drop --no-bootstrap" would send the user nowhere.
+#[test]
+fn too_deep_names_a_remedy_the_packing_has() {
+    let options = nn::CompileOptions::default();
+    let hear = nn::compile_named("resnet20", "hear", 1, &options).unwrap_err();
+    assert!(matches!(hear, NnError::TooDeep { .. }), "{hear}");
+    let hear = hear.to_string();
+    assert!(
+        hear.contains("HEAR never bootstraps") && !hear.contains("--no-bootstrap"),
+        "{hear}"
+    );
+    let no_boot = nn::CompileOptions {
+        mux: nn::multiplexed::MuxOptions {
+            bootstrap: false,
+            ..options.mux.clone()
+        },
+        ..options
+    };
+    let dense = nn::compile_named("resnet20", "dense", 1, &no_boot).unwrap_err();
+    assert!(dense.to_string().contains("drop --no-bootstrap"), "{dense}");
+}

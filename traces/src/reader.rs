@@ -31,10 +31,18 @@ pub struct TraceReader<R> {
 /// Opens a trace file for streaming.
 pub fn open(path: impl AsRef<Path>) -> Result<TraceReader<BufReader<File>>, TraceError> {
     let path = path.as_ref();
-    let file = File::open(path).map_err(|source| TraceError::Open {
+    let open_error = |source| TraceError::Open {
         path: path.to_path_buf(),
         source,
-    })?;
+    };
+    let file = File::open(path).map_err(open_error)?;
+    // A directory opens on Unix and fails only at the first read, far from its name.
+    if file.metadata().is_ok_and(|m| m.is_dir()) {
+        return Err(open_error(std::io::Error::new(
+            std::io::ErrorKind::IsADirectory,
+            "it is a directory; give the trace file (.jsonl) inside it",
+        )));
+    }
     TraceReader::new(BufReader::with_capacity(1 << 20, file))
 }
 

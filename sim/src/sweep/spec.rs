@@ -251,13 +251,13 @@ impl SweepSpec {
             }
             let mut seen = std::collections::HashSet::with_capacity(values.len());
             for v in &values {
-                if !seen.insert(equality_key(v)) {
-                    return Err(bad(format!("axis `{key}`: value {v} appears twice")));
-                }
-                if matches!(v, Value::Array(_) | Value::Table(_) | Value::Datetime(_)) {
+                let Some(equality) = equality_key(v) else {
                     return Err(bad(format!(
                         "axis `{key}`: value {v} must be a number, string or boolean"
                     )));
+                };
+                if !seen.insert(equality) {
+                    return Err(bad(format!("axis `{key}`: value {v} appears twice")));
                 }
             }
             axes.push(Axis { key, values });
@@ -286,6 +286,12 @@ impl SweepSpec {
                         None => vec![None],
                         Some(s) => s.into_vec().into_iter().map(Some).collect(),
                     };
+                    if packings.is_empty() || sparsities.is_empty() {
+                        return Err(bad(format!(
+                            "workload {n} (`net = \"{net}\"`): an empty `packing` or `sparsity` \
+                             list makes no workload; list at least one value"
+                        )));
+                    }
                     for s in sparsities.iter().flatten() {
                         if !(0.0..1.0).contains(s) {
                             return Err(bad(format!(
@@ -376,12 +382,28 @@ impl SweepSpec {
 }
 
 /// A key equal for exactly the values `==` calls equal (integers and floats stay apart, as
-/// they do for `==`; 0.0 and −0.0 meet), so duplicates are found with a hash set.
-fn equality_key(v: &Value) -> String {
-    match v {
-        Value::Float(f) if *f == 0.0 => "0.0".into(),
-        other => other.to_string(),
-    }
+/// they do for `==`; 0.0 and −0.0 meet; NaNs meet, so a repeated NaN is a duplicate too), so
+/// duplicates are found with a hash set without formatting every value. `None` for the types
+/// an axis cannot hold (arrays, tables, dates).
+fn equality_key(v: &Value) -> Option<EqualityKey<'_>> {
+    Some(match v {
+        Value::Integer(i) => EqualityKey::Integer(*i),
+        Value::Float(f) if *f == 0.0 => EqualityKey::Float(0),
+        Value::Float(f) if f.is_nan() => EqualityKey::Float(f64::NAN.to_bits()),
+        Value::Float(f) => EqualityKey::Float(f.to_bits()),
+        Value::String(s) => EqualityKey::String(s),
+        Value::Boolean(b) => EqualityKey::Boolean(*b),
+        Value::Array(_) | Value::Table(_) | Value::Datetime(_) => return None,
+    })
+}
+
+/// See [`equality_key`].
+#[derive(PartialEq, Eq, Hash)]
+enum EqualityKey<'a> {
+    Integer(i64),
+    Float(u64),
+    String(&'a str),
+    Boolean(bool),
 }
 
 fn absolute(dir: &Path, p: &Path) -> PathBuf {
@@ -421,6 +443,10 @@ fn expand_range(r: &RawRange) -> Result<Vec<Value>, String> {
             if !(step.is_finite() && step > 0.0) {
                 return Err(format!("`step` must be positive, got {step}"));
             }
+            // Counted before any value is made, so an oversized range fails at once.
+            if (stop + eps - start) / step > MAX_AXIS_VALUES as f64 {
+                return Err(format!("more than {MAX_AXIS_VALUES} values"));
+            }
             let mut i = 0u64;
             loop {
                 let v = start + step * i as f64;
@@ -441,6 +467,9 @@ fn expand_range(r: &RawRange) -> Result<Vec<Value>, String> {
                 return Err(format!(
                     "a geometric range needs factor > 1 and start > 0, got factor {factor}, start {start}"
                 ));
+            }
+            if ((stop + eps) / start).ln() / factor.ln() > MAX_AXIS_VALUES as f64 {
+                return Err(format!("more than {MAX_AXIS_VALUES} values"));
             }
             let mut v = start;
             while v <= stop + eps {

@@ -20,7 +20,8 @@ pub enum CkksError {
     #[error(
         "insecure parameters: log2(QP) = {log_qp} bits exceeds the HE-standard 128-bit bound of \
          {max_log_qp} bits for N = 2^{log_n}; use fewer or smaller primes, a larger N, or \
-         `allow_insecure(true)` for tests"
+         insecure parameters for tests (`--allow-insecure`, `allow_insecure(true)` in the \
+         API)"
     )]
     InsecureParams {
         log_n: u32,
@@ -30,14 +31,16 @@ pub enum CkksError {
     /// The HE standard gives no 128-bit bound for this ring degree.
     #[error(
         "no HE-standard 128-bit security bound is known for N = 2^{log_n} (bounds exist for \
-         2^10..=2^16); use such an N or `allow_insecure(true)` for tests"
+         2^10..=2^16); use such an N or insecure parameters for tests (`--allow-insecure`, \
+         `allow_insecure(true)` in the API)"
     )]
     NoSecurityBound { log_n: u32 },
     /// No 128-bit bound is known for a sparse secret of this weight at this ring degree.
     #[error(
         "no 128-bit security bound is known for a sparse secret of Hamming weight \
          {hamming_weight} at N = 2^{log_n} (bounds exist for h ≥ 192 at N = 2^15 and 2^16); use \
-         such a set or `allow_insecure(true)` for tests"
+         such a set or insecure parameters for tests (`--allow-insecure`, \
+         `allow_insecure(true)` in the API)"
     )]
     NoSparseSecurityBound { log_n: u32, hamming_weight: usize },
     /// More slot values than the encoder has slots.

@@ -39,6 +39,10 @@ pub enum SecretDistribution {
 
 /// Smallest and largest supported log2 N.
 pub const LOG_N_RANGE: std::ops::RangeInclusive<u32> = 4..=17;
+/// Most primes (q and p together) a chain may have: published bootstrappable sets use under
+/// 80, and at N = 2^17 each prime costs 1 MiB per polynomial, so far longer chains only fail
+/// later on an allocation.
+pub const MAX_CHAIN_PRIMES: usize = 256;
 
 /// What a parameter set is made of, before primes are chosen.
 #[derive(Clone, Debug, PartialEq)]
@@ -122,6 +126,14 @@ impl ParamsBuilder {
             return invalid(
                 "key switching needs at least one special prime (p_bits is empty)".into(),
             );
+        }
+        let primes = self.q_bits.len() + self.p_bits.len();
+        if primes > MAX_CHAIN_PRIMES {
+            return invalid(format!(
+                "{primes} primes in the chain (q and p), more than {MAX_CHAIN_PRIMES}: every key and \
+                 ciphertext holds N words per prime, so such a chain would not fit in memory; \
+                 use fewer levels"
+            ));
         }
         let min_bits = self.log_n + 3;
         if let Some(b) = self

@@ -86,7 +86,22 @@ impl Strategy for Hear {
     }
 
     fn compile(&self, net: &Network, params: &Params) -> Result<Program, NnError> {
-        build(net, params, Packing::Hear, &self.he)
+        build(net, params, Packing::Hear, &self.he).map_err(|err| match err {
+            NnError::TooDeep {
+                depth,
+                log_q,
+                bound,
+                ..
+            } => NnError::TooDeep {
+                depth,
+                log_q,
+                bound,
+                remedy: "HEAR never bootstraps, so `hear` applies only to networks whose depth \
+                         fits one chain: use a shallower network, or a packing that bootstraps \
+                         (dense, group, spencnn, multiplexed)",
+            },
+            other => other,
+        })
     }
 }
 

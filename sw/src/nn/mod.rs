@@ -60,10 +60,15 @@ pub enum NnError {
     Unsupported { layer: String, message: String },
     #[error(
         "the program needs {depth} levels (log Q = {log_q} bits) but no dnum keeps log QP within \
-         the 128-bit bound of {bound} bits without bootstrapping; drop --no-bootstrap to let the \
-         compiler place bootstraps, or use a shallower network"
+         the 128-bit bound of {bound} bits without bootstrapping; {remedy}"
     )]
-    TooDeep { depth: u32, log_q: u32, bound: u32 },
+    TooDeep {
+        depth: u32,
+        log_q: u32,
+        bound: u32,
+        /// What the user can change: it depends on whether the packing can bootstrap.
+        remedy: &'static str,
+    },
     #[error("layer `{layer}`: {message}")]
     Levels { layer: String, message: String },
     #[error("invalid packing option: {message}")]

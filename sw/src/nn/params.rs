@@ -58,6 +58,8 @@ impl HeParams {
                 depth,
                 log_q,
                 bound,
+                remedy: "drop --no-bootstrap to let the compiler place bootstraps, or use a \
+                         shallower network",
             });
         }
         let q_bits: Vec<u32> = std::iter::once(self.q0_bits)

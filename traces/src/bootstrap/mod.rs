@@ -128,6 +128,21 @@ pub fn header(
     packing: &str,
     allow_insecure: bool,
 ) -> Result<Header, BootError> {
+    if limbs == 0 || limbs as usize > crate::MAX_PRIMES {
+        return Err(BootError::Params {
+            field: "limbs",
+            value: u64::from(limbs),
+            reason: format!("must be between 1 and {} primes", crate::MAX_PRIMES),
+        });
+    }
+    if !(1..=32).contains(&log_n) {
+        return Err(BootError::Params {
+            field: "log_n",
+            value: u64::from(log_n),
+            reason: "must be between 1 and 32".into(),
+        });
+    }
+    // Both at most 4096 primes here, so no product below overflows.
     let special = limbs.div_ceil(DNUM);
     let log_qp = (limbs + special) * PRIME_BITS;
     if !allow_insecure {
@@ -166,6 +181,14 @@ pub fn check(params: &BootstrapParams, header: &Header) -> Result<(), BootError>
         value: e.value,
         reason: e.reason,
     })
+}
+
+/// [`check`] on the longest chain a header holds: the parameters on their own, before a chain
+/// is sized from their level budget, so an out-of-range stage count or degree is named rather
+/// than the chain it would need.
+pub fn check_on_longest_chain(log_n: u32, params: &BootstrapParams) -> Result<(), BootError> {
+    let longest = header(log_n, crate::MAX_PRIMES as u32, "longest", "check", true)?;
+    check(params, &longest)
 }
 
 /// The BSGS split of one merged DFT stage of `bits` radix-2 stages: (n1, jmin, jmax) for the
@@ -516,12 +539,18 @@ pub fn standalone_program(
     expanded: bool,
     allow_insecure: bool,
 ) -> Result<(Header, Expansion), BootError> {
-    let limbs = chain_limbs(params, levels_after).ok_or(BootError::Params {
-        field: "levels_after",
-        value: u64::from(levels_after),
-        reason: "the chain's limb count overflows".into(),
-    })?;
     let packing = if expanded { "expanded" } else { "single-op" };
+    check_on_longest_chain(log_n, params)?;
+    let limbs = chain_limbs(params, levels_after)
+        .filter(|&limbs| limbs as usize <= crate::MAX_PRIMES)
+        .ok_or_else(|| BootError::Params {
+            field: "levels_after",
+            value: u64::from(levels_after),
+            reason: format!(
+                "needs a chain longer than the {} primes a trace holds",
+                crate::MAX_PRIMES
+            ),
+        })?;
     let header = header(log_n, limbs, "bootstrap", packing, allow_insecure)?;
     let program = bootstrap_program(&header, params, expanded)?;
     Ok((header, program))

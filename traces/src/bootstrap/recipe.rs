@@ -237,10 +237,30 @@ pub fn recipe(design: &str, options: &RecipeOptions) -> Result<Recipe, BootError
     }
     let dnum = options.dnum.unwrap_or(spec.dnum);
     let levels_after = options.levels_after.unwrap_or(spec.levels_after);
-    let limbs = options
-        .limbs
-        .or(spec.limbs)
-        .unwrap_or(p.level_budget() + levels_after + 1);
+    // In u64: a `levels_after` or `limbs` near u32::MAX must not wrap into a small chain.
+    let needed = u64::from(p.level_budget()) + u64::from(levels_after) + 1;
+    let limbs = options.limbs.or(spec.limbs).map_or(needed, u64::from);
+    if limbs == 0 || limbs > crate::MAX_PRIMES as u64 {
+        let field = if options.limbs.is_some() {
+            "limbs"
+        } else {
+            "l_eff"
+        };
+        let value = if options.limbs.is_some() {
+            limbs
+        } else {
+            u64::from(levels_after)
+        };
+        return Err(bad(
+            field,
+            value,
+            format!(
+                "needs a chain of {limbs} limbs; a trace holds 1 to {} primes",
+                crate::MAX_PRIMES
+            ),
+        ));
+    }
+    let limbs = limbs as u32;
     if dnum == 0 || dnum > limbs {
         return Err(bad(
             "dnum",
@@ -248,15 +268,14 @@ pub fn recipe(design: &str, options: &RecipeOptions) -> Result<Recipe, BootError
             format!("must be between 1 and the chain's {limbs} limbs"),
         ));
     }
-    if levels_after == 0 || levels_after + 1 >= limbs {
+    if levels_after == 0 || u64::from(levels_after) + 1 >= u64::from(limbs) {
         return Err(bad(
             "l_eff",
             u64::from(levels_after),
             format!("must be between 1 and L − 1 = {}", limbs.saturating_sub(2)),
         ));
     }
-    let needed = p.level_budget() + levels_after + 1;
-    if needed > limbs {
+    if needed > u64::from(limbs) {
         return Err(bad(
             "limbs",
             u64::from(limbs),

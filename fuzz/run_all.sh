@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Runs every fuzz target, one at a time, for RUNS executions each (default 10^7, issue #17's
+# bar), and appends one summary line per target to LOG. Resumable: a target that already
+# finished on the same code (the last commit touching what the fuzzers execute) is skipped,
+# so the script can be restarted after an interruption or a fix.
+#
+#   fuzz/run_all.sh                       # every target, fastest first
+#   fuzz/run_all.sh trace_sim mnist       # only these, in this order
+#   RUNS=100000 LOG=/tmp/probe.log fuzz/run_all.sh   # a short probe (exec/s of each target)
+#
+# Without a sanitizer (`-s none`): every crate of the workspace denies `unsafe_code`, so
+# AddressSanitizer has nothing of ours to check, and libFuzzer's malloc limit needs the
+# sanitizer's malloc hooks. Memory is bounded instead by `ulimit -v` (4 GB address space: an
+# allocation beyond it fails and aborts, which libFuzzer reports as a crash) and
+# `-rss_limit_mb`. Overflow checks and debug assertions stay on (cargo fuzz's default build).
+# Run it in the background at the lowest priority, e.g.
+#   nohup nice -n 19 fuzz/run_all.sh > /tmp/fuzz.out 2>&1 &
+set -u
+cd "$(dirname "$0")"
+
+RUNS=${RUNS:-10000000}
+LOG=${LOG:-runs.log}
+MEMORY_KB=${MEMORY_KB:-4000000}
+# Wall-clock seconds one input may take before libFuzzer calls it a hang (generous: the
+# fuzzer runs at nice 19 beside builds, and the slowest honest input takes well under 1 s).
+TIMEOUT=${TIMEOUT:-300}
+# Largest input (bytes): libFuzzer's own default when no seed is larger. Without it the
+# largest seed sets the limit and inputs of 64 KB of sweep axes cost 100 times more per run
+# while reaching nothing a 4 KB one cannot (ranges reach every cap in a few bytes).
+MAX_LEN=${MAX_LEN:-4096}
+# Fastest first, so the most targets finish early.
+ALL="mnist sweep_spec sweep_structured safetensors bootstrap_params trace_validate network_toml
+network_structured onnx onnx_structured trace_structured trace_sim arch_toml arch_structured"
+TARGETS=${*:-$ALL}
+
+# The code a fuzz run exercises: the library crates and the fuzz crate itself.
+CODE_PATHS="../traces ../sim ../sw ../hw src fuzz_targets Cargo.toml Cargo.lock"
+code_commit=$(git log -1 --format=%h -- $CODE_PATHS)
+if ! git diff --quiet HEAD -- $CODE_PATHS; then
+    code_commit="$code_commit-dirty"
+fi
+
+# Seed folders and dictionary of each byte-level target (as in README.md).
+seeds_of() {
+    case $1 in
+        trace_validate | trace_sim)
+            echo "../traces/fixtures/valid ../traces/fixtures/invalid ../tests/fixtures/robustness" ;;
+        arch_toml) echo "../sim/presets seeds/arch_toml" ;;
+        network_toml) echo "seeds/network_toml ../tests/fixtures/robustness" ;;
+        sweep_spec) echo "../sweeps ../tests/fixtures/robustness" ;;
+        safetensors) echo "../tests/fixtures/robustness" ;;
+        onnx) echo "../tests/fixtures/onnx" ;;
+        *) echo "" ;;
+    esac
+}
+dict_of() {
+    case $1 in
+        trace_validate | trace_sim) echo "-dict=dicts/trace.dict" ;;
+        arch_toml) echo "-dict=dicts/arch.dict" ;;
+        network_toml) echo "-dict=dicts/network.dict" ;;
+        sweep_spec) echo "-dict=dicts/sweep.dict" ;;
+        safetensors) echo "-dict=dicts/safetensors.dict" ;;
+        onnx) echo "-dict=dicts/onnx.dict" ;;
+        *) echo "" ;;
+    esac
+}
+
+mkdir -p logs
+# Built once here; the targets then run the binaries, so an edit made while the campaign
+# runs cannot slip into a run labelled with an older commit.
+cargo +nightly fuzz build -s none || exit 1
+bin=target/x86_64-unknown-linux-gnu/release
+for target in $TARGETS; do
+    if grep -q "^$target $code_commit runs=$RUNS .* result=ok" "$LOG" 2>/dev/null; then
+        echo "skip $target: done on $code_commit"
+        continue
+    fi
+    mkdir -p "corpus/$target" "artifacts/$target"
+    out="logs/$target-$code_commit.log"
+    echo "$(date -u +%FT%TZ) start $target on $code_commit" | tee -a "$out"
+    # shellcheck disable=SC2046 # word splitting of the seed folders is intended
+    (
+        ulimit -v "$MEMORY_KB"
+        "$bin/$target" "corpus/$target" $(seeds_of "$target") $(dict_of "$target") \
+            -rss_limit_mb=4096 -timeout="$TIMEOUT" -max_len="$MAX_LEN" -runs="$RUNS" \
+            -print_final_stats=1 \
+            -artifact_prefix="artifacts/$target/"
+    ) >>"$out" 2>&1
+    status=$?
+    runs=$(grep -o 'stat::number_of_executed_units:[[:space:]]*[0-9]*' "$out" | tail -1 | grep -o '[0-9]*$')
+    rate=$(grep -o 'stat::average_exec_per_sec:[[:space:]]*[0-9]*' "$out" | tail -1 | grep -o '[0-9]*$')
+    rss=$(grep -o 'stat::peak_rss_mb:[[:space:]]*[0-9]*' "$out" | tail -1 | grep -o '[0-9]*$')
+    if [ "$status" = 0 ] && grep -q "^Done $RUNS runs" "$out"; then
+        result=ok
+    else
+        artifact=$(grep -o 'artifacts/[^ ]*' "$out" | tail -1)
+        result="FAIL(exit $status ${artifact:-no artifact})"
+    fi
+    echo "$target $code_commit runs=$RUNS executed=${runs:-?} exec_per_s=${rate:-?} peak_rss_mb=${rss:-?} finished=$(date -u +%FT%TZ) result=$result" |
+        tee -a "$LOG"
+done

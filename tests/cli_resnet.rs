@@ -329,3 +329,36 @@ fn hyphen_recon_generates_labelled_traces_and_refuses_layers_by_name() {
         &["`f`", "hyphen-recon", "not supported"],
     );
 }
+
+/// SqueezeNet-CIFAR (Fire modules: channel concatenation) compiles under the multiplexed
+/// packing to a valid trace; the diagonal packings refuse its concat by layer name, exit 2,
+/// no trace left.
+#[test]
+fn squeezenet_cifar_generates_and_diagonal_packings_refuse_its_concat() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = gen_trace(
+        dir.path(),
+        "sq.jsonl",
+        &["--net", "squeezenet-cifar", "--packing", "multiplexed"],
+    );
+    assert!(
+        stats(&path)["stats"]["by_kind"]["bootstrap"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+    let trace = dir.path().join("dense.jsonl");
+    let (code, _, err) = hesim(&[
+        "trace",
+        "gen",
+        "--net",
+        "squeezenet-cifar",
+        "--packing",
+        "dense",
+        "--out",
+        trace.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("`f1cat`") && err.contains("concat"), "{err}");
+    assert!(!trace.exists());
+}

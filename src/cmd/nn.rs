@@ -19,8 +19,9 @@ use hesim_traces::{OpName, TraceStats};
 
 #[derive(Debug, Args)]
 pub struct NetArgs {
-    /// Network: lenet, vgg5, hefnet, resnet18 (ImageNet; multiplexed), a TOML file, an ONNX file (weights from its
-    /// initializers), or the bootstrapped workloads resnet20, helr and bootstrap.
+    /// Network: lenet, vgg5, hefnet, resnet18 (ImageNet; multiplexed), squeezenet-cifar
+    /// (multiplexed), a TOML file, an ONNX file (weights from its initializers), or the
+    /// bootstrapped workloads resnet20, helr and bootstrap.
     #[arg(long)]
     pub net: String,
     /// Packing: dense, group, spencnn, hear, multiplexed or hyphen-recon (CAConv / RAConv

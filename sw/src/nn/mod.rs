@@ -46,7 +46,8 @@ pub enum NnError {
     #[error("layer `{layer}`: {message}")]
     Shape { layer: String, message: String },
     #[error(
-        "unknown network `{name}`: use one of lenet, vgg5, hefnet, resnet20, resnet18 or a .toml file"
+        "unknown network `{name}`: use one of lenet, vgg5, hefnet, resnet20, resnet18, \
+         squeezenet-cifar or a .toml file"
     )]
     UnknownNetwork { name: String },
     #[error("weights {source_name}: {message}")]

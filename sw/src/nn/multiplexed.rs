@@ -1,7 +1,8 @@
 //! The `multiplexed` packing: Lee et al.'s multiplexed parallel convolution (ICML 2022) with
 //! bootstrapping, for any network of the graph IR made of the layers it supports — convs with
 //! odd kernels and `pad = kernel/2` (stride 1 or 2, grouped when the groups keep the layout),
-//! batch norm (folded), polynomial activations of any degree, residual adds, and global
+//! batch norm (folded), polynomial activations of any degree, residual adds, channel
+//! concatenations (SqueezeNet's Fire modules), and global
 //! average pooling followed by a linear layer. ResNet-20 is such a network
 //! ([`super::network::resnet20`]); the layout and the level planner are documented in
 //! `sw/RESNET.md`. With `pruned_taps > 0` the grouped layers also drop their weakest kernel
@@ -828,27 +829,70 @@ impl Builder<'_> {
             })
             .collect();
         let mut out: Vec<Option<Ct>> = vec![None; lout.cts];
+        self.move_channels(&summed, pool, 0, &mut out);
+        let ys = self.replicate_all(out, &lout);
+        self.report(
+            li,
+            format!(
+                "{kernel}×{kernel} window sum, {} channels moved to gap {}, {} → {} ciphertexts",
+                lin.c, lout.k, lin.cts, lout.cts
+            ),
+        );
+        Ok(ys)
+    }
+
+    /// Every channel of pooling `pool`'s input `x` masked (its payload) in copy 0 and moved to
+    /// output channel `offset + channel` of the pooling's output layout, accumulated into `out`.
+    fn move_channels(&mut self, x: &[Ct], pool: usize, offset: usize, out: &mut [Option<Ct>]) {
+        let MuxPool { lin, lout, .. } = self.payloads.pools[pool];
         for channel in 0..lin.c {
-            let ((ict, il), (oct, ol)) = (lin.place(channel), lout.place(channel));
-            let m = self.mul_plain(summed[ict], Plain::PoolMask { pool, channel });
+            let ((ict, il), (oct, ol)) = (lin.place(channel), lout.place(offset + channel));
+            let m = self.mul_plain(x[ict], Plain::PoolMask { pool, channel });
             let m = self.e.rescale(m);
             let r = self
                 .e
                 .rotate(m, lin.tau(il) as i64 - lout.tau(ol) as i64, None);
             out[oct] = Some(self.e.accumulate(out[oct], r));
         }
-        let ys = out
-            .into_iter()
+    }
+
+    /// The output ciphertexts (copy 0 filled) replicated into every copy of `l`.
+    fn replicate_all(&mut self, out: Vec<Option<Ct>>, l: &Mux) -> Vec<Ct> {
+        out.into_iter()
             .map(|y| {
                 let y = y.expect("every output ciphertext holds a channel");
-                self.replicate(y, &lout)
+                self.replicate(y, l)
             })
-            .collect();
+            .collect()
+    }
+
+    /// Concatenation along the channels of `parts` (each a tensor and its layout, in order):
+    /// every channel masked in its part (copy 0) and moved to its place in the output layout,
+    /// then replicated into the output's copies; one level.
+    fn concat(&mut self, li: usize, parts: &[(&[Ct], Mux)]) -> Result<Vec<Ct>, NnError> {
+        let channels = parts.iter().map(|(_, l)| l.c).sum();
+        let lout = self.mux(li, channels, parts[0].1.h)?;
+        let mut out: Vec<Option<Ct>> = vec![None; lout.cts];
+        let mut offset = 0;
+        for &(x, lin) in parts {
+            // a window of one pixel: the pooling payload is the channel's mask
+            let pool = self.payloads.pools.len();
+            self.payloads.pools.push(MuxPool {
+                lin,
+                lout,
+                kernel: 1,
+            });
+            self.move_channels(x, pool, offset, &mut out);
+            offset += lin.c;
+        }
+        let ys = self.replicate_all(out, &lout);
+        let sizes: Vec<String> = parts.iter().map(|(_, l)| l.c.to_string()).collect();
         self.report(
             li,
             format!(
-                "{kernel}×{kernel} window sum, {} channels moved to gap {}, {} → {} ciphertexts",
-                lin.c, lout.k, lin.cts, lout.cts
+                "{} channels moved into {channels}, {} ciphertexts",
+                sizes.join(" + "),
+                lout.cts
             ),
         );
         Ok(ys)
@@ -1211,6 +1255,15 @@ pub fn build(net: &Network, params: &Params, opts: &MuxOptions) -> Result<Progra
                 let lx = layout_of(info.step.inputs[0]);
                 b.avg_pool(li, x, lx)?
             }
+            LayerKind::Concat { .. } => {
+                let parts: Vec<(&[Ct], Mux)> = info
+                    .step
+                    .inputs
+                    .iter()
+                    .map(|&t| (tensors[&t].as_slice(), layout_of(t)))
+                    .collect();
+                b.concat(li, &parts)?
+            }
             LayerKind::GlobalAvgPool => {
                 let lx = layout_of(info.step.inputs[0]);
                 vec![b.pool_fc(li, info.last, x, lx)?]
@@ -1361,6 +1414,11 @@ fn plan_steps(net: &Network, params: &Params, packing: &str) -> Result<Vec<StepL
                 (li, vec![input, other], 0)
             }
             LayerKind::AvgPool { .. } => (li, vec![input], 1),
+            LayerKind::Concat { from } => {
+                let mut inputs = vec![input];
+                inputs.extend(from.iter().map(|f| net.layer_index(f).map_or(0, |j| j + 1)));
+                (li, inputs, 1)
+            }
             LayerKind::GlobalAvgPool => {
                 let mut fc = li + 1;
                 if matches!(
@@ -1386,7 +1444,7 @@ fn plan_steps(net: &Network, params: &Params, packing: &str) -> Result<Vec<StepL
                     li,
                     format!(
                         "`{}` layers are not supported (convs, batch norm, activations, residual \
-                         adds, average pooling, global pooling + linear are)",
+                         adds, concats, average pooling, global pooling + linear are)",
                         other.type_name()
                     ),
                 ));

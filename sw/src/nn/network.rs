@@ -338,7 +338,8 @@ impl Network {
         Self::from_toml(&text, &path.display().to_string())
     }
 
-    /// A built-in network by name: `lenet`, `vgg5`, `hefnet`, `resnet20`, `resnet18`.
+    /// A built-in network by name: `lenet`, `vgg5`, `hefnet`, `resnet20`, `resnet18`,
+    /// `squeezenet-cifar`.
     pub fn builtin(name: &str) -> Result<Self, NnError> {
         match name {
             "lenet" => Ok(lenet()),
@@ -346,6 +347,7 @@ impl Network {
             "hefnet" => Ok(hefnet()),
             "resnet20" => Ok(resnet20(RESNET20_ACTIVATION)),
             "resnet18" => Ok(resnet18()),
+            "squeezenet-cifar" => Ok(squeezenet_cifar()),
             _ => Err(NnError::UnknownNetwork {
                 name: name.to_owned(),
             }),
@@ -1063,6 +1065,55 @@ pub fn resnet18_shaped(
     residual_stages(&mut layers, "pool1", &widths, 2, &conv3, &relu, &shortcut);
     classifier_head(&mut layers, classes);
     Network::new("resnet18", input, layers)
+}
+
+/// SqueezeNet for CIFAR-10 as CHET and HEMET (Lou & Jiang, ICML 2021) run it under HE, with
+/// HEMET's x² activations; see [`squeezenet_cifar_with`].
+pub fn squeezenet_cifar() -> Network {
+    squeezenet_cifar_with(&LayerKind::Poly {
+        coefficients: vec![0.0, 0.0, 1.0],
+    })
+}
+
+/// SqueezeNet-CIFAR with `activation` after every conv: conv 3→64 (3×3); 2×2 average pooling;
+/// Fire(16, 64), Fire(16, 64); 2×2 average pooling; Fire(32, 128), Fire(32, 128); the final
+/// 1×1 conv 256→10 and global average pooling written as global pooling + a linear layer (the
+/// same function: both are linear and the pooling is per channel). A Fire(s, e) module is a
+/// 1×1 squeeze conv to s channels and two expand convs from it, 1×1 and 3×3 to e channels
+/// each, concatenated (`{f}cat`: the 1×1 expansion's channels first). The widths are CHET's
+/// (HEMET's per-layer op counts fit them only approximately, `shared/docs/seed-related.md`
+/// §3.2).
+pub fn squeezenet_cifar_with(activation: &LayerKind) -> Network {
+    let act = |name: &str| layer(name, activation.clone());
+    let mut layers = vec![conv("conv1", 64, 3, 1, 1, true), act("act1")];
+    layers.push(layer("pool1", LayerKind::AvgPool { kernel: 2 }));
+    let fire = |layers: &mut Vec<Layer>, f: &str, squeeze: usize, expand: usize| {
+        let name = |s: &str| format!("{f}{s}");
+        layers.push(conv(&name("sq"), squeeze, 1, 0, 1, true));
+        layers.push(act(&name("sqa")));
+        layers.push(conv(&name("e1"), expand, 1, 0, 1, true));
+        layers.push(act(&name("e1a")));
+        let mut e3 = conv(&name("e3"), expand, 3, 1, 1, true);
+        e3.input = Some(name("sqa"));
+        layers.push(e3);
+        layers.push(act(&name("e3a")));
+        let mut cat = layer(
+            &name("cat"),
+            LayerKind::Concat {
+                from: vec![name("e3a")],
+            },
+        );
+        cat.input = Some(name("e1a"));
+        layers.push(cat);
+    };
+    fire(&mut layers, "f1", 16, 64);
+    fire(&mut layers, "f2", 16, 64);
+    layers.push(layer("pool2", LayerKind::AvgPool { kernel: 2 }));
+    fire(&mut layers, "f3", 32, 128);
+    fire(&mut layers, "f4", 32, 128);
+    classifier_head(&mut layers, 10);
+    Network::new("squeezenet-cifar", Shape::new(3, 32, 32), layers)
+        .expect("built-in SqueezeNet-CIFAR is consistent")
 }
 
 /// The names of the built-in networks.

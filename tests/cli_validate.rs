@@ -51,6 +51,14 @@ fn validate_reports_every_design_with_published_numbers_and_sensitivities() {
         assert!(r["published_ms"].is_null() && r["error_pct"].is_null());
         assert!(r["simulated_ms"].as_f64().unwrap() > 0.0);
     }
+    // The fitted FPGA preset (hw/tests/fit.rs keeps it equal to `hesim verilog fit`) runs
+    // SHARP's programs as predictions: FAB and Poseidon publish no absolute latency.
+    for workload in ["bootstrap", "resnet20"] {
+        let (fpga, sharp) = (find("fpga", workload), find("sharp", workload));
+        assert!(fpga["published_ms"].is_null() && fpga["error_pct"].is_null());
+        assert_eq!(fpga["ops"], sharp["ops"], "{workload}");
+        assert!(fpga["source"].as_str().unwrap().contains("U280 fit"));
+    }
     assert!(rows.iter().filter(|r| !r["change"].is_null()).count() >= 5);
     for file in [
         "validation.csv",

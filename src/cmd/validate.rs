@@ -76,6 +76,22 @@ fn plan() -> Result<(Vec<Case>, Vec<Sensitivity>)> {
     for design in BOOTSTRAP_DESIGNS {
         cases.push(resnet_case(design)?);
     }
+    // The `fpga` preset is the U280 fit of hesim-hw's synthesized units (`hesim verilog fit`).
+    // FAB and Poseidon publish speed-ups only, no absolute latency and no recipe, so its rows
+    // are predictions of SHARP's programs (the benchmark set's parameters, HE² Table IV).
+    let fpga_source = "prediction: U280 fit of hesim-hw's units, SHARP's recipe; FAB/Poseidon \
+                       publish speed-ups only";
+    for workload in ["bootstrap", "resnet20"] {
+        let sharp = cases
+            .iter()
+            .find(|c| c.design == "sharp" && c.workload == workload)
+            .expect("planned above");
+        let fpga = validate::case("fpga", workload, sharp.header.clone(), sharp.ops.clone(), 1);
+        cases.push(Case {
+            source: fpga_source.to_owned(),
+            ..fpga
+        });
+    }
     let (h, ops) = hesim_sim::pattern::lola_cifar_trace();
     cases.push(validate::case("f1", "lola-cifar", h, ops, 1));
 

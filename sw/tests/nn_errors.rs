@@ -135,3 +135,26 @@ fn too_deep_names_a_remedy_the_packing_has() {
     let dense = nn::compile_named("resnet20", "dense", 1, &no_boot).unwrap_err();
     assert!(dense.to_string().contains("drop --no-bootstrap"), "{dense}");
 }
+
+/// Strides multiply into the layout's dilation along a network: a stride of 2^63 after a
+/// stride-2 conv wrapped the dilation to 0 (found by fuzz target `network_structured`; release
+/// builds have no overflow checks, so without the checked product the bad layout went on).
+#[test]
+fn a_dilation_past_usize_is_refused_naming_the_layer() {
+    let net = Network::from_toml(
+        "input = [1, 8, 8]\n\
+         [[layers]]\ntype = \"conv\"\nout = 2\nkernel = 3\npad = 1\nstride = 2\n\
+         [[layers]]\ntype = \"conv\"\nname = \"huge\"\nout = 2\nkernel = 1\nstride = 9223372036854775808\n",
+        "strides.toml",
+    )
+    .unwrap();
+    let params = Params::random(&net, 1).unwrap();
+    let Err(e) = nn::build(&net, &params, Packing::Dense, &HeParams::default()) else {
+        panic!("a layout whose dilation wrapped to 0 was accepted");
+    };
+    assert!(
+        matches!(&e, NnError::Unsupported { layer, .. } if layer == "huge"),
+        "{e}"
+    );
+    assert!(e.to_string().contains("stride 9223372036854775808"), "{e}");
+}

@@ -823,18 +823,27 @@ impl<'a> Builder<'a> {
         let mut g = gin.clone();
         g.h = shape.h;
         g.w = shape.w;
-        g.dil *= stride;
         let rows = g.block / g.pitch;
-        if g.dil * g.h > rows || g.dil * g.w > g.pitch {
+        // Checked: strides multiply along a network, and a fuzzed chain of strided convs
+        // overflowed here (fuzz/regressions/network_structured).
+        let within = |dil: usize, extent: usize, room: usize| {
+            dil.checked_mul(extent).is_some_and(|used| used <= room)
+        };
+        let Some(dil) = gin
+            .dil
+            .checked_mul(stride)
+            .filter(|&dil| within(dil, g.h, rows) && within(dil, g.w, g.pitch))
+        else {
             return Err(NnError::Unsupported {
                 layer: self.net.layers[li].name.clone(),
                 message: format!(
-                    "its {}×{} output (dilation {}) does not fit the {}×{} raster of its channel \
-                     block; hesim's packings need pad ≤ (kernel − stride)/2",
-                    g.h, g.w, g.dil, rows, g.pitch
+                    "its {}×{} output (dilation {} × stride {}) does not fit the {}×{} raster of \
+                     its channel block; hesim's packings need pad ≤ (kernel − stride)/2",
+                    g.h, g.w, gin.dil, stride, rows, g.pitch
                 ),
             });
-        }
+        };
+        g.dil = dil;
         Ok(g.with_channels(out))
     }
 

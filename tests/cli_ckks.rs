@@ -26,8 +26,12 @@ fn bootstrap_small_ring_reports_precision_and_phases() {
     assert_eq!(code, 0, "{err}");
     let r: serde_json::Value = serde_json::from_str(&out).unwrap();
     // 2^5 of headroom q_0/Δ is meant for N = 2^16; at N = 2^10 the message coefficients are
-    // 2^3 larger relative to q_0 and the sine's curvature costs ≈ 2 bits (≈ 15 measured).
-    assert!(r["worst_bits"].as_f64().unwrap() >= 13.0, "{r}");
+    // 2^3 larger relative to q_0 and the sine's curvature costs ≈ 2 bits. Keys and noise are
+    // fresh randomness each run: 12 runs gave worst 12.6–13.5 bits, mean 13.6–14.6 (a bound of
+    // 13 on the worst slot failed 1 run in 12), so the bounds sit a margin below both; a broken
+    // bootstrap gives a few bits at most.
+    assert!(r["worst_bits"].as_f64().unwrap() >= 12.0, "{r}");
+    assert!(r["mean_bits"].as_f64().unwrap() >= 13.0, "{r}");
     assert!(r["mean_bits"].as_f64().unwrap() > r["worst_bits"].as_f64().unwrap());
     // `--levels-after` counts L_eff as the recipes do: 1 level to compute on, 2 limbs after
     // the bootstrap, on the chain `trace gen --net bootstrap` builds for the same recipe.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every fuzz target, one at a time, for RUNS executions each (default 10^7, issue #17's
 # bar), and appends one summary line per target to LOG. Resumable: a target that already
-# finished on the same code (the last commit touching what the fuzzers execute) is skipped,
+# finished on the same code (the last commit touching what that target executes) is skipped,
 # so the script can be restarted after an interruption or a fix.
 #
 #   fuzz/run_all.sh                       # every target, fastest first
@@ -33,12 +33,26 @@ ALL="mnist sweep_spec sweep_structured safetensors bootstrap_params trace_valida
 network_structured onnx onnx_structured trace_structured trace_sim arch_toml arch_structured"
 TARGETS=${*:-$ALL}
 
-# The code a fuzz run exercises: the library crates and the fuzz crate itself.
-CODE_PATHS="../traces ../sim ../sw ../hw src fuzz_targets Cargo.toml Cargo.lock"
-code_commit=$(git log -1 --format=%h -- $CODE_PATHS)
-if ! git diff --quiet HEAD -- $CODE_PATHS; then
-    code_commit="$code_commit-dirty"
-fi
+# The code a target's run exercises: the library crates it calls into and the fuzz crate
+# itself. Keyed per target, so a change to the network compiler (sw) does not invalidate the
+# runs of the trace, architecture and sweep targets, which never call it.
+code_paths_of() {
+    case $1 in
+        mnist | safetensors | onnx | onnx_structured | network_toml | network_structured)
+            echo "../traces ../sw src fuzz_targets/$1.rs Cargo.toml Cargo.lock" ;;
+        *) echo "../traces ../sim src fuzz_targets/$1.rs Cargo.toml Cargo.lock" ;;
+    esac
+}
+code_commit_of() {
+    # shellcheck disable=SC2046 # word splitting of the paths is intended
+    local commit
+    commit=$(git log -1 --format=%h -- $(code_paths_of "$1"))
+    # shellcheck disable=SC2046
+    if ! git diff --quiet HEAD -- $(code_paths_of "$1"); then
+        commit="$commit-dirty"
+    fi
+    echo "$commit"
+}
 
 # Seed folders and dictionary of each byte-level target (as in README.md).
 seeds_of() {
@@ -71,8 +85,19 @@ mkdir -p logs
 cargo +nightly fuzz build -s none || exit 1
 bin=target/x86_64-unknown-linux-gnu/release
 for target in $TARGETS; do
-    if grep -q "^$target $code_commit runs=$RUNS .* result=ok" "$LOG" 2>/dev/null; then
-        echo "skip $target: done on $code_commit"
+    code_commit=$(code_commit_of "$target")
+    # A finished run counts if it ran on any commit whose code for this target is identical.
+    done_on=""
+    for logged in $(grep "^$target [0-9a-f]* runs=$RUNS .* result=ok" "$LOG" 2>/dev/null | cut -d' ' -f2); do
+        # shellcheck disable=SC2046
+        if [ "${code_commit%-dirty}" = "$code_commit" ] &&
+            git diff --quiet "$logged" HEAD -- $(code_paths_of "$target") 2>/dev/null; then
+            done_on=$logged
+            break
+        fi
+    done
+    if [ -n "$done_on" ]; then
+        echo "skip $target: done on $done_on (same code as $code_commit)"
         continue
     fi
     mkdir -p "corpus/$target" "artifacts/$target"

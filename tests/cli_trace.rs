@@ -78,18 +78,11 @@ fn readme_comparison_table_is_the_compare_output() {
     let figures = dir.path().join("figures");
     let (code, table, err) = hesim(&["trace", "compare", "--plot", figures.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
-    // The figure per architecture names every packing of the table in its legend.
+    // The figure per architecture names every packing in its legend (each applies somewhere).
     for arch in ["sharp", "default"] {
         let svg = std::fs::read_to_string(figures.join(format!("packings-{arch}.svg"))).unwrap();
         assert!(figures.join(format!("packings-{arch}.png")).is_file());
-        for packing in [
-            "dense",
-            "group",
-            "spencnn",
-            "hear",
-            "multiplexed",
-            "hyphen-recon",
-        ] {
+        for packing in hesim_sw::nn::PACKINGS {
             assert!(
                 svg.contains(&format!(">\n{packing}\n<")),
                 "{arch}: {packing}"

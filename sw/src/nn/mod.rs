@@ -9,6 +9,7 @@ pub mod encrypted;
 pub mod hear;
 pub mod layout;
 pub mod levels;
+pub mod merge;
 pub mod mnist;
 pub mod multiplexed;
 pub mod network;

@@ -14,6 +14,9 @@ use super::network::{LayerKind, Network};
 #[derive(Clone, Debug)]
 pub enum Tensor {
     Stored(Arc<[f32]>),
+    /// Values hesim computed from others (weights that absorbed a merged coefficient, see
+    /// [`super::merge`]), kept in double precision.
+    Exact(Arc<[f64]>),
     /// Uniform in `[−bound, bound)`, element `i` = hash(seed, i).
     Random {
         seed: u64,
@@ -26,6 +29,7 @@ impl Tensor {
     pub fn get(&self, i: usize) -> f64 {
         match self {
             Tensor::Stored(v) => f64::from(v[i]),
+            Tensor::Exact(v) => v[i],
             Tensor::Random { seed, bound, .. } => bound * uniform(*seed, i as u64),
         }
     }
@@ -33,6 +37,7 @@ impl Tensor {
     pub fn len(&self) -> usize {
         match self {
             Tensor::Stored(v) => v.len(),
+            Tensor::Exact(v) => v.len(),
             Tensor::Random { len, .. } => *len,
         }
     }

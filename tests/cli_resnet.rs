@@ -347,14 +347,20 @@ fn squeezenet_cifar_generates_and_diagonal_packings_refuse_its_concat() {
             .unwrap()
             > 0
     );
-    let trace = dir.path().join("dense.jsonl");
+    refuses_fire1_concat(dir.path(), "squeezenet-cifar", "dense");
+}
+
+/// `trace gen --net net --packing packing` (a diagonal packing) exits 2 naming Fire 1's concat
+/// and leaves no trace.
+fn refuses_fire1_concat(dir: &std::path::Path, net: &str, packing: &str) {
+    let trace = dir.join(format!("{net}-{packing}.jsonl"));
     let (code, _, err) = hesim(&[
         "trace",
         "gen",
         "--net",
-        "squeezenet-cifar",
+        net,
         "--packing",
-        "dense",
+        packing,
         "--out",
         trace.to_str().unwrap(),
     ]);
@@ -378,20 +384,7 @@ fn hemet_generates_and_diagonal_packings_refuse_its_concat() {
         let s = stats(&path);
         assert!(s["stats"]["by_kind"].get("bootstrap").is_none(), "{s}");
     }
-    let trace = dir.path().join("group.jsonl");
-    let (code, _, err) = hesim(&[
-        "trace",
-        "gen",
-        "--net",
-        "hemet",
-        "--packing",
-        "group",
-        "--out",
-        trace.to_str().unwrap(),
-    ]);
-    assert_eq!(code, 2, "{err}");
-    assert!(err.contains("`f1cat`") && err.contains("concat"), "{err}");
-    assert!(!trace.exists());
+    refuses_fire1_concat(dir.path(), "hemet", "group");
 }
 
 /// `--merge-coefficients` lowers HEMET's depth by one level per activation on its longest

@@ -29,8 +29,9 @@ fn hemet_replaces_the_deep_fire_modules_by_convs() {
     assert_eq!(net.layers[..prefix], squeeze.layers[..prefix]);
 }
 
-/// Under `multiplexed` and `hyphen-recon` (which pairs `conv2`/`conv3` as CAConv → RAConv),
-/// the slot interpreter equals the plaintext network within 1e-9. AESPA activations: seven
+/// Under `multiplexed` and `hyphen-recon` the slot interpreter equals the plaintext network
+/// within 1e-9. No conv pair qualifies for CAConv → RAConv (the Fire squeezes feed two convs,
+/// `conv3` widens the tensor), so `hyphen-recon`'s program is `multiplexed`'s. AESPA activations: seven
 /// nested x² of random weights leave the logits out of range.
 #[test]
 fn hemet_equals_plaintext_on_every_packing_that_applies() {
@@ -46,6 +47,7 @@ fn hemet_equals_plaintext_on_every_packing_that_applies() {
     };
     let recon = equals_plaintext(&net, &hybrid, 31);
     assert_eq!(recon.header.packing, multiplexed::hyphen::LABEL);
+    assert_eq!(recon.ops, mux.ops);
     // the built-in (x²) compiles too
     let x2 = hemet();
     let params = Params::random(&x2, 1).unwrap();

@@ -20,6 +20,8 @@ pub enum Tensor {
         bound: f64,
         len: usize,
     },
+    /// Weights a packing derived in f64 (projections, DFT matrices), kept exact.
+    Computed(Arc<[f64]>),
 }
 
 impl Tensor {
@@ -27,6 +29,7 @@ impl Tensor {
         match self {
             Tensor::Stored(v) => f64::from(v[i]),
             Tensor::Random { seed, bound, .. } => bound * uniform(*seed, i as u64),
+            Tensor::Computed(v) => v[i],
         }
     }
 
@@ -34,6 +37,7 @@ impl Tensor {
         match self {
             Tensor::Stored(v) => v.len(),
             Tensor::Random { len, .. } => *len,
+            Tensor::Computed(v) => v.len(),
         }
     }
 
@@ -41,7 +45,7 @@ impl Tensor {
         self.len() == 0
     }
 
-    fn to_vec(&self) -> Vec<f64> {
+    pub(crate) fn to_vec(&self) -> Vec<f64> {
         (0..self.len()).map(|i| self.get(i)).collect()
     }
 }

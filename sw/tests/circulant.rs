@@ -212,8 +212,10 @@ fn depth(program: &Program) -> u32 {
 }
 
 /// PrivCirNet's mode skips the inverse DFT / DFT pairs between circulant layers that only
-/// pooling separates: fewer levels and rotations than Falcon's on the chain network; on LeNet
-/// every circulant layer is followed by an activation, so the two modes are the same program.
+/// pooling separates (two on the chain network) and the client computes the input's DFT: five
+/// levels fewer than Falcon's, and fewer rotations. On LeNet the first layer is dense (one
+/// input channel) and every circulant layer is followed by an activation, so the two modes are
+/// the same program.
 #[test]
 fn privcirnet_leaves_the_frequency_domain_less_often() {
     let chain = Network::from_toml(CHAIN, "test").unwrap();
@@ -221,7 +223,11 @@ fn privcirnet_leaves_the_frequency_domain_less_often() {
     for block in BLOCKS {
         let falcon = compile(&chain, &params, block, Mode::Falcon);
         let privcirnet = compile(&chain, &params, block, Mode::PrivCirNet);
-        assert_eq!(depth(&falcon), depth(&privcirnet) + 4, "b = {block}");
+        assert_eq!(depth(&falcon), depth(&privcirnet) + 5, "b = {block}");
+        assert_eq!(
+            privcirnet.header.packing,
+            format!("circulant-b{block}-privcirnet-client-dft")
+        );
         assert!(
             privcirnet.count(|k| matches!(k, OpKind::Rotate { .. }))
                 < falcon.count(|k| matches!(k, OpKind::Rotate { .. })),
@@ -307,4 +313,26 @@ out = 10
     }
     let dense_edges = circulant::circulant_layers(&net, 4).unwrap();
     assert_eq!(dense_edges, vec![false, true, false, false]);
+}
+
+/// ResNet-20 (residual adds, strided convs, batch norm folded into the inverse DFT, bootstraps
+/// placed by the level planner) with block 4: every conv but the stem is circulant, the
+/// classifier stays dense.
+#[test]
+fn resnet20_matches_the_projected_network() {
+    let net = nn::network::resnet20(nn::network::RESNET20_ACTIVATION);
+    let params = Params::random(&net, 7).unwrap();
+    let projected = circulant::project(&net, &params, 4).unwrap();
+    let program = compile(&net, &params, 4, Mode::Falcon);
+    assert!(program.analyze().is_valid());
+    assert!(program.count(|k| matches!(k, OpKind::Bootstrap(_))) > 0);
+    let x: Vec<f64> = (0..net.input.len())
+        .map(|i| nn::weights::uniform(8, i as u64))
+        .collect();
+    let want = nn::forward(&net, &projected, &nn::PruneMasks::new(), &x);
+    let got = slots::infer(&program, &x);
+    let scale = want.iter().fold(1.0f64, |m, v| m.max(v.abs()));
+    for (g, w) in got.iter().zip(&want) {
+        assert!((g - w).abs() <= 1e-9 * scale, "got {got:?}, want {want:?}");
+    }
 }

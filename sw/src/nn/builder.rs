@@ -83,6 +83,23 @@ impl Packing {
     }
 }
 
+/// The power-of-two block of slots one channel of `net`'s input takes, or why `slots` slots
+/// cannot hold one.
+pub(crate) fn input_block(net: &Network, slots: usize) -> Result<usize, NnError> {
+    let s = net.input;
+    let block = (s.h * s.w).next_power_of_two();
+    if block > slots {
+        return Err(NnError::TooLarge {
+            layer: "input".into(),
+            message: format!(
+                "one {}×{} channel needs {block} slots but a ciphertext has {slots}",
+                s.h, s.w
+            ),
+        });
+    }
+    Ok(block)
+}
+
 /// Compiles `net` with `params` under `packing` into a program on N = 2^`he.log_n` with a
 /// chain sized to its depth (no bootstraps: [`NnError::TooDeep`] when the chain cannot hold it).
 pub fn build(
@@ -359,6 +376,7 @@ impl<'a> Builder<'a> {
             stages: self.stages,
             masks: self.masks,
             constants: self.constants,
+            client_transform: None,
         }
     }
 
@@ -657,16 +675,7 @@ impl<'a> Builder<'a> {
 
     fn input(&mut self) -> Result<HeTensor, NnError> {
         let s = self.net.input;
-        let block = (s.h * s.w).next_power_of_two();
-        if block > self.n {
-            return Err(NnError::TooLarge {
-                layer: "input".into(),
-                message: format!(
-                    "one {}×{} channel needs {block} slots but a ciphertext has {}",
-                    s.h, s.w, self.n
-                ),
-            });
-        }
+        let block = input_block(self.net, self.n)?;
         let geom = Geometry {
             h: s.h,
             w: s.w,

@@ -27,24 +27,31 @@
 //!   the signal stays in the frequency domain from one circulant layer to the next when only
 //!   pooling (which commutes with a channel DFT) lies between them, leaving it only where a
 //!   nonlinearity, a batch norm, a branch or a dense layer needs the signal itself.
-//!   PrivCirNet's client-side first DFT (CirEncode) needs a circulant first layer: a layer that
-//!   reads the network input, or produces its output, stays dense when b does not divide its
-//!   channels (an image has 1 or 3); every other conv and linear layer must be divisible.
+//!   When the first layer is circulant, PrivCirNet's client computes the input's DFT before
+//!   encrypting (CirEncode; the program's input encoding applies it and its trace header's
+//!   packing label ends in `-client-dft`). A layer that reads the network input, or produces its
+//!   output, stays dense when b does not divide its channels (an image has 1 or 3 channels, a
+//!   classifier 10 classes); every other conv and linear layer must be divisible.
 
 use std::sync::Arc;
 
 use super::NnError;
-use super::builder::{Packing, build, build_bootstrapped};
+use super::builder::{Packing, build, build_bootstrapped, input_block};
 use super::compile::Strategy;
 use super::multiplexed::MuxOptions;
 use super::network::{Layer, LayerKind, Network, Source};
 use super::params::HeParams;
-use super::program::Program;
+use super::program::{ChannelBlockTransform, Program};
 use super::weights::{LayerParams, Params, Tensor};
+use num_complex::Complex64;
+
 use crate::ckks::dft::cyclic_dft;
 
 /// The packing's name.
 pub const NAME: &str = "circulant";
+/// What a program's trace header packing label ends with when the client computes the
+/// input's DFT (PrivCirNet's CirEncode).
+pub const CLIENT_DFT_SUFFIX: &str = "-client-dft";
 /// The block sizes the packing supports.
 pub const BLOCKS: [usize; 3] = [2, 4, 8];
 
@@ -108,6 +115,21 @@ impl CirculantOptions {
     pub fn label(&self) -> String {
         format!("{NAME}-b{}-{}", self.block, self.mode.name())
     }
+}
+
+/// What a `circulant` program's trace header label means, for the CLI's notes.
+pub fn note(label: &str) -> String {
+    let client = if label.ends_with(CLIENT_DFT_SUFFIX) {
+        "; the client computes the input's DFT before encrypting (PrivCirNet's CirEncode), so \
+         the encrypted input arrives in the frequency domain"
+    } else {
+        ""
+    };
+    format!(
+        "packing {label}: weights projected to block-circulant form (PrivCirNet's rule) and \
+         evaluated in the frequency domain; a reconstruction of Falcon / PrivCirNet from \
+         shared/docs/seed-related.md (Falcon's code is not public){client}"
+    )
 }
 
 /// A conv or linear layer's matrix dimensions: per group `(inputs, outputs)`, group count and
@@ -266,10 +288,9 @@ pub fn real_dft(b: usize) -> (Vec<Vec<f64>>, Vec<Vec<f64>>) {
 
 /// The spectral form of the circulant block with first row `row` (block `[i][s] = row[(s − i)
 /// mod b]`) in the real-DFT layout: `real_dft · block · real_dft⁻¹`, whose only nonzeros are
-/// the diagonal and the couplings of k with k + b/2.
-pub fn spectral_block(row: &[f64]) -> Vec<Vec<f64>> {
+/// the diagonal and the couplings of k with k + b/2. `dft` is [`cyclic_dft`]'s forward matrix.
+pub fn spectral_block(row: &[f64], dft: &[Vec<Complex64>]) -> Vec<Vec<f64>> {
     let b = row.len();
-    let (dft, _) = cyclic_dft(b);
     let h = b / 2;
     // the block as a circulant with first column c_d = row[−d mod b]: Ĉ_k = Σ_d F[k][d]·c_d
     let spectrum: Vec<_> = (0..b)
@@ -343,14 +364,20 @@ pub fn frequency_network(
     net: &Network,
     params: &Params,
     options: &CirculantOptions,
-) -> Result<(Network, Params), NnError> {
+) -> Result<FrequencyNetwork, NnError> {
     let b = options.block;
     let circulant = circulant_layers(net, b)?;
     let inputs = net.input_shapes()?;
     let (forward, inverse) = real_dft(b);
+    let dft = cyclic_dft(b).0;
     let mut layers = Vec::new();
     let mut lparams = Vec::new();
-    let mut in_frequency = false;
+    // PrivCirNet's CirEncode: the client sends the input's DFT when only a circulant first
+    // layer reads it
+    let client_dft = options.mode == Mode::PrivCirNet
+        && circulant.first() == Some(&true)
+        && (1..net.layers.len()).all(|i| net.source(i) != Source::Input);
+    let mut in_frequency = client_dft;
     for (li, layer) in net.layers.iter().enumerate() {
         if !circulant[li] {
             layers.push(layer.clone());
@@ -403,7 +430,7 @@ pub fn frequency_network(
                         let row: Vec<f64> = (0..b)
                             .map(|s| w[widx(&m, g * m.cout_g + bo * b, bi * b + s, tap)])
                             .collect();
-                        let block = spectral_block(&row);
+                        let block = spectral_block(&row, &dft);
                         for (i, block_row) in block.iter().enumerate() {
                             for (s, &v) in block_row.iter().enumerate() {
                                 spectral[widx(&m, g * m.cout_g + bo * b + i, bi * b + s, tap)] = v;
@@ -452,14 +479,27 @@ pub fn frequency_network(
         }
         in_frequency = stay;
     }
-    let network = Network::new(net.name.clone(), net.input, layers)?;
-    Ok((
-        network,
-        Params {
+    Ok(FrequencyNetwork {
+        network: Network::new(net.name.clone(), net.input, layers)?,
+        params: Params {
             layers: lparams,
             source: params.source.clone(),
         },
-    ))
+        client_dft: client_dft.then(|| ChannelBlockTransform {
+            matrix: forward,
+            pixels: net.input.h * net.input.w,
+        }),
+    })
+}
+
+/// A network rewritten to run in the frequency domain ([`frequency_network`]).
+#[derive(Clone, Debug)]
+pub struct FrequencyNetwork {
+    pub network: Network,
+    pub params: Params,
+    /// The real DFT the client applies to the input's channel blocks (PrivCirNet's CirEncode),
+    /// when the first layer is circulant.
+    pub(crate) client_dft: Option<ChannelBlockTransform>,
 }
 
 /// `circulant`: the projected network in the frequency domain on the diagonal builder (N =
@@ -477,15 +517,22 @@ impl Strategy for Circulant {
     }
 
     fn compile(&self, net: &Network, params: &Params) -> Result<Program, NnError> {
+        // refuse an input the builder cannot lay out before projecting (ResNet-18's weights)
+        input_block(net, self.he.slots())?;
         let projected = project(net, params, self.options.block)?;
-        let (freq_net, freq_params) = frequency_network(net, &projected, &self.options)?;
-        let mut program = match build(&freq_net, &freq_params, Packing::Circulant, &self.he) {
+        let freq = frequency_network(net, &projected, &self.options)?;
+        let (net, params) = (&freq.network, &freq.params);
+        let mut program = match build(net, params, Packing::Circulant, &self.he) {
             Err(NnError::TooDeep { .. }) if self.boot.bootstrap => {
-                build_bootstrapped(&freq_net, &freq_params, Packing::Circulant, &self.boot)
+                build_bootstrapped(net, params, Packing::Circulant, &self.boot)
             }
             built => built,
         }?;
         program.header.packing = self.options.label();
+        if freq.client_dft.is_some() {
+            program.header.packing.push_str(CLIENT_DFT_SUFFIX);
+        }
+        program.client_transform = freq.client_dft;
         Ok(program)
     }
 }
@@ -522,7 +569,8 @@ mod tests {
             let block: Vec<Vec<f64>> = (0..b)
                 .map(|i| (0..b).map(|s| row[(s + b - i) % b]).collect())
                 .collect();
-            let back = matmul(&matmul(&inverse, &spectral_block(&row)), &forward);
+            let spectral = spectral_block(&row, &cyclic_dft(b).0);
+            let back = matmul(&matmul(&inverse, &spectral), &forward);
             for i in 0..b {
                 for s in 0..b {
                     assert!(

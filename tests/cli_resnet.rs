@@ -362,3 +362,34 @@ fn squeezenet_cifar_generates_and_diagonal_packings_refuse_its_concat() {
     assert!(err.contains("`f1cat`") && err.contains("concat"), "{err}");
     assert!(!trace.exists());
 }
+
+/// HEMET's network compiles under `multiplexed` and `hyphen-recon` to valid traces with no
+/// bootstrap (its depth fits the chain); `group` refuses Fire 1's concat by layer name, exit
+/// 2, no trace left.
+#[test]
+fn hemet_generates_and_diagonal_packings_refuse_its_concat() {
+    let dir = tempfile::tempdir().unwrap();
+    for packing in ["multiplexed", "hyphen-recon"] {
+        let path = gen_trace(
+            dir.path(),
+            &format!("{packing}.jsonl"),
+            &["--net", "hemet", "--packing", packing],
+        );
+        let s = stats(&path);
+        assert!(s["stats"]["by_kind"].get("bootstrap").is_none(), "{s}");
+    }
+    let trace = dir.path().join("group.jsonl");
+    let (code, _, err) = hesim(&[
+        "trace",
+        "gen",
+        "--net",
+        "hemet",
+        "--packing",
+        "group",
+        "--out",
+        trace.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("`f1cat`") && err.contains("concat"), "{err}");
+    assert!(!trace.exists());
+}

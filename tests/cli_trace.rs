@@ -74,8 +74,21 @@ fn a_missing_file_is_bad_input() {
 /// packings, and the refused ones give the compiler's reason.
 #[test]
 fn readme_comparison_table_is_the_compare_output() {
-    let (code, table, err) = hesim(&["trace", "compare"]);
+    let dir = tempfile::tempdir().unwrap();
+    let figures = dir.path().join("figures");
+    let (code, table, err) = hesim(&["trace", "compare", "--plot", figures.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
+    // The figure per architecture names every packing in its legend (each applies somewhere).
+    for arch in ["sharp", "default"] {
+        let svg = std::fs::read_to_string(figures.join(format!("packings-{arch}.svg"))).unwrap();
+        assert!(figures.join(format!("packings-{arch}.png")).is_file());
+        for packing in hesim_sw::nn::PACKINGS {
+            assert!(
+                svg.contains(&format!(">\n{packing}\n<")),
+                "{arch}: {packing}"
+            );
+        }
+    }
     let readme =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
     assert!(
@@ -91,8 +104,17 @@ fn readme_comparison_table_is_the_compare_output() {
     ] {
         assert!(table.contains(needle), "{needle}: {table}");
     }
-    let (code, _, err) = hesim(&["trace", "compare", "--net", "vgg16"]);
+    let refused = dir.path().join("refused");
+    let (code, _, err) = hesim(&[
+        "trace",
+        "compare",
+        "--net",
+        "vgg16",
+        "--plot",
+        refused.to_str().unwrap(),
+    ]);
     assert_eq!(code, 2);
+    assert!(!refused.exists(), "a refused comparison draws nothing");
     assert!(
         err.contains("--net vgg16") && err.contains("resnet20-aespa"),
         "{err}"

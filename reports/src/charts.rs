@@ -914,6 +914,102 @@ pub fn validation(rows: &[(String, f64, Option<f64>)], out: &Path) -> Result<Fig
     })
 }
 
+/// The networks (in order of first appearance) and, per packing, each network's latency over
+/// that network's fastest packing (`None` where the packing has no row for the network).
+type RelativeLatencies = (Vec<String>, Vec<(String, Vec<Option<f64>>)>);
+
+fn relative_to_fastest(rows: &[(String, String, f64)]) -> RelativeLatencies {
+    let mut networks: Vec<String> = Vec::new();
+    let mut packings: Vec<String> = Vec::new();
+    for (net, packing, _) in rows {
+        if !networks.contains(net) {
+            networks.push(net.clone());
+        }
+        if !packings.contains(packing) {
+            packings.push(packing.clone());
+        }
+    }
+    let fastest: Vec<f64> = networks
+        .iter()
+        .map(|n| {
+            rows.iter()
+                .filter(|r| &r.0 == n)
+                .map(|r| r.2)
+                .fold(f64::INFINITY, f64::min)
+        })
+        .collect();
+    let series = packings
+        .into_iter()
+        .map(|p| {
+            let ratios = networks
+                .iter()
+                .zip(&fastest)
+                .map(|(n, best)| {
+                    rows.iter()
+                        .find(|r| &r.0 == n && r.1 == p)
+                        .map(|r| r.2 / best)
+                })
+                .collect();
+            (p, ratios)
+        })
+        .collect();
+    (networks, series)
+}
+
+/// `hesim trace compare`'s figure on one architecture: per network, each applicable packing's
+/// simulated latency over the network's fastest packing (1 = fastest), so that networks whose
+/// latencies differ by orders of magnitude share one axis. `rows` are (network, packing,
+/// latency in ms); a packing missing from a network (it does not apply) leaves an empty slot.
+pub fn packing_comparison(
+    rows: &[(String, String, f64)],
+    arch: &str,
+    out: &Path,
+) -> Result<Figure, ReportError> {
+    let (networks, series) = relative_to_fastest(rows);
+    let packings: Vec<String> = series.iter().map(|(p, _)| p.clone()).collect();
+    let latency = |net: &str, packing: &str| {
+        rows.iter()
+            .find(|r| r.0 == net && r.1 == packing)
+            .map(|r| r.2)
+    };
+    let name = format!("packings-{}", file_stem(arch));
+    let plot = GroupedBars {
+        title: format!("Packings compared on {arch}"),
+        y_desc: "latency ÷ the network's fastest packing".into(),
+        legend_title: "packing".into(),
+        categories: networks.clone(),
+        series: series.clone(),
+        marks: None,
+        value_format: |v| format!("{v:.2}"),
+    };
+    render(out, &name, &plot)?;
+    let header: Vec<&str> = std::iter::once("network")
+        .chain(packings.iter().map(String::as_str))
+        .collect();
+    let table_rows: Vec<Vec<String>> =
+        networks
+            .iter()
+            .map(|n| {
+                std::iter::once(n.clone())
+                    .chain(packings.iter().map(|p| {
+                        latency(n, p).map_or_else(|| "–".into(), |t| format!("{t:.2} ms"))
+                    }))
+                    .collect()
+            })
+            .collect();
+    Ok(Figure {
+        name,
+        title: plot.title,
+        caption: format!(
+            "Simulated latency on {arch} of every packing that applies, per network, over the \
+             network's fastest packing (1 = fastest; the table gives the milliseconds). An empty \
+             slot is a packing that does not apply (see the comparison's list of reasons)."
+        ),
+        table: md_table(&header, &table_rows),
+        series: packings,
+    })
+}
+
 fn file_stem(label: &str) -> String {
     label
         .chars()
@@ -1234,4 +1330,31 @@ pub fn pareto(sweep: &SweepTable, index: usize, out: &Path) -> Result<Figure, Re
             &rows,
         ),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Ratios worked by hand: network a's fastest is p2 (2 ms), b's only row is p1.
+    #[test]
+    fn packings_are_relative_to_each_networks_fastest() {
+        let row = |n: &str, p: &str, ms: f64| (n.to_owned(), p.to_owned(), ms);
+        let rows = [
+            row("a", "p1", 5.0),
+            row("a", "p2", 2.0),
+            row("b", "p1", 300.0),
+            row("a", "p3", 3.0),
+        ];
+        let (networks, series) = relative_to_fastest(&rows);
+        assert_eq!(networks, ["a", "b"]);
+        assert_eq!(
+            series,
+            [
+                ("p1".to_owned(), vec![Some(2.5), Some(1.0)]),
+                ("p2".to_owned(), vec![Some(1.0), None]),
+                ("p3".to_owned(), vec![Some(1.5), None]),
+            ]
+        );
+    }
 }

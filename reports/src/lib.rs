@@ -21,7 +21,7 @@ mod page;
 
 use std::path::{Path, PathBuf};
 
-pub use charts::{pareto_front, peak_ops_per_cycle, register_font, validation};
+pub use charts::{packing_comparison, pareto_front, peak_ops_per_cycle, register_font, validation};
 pub use load::{FinetuneCurve, FinetunePoint, Inputs, Run, SweepRow, SweepTable};
 
 /// SpENCNN's published overall speedups (Ran et al., "SpENCNN", ICML 2023, PMLR v202, as

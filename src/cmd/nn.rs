@@ -20,8 +20,8 @@ use hesim_traces::{OpName, TraceStats};
 
 #[derive(Debug, Args)]
 pub struct NetArgs {
-    /// Network: lenet, vgg5, hefnet, resnet18 (ImageNet; multiplexed), squeezenet-cifar
-    /// (multiplexed), a TOML file, an ONNX file (weights from its initializers), or the
+    /// Network: lenet, vgg5, hefnet, resnet18 (ImageNet; multiplexed), squeezenet-cifar and
+    /// hemet (multiplexed, hyphen-recon), a TOML file, an ONNX file (weights from its initializers), or the
     /// bootstrapped workloads resnet20, helr and bootstrap.
     #[arg(long)]
     pub net: String,

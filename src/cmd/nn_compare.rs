@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use clap::Args;
 use hesim_sw::nn::circulant::{self, CirculantOptions, Mode};
 use hesim_sw::nn::{self, CompileOptions, PACKINGS, Program};
@@ -49,6 +49,10 @@ pub struct CompareArgs {
     /// Also write the markdown table to this file.
     #[arg(long)]
     markdown: Option<PathBuf>,
+    /// Also draw, per architecture, each packing's latency over the network's fastest packing
+    /// into DIR/packings-<arch>.svg and .png.
+    #[arg(long, value_name = "DIR")]
+    plot: Option<PathBuf>,
 }
 
 /// One network under one packing.
@@ -196,6 +200,26 @@ pub fn compare(args: CompareArgs) -> Result<ExitCode> {
     let md = markdown(&rows, &arch_names)?;
     if let Some(p) = &args.markdown {
         super::write_atomic(p, md.as_bytes())?;
+    }
+    if let Some(dir) = &args.plot {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        hesim_reports::register_font();
+        for arch in &archs {
+            let latencies: Vec<(String, String, f64)> = rows
+                .iter()
+                .filter_map(|r| {
+                    let (_, ms) = r.latency_ms.iter().find(|(a, _)| a == &arch.name)?;
+                    // One series per packing: spencnn's sparsity is in the table.
+                    let packing = r.packing.split('@').next().unwrap_or(&r.packing);
+                    Some((r.network.clone(), packing.to_owned(), *ms))
+                })
+                .collect();
+            let figure = hesim_reports::packing_comparison(&latencies, &arch.name, dir)?;
+            eprintln!(
+                "wrote {}",
+                dir.join(format!("{}.svg", figure.name)).display()
+            );
+        }
     }
     if args.json {
         outln!("{}", serde_json::to_string_pretty(&rows)?);

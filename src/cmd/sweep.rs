@@ -240,8 +240,26 @@ fn run_sweep(args: RunArgs) -> Result<ExitCode> {
         .transpose()
         .with_context(|| format!("{}: [fpga] device", spec_path.display()))?;
     let cache = (!args.dry_run).then(|| out.join("traces"));
-    let workloads = load_workloads(&spec, cache.as_deref())?;
-    let grid = Grid::build_on_fpga(&spec, &workloads, &area_model(), fpga.as_ref())?;
+    // A spec refused while its grid is built (after the workloads were compiled into the
+    // cache) must leave no partial output: remove the folders this run created.
+    let created: Vec<PathBuf> = [Some(out.clone()), cache.clone()]
+        .into_iter()
+        .flatten()
+        .filter(|dir| !dir.exists())
+        .collect();
+    let prepared = load_workloads(&spec, cache.as_deref()).and_then(|workloads| {
+        let grid = Grid::build_on_fpga(&spec, &workloads, &area_model(), fpga.as_ref())?;
+        Ok((workloads, grid))
+    });
+    let (workloads, grid) = match prepared {
+        Ok(prepared) => prepared,
+        Err(e) => {
+            for dir in created.iter().rev() {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            return Err(e);
+        }
+    };
     let assigned = grid.points.iter().filter(|p| shard.owns(p)).count();
     eprintln!(
         "sweep {:?}: {} points ({} designs × {} workloads{}), {} assigned to shard {}/{}",

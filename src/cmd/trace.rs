@@ -44,7 +44,7 @@ pub enum TraceCommand {
     /// ciphertext multiplies, bootstraps, depth and simulated latency per architecture
     /// (markdown or JSON); packings that do not apply are listed with the compiler's reason.
     #[command(after_help = "Examples:\n  \
-        hesim trace compare --markdown compare.md\n  \
+        hesim trace compare --markdown compare.md --plot compare-figures\n  \
         hesim trace compare --net lenet --net resnet20 --arch sharp --json")]
     Compare(super::nn_compare::CompareArgs),
 }

@@ -48,7 +48,7 @@ pub enum NnError {
     Shape { layer: String, message: String },
     #[error(
         "unknown network `{name}`: use one of lenet, vgg5, hefnet, resnet20, resnet18, \
-         squeezenet-cifar or a .toml file"
+         squeezenet-cifar, hemet or a .toml file"
     )]
     UnknownNetwork { name: String },
     #[error("weights {source_name}: {message}")]

@@ -339,7 +339,7 @@ impl Network {
     }
 
     /// A built-in network by name: `lenet`, `vgg5`, `hefnet`, `resnet20`, `resnet18`,
-    /// `squeezenet-cifar`.
+    /// `squeezenet-cifar`, `hemet`.
     pub fn builtin(name: &str) -> Result<Self, NnError> {
         match name {
             "lenet" => Ok(lenet()),
@@ -348,6 +348,7 @@ impl Network {
             "resnet20" => Ok(resnet20(RESNET20_ACTIVATION)),
             "resnet18" => Ok(resnet18()),
             "squeezenet-cifar" => Ok(squeezenet_cifar()),
+            "hemet" => Ok(hemet()),
             _ => Err(NnError::UnknownNetwork {
                 name: name.to_owned(),
             }),
@@ -1073,6 +1074,41 @@ pub fn squeezenet_cifar() -> Network {
     squeezenet_cifar_with(&LayerKind::Poly {
         coefficients: vec![0.0, 0.0, 1.0],
     })
+}
+
+/// HEMET's network with HEMET's x² activations; see [`hemet_with`].
+pub fn hemet() -> Network {
+    hemet_with(&LayerKind::Poly {
+        coefficients: vec![0.0, 0.0, 1.0],
+    })
+}
+
+/// HEMET's network (Lou & Jiang, ICML 2021, the `remove_fire34` variant of `qianlou/HEMET`
+/// `src/8_squeezenet.cpp` @2054ecb): [`squeezenet_cifar_with`] with the two deep Fire modules
+/// after the second pooling replaced by plain 3×3 convs, `conv2` and `conv3` (HEMET's greedy
+/// search keeps a mobile block only where it lowers latency without adding depth, and a Fire
+/// module costs two levels more than a conv).
+///
+/// Shapes from HEMET's code: conv 3→64, the pooling, Fire 1 and 2, the second pooling and the
+/// final 1×1 conv 256→10 are unchanged (the code's `Mul_number`/`Rot_number` for them are the
+/// baseline's; its 2,560 final PMults = 256·10 need 256 channels out of `conv3`); `conv2` has
+/// 128 outputs (73,728 = 64·128·9 PMults: the code counts 64 input rotations, as it does for
+/// Fire 3's squeeze, whose input has 128 channels in CHET's widths, so 128 inputs here).
+/// Inferred: `conv3` is 128→256 3×3 (the code's 90,000 PMults and 800 rotations fit no whole
+/// channel pair; 256 outputs are forced by the final conv). `shared/docs/seed-related.md` §3.2.
+pub fn hemet_with(activation: &LayerKind) -> Network {
+    let act = |name: &str| layer(name, activation.clone());
+    let mut layers: Vec<Layer> = squeezenet_cifar_with(activation)
+        .layers
+        .into_iter()
+        .take_while(|l| l.name != "f3sq")
+        .collect();
+    layers.push(conv("conv2", 128, 3, 1, 1, true));
+    layers.push(act("act2"));
+    layers.push(conv("conv3", 256, 3, 1, 1, true));
+    layers.push(act("act3"));
+    classifier_head(&mut layers, 10);
+    Network::new("hemet", Shape::new(3, 32, 32), layers).expect("built-in HEMET is consistent")
 }
 
 /// SqueezeNet-CIFAR with `activation` after every conv: conv 3→64 (3×3); 2×2 average pooling;

@@ -297,7 +297,7 @@ pub fn spectral_block(row: &[f64], dft: &[Vec<Complex64>]) -> Vec<Vec<f64>> {
         .map(|k| {
             (0..b)
                 .map(|d| dft[k][d] * row[(b - d) % b])
-                .sum::<num_complex::Complex64>()
+                .sum::<Complex64>()
         })
         .collect();
     let mut s = vec![vec![0.0; b]; b];

@@ -347,14 +347,20 @@ fn squeezenet_cifar_generates_and_diagonal_packings_refuse_its_concat() {
             .unwrap()
             > 0
     );
-    let trace = dir.path().join("dense.jsonl");
+    refuses_fire1_concat(dir.path(), "squeezenet-cifar", "dense");
+}
+
+/// `trace gen --net net --packing packing` (a diagonal packing) exits 2 naming Fire 1's concat
+/// and leaves no trace.
+fn refuses_fire1_concat(dir: &std::path::Path, net: &str, packing: &str) {
+    let trace = dir.join(format!("{net}-{packing}.jsonl"));
     let (code, _, err) = hesim(&[
         "trace",
         "gen",
         "--net",
-        "squeezenet-cifar",
+        net,
         "--packing",
-        "dense",
+        packing,
         "--out",
         trace.to_str().unwrap(),
     ]);
@@ -378,18 +384,38 @@ fn hemet_generates_and_diagonal_packings_refuse_its_concat() {
         let s = stats(&path);
         assert!(s["stats"]["by_kind"].get("bootstrap").is_none(), "{s}");
     }
-    let trace = dir.path().join("group.jsonl");
+    refuses_fire1_concat(dir.path(), "hemet", "group");
+}
+
+/// `--merge-coefficients` lowers HEMET's depth by one level per activation on its longest
+/// path (7: it needs no bootstrap either way, so the trace depth is the levels consumed);
+/// under a diagonal packing, which always folds the coefficients, it is refused (exit 2).
+#[test]
+fn merge_coefficients_lowers_hemets_depth_and_is_refused_where_it_does_not_apply() {
+    let dir = tempfile::tempdir().unwrap();
+    let depth = |name: &str, extra: &[&str]| {
+        let mut args = vec!["--net", "hemet", "--packing", "multiplexed"];
+        args.extend_from_slice(extra);
+        stats(&gen_trace(dir.path(), name, &args))["stats"]["depth"]
+            .as_u64()
+            .unwrap()
+    };
+    let before = depth("plain.jsonl", &[]);
+    let after = depth("merged.jsonl", &["--merge-coefficients"]);
+    assert_eq!(before - after, 7, "{before} → {after}");
+    let trace = dir.path().join("dense.jsonl");
     let (code, _, err) = hesim(&[
         "trace",
         "gen",
         "--net",
-        "hemet",
+        "lenet",
         "--packing",
-        "group",
+        "dense",
+        "--merge-coefficients",
         "--out",
         trace.to_str().unwrap(),
     ]);
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("`f1cat`") && err.contains("concat"), "{err}");
+    assert!(err.contains("--merge-coefficients applies to"), "{err}");
     assert!(!trace.exists());
 }

@@ -58,6 +58,7 @@ const USERS: &[(&str, &[Kind])] = &[
     ("--weights", &[Network]),
     ("--seed", &[Resnet20, Resnet20Lee, Network]),
     ("--no-bootstrap", &[Resnet20, Network]),
+    ("--merge-coefficients", &[Network]),
     ("--word-bits", &[Network]),
     ("--variant", &[Resnet20Lee]),
     (
@@ -144,6 +145,7 @@ fn given(args: &GenArgs) -> Vec<(&'static str, String)> {
         ("--weights", n.weights != dn.weights, n.weights.clone()),
         ("--seed", n.seed != dn.seed, n.seed.to_string()),
         ("--no-bootstrap", n.no_bootstrap, String::new()),
+        ("--merge-coefficients", n.merge_coefficients, String::new()),
         (
             "--word-bits",
             args.word_bits.is_some(),

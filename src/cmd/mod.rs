@@ -4,6 +4,7 @@ pub mod ckks;
 pub mod demo;
 pub mod finetune;
 pub mod gen_options;
+pub mod hemet;
 pub mod nn;
 pub mod nn_compare;
 pub mod report;

@@ -52,6 +52,12 @@ pub struct NetArgs {
     /// Never bootstrap (multiplexed): a network deeper than the chain is an error instead.
     #[arg(long)]
     pub no_bootstrap: bool,
+    /// Coefficient merging (multiplexed, hyphen-recon; HEMET's): a quadratic activation read
+    /// only by conv / linear layers (through pooling and concats) has its leading coefficient
+    /// folded into their weights and costs one level instead of two. The diagonal packings
+    /// always fold it (as their tensor factor).
+    #[arg(long)]
+    pub merge_coefficients: bool,
 }
 
 #[derive(Debug, Args)]
@@ -182,6 +188,14 @@ fn build_with(
         circulant: circulant_options(args)?,
     };
     options.mux.bootstrap = !args.no_bootstrap;
+    options.mux.merge_coefficients = args.merge_coefficients;
+    if args.merge_coefficients && !matches!(args.packing.as_str(), "multiplexed" | "hyphen-recon") {
+        bail!(
+            "--merge-coefficients applies to the multiplexed and hyphen-recon packings (the \
+             diagonal ones always fold activation coefficients); got --packing {}",
+            args.packing
+        );
+    }
     if !(0.0..1.0).contains(&args.sparsity) {
         bail!("--sparsity {} must be in [0, 1)", args.sparsity);
     }
@@ -340,6 +354,7 @@ pub fn table(args: TableArgs) -> Result<ExitCode> {
                 no_bootstrap: false,
                 block: None,
                 mode: None,
+                merge_coefficients: false,
             };
             let (_, _, program) = build(&na, &HeParams::default())?;
             let label = if packing == "spencnn" {
@@ -373,6 +388,7 @@ pub fn table(args: TableArgs) -> Result<ExitCode> {
             no_bootstrap: false,
             block: None,
             mode: None,
+            merge_coefficients: false,
         };
         let (_, _, program) = build(&na, &HeParams::default())?;
         rows.extend(rows_of("resnet18", packing, &program.analyze().stats));
@@ -667,6 +683,7 @@ pub fn infer(args: InferArgs) -> Result<ExitCode> {
         no_bootstrap: false,
         block: None,
         mode: None,
+        merge_coefficients: false,
     };
     // The multiplexed packing bootstraps with the recipe `hesim ckks bootstrap` measures, on
     // the 128-bit chain it runs on (its budget + 5 levels + 1 limb), under every backend: the same

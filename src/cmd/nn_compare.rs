@@ -1,5 +1,5 @@
-//! `hesim trace compare`: one table of every packing on LeNet, ResNet-20, ResNet-18 and
-//! SqueezeNet-CIFAR (issue #16 item 4): op counts, depth and simulated latency per architecture, or why a
+//! `hesim trace compare`: one table of every packing on LeNet, ResNet-20, ResNet-18,
+//! SqueezeNet-CIFAR and HEMET's network (issue #16 item 4): op counts, depth and simulated latency per architecture, or why a
 //! packing does not apply.
 
 use std::fmt::Write as _;
@@ -18,12 +18,13 @@ use super::sweep::he_params_for_word;
 
 /// The networks of the comparison: `resnet20` has its default degree-15 activation,
 /// `resnet20-aespa` AESPA's degree-2 one (HyPHEN's activation).
-const NETWORKS: [&str; 5] = [
+const NETWORKS: [&str; 6] = [
     "lenet",
     "resnet20",
     "resnet20-aespa",
     "resnet18",
     "squeezenet-cifar",
+    "hemet",
 ];
 
 /// Sparsity of the `spencnn` rows of the networks compiled on N = 2^14 (ResNet-20's spencnn is
@@ -35,8 +36,8 @@ const COMPARE_BLOCK: usize = 4;
 
 #[derive(Debug, Args)]
 pub struct CompareArgs {
-    /// Networks (lenet, resnet20, resnet20-aespa, resnet18, squeezenet-cifar; repeatable)
-    /// [default: all].
+    /// Networks (lenet, resnet20, resnet20-aespa, resnet18, squeezenet-cifar, hemet;
+    /// repeatable) [default: all].
     #[arg(long = "net")]
     nets: Vec<String>,
     /// Architectures to simulate on (presets or TOML files; repeatable) [default: sharp and

@@ -47,6 +47,14 @@ pub enum TraceCommand {
         hesim trace compare --markdown compare.md --plot compare-figures\n  \
         hesim trace compare --net lenet --net resnet20 --arch sharp --json")]
     Compare(super::nn_compare::CompareArgs),
+    /// The HEMET regression table: per block, the levels and PMult / rotation counts of
+    /// squeezenet-cifar and hemet (multiplexed, generic and merged coefficients) beside HEMET's
+    /// code and figure; HEMET's parameter sets against the 128-bit bound.
+    #[command(after_help = "Examples:\n  \
+        hesim trace hemet --markdown hemet.md\n  \
+        hesim trace hemet --variant remove_fire34\n  \
+        hesim trace hemet --variant remove_fire34_merge --allow-insecure   (N = 2^13: above the bound)")]
+    Hemet(super::hemet::HemetArgs),
 }
 
 pub fn run(cmd: TraceCommand) -> Result<ExitCode> {
@@ -54,6 +62,7 @@ pub fn run(cmd: TraceCommand) -> Result<ExitCode> {
         TraceCommand::Gen(args) => super::nn::generate(*args),
         TraceCommand::Table(args) => super::nn::table(args),
         TraceCommand::Compare(args) => super::nn_compare::compare(args),
+        TraceCommand::Hemet(args) => super::hemet::run(args),
         TraceCommand::Validate { file } => {
             let analysis = analyze(&file)?;
             outln!(

@@ -1,7 +1,8 @@
 //! Generating each built-in network's trace (program build + trace serialisation to memory)
-//! must take < 100 ms: every built-in under the diagonal packings and `hear`, and ResNet-20
-//! under every packing that bootstraps (placed by the level planner; `hear` keeps HEAR's fixed
-//! chain and refuses ResNet-20 as too deep).
+//! must take < 100 ms: every built-in under the diagonal packings and `hear`, ResNet-20 under
+//! every packing that bootstraps (placed by the level planner; `hear` keeps HEAR's fixed chain
+//! and refuses ResNet-20 as too deep), and SqueezeNet-CIFAR and HEMET's network under the
+//! packings that pack their concats (`multiplexed`, `hyphen-recon`).
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use hesim_sw::nn::{self, BUILTINS, CompileOptions, Network, PACKINGS, Params};
@@ -17,6 +18,11 @@ fn trace_gen(c: &mut Criterion) {
                 .into_iter()
                 .filter(|&p| p != "hear")
                 .map(|p| ("resnet20", p)),
+        )
+        .chain(
+            ["squeezenet-cifar", "hemet"]
+                .into_iter()
+                .flat_map(|net| ["multiplexed", "hyphen-recon"].map(|p| (net, p))),
         );
     for (name, packing) in cases {
         let net = Network::builtin(name).expect("built-in");

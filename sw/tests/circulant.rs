@@ -178,7 +178,7 @@ fn projection_is_the_least_squares_projection() {
                 unreachable!()
             };
             p.layers[li] = LayerParams::Affine {
-                weight: Tensor::Computed(c.into()),
+                weight: Tensor::Exact(c.into()),
                 bias: bias.clone(),
             };
             p

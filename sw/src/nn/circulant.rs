@@ -251,7 +251,7 @@ pub fn project(net: &Network, params: &Params, b: usize) -> Result<Params, NnErr
             }
         }
         out.layers[li] = LayerParams::Affine {
-            weight: Tensor::Computed(Arc::from(w)),
+            weight: Tensor::Exact(Arc::from(w)),
             bias: bias.to_vec(),
         };
     }
@@ -354,7 +354,7 @@ fn block_transform(matrix: &[Vec<f64>], c: usize, linear: bool) -> Tensor {
             w[at] = v;
         }
     }
-    Tensor::Computed(Arc::from(w))
+    Tensor::Exact(Arc::from(w))
 }
 
 /// The network computed in the frequency domain: every circulant layer of `net` (with the
@@ -467,7 +467,7 @@ pub fn frequency_network(
             vec![0.0; cout]
         };
         lparams.push(LayerParams::Affine {
-            weight: Tensor::Computed(Arc::from(spectral)),
+            weight: Tensor::Exact(Arc::from(spectral)),
             bias: spectral_bias,
         });
         if !stay {

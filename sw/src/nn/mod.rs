@@ -8,8 +8,10 @@ pub mod circulant;
 pub mod compile;
 pub mod encrypted;
 pub mod hear;
+pub mod hemet;
 pub mod layout;
 pub mod levels;
+pub mod merge;
 pub mod mnist;
 pub mod multiplexed;
 pub mod network;
@@ -73,6 +75,16 @@ pub enum NnError {
     },
     #[error("layer `{layer}`: {message}")]
     Levels { layer: String, message: String },
+    #[error(
+        "{what}: log QP = {log_qp} bits exceeds the HE standard's 128-bit bound of {bound} bits \
+         at N = 2^{log_n}; pass --allow-insecure to use them anyway"
+    )]
+    Insecure {
+        what: String,
+        log_n: u32,
+        log_qp: u32,
+        bound: u32,
+    },
     #[error("invalid packing option: {message}")]
     Option { message: String },
     #[error("CKKS: {message}")]

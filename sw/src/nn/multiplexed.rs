@@ -8,7 +8,7 @@
 //! `sw/RESNET.md`. With `pruned_taps > 0` the grouped layers also drop their weakest kernel
 //! taps (SpENCNN sub-block pruning on the multiplexed layout).
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use hesim_traces::{BootstrapParams, Header, OpKind};
@@ -16,6 +16,7 @@ use hesim_traces::{BootstrapParams, Header, OpKind};
 use super::NnError;
 use super::activation::{ReluApprox, sign_components};
 use super::levels::{self, Problem, Step};
+use super::merge;
 use super::network::{INPUT, LayerKind, Network, Source};
 use super::program::{
     IoLayout, LayerReport, PlainSource, Program, RecordsPlains, external_recipes,
@@ -51,6 +52,11 @@ pub struct MuxOptions {
     /// `hyphen-recon`: stride-1 conv pairs as CAConv then RAConv ([`hyphen`]), the other
     /// layers as here.
     pub hybrid: bool,
+    /// Coefficient merging ([`super::merge`]): quadratic activations whose readers are all
+    /// weighted layers cost one level instead of two. Off by default so that the baseline
+    /// is the generic evaluator (HEMET's unmerged code, and every table hesim published
+    /// before the option existed).
+    pub merge_coefficients: bool,
 }
 
 impl Default for MuxOptions {
@@ -65,6 +71,7 @@ impl Default for MuxOptions {
             bootstrap: true,
             sparse_bootstrap: true,
             hybrid: false,
+            merge_coefficients: false,
         }
     }
 }
@@ -532,6 +539,8 @@ struct Builder<'a> {
     space_to_depth: bool,
     reports: Vec<LayerReport>,
     pruned: PruneMasks,
+    /// Activations whose leading coefficient was merged into their readers (monic).
+    merged: BTreeSet<usize>,
 }
 
 impl RecordsPlains for Builder<'_> {
@@ -899,20 +908,22 @@ impl Builder<'_> {
     }
 
     /// Levels the activation of layer `li` consumes.
-    fn activation_depth(params: &Params, li: usize) -> u32 {
+    fn activation_depth(params: &Params, li: usize, merged: bool) -> u32 {
         let mut e = Emitter::new(1 << 20, 0, 0, 0);
         let top = 1000;
         let x = e.input(top);
-        top - activation(&mut e, params, li, x).level
+        top - merged_or_generic(&mut e, params, li, merged, x).level
     }
 
     fn act(&mut self, li: usize, x: &[Ct]) -> Vec<Ct> {
+        let merged = self.merged.contains(&li);
         let ys: Vec<Ct> = x
             .iter()
-            .map(|&c| activation(&mut self.e, self.params, li, c))
+            .map(|&c| merged_or_generic(&mut self.e, self.params, li, merged, c))
             .collect();
         let levels = x[0].level - ys[0].level;
         let what = match self.params.polynomial(li) {
+            Some(c) if merged => format!("monic degree {} polynomial (merged)", c.len() - 1),
             Some(c) => format!("degree {} polynomial", c.len() - 1),
             None => "AppReLU (composite sign)".into(),
         };
@@ -1039,6 +1050,27 @@ fn window_sum(e: &mut Emitter, x: Ct, n: usize, step: i64) -> Ct {
     acc.expect("n > 0")
 }
 
+/// The activation of layer `li` on `x`: a merged (monic) quadratic `x·(x + c1) + c0` in one
+/// product, or else [`activation`].
+fn merged_or_generic(e: &mut Emitter, params: &Params, li: usize, merged: bool, x: Ct) -> Ct {
+    if !merged {
+        return activation(e, params, li, x);
+    }
+    let c = params
+        .polynomial(li)
+        .expect("merged activations are polynomials");
+    let add = |e: &mut Emitter, y: Ct, k: f64| if k == 0.0 { y } else { e.add_const(y, k) };
+    match c {
+        [c0, _] => add(e, x, *c0),
+        [c0, c1, _] => {
+            let t = add(e, x, *c1);
+            let m = e.mul_relin_rescale(x, t);
+            add(e, m, *c0)
+        }
+        _ => unreachable!("merged activations are monic of degree 1 or 2"),
+    }
+}
+
 /// The activation of layer `li` on `x` (or on a scratch emitter to measure its depth): a
 /// polynomial of any degree, or Lee et al.'s AppReLU. The diagonal packings evaluate their
 /// activations of degree > 2 through this too.
@@ -1070,6 +1102,15 @@ pub(super) fn activation(e: &mut Emitter, params: &Params, li: usize, x: Ct) -> 
 /// Compiles `net` with `params` under the multiplexed packing (bootstraps as single ops).
 pub fn build(net: &Network, params: &Params, opts: &MuxOptions) -> Result<Program, NnError> {
     let option = |message: String| NnError::Option { message };
+    let merge = if opts.merge_coefficients {
+        Some(merge::merge_coefficients(net, params)?)
+    } else {
+        None
+    };
+    let (params, merged) = match &merge {
+        Some(m) => (&m.params, m.layers()),
+        None => (params, BTreeSet::new()),
+    };
     // grouped convs or pruned taps on the multiplexed layout are SpENCNN's packing
     let grouped = net
         .layers
@@ -1140,10 +1181,11 @@ pub fn build(net: &Network, params: &Params, opts: &MuxOptions) -> Result<Progra
         space_to_depth,
         reports: Vec::new(),
         pruned: PruneMasks::new(),
+        merged: merged.clone(),
     };
     b.e.set_layer("input");
     let x0: Vec<Ct> = (0..input_layout.cts).map(|_| b.e.input(top)).collect();
-    let mut steps = plan_steps(net, params, opts.packing())?;
+    let mut steps = plan_steps(net, params, opts.packing(), &merged)?;
     // tensor t is the network input (0) or the output of layer t − 1; its layout decides
     // how many slots a bootstrap must refresh
     let shapes = net.shapes()?;
@@ -1363,7 +1405,12 @@ struct StepLayers {
 
 /// The network as level-plan steps, checking that the multiplexed layout (of `packing`)
 /// supports it.
-fn plan_steps(net: &Network, params: &Params, packing: &str) -> Result<Vec<StepLayers>, NnError> {
+fn plan_steps(
+    net: &Network,
+    params: &Params,
+    packing: &str,
+    merged: &BTreeSet<usize>,
+) -> Result<Vec<StepLayers>, NnError> {
     let unsupported = |li: usize, message: String| NnError::Unsupported {
         layer: net.layers[li].name.clone(),
         message: format!("the {packing} packing: {message}"),
@@ -1408,7 +1455,8 @@ fn plan_steps(net: &Network, params: &Params, packing: &str) -> Result<Vec<StepL
                 {
                     return Err(unsupported(li, "an unknown composite activation".into()));
                 }
-                (li, vec![input], Builder::activation_depth(params, li))
+                let depth = Builder::activation_depth(params, li, merged.contains(&li));
+                (li, vec![input], depth)
             }
             LayerKind::Residual { from } => {
                 let other = net.layer_index(from).map_or(0, |j| j + 1);

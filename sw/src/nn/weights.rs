@@ -14,30 +14,32 @@ use super::network::{LayerKind, Network};
 #[derive(Clone, Debug)]
 pub enum Tensor {
     Stored(Arc<[f32]>),
+    /// Values hesim computed from others (weights that absorbed a merged coefficient, see
+    /// [`super::merge`]; block-circulant projections and DFT matrices, see
+    /// [`super::circulant`]), kept in double precision.
+    Exact(Arc<[f64]>),
     /// Uniform in `[−bound, bound)`, element `i` = hash(seed, i).
     Random {
         seed: u64,
         bound: f64,
         len: usize,
     },
-    /// Weights a packing derived in f64 (projections, DFT matrices), kept exact.
-    Computed(Arc<[f64]>),
 }
 
 impl Tensor {
     pub fn get(&self, i: usize) -> f64 {
         match self {
             Tensor::Stored(v) => f64::from(v[i]),
+            Tensor::Exact(v) => v[i],
             Tensor::Random { seed, bound, .. } => bound * uniform(*seed, i as u64),
-            Tensor::Computed(v) => v[i],
         }
     }
 
     pub fn len(&self) -> usize {
         match self {
             Tensor::Stored(v) => v.len(),
+            Tensor::Exact(v) => v.len(),
             Tensor::Random { len, .. } => *len,
-            Tensor::Computed(v) => v.len(),
         }
     }
 

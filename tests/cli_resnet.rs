@@ -388,7 +388,8 @@ fn hemet_generates_and_diagonal_packings_refuse_its_concat() {
 }
 
 /// `--merge-coefficients` lowers HEMET's depth by one level per activation on its longest
-/// path (7: it needs no bootstrap either way, so the trace depth is the levels consumed);
+/// path and per Fire concat (7 + 2: it needs no bootstrap either way, so the trace depth is
+/// the levels consumed);
 /// under a diagonal packing, which always folds the coefficients, it is refused (exit 2).
 #[test]
 fn merge_coefficients_lowers_hemets_depth_and_is_refused_where_it_does_not_apply() {
@@ -402,7 +403,7 @@ fn merge_coefficients_lowers_hemets_depth_and_is_refused_where_it_does_not_apply
     };
     let before = depth("plain.jsonl", &[]);
     let after = depth("merged.jsonl", &["--merge-coefficients"]);
-    assert_eq!(before - after, 7, "{before} → {after}");
+    assert_eq!(before - after, 9, "{before} → {after}");
     let trace = dir.path().join("dense.jsonl");
     let (code, _, err) = hesim(&[
         "trace",

@@ -54,8 +54,9 @@ pub struct NetArgs {
     pub no_bootstrap: bool,
     /// Coefficient merging (multiplexed, hyphen-recon; HEMET's): a quadratic activation read
     /// only by conv / linear layers (through pooling and concats) has its leading coefficient
-    /// folded into their weights and costs one level instead of two. The diagonal packings
-    /// always fold it (as their tensor factor).
+    /// folded into their weights and costs one level instead of two; a concat of conv outputs
+    /// (multiplexed) is written in place by the convs, saving its mask's level. The diagonal
+    /// packings always fold the coefficient (as their tensor factor).
     #[arg(long)]
     pub merge_coefficients: bool,
 }

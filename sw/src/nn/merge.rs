@@ -9,9 +9,10 @@
 //! linear layer's weights, scaling each input channel by its factor. An activation is merged
 //! only when every path from it ends in such a weighted layer: a residual add, a batch norm,
 //! another activation or the network output keep it as it is. Batch norm needs no pass of its
-//! own (every packing folds it into the conv before it); the masks of the multiplexed layout
-//! stay separate multiplies, as each one follows a rotation that mixes channels (see
-//! `sw/README.md`, "HEMET").
+//! own (every packing folds it into the conv before it). The multiplexed packing also merges
+//! the masks of concatenations whose parts come straight from convs (`concats_in_place` in
+//! [`super::multiplexed`]); its other masks follow rotations that mix channels, so no earlier
+//! plaintext multiply can take them (README, "HEMET").
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -51,7 +52,7 @@ impl Merge {
 
 /// Where a layer's output goes: the layers reading it (as chain input, residual or concat
 /// operand).
-fn readers(net: &Network) -> HashMap<usize, Vec<usize>> {
+pub(super) fn readers(net: &Network) -> HashMap<usize, Vec<usize>> {
     let mut out: HashMap<usize, Vec<usize>> = HashMap::new();
     for (i, l) in net.layers.iter().enumerate() {
         let mut from: Vec<usize> = match net.source(i) {

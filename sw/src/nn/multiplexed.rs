@@ -52,10 +52,11 @@ pub struct MuxOptions {
     /// `hyphen-recon`: stride-1 conv pairs as CAConv then RAConv ([`hyphen`]), the other
     /// layers as here.
     pub hybrid: bool,
-    /// Coefficient merging ([`super::merge`]): quadratic activations whose readers are all
-    /// weighted layers cost one level instead of two. Off by default so that the baseline
-    /// is the generic evaluator (HEMET's unmerged code, and every table hesim published
-    /// before the option existed).
+    /// Coefficient and mask merging ([`super::merge`]): quadratic activations whose readers
+    /// are all weighted layers cost one level instead of two, and concats of conv outputs
+    /// (through activations with p(0) = 0) are written in place by the convs, saving the
+    /// concat's level. Off by default so that the baseline is the generic evaluator (HEMET's
+    /// unmerged code, and every table hesim published before the option existed).
     pub merge_coefficients: bool,
 }
 
@@ -400,6 +401,8 @@ struct Payloads {
     pools: Vec<MuxPool>,
     fc_in: Option<Mux>,
     list: Vec<Plain>,
+    /// Convs that write into a concatenation's layout: their first output channel there.
+    out_offset: HashMap<usize, usize>,
 }
 
 impl Payloads {
@@ -474,12 +477,16 @@ impl PlainSource for Payloads {
             }
             Plain::Bias { conv, ct } => {
                 let (_, lout) = &self.layouts[conv];
-                for copy in 0..lout.copies {
-                    for o in lout.channels(ct) {
-                        let local = lout.place(o).1;
+                let offset = self.out_offset.get(&conv).copied().unwrap_or(0);
+                for (o, &b) in self.convs[conv].bias.iter().enumerate() {
+                    let (oct, local) = lout.place(offset + o);
+                    if oct != ct {
+                        continue;
+                    }
+                    for copy in 0..lout.copies {
                         for y in 0..lout.h {
                             for x in 0..lout.h {
-                                v[lout.slot(copy, local, y, x)] = self.convs[conv].bias[o];
+                                v[lout.slot(copy, local, y, x)] = b;
                             }
                         }
                     }
@@ -541,6 +548,9 @@ struct Builder<'a> {
     pruned: PruneMasks,
     /// Activations whose leading coefficient was merged into their readers (monic).
     merged: BTreeSet<usize>,
+    /// Convs whose output goes, through an activation, only into a concatenation: they write
+    /// straight into its layout (the concat's layout, their first channel there).
+    into_concat: HashMap<usize, (Mux, usize)>,
 }
 
 impl RecordsPlains for Builder<'_> {
@@ -681,10 +691,14 @@ impl Builder<'_> {
     fn conv(&mut self, li: usize, x: &[Ct], bn: bool) -> Result<Vec<Ct>, NnError> {
         let c = self.conv_spec(li, bn)?;
         let (lin, lout) = self.layouts(li, &c)?;
+        let (lout, offset) = self.into_concat.get(&li).copied().unwrap_or((lout, 0));
         if !c.pruned.is_empty() {
             self.pruned.insert(li, c.prune_mask());
         }
         let i = self.payloads.convs.len();
+        if offset > 0 {
+            self.payloads.out_offset.insert(i, offset);
+        }
         self.payloads.convs.push(c.clone());
         self.payloads.layouts.push((lin, lout));
         let (si, so) = (c.cin / c.groups, c.cout / c.groups);
@@ -719,7 +733,7 @@ impl Builder<'_> {
                 // group g's result sits at copy·S_in + τ_in(g·s_in) and belongs at
                 // τ_out(g·s_out + j); the difference does not depend on g (checked in
                 // `layouts`; grouped layers have one ciphertext)
-                let (oct, local) = lout.place(j);
+                let (oct, local) = lout.place(offset + j);
                 let from = (copy * lin.copy_size()) as i64;
                 let r = self.e.rotate(m, from - lout.tau(local) as i64, None);
                 out[oct] = Some(self.e.accumulate(out[oct], r));
@@ -730,9 +744,13 @@ impl Builder<'_> {
             let y = self.replicate(y.expect("every output ciphertext holds a channel"), &lout);
             ys.push(self.add_plain(y, Plain::Bias { conv: i, ct }));
         }
+        let into = match self.into_concat.get(&li) {
+            Some((_, at)) => format!(", written at channel {at} of the concat's layout"),
+            None => String::new(),
+        };
         let detail = format!(
             "{}→{} k{} s{} g{}: {} taps ({} pruned), {} batches × {} copies, channel sum {} \
-             rotations, {} → {} copies, {} → {} ciphertexts",
+             rotations, {} → {} copies, {} → {} ciphertexts{into}",
             c.cin,
             c.cout,
             k,
@@ -905,6 +923,24 @@ impl Builder<'_> {
             ),
         );
         Ok(ys)
+    }
+
+    /// A concatenation whose parts their convs already wrote into its layout (disjoint slots,
+    /// zero elsewhere, kept zero by activations with p(0) = 0): a sum, no level.
+    fn concat_in_place(&mut self, li: usize, parts: &[&[Ct]]) -> Vec<Ct> {
+        let y = parts
+            .iter()
+            .map(|p| p[0])
+            .reduce(|a, b| self.e.add(a, b))
+            .expect("a concat has parts");
+        self.report(
+            li,
+            format!(
+                "{} parts written in place by their convs (mask merged into theirs), added",
+                parts.len()
+            ),
+        );
+        vec![y]
     }
 
     /// Levels the activation of layer `li` consumes.
@@ -1170,6 +1206,7 @@ pub fn build(net: &Network, params: &Params, opts: &MuxOptions) -> Result<Progra
         pools: Vec::new(),
         fc_in: None,
         list: Vec::new(),
+        out_offset: HashMap::new(),
     };
     let mut b = Builder {
         net,
@@ -1182,6 +1219,7 @@ pub fn build(net: &Network, params: &Params, opts: &MuxOptions) -> Result<Progra
         reports: Vec::new(),
         pruned: PruneMasks::new(),
         merged: merged.clone(),
+        into_concat: HashMap::new(),
     };
     b.e.set_layer("input");
     let x0: Vec<Ct> = (0..input_layout.cts).map(|_| b.e.input(top)).collect();
@@ -1189,12 +1227,31 @@ pub fn build(net: &Network, params: &Params, opts: &MuxOptions) -> Result<Progra
     // tensor t is the network input (0) or the output of layer t − 1; its layout decides
     // how many slots a bootstrap must refresh
     let shapes = net.shapes()?;
-    let layout_of = |t: usize| {
+    let natural = |t: usize| {
         if t == 0 {
             return input_layout;
         }
         let s = shapes[t - 1];
         Mux::new(s.c, s.h, raster, slots)
+    };
+    // mask merging: concats whose parts their convs write in place
+    let in_place = if opts.merge_coefficients && !opts.hybrid {
+        concats_in_place(net, params, &natural)
+    } else {
+        InPlace::default()
+    };
+    for step in &mut steps {
+        if in_place.concats.contains(&step.first) {
+            step.step.depth = 0;
+        }
+    }
+    b.into_concat.clone_from(&in_place.convs);
+    let layout_of = |t: usize| {
+        in_place
+            .layouts
+            .get(&t)
+            .copied()
+            .unwrap_or_else(|| natural(t))
     };
     // sparse when the layout replicates the tensor and the recipe supports that slot count
     let boot_params = |t: usize| {
@@ -1297,6 +1354,15 @@ pub fn build(net: &Network, params: &Params, opts: &MuxOptions) -> Result<Progra
                 let lx = layout_of(info.step.inputs[0]);
                 b.avg_pool(li, x, lx)?
             }
+            LayerKind::Concat { .. } if in_place.concats.contains(&li) => {
+                let parts: Vec<&[Ct]> = info
+                    .step
+                    .inputs
+                    .iter()
+                    .map(|&t| tensors[&t].as_slice())
+                    .collect();
+                b.concat_in_place(li, &parts)
+            }
             LayerKind::Concat { .. } => {
                 let parts: Vec<(&[Ct], Mux)> = info
                     .step
@@ -1371,6 +1437,62 @@ pub fn build(net: &Network, params: &Params, opts: &MuxOptions) -> Result<Progra
         client_transform: None,
         ops: e.ops,
     })
+}
+
+/// The concats that mask merging turns into sums: each part is an activation with p(0) = 0 of
+/// an ungrouped conv (no batch norm), each read by nothing else, and the joined tensor fits one
+/// ciphertext. Each such conv then writes its channels straight into the concat's layout (its
+/// extraction mask, which it applies anyway, takes the concat's place), so the concat's own
+/// mask-and-move level disappears.
+#[derive(Default)]
+struct InPlace {
+    concats: BTreeSet<usize>,
+    /// Conv layer → the concat's layout and the conv's first channel in it.
+    convs: HashMap<usize, (Mux, usize)>,
+    /// The layout of each tensor (conv and activation outputs) now in a concat's layout.
+    layouts: HashMap<usize, Mux>,
+}
+
+fn concats_in_place(net: &Network, params: &Params, natural: &dyn Fn(usize) -> Mux) -> InPlace {
+    let readers = merge::readers(net);
+    let only_reader = |j: usize, r: usize| readers.get(&j).is_some_and(|v| v == &[r]);
+    let mut out = InPlace::default();
+    for (ci, layer) in net.layers.iter().enumerate() {
+        let LayerKind::Concat { from } = &layer.kind else {
+            continue;
+        };
+        let Source::Layer(first) = net.source(ci) else {
+            continue;
+        };
+        let parts: Vec<usize> = std::iter::once(Some(first))
+            .chain(from.iter().map(|f| net.layer_index(f)))
+            .collect::<Option<_>>()
+            .unwrap_or_default();
+        let lcat = natural(ci + 1);
+        let conv_of = |a: usize| -> Option<usize> {
+            let zero_at_zero = params.polynomial(a).is_some_and(|c| c[0] == 0.0);
+            let Source::Layer(v) = net.source(a) else {
+                return None;
+            };
+            let plain_conv = matches!(net.layers[v].kind, LayerKind::Conv { groups: 1, .. });
+            (zero_at_zero && plain_conv && v + 1 == a && only_reader(v, a) && only_reader(a, ci))
+                .then_some(v)
+        };
+        let convs: Option<Vec<usize>> = parts.iter().map(|&a| conv_of(a)).collect();
+        let Some(convs) = convs else { continue };
+        if lcat.cts != 1 || lcat.copies == 0 || convs.len() < 2 {
+            continue;
+        }
+        let mut offset = 0;
+        for (&v, &a) in convs.iter().zip(&parts) {
+            out.convs.insert(v, (lcat, offset));
+            out.layouts.insert(v + 1, lcat);
+            out.layouts.insert(a + 1, lcat);
+            offset += natural(a + 1).c;
+        }
+        out.concats.insert(ci);
+    }
+    out
 }
 
 /// Whether the input is packed space-to-depth: the first layer is a stride-2 ungrouped conv

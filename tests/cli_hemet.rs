@@ -60,6 +60,27 @@ fn insecure_hemet_parameter_sets_need_the_opt_in() {
         out.contains("`remove_fire34`: 12 levels at N = 2^15"),
         "{out}"
     );
+    let (code, out, err) = hesim(&["trace", "hemet", "--json", "--variant", "remove_fire34"]);
+    assert_eq!(code, 0, "{err}");
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let insecure: Vec<&str> = json["variants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| v["secure"] == false)
+        .map(|v| v["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        insecure,
+        [
+            "remove_fire4",
+            "remove_fire34_merge",
+            "remove_fire34_merge_eager",
+            "remove_fire1234"
+        ]
+    );
+    assert!(json["chosen"].as_str().unwrap().contains("hemet needs 34"));
+    assert_eq!(json["tables"][1]["depth_merged"], 25);
     let (code, _, err) = hesim(&["trace", "hemet", "--variant", "fire9"]);
     assert_eq!(code, 2);
     assert!(err.contains("unknown HEMET variant `fire9`"), "{err}");

@@ -234,6 +234,27 @@ fn variant_line(v: &Variant, tables: &[Table]) -> String {
     )
 }
 
+/// One of HEMET's parameter sets, for `--json`.
+#[derive(Debug, Serialize)]
+struct VariantRow {
+    name: &'static str,
+    log_n: u32,
+    primes: usize,
+    log_qp: u32,
+    bound: u32,
+    secure: bool,
+    levels: u32,
+}
+
+/// The whole `--json` output.
+#[derive(Debug, Serialize)]
+struct Report {
+    tables: Vec<Table>,
+    variants: Vec<VariantRow>,
+    /// `--variant`'s fit line, if one was given.
+    chosen: Option<String>,
+}
+
 pub fn run(args: HemetArgs) -> Result<ExitCode> {
     let chosen = args
         .variant
@@ -248,15 +269,33 @@ pub fn run(args: HemetArgs) -> Result<ExitCode> {
         table("squeezenet-cifar", "squeeze")?,
         table("hemet", "remove_fire34")?,
     ];
+    let chosen = chosen.map(|v| variant_line(v, &tables));
     let mut text = markdown(&tables);
-    if let Some(v) = chosen {
-        text.push_str(&format!("\n{}\n", variant_line(v, &tables)));
+    if let Some(line) = &chosen {
+        text.push_str(&format!("\n{line}\n"));
     }
     if let Some(path) = &args.markdown {
         super::write_atomic(path, text.as_bytes())?;
     }
     if args.json {
-        outln!("{}", serde_json::to_string_pretty(&tables)?);
+        let variants = VARIANTS
+            .iter()
+            .map(|v| VariantRow {
+                name: v.name,
+                log_n: v.log_n,
+                primes: v.primes.len(),
+                log_qp: v.log_qp(),
+                bound: v.bound(),
+                secure: v.is_secure(),
+                levels: v.levels(),
+            })
+            .collect();
+        let report = Report {
+            tables,
+            variants,
+            chosen,
+        };
+        outln!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         out!("{text}");
     }

@@ -56,6 +56,8 @@ const BOOT_PARAMS_USERS: &[Kind] = &[Resnet20, Resnet20Lee, Bootstrap, Helr];
 const USERS: &[(&str, &[Kind])] = &[
     ("--packing", &[Resnet20, Network]),
     ("--sparsity", &[Network]),
+    ("--block", &[Network]),
+    ("--mode", &[Network]),
     ("--weights", &[Network]),
     ("--seed", &[Resnet20, Resnet20Lee, Network]),
     ("--no-bootstrap", &[Resnet20, Network]),
@@ -132,6 +134,16 @@ fn given(args: &GenArgs) -> Vec<(&'static str, String)> {
             "--sparsity",
             n.sparsity.to_bits() != dn.sparsity.to_bits(),
             n.sparsity.to_string(),
+        ),
+        (
+            "--block",
+            n.block.is_some(),
+            format!("{}", n.block.unwrap_or_default()),
+        ),
+        (
+            "--mode",
+            n.mode.is_some(),
+            n.mode.clone().unwrap_or_default(),
         ),
         ("--weights", n.weights != dn.weights, n.weights.clone()),
         ("--seed", n.seed != dn.seed, n.seed.to_string()),

@@ -12,6 +12,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use hesim_sw::ckks::BOOTSTRAP_LAYER;
 use hesim_sw::ckks::bootstrap as ckks_bootstrap;
+use hesim_sw::nn::circulant::{self, CirculantOptions};
 use hesim_sw::nn::multiplexed::{self, MuxOptions, SPENCNN_GROUPS, SPENCNN_PRUNED_TAPS};
 use hesim_sw::nn::network::resnet20_grouped;
 use hesim_sw::nn::{self, BUILTINS, CompileOptions, HeParams, Network, Params, Program};
@@ -24,11 +25,20 @@ pub struct NetArgs {
     /// bootstrapped workloads resnet20, helr and bootstrap.
     #[arg(long)]
     pub net: String,
-    /// Packing: dense, group, spencnn, hear, multiplexed or hyphen-recon (CAConv / RAConv
+    /// Packing: dense, group, spencnn, hear, multiplexed, hyphen-recon (CAConv / RAConv
     /// alternation: a reconstruction from HyPHEN's abstracts, not HyPHEN's published
-    /// algorithm).
+    /// algorithm) or circulant (block-circulant weights in the frequency domain: a
+    /// reconstruction of Falcon / PrivCirNet, Falcon's code is not public).
     #[arg(long, default_value = "spencnn")]
     pub packing: String,
+    /// Block size of the circulant packing: 2, 4 or 8 (default 4).
+    #[arg(long)]
+    pub block: Option<usize>,
+    /// Mode of the circulant packing: falcon (a DFT and an inverse DFT around every circulant
+    /// layer, the default) or privcirnet (frequency domain kept between circulant layers; the
+    /// client computes the input's DFT when the first layer is circulant).
+    #[arg(long)]
+    pub mode: Option<String>,
     /// Fraction of each conv layer's weights removed by sub-block pruning (spencnn only).
     #[arg(long, allow_negative_numbers = true, default_value_t = 0.0)]
     pub sparsity: f64,
@@ -139,6 +149,28 @@ pub fn load_with_params(name: &str, weights: &str, seed: u64) -> Result<(Network
     Ok((imported.network, imported.params))
 }
 
+/// The circulant packing's options from `--block` and `--mode` (which apply to it only).
+fn circulant_options(args: &NetArgs) -> Result<CirculantOptions> {
+    if args.packing != circulant::NAME {
+        if args.block.is_some() || args.mode.is_some() {
+            bail!(
+                "--block and --mode apply to the circulant packing only (got --packing {})",
+                args.packing
+            );
+        }
+        return Ok(CirculantOptions::default());
+    }
+    let defaults = CirculantOptions::default();
+    let mode = match &args.mode {
+        Some(m) => circulant::Mode::parse(m)?,
+        None => defaults.mode,
+    };
+    Ok(CirculantOptions::new(
+        args.block.unwrap_or(defaults.block),
+        mode,
+    )?)
+}
+
 pub fn build(args: &NetArgs, he: &HeParams) -> Result<(Network, Params, Program)> {
     build_with(args, he, MuxOptions::default())
 }
@@ -154,6 +186,7 @@ fn build_with(
         sparsity: args.sparsity,
         he: he.clone(),
         mux,
+        circulant: circulant_options(args)?,
     };
     options.mux.bootstrap = !args.no_bootstrap;
     options.mux.merge_coefficients = args.merge_coefficients;
@@ -221,6 +254,9 @@ pub fn generate(args: GenArgs) -> Result<ExitCode> {
     }
     if program.header.packing == multiplexed::hyphen::LABEL {
         outln!("note: packing {}", program.header.packing);
+    }
+    if program.header.packing.starts_with(circulant::NAME) {
+        outln!("note: {}", circulant::note(&program.header.packing));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -317,6 +353,8 @@ pub fn table(args: TableArgs) -> Result<ExitCode> {
                 weights: "random".into(),
                 seed: 1,
                 no_bootstrap: false,
+                block: None,
+                mode: None,
                 merge_coefficients: false,
             };
             let (_, _, program) = build(&na, &HeParams::default())?;
@@ -349,6 +387,8 @@ pub fn table(args: TableArgs) -> Result<ExitCode> {
             weights: "random".into(),
             seed: 1,
             no_bootstrap: false,
+            block: None,
+            mode: None,
             merge_coefficients: false,
         };
         let (_, _, program) = build(&na, &HeParams::default())?;
@@ -642,6 +682,8 @@ pub fn infer(args: InferArgs) -> Result<ExitCode> {
         weights: args.weights.clone(),
         seed: 1,
         no_bootstrap: false,
+        block: None,
+        mode: None,
         merge_coefficients: false,
     };
     // The multiplexed packing bootstraps with the recipe `hesim ckks bootstrap` measures, on

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
+use hesim_sw::nn::circulant::{self, CirculantOptions, Mode};
 use hesim_sw::nn::{self, CompileOptions, PACKINGS, Program};
 use hesim_traces::OpName;
 use serde::Serialize;
@@ -29,6 +30,9 @@ const NETWORKS: [&str; 6] = [
 /// Sparsity of the `spencnn` rows of the networks compiled on N = 2^14 (ResNet-20's spencnn is
 /// SpENCNN's grouped, tap-pruned variant instead).
 const SPENCNN_SPARSITY: f64 = 0.5;
+
+/// Block size of the `circulant` rows.
+const COMPARE_BLOCK: usize = 4;
 
 #[derive(Debug, Args)]
 pub struct CompareArgs {
@@ -72,14 +76,19 @@ struct Row {
 /// `net` compiled under `packing` for a machine with `word_bits`-bit words, random weights
 /// (seed 1). ResNet-20 is hesim's description; `group` and `spencnn` use its grouped variant
 /// (as `hesim trace table` does).
-fn compile(net: &str, packing: &str, word_bits: u32) -> Result<Program> {
+fn compile(
+    net: &str,
+    packing: &str,
+    circulant: CirculantOptions,
+    word_bits: u32,
+) -> Result<Program> {
     let resnet20 = match net {
         "resnet20" => Some(nn::network::RESNET20_ACTIVATION),
         "resnet20-aespa" => Some(nn::ReluApprox::Aespa),
         _ => None,
     };
     if let Some(activation) = &resnet20
-        && packing != "hear"
+        && !matches!(packing, "hear" | circulant::NAME)
     {
         return Ok(resnet20_program(packing, activation.clone())?.1);
     }
@@ -99,9 +108,35 @@ fn compile(net: &str, packing: &str, word_bits: u32) -> Result<Program> {
     let options = CompileOptions {
         sparsity,
         he: he_params_for_word(word_bits),
+        circulant,
         ..CompileOptions::default()
     };
     Ok(nn::strategy(packing, &options)?.compile(&network, &params)?)
+}
+
+/// The rows of each network: every packing, `spencnn` at [`SPENCNN_SPARSITY`] off ResNet-20,
+/// `circulant` with block 4 in both modes.
+fn variants(net: &str) -> Vec<(String, &'static str, CirculantOptions)> {
+    let mut out = Vec::new();
+    for packing in PACKINGS {
+        if packing == circulant::NAME {
+            for mode in [Mode::Falcon, Mode::PrivCirNet] {
+                let options = CirculantOptions {
+                    block: COMPARE_BLOCK,
+                    mode,
+                };
+                out.push((options.label(), packing, options));
+            }
+            continue;
+        }
+        let label = if packing == "spencnn" && !net.starts_with("resnet20") {
+            format!("spencnn@{SPENCNN_SPARSITY}")
+        } else {
+            packing.to_string()
+        };
+        out.push((label, packing, CirculantOptions::default()));
+    }
+    out
 }
 
 pub fn compare(args: CompareArgs) -> Result<ExitCode> {
@@ -124,12 +159,7 @@ pub fn compare(args: CompareArgs) -> Result<ExitCode> {
         .collect::<Result<Vec<_>>>()?;
     let mut rows = Vec::new();
     for net in &nets {
-        for packing in PACKINGS {
-            let label = if packing == "spencnn" && !net.starts_with("resnet20") {
-                format!("spencnn@{SPENCNN_SPARSITY}")
-            } else {
-                packing.to_string()
-            };
+        for (label, packing, circulant) in variants(net) {
             let mut row = Row {
                 network: net.clone(),
                 packing: label,
@@ -143,7 +173,7 @@ pub fn compare(args: CompareArgs) -> Result<ExitCode> {
                 latency_ms: Vec::new(),
             };
             for arch in &archs {
-                let program = match compile(net, packing, arch.word_bits) {
+                let program = match compile(net, packing, circulant, arch.word_bits) {
                     Ok(p) => p,
                     Err(e) => {
                         row.not_applicable = Some(format!("{e:#}"));

@@ -75,12 +75,20 @@ fn twiddles(len: usize) -> Vec<Complex64> {
         .collect()
 }
 
-/// One radix-2 stage on n slots with half-width `half`: B_t (`inverse` = false) or B_t^{−1}.
+/// The twiddles W_j = e^{−2πi·j/len}, j < len/2, of a plain radix-2 DFT stage with blocks of
+/// `len` slots (the roots that diagonalise circulant matrices, used by `nn::circulant`).
+fn cyclic_twiddles(len: usize) -> Vec<Complex64> {
+    (0..len / 2)
+        .map(|j| Complex64::from_polar(1.0, -2.0 * std::f64::consts::PI * j as f64 / len as f64))
+        .collect()
+}
+
+/// One radix-2 stage on n slots with half-width `half` and the twiddles `w` of its block
+/// length 2·half: B_t (`inverse` = false) or B_t^{−1}.
 ///
 /// B_t: out[p] = x[p] + W_j·x[p+h] in the low half of a block, x[p−h] − W_j·x[p] in the high
 /// half. B_t^{−1}: (x[p] + x[p+h])/2 and (x[p−h] − x[p])·W̄_j/2.
-fn butterfly(n: usize, half: usize, inverse: bool) -> Diagonals {
-    let w = twiddles(2 * half);
+fn butterfly(n: usize, half: usize, inverse: bool, w: &[Complex64]) -> Diagonals {
     let zero = Complex64::new(0.0, 0.0);
     let one = Complex64::new(1.0, 0.0);
     let (mut stay, mut up, mut down) = (vec![zero; n], vec![zero; n], vec![zero; n]);
@@ -119,6 +127,18 @@ pub fn merged_stage(
     inverse: bool,
     factor: f64,
 ) -> Diagonals {
+    merged(slots, bits, stride, inverse, factor, twiddles)
+}
+
+/// [`merged_stage`] with the twiddles of each block length given by `roots`.
+fn merged(
+    slots: usize,
+    bits: u32,
+    stride: usize,
+    inverse: bool,
+    factor: f64,
+    roots: fn(usize) -> Vec<Complex64>,
+) -> Diagonals {
     let halves: Vec<usize> = (0..bits).map(|b| stride << b).collect();
     let mut map = Diagonals::from([(0, vec![Complex64::new(factor, 0.0); slots])]);
     // Forward: the smallest half-width is applied first; inverse: the largest.
@@ -128,9 +148,47 @@ pub fn merged_stage(
         halves
     };
     for half in order {
-        map = compose(&butterfly(slots, half, inverse), &map);
+        map = compose(&butterfly(slots, half, inverse, &roots(2 * half)), &map);
     }
     map
+}
+
+/// The b-point DFT F[k][t] = e^{−2πi·kt/b} and its inverse as dense matrices (b a power of
+/// two), from the same radix-2 stages as bootstrapping's transforms with plain DFT twiddles:
+/// the forward stages map bit-reversed input to natural-order output (F·P), the inverse stages
+/// map natural order to bit-reversed (P·F^{−1}).
+pub fn cyclic_dft(b: usize) -> (Vec<Vec<Complex64>>, Vec<Vec<Complex64>>) {
+    assert!(
+        b.is_power_of_two(),
+        "the radix-2 DFT needs a power-of-two size, got {b}"
+    );
+    let bits = b.trailing_zeros();
+    let reversed = |i: usize| {
+        if bits == 0 {
+            0
+        } else {
+            i.reverse_bits() >> (usize::BITS - bits)
+        }
+    };
+    let unit = |i: usize| {
+        let mut e = vec![Complex64::new(0.0, 0.0); b];
+        e[i] = Complex64::new(1.0, 0.0);
+        e
+    };
+    let forward = merged(b, bits, 1, false, 1.0, cyclic_twiddles);
+    let inverse = merged(b, bits, 1, true, 1.0, cyclic_twiddles);
+    let mut dft = vec![vec![Complex64::new(0.0, 0.0); b]; b];
+    let mut idft = dft.clone();
+    for t in 0..b {
+        // column t of F is F·P applied to e_{rev(t)}; column t of F^{−1} is row-permuted P·F^{−1}
+        for (k, v) in apply(&forward, &unit(reversed(t))).into_iter().enumerate() {
+            dft[k][t] = v;
+        }
+        for (k, v) in apply(&inverse, &unit(t)).into_iter().enumerate() {
+            idft[reversed(k)][t] = v;
+        }
+    }
+    (dft, idft)
 }
 
 #[cfg(test)]
@@ -209,6 +267,26 @@ mod tests {
                 .map(|(a, b)| (a / scale - b).norm())
                 .fold(0.0, f64::max);
             assert!(err < 1e-9, "N = {ring_degree}: coeff-to-slot error {err}");
+        }
+    }
+
+    /// The radix-2 stages with plain twiddles give the textbook DFT sum e^{−2πi·kt/b}
+    /// (evaluated naively here) and its inverse.
+    #[test]
+    fn cyclic_dft_is_the_naive_dft() {
+        for b in [1usize, 2, 4, 8, 16] {
+            let (dft, idft) = cyclic_dft(b);
+            for k in 0..b {
+                for t in 0..b {
+                    let angle = -2.0 * std::f64::consts::PI * (k * t) as f64 / b as f64;
+                    let naive = Complex64::from_polar(1.0, angle);
+                    assert!((dft[k][t] - naive).norm() < 1e-12, "b = {b}: F[{k}][{t}]");
+                    assert!(
+                        (idft[k][t] - naive.conj() / b as f64).norm() < 1e-12,
+                        "b = {b}: F^-1[{k}][{t}]"
+                    );
+                }
+            }
         }
     }
 }

@@ -40,6 +40,9 @@ pub enum Packing {
     /// HEAR's channel-packed convolution (SpENCNN's baseline, `nn::hear`): the ungrouped model
     /// like `Dense`, but every conv evaluated in HEAR's fixed mode instead of the best split.
     Hear,
+    /// `Group`, and a channel pair (conv) or element pair (linear) whose weights are all zero is
+    /// no term: the structurally sparse DFT and spectral layers of `nn::circulant`.
+    Circulant,
 }
 
 impl Packing {
@@ -49,6 +52,7 @@ impl Packing {
             Packing::Group => "group",
             Packing::Spencnn { .. } => "spencnn",
             Packing::Hear => "hear",
+            Packing::Circulant => super::circulant::NAME,
         }
     }
 
@@ -71,12 +75,29 @@ impl Packing {
             "hear" => Ok(Packing::Hear),
             _ => Err(NnError::Option {
                 message: format!(
-                    "unknown packing `{name}`: use dense, group, spencnn, hear, multiplexed or \
-                     hyphen-recon"
+                    "unknown packing `{name}`: use dense, group, spencnn, hear, multiplexed, \
+                     hyphen-recon or circulant"
                 ),
             }),
         }
     }
+}
+
+/// The power-of-two block of slots one channel of `net`'s input takes, or why `slots` slots
+/// cannot hold one.
+pub(crate) fn input_block(net: &Network, slots: usize) -> Result<usize, NnError> {
+    let s = net.input;
+    let block = (s.h * s.w).next_power_of_two();
+    if block > slots {
+        return Err(NnError::TooLarge {
+            layer: "input".into(),
+            message: format!(
+                "one {}×{} channel needs {block} slots but a ciphertext has {slots}",
+                s.h, s.w
+            ),
+        });
+    }
+    Ok(block)
 }
 
 /// Compiles `net` with `params` under `packing` into a program on N = 2^`he.log_n` with a
@@ -355,6 +376,7 @@ impl<'a> Builder<'a> {
             stages: self.stages,
             masks: self.masks,
             constants: self.constants,
+            client_transform: None,
         }
     }
 
@@ -653,16 +675,7 @@ impl<'a> Builder<'a> {
 
     fn input(&mut self) -> Result<HeTensor, NnError> {
         let s = self.net.input;
-        let block = (s.h * s.w).next_power_of_two();
-        if block > self.n {
-            return Err(NnError::TooLarge {
-                layer: "input".into(),
-                message: format!(
-                    "one {}×{} channel needs {block} slots but a ciphertext has {}",
-                    s.h, s.w, self.n
-                ),
-            });
-        }
+        let block = input_block(self.net, self.n)?;
         let geom = Geometry {
             h: s.h,
             w: s.w,
@@ -1083,6 +1096,12 @@ impl<'a> Builder<'a> {
             .collect();
         let (cin_g, cout_g) = (cin / groups, out / groups);
         let dense = self.packing.ungrouped();
+        let (weight, _) = self.params.affine(li);
+        let zero_pair = |o: usize, i: usize| {
+            let first = (o * cin_g + i % cin_g) * kernel * kernel;
+            self.packing == Packing::Circulant
+                && (first..first + kernel * kernel).all(|w| weight.get(w) == 0.0)
+        };
         let mut pairs = Vec::new();
         for (o, &(b, bo)) in out_place.iter().enumerate() {
             let g = o / cout_g;
@@ -1091,7 +1110,7 @@ impl<'a> Builder<'a> {
             } else {
                 g * cin_g..(g + 1) * cin_g
             };
-            for i in ins {
+            for i in ins.filter(|&i| !zero_pair(o, i)) {
                 let &(a, bi) = places_in[i]
                     .iter()
                     .min_by_key(|&&(a, bi)| (((bi + self.n - bo) % self.n), a))
@@ -1372,44 +1391,18 @@ impl<'a> Builder<'a> {
         for (j, &(t, s)) in out_pos.iter().enumerate() {
             out_slots[t as usize].push((s, j as u32));
         }
-        // the diagonals: every (p − q) mod n between an input and an output slot, via bitsets
-        let words = n.div_ceil(64);
-        let bits: Vec<Vec<u64>> = slot_elem
-            .iter()
-            .map(|se| {
-                let mut b = vec![0u64; words];
-                for (s, &e) in se.iter().enumerate() {
-                    if e != u32::MAX {
-                        b[s / 64] |= 1 << (s % 64);
-                    }
-                }
-                b
-            })
-            .collect();
-        let mut diags: Vec<Diag> = Vec::new();
-        for (a, ba) in bits.iter().enumerate() {
-            for (b, outs) in out_slots.iter().enumerate() {
-                let mut acc = vec![0u64; words];
-                for &(q, _) in outs {
-                    or_rotated(&mut acc, ba, q as usize, n);
-                }
-                for (wi, &word) in acc.iter().enumerate() {
-                    let mut w = word;
-                    while w != 0 {
-                        let bit = w.trailing_zeros() as usize;
-                        diags.push((a as u32, b as u32, (wi * 64 + bit) as u32));
-                        w &= w - 1;
-                    }
-                }
-            }
-        }
+        let (weight, _) = self.params.affine(li);
+        let diags = if self.packing == Packing::Circulant {
+            nonzero_diagonals(weight, pos, &out_pos, n)
+        } else {
+            all_diagonals(&slot_elem, &out_slots, n)
+        };
         let (split, rots) = self.choose_split(&diags);
         let skip = self
             .residual_partner(li + 1 + usize::from(bn))
             .map(|t| t.factor);
         let target = self.target_factor(li + usize::from(bn), skip);
         let (w_scale, bias) = self.folded(li, bn, out, x.factor, target);
-        let (weight, _) = self.params.affine(li);
         let stage = self.stages.len() as u32;
         self.stages.push(Stage::Linear(LinearStage {
             weight: weight.clone(),
@@ -1653,6 +1646,62 @@ fn hear_split(first_conv: bool, block: usize) -> Split {
     } else {
         Split::Out(block)
     }
+}
+
+/// The diagonals `(a, b, R)` of a linear layer: every `(p − q) mod n` between an input slot
+/// `p` and an output slot `q`, via bitsets (weights are not looked at).
+fn all_diagonals(slot_elem: &[Vec<u32>], out_slots: &[Vec<(u32, u32)>], n: usize) -> Vec<Diag> {
+    let words = n.div_ceil(64);
+    let bits: Vec<Vec<u64>> = slot_elem
+        .iter()
+        .map(|se| {
+            let mut b = vec![0u64; words];
+            for (s, &e) in se.iter().enumerate() {
+                if e != u32::MAX {
+                    b[s / 64] |= 1 << (s % 64);
+                }
+            }
+            b
+        })
+        .collect();
+    let mut diags: Vec<Diag> = Vec::new();
+    for (a, ba) in bits.iter().enumerate() {
+        for (b, outs) in out_slots.iter().enumerate() {
+            let mut acc = vec![0u64; words];
+            for &(q, _) in outs {
+                or_rotated(&mut acc, ba, q as usize, n);
+            }
+            for (wi, &word) in acc.iter().enumerate() {
+                let mut w = word;
+                while w != 0 {
+                    let bit = w.trailing_zeros() as usize;
+                    diags.push((a as u32, b as u32, (wi * 64 + bit) as u32));
+                    w &= w - 1;
+                }
+            }
+        }
+    }
+    diags
+}
+
+/// The diagonals of a linear layer that carry a nonzero weight: `(p − q) mod n` for every input
+/// element at `(a, p)` and output `j` at `(b, q)` with `weight[j][e] ≠ 0`, in sorted order.
+fn nonzero_diagonals(
+    weight: &super::weights::Tensor,
+    input: &[(u32, u32)],
+    output: &[(u32, u32)],
+    n: usize,
+) -> Vec<Diag> {
+    let m = input.len();
+    let mut diags = std::collections::BTreeSet::new();
+    for (j, &(b, q)) in output.iter().enumerate() {
+        for (e, &(a, p)) in input.iter().enumerate() {
+            if weight.get(j * m + e) != 0.0 {
+                diags.insert((a, b, ((p as usize + n - q as usize) % n) as u32));
+            }
+        }
+    }
+    diags.into_iter().collect()
 }
 
 /// `dst[t] |= src[(t + shift) mod n]` on bitsets of `n` bits: the slots `p − shift` for every

@@ -11,10 +11,13 @@
 //!   ([`super::multiplexed`]);
 //! - `hyphen-recon`: a reconstruction of HyPHEN's CAConv / RAConv alternation from its
 //!   abstracts, not HyPHEN's published algorithm, on the multiplexed packing
-//!   ([`super::multiplexed::hyphen`]).
+//!   ([`super::multiplexed::hyphen`]);
+//! - `circulant`: block-circulant weights evaluated in the frequency domain (Falcon /
+//!   PrivCirNet, reconstructed) on the diagonal builder ([`super::circulant`]).
 
 use super::NnError;
 use super::builder::{Packing, build, build_bootstrapped};
+use super::circulant::{self, CirculantOptions};
 use super::multiplexed::{self, MuxOptions};
 use super::network::Network;
 use super::params::HeParams;
@@ -22,13 +25,14 @@ use super::program::Program;
 use super::weights::Params;
 
 /// The packings by name.
-pub const PACKINGS: [&str; 6] = [
+pub const PACKINGS: [&str; 7] = [
     "dense",
     "group",
     "spencnn",
     "hear",
     "multiplexed",
     "hyphen-recon",
+    "circulant",
 ];
 
 /// How a network's tensors are laid out in slots and its layers become CKKS ops.
@@ -94,6 +98,8 @@ pub struct CompileOptions {
     pub he: HeParams,
     /// Parameters of the multiplexed packing, and the bootstrappable chain of every packing.
     pub mux: MuxOptions,
+    /// Block size and mode of the `circulant` packing.
+    pub circulant: CirculantOptions,
 }
 
 /// The strategy called `name` (one of [`PACKINGS`]).
@@ -109,6 +115,18 @@ pub fn strategy(name: &str, options: &CompileOptions) -> Result<Box<dyn Strategy
                 hybrid: name != "multiplexed",
                 ..options.mux.clone()
             },
+        }));
+    }
+    if name == circulant::NAME {
+        if options.sparsity != 0.0 {
+            return Err(NnError::Option {
+                message: "sparsity applies to the spencnn packing only".into(),
+            });
+        }
+        return Ok(Box::new(circulant::Circulant {
+            options: options.circulant,
+            he: options.he.clone(),
+            boot: options.mux.clone(),
         }));
     }
     let packing = Packing::parse(name, options.sparsity)?;

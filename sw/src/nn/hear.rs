@@ -98,7 +98,7 @@ impl Strategy for Hear {
                 bound,
                 remedy: "HEAR never bootstraps, so `hear` applies only to networks whose depth \
                          fits one chain: use a shallower network, or a packing that bootstraps \
-                         (dense, group, spencnn, multiplexed, hyphen-recon)",
+                         (dense, group, spencnn, multiplexed, hyphen-recon, circulant)",
             },
             other => other,
         })

@@ -1,9 +1,10 @@
 //! CNNs to HE programs: networks as data, weights, the diagonal packings (`dense`, `group`,
-//! `spencnn`, `hear`) and the one program builder. The packing interpretation is documented in
+//! `spencnn`, `hear`), the block-circulant packing (`circulant`) and the one program builder. The packing interpretation is documented in
 //! `sw/PACKING.md`.
 
 pub mod activation;
 mod builder;
+pub mod circulant;
 pub mod compile;
 pub mod encrypted;
 pub mod hear;

@@ -1434,6 +1434,7 @@ pub fn build(net: &Network, params: &Params, opts: &MuxOptions) -> Result<Progra
         stages: Vec::new(),
         masks: Vec::new(),
         constants: e.constants,
+        client_transform: None,
         ops: e.ops,
     })
 }

@@ -191,6 +191,32 @@ pub struct Program {
     pub(crate) stages: Vec<Stage>,
     pub(crate) masks: Vec<SpatialLayout>,
     pub(crate) constants: HashMap<ValueId, f64>,
+    /// What the client applies to the input before encoding it (`None`: nothing).
+    pub(crate) client_transform: Option<ChannelBlockTransform>,
+}
+
+/// A linear map the client applies to every block of `matrix.len()` consecutive input channels
+/// at every pixel before encrypting: PrivCirNet's client-side DFT (`nn::circulant`).
+#[derive(Clone, Debug)]
+pub(crate) struct ChannelBlockTransform {
+    pub matrix: Vec<Vec<f64>>,
+    /// Pixels per channel (`H·W`).
+    pub pixels: usize,
+}
+
+impl ChannelBlockTransform {
+    fn apply(&self, input: &[f64]) -> Vec<f64> {
+        let b = self.matrix.len();
+        (0..input.len())
+            .map(|e| {
+                let (c, p) = (e / self.pixels, e % self.pixels);
+                let (first, k) = (c - c % b, c % b);
+                (0..b)
+                    .map(|t| self.matrix[k][t] * input[(first + t) * self.pixels + p])
+                    .sum()
+            })
+            .collect()
+    }
 }
 
 impl Program {
@@ -269,8 +295,11 @@ impl Program {
         v
     }
 
-    /// Slot vectors of the input ciphertexts for one input (`C·H·W` values).
+    /// Slot vectors of the input ciphertexts for one input (`C·H·W` values), after the
+    /// client's transform if the packing has one.
     pub fn encode_input(&self, input: &[f64]) -> Vec<Vec<f64>> {
+        let transformed = self.client_transform.as_ref().map(|t| t.apply(input));
+        let input = transformed.as_deref().unwrap_or(input);
         let n = self.slots();
         let mut cts = vec![vec![0.0; n]; self.input.cts];
         for (e, places) in self.input.positions.iter().enumerate() {

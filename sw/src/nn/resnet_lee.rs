@@ -897,6 +897,7 @@ pub fn build(
             stages: Vec::new(),
             masks: Vec::new(),
             constants: e.constants,
+            client_transform: None,
             ops: e.ops,
         },
         bootstrap_slots: bootstraps,

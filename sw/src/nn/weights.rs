@@ -15,7 +15,8 @@ use super::network::{LayerKind, Network};
 pub enum Tensor {
     Stored(Arc<[f32]>),
     /// Values hesim computed from others (weights that absorbed a merged coefficient, see
-    /// [`super::merge`]), kept in double precision.
+    /// [`super::merge`]; block-circulant projections and DFT matrices, see
+    /// [`super::circulant`]), kept in double precision.
     Exact(Arc<[f64]>),
     /// Uniform in `[−bound, bound)`, element `i` = hash(seed, i).
     Random {
@@ -46,7 +47,7 @@ impl Tensor {
         self.len() == 0
     }
 
-    fn to_vec(&self) -> Vec<f64> {
+    pub(crate) fn to_vec(&self) -> Vec<f64> {
         (0..self.len()).map(|i| self.get(i)).collect()
     }
 }

@@ -173,30 +173,43 @@ fn markdown(tables: &[Table]) -> String {
         );
     }
     if let [base, hemet] = tables {
-        let verdict = |holds: bool| if holds { "holds" } else { "does not hold" };
+        // "levels 34 vs 44 (holds; merged 25 vs 31, holds)": generic, then merged
+        let clause = |what: &str, ours: [u64; 2], theirs: [u64; 2], hemet_more: bool| {
+            let verdict = |i: usize| {
+                if (ours[i] > theirs[i]) == hemet_more && ours[i] != theirs[i] {
+                    "holds"
+                } else {
+                    "does not hold"
+                }
+            };
+            format!(
+                "{what} {} vs {} ({}; merged {} vs {}, {})",
+                ours[0],
+                theirs[0],
+                verdict(0),
+                ours[1],
+                theirs[1],
+                verdict(1)
+            )
+        };
+        let depth = |t: &Table| [u64::from(t.depth), u64::from(t.depth_merged)];
         let _ = writeln!(
             s,
             "HEMET's direction (hemet: fewer levels, more PMults and rotations than \
-             squeezenet-cifar) in hesim: levels {} vs {} ({}; merged {} vs {}, {}), PMults {} vs \
-             {} ({}; merged {} vs {}, {}), rotations {} vs {} ({}; merged {} vs {}, {}).\n",
-            hemet.depth,
-            base.depth,
-            verdict(hemet.depth < base.depth),
-            hemet.depth_merged,
-            base.depth_merged,
-            verdict(hemet.depth_merged < base.depth_merged),
-            hemet.pmult,
-            base.pmult,
-            verdict(hemet.pmult > base.pmult),
-            hemet.pmult_merged,
-            base.pmult_merged,
-            verdict(hemet.pmult_merged > base.pmult_merged),
-            hemet.rot,
-            base.rot,
-            verdict(hemet.rot > base.rot),
-            hemet.rot_merged,
-            base.rot_merged,
-            verdict(hemet.rot_merged > base.rot_merged),
+             squeezenet-cifar) in hesim: {}, {}, {}.\n",
+            clause("levels", depth(hemet), depth(base), false),
+            clause(
+                "PMults",
+                [hemet.pmult, hemet.pmult_merged],
+                [base.pmult, base.pmult_merged],
+                true
+            ),
+            clause(
+                "rotations",
+                [hemet.rot, hemet.rot_merged],
+                [base.rot, base.rot_merged],
+                true
+            ),
         );
     }
     let _ = writeln!(

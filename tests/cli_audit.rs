@@ -107,6 +107,11 @@ const CASES: &[Case] = &[
     (&["trace", "gen", "--net", "resnet20", "--variant", "lee", "--no-bootstrap", "--out", "x.jsonl"], &["--no-bootstrap has no effect on --net resnet20 --variant lee"]),
     (&["trace", "gen", "--net", "lenet", "--aespa", "--out", "x.jsonl"], &["--aespa has no effect on --net lenet", "--net resnet20"]),
     (&["trace", "gen", "--net", "resnet20", "--packing", "hyphen-recon", "--groups", "3", "--out", "x.jsonl"], &["--groups 3 has no effect on resnet20 under --packing hyphen-recon"]),
+    (&["trace", "gen", "--net", "resnet20", "--merge-coefficients", "--out", "x.jsonl"], &["--merge-coefficients has no effect on --net resnet20"]),
+    (&["trace", "gen", "--net", "hemet", "--packing", "hear", "--merge-coefficients", "--out", "x.jsonl"], &["--merge-coefficients applies to the multiplexed and hyphen-recon packings", "--packing hear"]),
+    (&["trace", "hemet", "--variant", "remove_fire4"], &["`remove_fire4`", "900 bits", "881 bits", "--allow-insecure"]),
+    (&["trace", "hemet", "--variant", "squeezenet"], &["unknown HEMET variant `squeezenet`", "remove_fire34"]),
+    (&["trace", "hemet", "--markdown", "adir"], &["adir"]),
     // ---- trace gen: out-of-range workload parameters
     (&["trace", "gen", "--net", "resnet20", "--packing", "spencnn", "--groups", "0", "--out", "x.jsonl"], &["--groups 0", "at least 1"]),
     (&["trace", "gen", "--net", "resnet20", "--packing", "multiplexed", "--act-degree", "1000000000", "--out", "x.jsonl"], &["--act-degree 1000000000", "1..=1023"]),

@@ -15,8 +15,8 @@ enum Kind {
     Bootstrap,
     BootstrapRecipe,
     Helr,
-    /// Everything compiled from a network description: lenet, vgg5, hefnet, resnet18, TOML
-    /// and ONNX files.
+    /// Everything compiled from a network description: lenet, vgg5, hefnet, resnet18,
+    /// squeezenet-cifar, hemet, TOML and ONNX files.
     Network,
 }
 
@@ -41,7 +41,10 @@ impl Kind {
             Bootstrap => "--net bootstrap",
             BootstrapRecipe => "--net bootstrap --recipe",
             Helr => "--net helr",
-            Network => "networks from a description (lenet, vgg5, hefnet, resnet18, TOML, ONNX)",
+            Network => {
+                "networks from a description (lenet, vgg5, hefnet, resnet18, squeezenet-cifar, \
+                 hemet, TOML, ONNX)"
+            }
         }
     }
 }

@@ -57,6 +57,9 @@ struct Table {
     pmult: u64,
     rot: u64,
     bootstraps: u64,
+    pmult_merged: u64,
+    rot_merged: u64,
+    bootstraps_merged: u64,
 }
 
 /// The network of HEMET's `variant`, if hesim builds it.
@@ -120,6 +123,9 @@ fn table(name: &str, hemet_variant: &'static str) -> Result<Table> {
         pmult: generic.iter().map(|m| m.pmult).sum(),
         rot: generic.iter().map(|m| m.rot).sum(),
         bootstraps: generic.iter().map(|m| m.bootstraps).sum(),
+        pmult_merged: merged.iter().map(|m| m.pmult).sum(),
+        rot_merged: merged.iter().map(|m| m.rot).sum(),
+        bootstraps_merged: merged.iter().map(|m| m.bootstraps).sum(),
         rows,
     })
 }
@@ -152,14 +158,18 @@ fn markdown(tables: &[Table]) -> String {
         }
         let _ = writeln!(
             s,
-            "| total | {hemet_levels} | {} | {} | {} | {} | {} | {} | {} |\n",
+            "| total | {hemet_levels} | {} | {} | {} | {} | {} | {} | {} |\n\nMerged, the \
+             program runs {} PMults, {} rotations and {} bootstraps.\n",
             t.depth,
             t.depth_merged,
             t.rows.iter().map(|r| r.hemet_pmult).sum::<u64>(),
             t.pmult,
             t.rows.iter().map(|r| r.hemet_rot).sum::<u64>(),
             t.rot,
-            t.bootstraps
+            t.bootstraps,
+            t.pmult_merged,
+            t.rot_merged,
+            t.bootstraps_merged
         );
     }
     if let [base, hemet] = tables {
@@ -167,19 +177,26 @@ fn markdown(tables: &[Table]) -> String {
         let _ = writeln!(
             s,
             "HEMET's direction (hemet: fewer levels, more PMults and rotations than \
-             squeezenet-cifar) in hesim: levels {} vs {} ({}; merged {} vs {}), PMults {} vs {} \
-             ({}), rotations {} vs {} ({}).\n",
+             squeezenet-cifar) in hesim: levels {} vs {} ({}; merged {} vs {}, {}), PMults {} vs \
+             {} ({}; merged {} vs {}, {}), rotations {} vs {} ({}; merged {} vs {}, {}).\n",
             hemet.depth,
             base.depth,
             verdict(hemet.depth < base.depth),
             hemet.depth_merged,
             base.depth_merged,
+            verdict(hemet.depth_merged < base.depth_merged),
             hemet.pmult,
             base.pmult,
             verdict(hemet.pmult > base.pmult),
+            hemet.pmult_merged,
+            base.pmult_merged,
+            verdict(hemet.pmult_merged > base.pmult_merged),
             hemet.rot,
             base.rot,
             verdict(hemet.rot > base.rot),
+            hemet.rot_merged,
+            base.rot_merged,
+            verdict(hemet.rot_merged > base.rot_merged),
         );
     }
     let _ = writeln!(

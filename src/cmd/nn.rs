@@ -495,6 +495,13 @@ pub struct InferArgs {
     /// Sub-block pruning sparsity (spencnn only).
     #[arg(long, allow_negative_numbers = true, default_value_t = 0.0)]
     pub sparsity: f64,
+    /// Block size of the circulant packing (2, 4 or 8; default 4). The plaintext reference is
+    /// then the network with the block-circulant projected weights.
+    #[arg(long)]
+    pub block: Option<usize>,
+    /// Mode of the circulant packing: falcon (default) or privcirnet.
+    #[arg(long)]
+    pub mode: Option<String>,
     /// `checkpoint` (default), `random` or a safetensors file.
     #[arg(long, default_value = "checkpoint")]
     pub weights: String,
@@ -682,8 +689,8 @@ pub fn infer(args: InferArgs) -> Result<ExitCode> {
         weights: args.weights.clone(),
         seed: 1,
         no_bootstrap: false,
-        block: None,
-        mode: None,
+        block: args.block,
+        mode: args.mode.clone(),
         merge_coefficients: false,
     };
     // The multiplexed packing bootstraps with the recipe `hesim ckks bootstrap` measures, on
@@ -701,6 +708,12 @@ pub fn infer(args: InferArgs) -> Result<ExitCode> {
         lee_program(&args, &mux)?
     } else {
         build_with(&na, &HeParams::default(), mux)?
+    };
+    // circulant computes the network with projected weights: that is its plaintext reference
+    let params = if args.packing == circulant::NAME {
+        circulant::project(&net, &params, circulant_options(&na)?.block)?
+    } else {
+        params
     };
     let set = test_images(&net, &args)?;
     let n = set.images.len();

@@ -122,3 +122,25 @@ fn hemet_needs_fewer_levels_than_squeezenet_and_more_ops_only_merged() {
     let (_, squeeze_pmult, squeeze_rot) = measure(&squeeze, true);
     assert!(hemet_pmult > squeeze_pmult && hemet_rot > squeeze_rot);
 }
+
+/// The regression table's grouping drops nothing: every layer of both networks belongs to one
+/// of HEMET's blocks, and the blocks' PMults and rotations add up to the trace analyser's
+/// totals (an independent count over the whole program).
+#[test]
+fn hemets_blocks_cover_every_op() {
+    for net in [squeezenet_cifar(), hemet()] {
+        for layer in &net.layers {
+            assert!(hemet::block_of(&layer.name).is_some(), "{}", layer.name);
+        }
+        let params = Params::random(&net, 1).unwrap();
+        let program = multiplexed::build(&net, &params, &MuxOptions::default()).unwrap();
+        let (blocks, _) = hemet::measure(&program);
+        let stats = program.analyze().stats;
+        let sum = |f: fn(&hemet::Measured) -> u64| blocks.iter().map(f).sum::<u64>();
+        assert_eq!(
+            sum(|b| b.pmult),
+            stats.count(hesim_traces::OpName::MulPlain)
+        );
+        assert_eq!(sum(|b| b.rot), stats.count(hesim_traces::OpName::Rotate));
+    }
+}

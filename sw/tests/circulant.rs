@@ -320,7 +320,13 @@ out = 10
 /// classifier stays dense.
 #[test]
 fn resnet20_matches_the_projected_network() {
-    let net = nn::network::resnet20(nn::network::RESNET20_ACTIVATION);
+    // Both activations `hesim trace compare` runs it with: degree 15 and AESPA's degree 2.
+    for activation in [nn::network::RESNET20_ACTIVATION, nn::ReluApprox::Aespa] {
+        resnet20_check(nn::network::resnet20(activation));
+    }
+}
+
+fn resnet20_check(net: Network) {
     let params = Params::random(&net, 7).unwrap();
     let projected = circulant::project(&net, &params, 4).unwrap();
     let program = compile(&net, &params, 4, Mode::Falcon);

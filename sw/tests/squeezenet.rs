@@ -48,3 +48,24 @@ fn squeezenet_cifar_equals_plaintext() {
     let program = multiplexed::build(&x2, &params, &MuxOptions::default()).unwrap();
     assert!(program.analyze().is_valid());
 }
+
+/// `hyphen-recon` (a reconstruction from HyPHEN's abstracts) applies to SqueezeNet-CIFAR too
+/// (`hesim trace compare` has its row): the program equals the plaintext network as well.
+#[test]
+fn squeezenet_cifar_under_hyphen_recon_equals_plaintext() {
+    let net = squeezenet_cifar_with(&LayerKind::Relu {
+        approx: ReluApprox::Aespa,
+    });
+    let hybrid = MuxOptions {
+        hybrid: true,
+        ..MuxOptions::default()
+    };
+    let p = equals_plaintext(&net, &hybrid, 22);
+    assert!(
+        p.header
+            .packing
+            .contains("reconstruction from the abstracts"),
+        "{}",
+        p.header.packing
+    );
+}

@@ -7,6 +7,7 @@
 #   fuzz/run_all.sh                       # every target, fastest first
 #   fuzz/run_all.sh trace_sim mnist       # only these, in this order
 #   RUNS=100000 LOG=/tmp/probe.log fuzz/run_all.sh   # a short probe (exec/s of each target)
+#   WORKERS=2 fuzz/run_all.sh network_structured      # RUNS split over 2 processes (2 cores)
 #
 # Without a sanitizer (`-s none`): every crate of the workspace denies `unsafe_code`, so
 # AddressSanitizer has nothing of ours to check, and libFuzzer's malloc limit needs the
@@ -28,6 +29,14 @@ TIMEOUT=${TIMEOUT:-300}
 # largest seed sets the limit and inputs of 64 KB of sweep axes cost 100 times more per run
 # while reaching nothing a 4 KB one cannot (ranges reach every cap in a few bytes).
 MAX_LEN=${MAX_LEN:-4096}
+# Processes per target, each running RUNS / WORKERS inputs on the shared corpus folder
+# (libFuzzer reloads the folder, so each sees what the others found); the summary line sums
+# their executions. One per free core; the default leaves a core for everything else.
+WORKERS=${WORKERS:-1}
+if [ $((RUNS % WORKERS)) != 0 ]; then
+    echo "RUNS=$RUNS is not a multiple of WORKERS=$WORKERS" >&2
+    exit 2
+fi
 # Fastest first, so the most targets finish early.
 ALL="mnist sweep_spec sweep_structured safetensors bootstrap_params trace_validate network_toml
 network_structured onnx onnx_structured trace_structured trace_sim arch_toml arch_structured"
@@ -104,25 +113,45 @@ for target in $TARGETS; do
     fi
     mkdir -p "corpus/$target" "artifacts/$target"
     out="logs/$target-$code_commit.log"
-    echo "$(date -u +%FT%TZ) start $target on $code_commit" | tee -a "$out"
-    # shellcheck disable=SC2046 # word splitting of the seed folders is intended
-    (
-        ulimit -v "$MEMORY_KB"
-        "$bin/$target" "corpus/$target" $(seeds_of "$target") $(dict_of "$target") \
-            -rss_limit_mb=4096 -timeout="$TIMEOUT" -max_len="$MAX_LEN" -runs="$RUNS" \
-            -print_final_stats=1 \
-            -artifact_prefix="artifacts/$target/"
-    ) >>"$out" 2>&1
-    status=$?
-    runs=$(grep -o 'stat::number_of_executed_units:[[:space:]]*[0-9]*' "$out" | tail -1 | grep -o '[0-9]*$')
-    rate=$(grep -o 'stat::average_exec_per_sec:[[:space:]]*[0-9]*' "$out" | tail -1 | grep -o '[0-9]*$')
-    rss=$(grep -o 'stat::peak_rss_mb:[[:space:]]*[0-9]*' "$out" | tail -1 | grep -o '[0-9]*$')
-    if [ "$status" = 0 ] && grep -q "^Done $RUNS runs" "$out"; then
-        result=ok
-    else
-        artifact=$(grep -o 'artifacts/[^ ]*' "$out" | tail -1)
-        result="FAIL(exit $status ${artifact:-no artifact})"
-    fi
-    echo "$target $code_commit runs=$RUNS executed=${runs:-?} exec_per_s=${rate:-?} peak_rss_mb=${rss:-?} finished=$(date -u +%FT%TZ) result=$result" |
+    echo "$(date -u +%FT%TZ) start $target on $code_commit ($WORKERS workers)" | tee -a "$out"
+    pids=""
+    for worker in $(seq 1 "$WORKERS"); do
+        worker_out=$out
+        if [ "$WORKERS" != 1 ]; then
+            worker_out="logs/$target-$code_commit.w$worker.log"
+            : >"$worker_out" # fresh, so the totals below are this run's
+        fi
+        # shellcheck disable=SC2046 # word splitting of the seed folders is intended
+        (
+            ulimit -v "$MEMORY_KB"
+            "$bin/$target" "corpus/$target" $(seeds_of "$target") $(dict_of "$target") \
+                -rss_limit_mb=4096 -timeout="$TIMEOUT" -max_len="$MAX_LEN" \
+                -runs=$((RUNS / WORKERS)) -print_final_stats=1 \
+                -artifact_prefix="artifacts/$target/"
+        ) >>"$worker_out" 2>&1 &
+        pids="$pids $!"
+    done
+    runs=0 rate=0 rss=0 result=ok
+    worker=0
+    for pid in $pids; do
+        worker=$((worker + 1))
+        wait "$pid"
+        status=$?
+        worker_out=$out
+        [ "$WORKERS" = 1 ] || worker_out="logs/$target-$code_commit.w$worker.log"
+        stat_of() { grep -o "stat::$1:[[:space:]]*[0-9]*" "$worker_out" | tail -1 | grep -o '[0-9]*$'; }
+        worker_runs=$(stat_of number_of_executed_units || echo 0)
+        runs=$((runs + worker_runs))
+        rate=$((rate + $(stat_of average_exec_per_sec || echo 0)))
+        worker_rss=$(stat_of peak_rss_mb || echo 0)
+        [ "$worker_rss" -gt "$rss" ] && rss=$worker_rss
+        # libFuzzer's run count includes the corpus replay, so a short probe can exceed -runs.
+        if [ "$status" != 0 ] || ! grep -q "^Done $worker_runs runs" "$worker_out" ||
+            [ "$worker_runs" -lt $((RUNS / WORKERS)) ]; then
+            artifact=$(grep -o 'artifacts/[^ ]*' "$worker_out" | tail -1)
+            result="FAIL(worker $worker exit $status ${artifact:-no artifact})"
+        fi
+    done
+    echo "$target $code_commit runs=$RUNS executed=$runs exec_per_s=$rate peak_rss_mb=$rss workers=$WORKERS finished=$(date -u +%FT%TZ) result=$result" |
         tee -a "$LOG"
 done

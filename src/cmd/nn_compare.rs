@@ -210,9 +210,9 @@ pub fn compare(args: CompareArgs) -> Result<ExitCode> {
                 .iter()
                 .filter_map(|r| {
                     let (_, ms) = r.latency_ms.iter().find(|(a, _)| a == &arch.name)?;
-                    // One series per packing: spencnn's sparsity is in the table.
-                    let packing = r.packing.split('@').next().unwrap_or(&r.packing);
-                    Some((r.network.clone(), packing.to_owned(), *ms))
+                    // One series per row label: LeNet's pruned `spencnn@0.5` and ResNet-20's
+                    // unpruned grouped `spencnn` are different programs, not one packing.
+                    Some((r.network.clone(), r.packing.clone(), *ms))
                 })
                 .collect();
             let figure = hesim_reports::packing_comparison(&latencies, &arch.name, dir)?;

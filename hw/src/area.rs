@@ -518,10 +518,10 @@ pub fn unit_table_shapes() -> Vec<(UnitKind, u32, u32, Width)> {
 }
 
 /// The lane counts the unit table holds per word: the 64-bit word (the `fpga` preset's 54-bit
-/// primes) at P = 64 … 1 and the 32-bit word (primes up to 31 bits) at P = 64 … 2.
+/// primes) and the 32-bit word (primes up to 31 bits), both at P = 64 … 1.
 pub const UNIT_TABLE_LANES: [(Width, &[u32]); 2] = [
     (Width::W64, &[64, 32, 16, 8, 4, 2, 1]),
-    (Width::W32, &[64, 32, 16, 8, 4, 2]),
+    (Width::W32, &[64, 32, 16, 8, 4, 2, 1]),
 ];
 
 /// Small rows the crate's tests re-synthesize in seconds and compare with the committed table,

@@ -80,7 +80,7 @@ fn insecure_hemet_parameter_sets_need_the_opt_in() {
         ]
     );
     assert!(json["chosen"].as_str().unwrap().contains("hemet needs 34"));
-    assert_eq!(json["tables"][1]["depth_merged"], 25);
+    assert_eq!(json["tables"][1]["merged"]["depth"], 25);
     let (code, _, err) = hesim(&["trace", "hemet", "--variant", "fire9"]);
     assert_eq!(code, 2);
     assert!(err.contains("unknown HEMET variant `fire9`"), "{err}");

@@ -52,14 +52,29 @@ struct Table {
     /// HEMET's function (parameter set) for this network.
     hemet_variant: &'static str,
     rows: Vec<Row>,
+    generic: Totals,
+    merged: Totals,
+}
+
+/// One compiled program's totals over its blocks.
+#[derive(Debug, Serialize)]
+struct Totals {
+    /// Levels from input to output, as if the program never bootstrapped.
     depth: u32,
-    depth_merged: u32,
     pmult: u64,
     rot: u64,
     bootstraps: u64,
-    pmult_merged: u64,
-    rot_merged: u64,
-    bootstraps_merged: u64,
+}
+
+impl Totals {
+    fn of(blocks: &[Measured], depth: u32) -> Self {
+        Self {
+            depth,
+            pmult: blocks.iter().map(|m| m.pmult).sum(),
+            rot: blocks.iter().map(|m| m.rot).sum(),
+            bootstraps: blocks.iter().map(|m| m.bootstraps).sum(),
+        }
+    }
 }
 
 /// The network of HEMET's `variant`, if hesim builds it.
@@ -118,14 +133,8 @@ fn table(name: &str, hemet_variant: &'static str) -> Result<Table> {
     Ok(Table {
         network: name.into(),
         hemet_variant,
-        depth,
-        depth_merged,
-        pmult: generic.iter().map(|m| m.pmult).sum(),
-        rot: generic.iter().map(|m| m.rot).sum(),
-        bootstraps: generic.iter().map(|m| m.bootstraps).sum(),
-        pmult_merged: merged.iter().map(|m| m.pmult).sum(),
-        rot_merged: merged.iter().map(|m| m.rot).sum(),
-        bootstraps_merged: merged.iter().map(|m| m.bootstraps).sum(),
+        generic: Totals::of(&generic, depth),
+        merged: Totals::of(&merged, depth_merged),
         rows,
     })
 }
@@ -160,56 +169,47 @@ fn markdown(tables: &[Table]) -> String {
             s,
             "| total | {hemet_levels} | {} | {} | {} | {} | {} | {} | {} |\n\nMerged, the \
              program runs {} PMults, {} rotations and {} bootstraps.\n",
-            t.depth,
-            t.depth_merged,
+            t.generic.depth,
+            t.merged.depth,
             t.rows.iter().map(|r| r.hemet_pmult).sum::<u64>(),
-            t.pmult,
+            t.generic.pmult,
             t.rows.iter().map(|r| r.hemet_rot).sum::<u64>(),
-            t.rot,
-            t.bootstraps,
-            t.pmult_merged,
-            t.rot_merged,
-            t.bootstraps_merged
+            t.generic.rot,
+            t.generic.bootstraps,
+            t.merged.pmult,
+            t.merged.rot,
+            t.merged.bootstraps
         );
     }
     if let [base, hemet] = tables {
         // "levels 34 vs 44 (holds; merged 25 vs 31, holds)": generic, then merged
-        let clause = |what: &str, ours: [u64; 2], theirs: [u64; 2], hemet_more: bool| {
-            let verdict = |i: usize| {
-                if (ours[i] > theirs[i]) == hemet_more && ours[i] != theirs[i] {
-                    "holds"
+        let clause = |what: &str, count: fn(&Totals) -> u64, hemet_more: bool| {
+            let side = |ours: &Totals, theirs: &Totals| {
+                let (ours, theirs) = (count(ours), count(theirs));
+                let holds = if hemet_more {
+                    ours > theirs
                 } else {
-                    "does not hold"
-                }
+                    ours < theirs
+                };
+                let verdict = if holds { "holds" } else { "does not hold" };
+                (ours, theirs, verdict)
             };
+            let (g, m) = (
+                side(&hemet.generic, &base.generic),
+                side(&hemet.merged, &base.merged),
+            );
             format!(
                 "{what} {} vs {} ({}; merged {} vs {}, {})",
-                ours[0],
-                theirs[0],
-                verdict(0),
-                ours[1],
-                theirs[1],
-                verdict(1)
+                g.0, g.1, g.2, m.0, m.1, m.2
             )
         };
-        let depth = |t: &Table| [u64::from(t.depth), u64::from(t.depth_merged)];
         let _ = writeln!(
             s,
             "HEMET's direction (hemet: fewer levels, more PMults and rotations than \
              squeezenet-cifar) in hesim: {}, {}, {}.\n",
-            clause("levels", depth(hemet), depth(base), false),
-            clause(
-                "PMults",
-                [hemet.pmult, hemet.pmult_merged],
-                [base.pmult, base.pmult_merged],
-                true
-            ),
-            clause(
-                "rotations",
-                [hemet.rot, hemet.rot_merged],
-                [base.rot, base.rot_merged],
-                true
-            ),
+            clause("levels", |t| u64::from(t.depth), false),
+            clause("PMults", |t| t.pmult, true),
+            clause("rotations", |t| t.rot, true),
         );
     }
     let _ = writeln!(
@@ -257,10 +257,10 @@ fn variant_line(v: &Variant, tables: &[Table]) -> String {
         v.levels(),
         v.log_n,
         t.network,
-        t.depth,
-        fits(t.depth),
-        t.depth_merged,
-        fits(t.depth_merged)
+        t.generic.depth,
+        fits(t.generic.depth),
+        t.merged.depth,
+        fits(t.merged.depth)
     )
 }
 

@@ -346,9 +346,10 @@ fn resnet20_check(net: Network) {
 /// Real CKKS (`nn::encrypted::EncryptedRunner`) at an insecure N = 2^11 (explicit opt-ins) on
 /// the bootstrappable chain of the recipe `hesim ckks bootstrap` measures (too deep for an
 /// N = 2^11 chain without it; the program fits before a bootstrap is due): two circulant convs
-/// (4 → 8 → 8 channels, block 4) and a dense classifier. Under both modes (PrivCirNet's client sends the input's DFT) the
-/// decrypted logits match the plaintext network with the projected weights within 2^−10 of the
-/// largest logit (measured over 8 runs: 2^−13.1 to 2^−15.5) and the argmax agrees.
+/// (4 → 8 → 8 channels, block 4) and a dense classifier. Under both modes (PrivCirNet's client
+/// sends the input's DFT) the decrypted logits match the plaintext network with the projected
+/// weights within 2^−10 of the largest logit (measured over 8 runs: 2^−13.1 to 2^−15.5) and the
+/// argmax agrees.
 #[test]
 fn small_network_runs_encrypted() {
     use hesim_sw::ckks::bootstrap::{LEVELS_AFTER, recipe};
